@@ -1,0 +1,283 @@
+"""The effect catalog: one declarative table per pedal.
+
+Everything that needs to know what a pedal *is* reads it from here -- the token
+vocabulary (bins), the chain sampler (ranges and audible regions), the pedalboard
+renderer (class and keyword names) and the torch proxies (denormalisation) -- so
+the pieces cannot drift apart.
+
+Canonical effect names and pedalboard keyword names are public interface: they
+appear in ``labels.jsonl``, in ``ddspfx.infer --json`` and in checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Sequence
+
+import numpy as np
+
+SAMPLE_RATE = 44_100
+"""The rate at which ddspfx renders, analyses and ships its model (Hz)."""
+
+Scale = Literal["linear", "log"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One knob of one pedal.
+
+    ``name`` is pedalboard's keyword name. ``low``/``high`` bound the range we sample
+    and predict; ``scale="log"`` means bins and normalised values are uniform in
+    log(value), which is how a guitarist hears times, ratios and frequencies.
+    ``audible_low``/``audible_high`` bound the sub-range the chain sampler draws from
+    so that a labelled pedal always changes the sound (see ``ddspfx.sampler``).
+    """
+
+    name: str
+    low: float
+    high: float
+    scale: Scale
+    unit: str
+    bins: int = 16
+    audible_low: float | None = None
+    audible_high: float | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ValueError(f"{self.name}: low must be < high")
+        if self.scale == "log" and self.low <= 0:
+            raise ValueError(f"{self.name}: a log-scaled range must be positive")
+
+    @property
+    def sample_low(self) -> float:
+        return self.low if self.audible_low is None else self.audible_low
+
+    @property
+    def sample_high(self) -> float:
+        return self.high if self.audible_high is None else self.audible_high
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One pedal: its canonical name, its knobs, and the pedalboard class behind it.
+
+    ``fixed`` holds pedalboard keyword arguments we always set and never predict
+    (e.g. Reverb's width and freeze_mode), so renders and proxies agree.
+    ``linear``/``time_invariant`` describe the DSP and drive which orders commute.
+    """
+
+    name: str
+    pedalboard_class: str
+    params: tuple[Param, ...]
+    linear: bool
+    time_invariant: bool
+    family: str
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"effect {self.name!r} has no parameter {name!r}; it has {', '.join(self.param_names)}")
+
+    @property
+    def lti(self) -> bool:
+        return self.linear and self.time_invariant
+
+
+# --- normalisation: value <-> [0, 1]; both take (value, param) in that order -------------
+
+
+def normalise(value: float | np.ndarray, param: Param) -> float | np.ndarray:
+    """Real units -> [0, 1] (clipped), uniform in the parameter's scale."""
+    if param.scale == "log":
+        u = (np.log(value) - math.log(param.low)) / (math.log(param.high) - math.log(param.low))
+    else:
+        u = (np.asarray(value, dtype=np.float64) - param.low) / (param.high - param.low)
+    u = np.clip(u, 0.0, 1.0)
+    return float(u) if np.ndim(u) == 0 else u
+
+
+def denormalise(u: float | np.ndarray, param: Param) -> float | np.ndarray:
+    """[0, 1] -> real units; the inverse of :func:`normalise` on the range."""
+    u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+    if param.scale == "log":
+        v = np.exp(math.log(param.low) + u * (math.log(param.high) - math.log(param.low)))
+    else:
+        v = param.low + u * (param.high - param.low)
+    return float(v) if np.ndim(v) == 0 else v
+
+
+def value_to_bin(value: float, param: Param) -> int:
+    """The bin (0..bins-1) a real value falls in; bins are uniform in normalised space."""
+    u = float(normalise(value, param))
+    return min(int(u * param.bins), param.bins - 1)
+
+
+def bin_to_value(b: int, param: Param) -> float:
+    """The centre of bin ``b`` in real units."""
+    if not 0 <= b < param.bins:
+        raise ValueError(f"{param.name}: bin {b} outside 0..{param.bins - 1}")
+    return float(denormalise((b + 0.5) / param.bins, param))
+
+
+# --- the tables -------------------------------------------------------------------------
+# Ranges follow the design brief. Audible sub-ranges exclude settings that barely change a
+# loudness-normalised guitar (a 1.2:1 ratio, a +-1 dB peak, a 0.1-mix phaser); the sampler
+# draws labelled pedals from them. They were checked with ``python -m ddspfx.sampler``.
+
+EFFECTS: dict[str, Effect] = {}
+
+
+def _register(effect: Effect) -> Effect:
+    EFFECTS[effect.name] = effect
+    return effect
+
+
+COMPRESSOR = _register(Effect(
+    name="compressor",
+    pedalboard_class="Compressor",
+    params=(
+        Param("threshold_db", -50.0, 0.0, "linear", "dB", audible_high=-14.0, label="threshold"),
+        Param("ratio", 1.0, 20.0, "log", ":1", audible_low=2.5, label="ratio"),
+        Param("attack_ms", 0.5, 50.0, "log", "ms", label="attack"),
+        Param("release_ms", 20.0, 500.0, "log", "ms", label="release"),
+    ),
+    linear=False, time_invariant=True, family="dynamics",
+    description="juce::dsp::Compressor: peak detector, hard knee, no make-up gain.",
+))
+
+DISTORTION = _register(Effect(
+    name="distortion",
+    pedalboard_class="Distortion",
+    params=(Param("drive_db", 0.0, 40.0, "linear", "dB", audible_low=8.0, label="drive"),),
+    linear=False, time_invariant=True, family="drive",
+    description="tanh waveshaper after a drive gain.",
+))
+
+EQ = _register(Effect(
+    name="eq",
+    pedalboard_class="PeakFilter",
+    params=(
+        Param("cutoff_frequency_hz", 200.0, 5000.0, "log", "Hz", label="freq"),
+        Param("gain_db", -12.0, 12.0, "linear", "dB", label="gain"),
+        Param("q", 0.5, 4.0, "log", "", label="Q"),
+    ),
+    linear=True, time_invariant=True, family="eq",
+    description="RBJ peaking biquad (pedalboard PeakFilter).",
+))
+
+CHORUS = _register(Effect(
+    name="chorus",
+    pedalboard_class="Chorus",
+    params=(
+        Param("rate_hz", 0.1, 5.0, "log", "Hz", label="rate"),
+        Param("depth", 0.0, 1.0, "linear", "", audible_low=0.25, label="depth"),
+        Param("centre_delay_ms", 2.0, 20.0, "linear", "ms", label="delay"),
+        Param("feedback", 0.0, 0.5, "linear", "", label="feedback"),
+        Param("mix", 0.2, 0.8, "linear", "", audible_low=0.35, label="mix"),
+    ),
+    linear=True, time_invariant=False, family="modulation",
+    description="juce::dsp::Chorus: LFO-modulated delay line with inverted feedback.",
+))
+
+PHASER = _register(Effect(
+    name="phaser",
+    pedalboard_class="Phaser",
+    params=(
+        Param("rate_hz", 0.1, 5.0, "log", "Hz", label="rate"),
+        Param("depth", 0.2, 1.0, "linear", "", audible_low=0.4, label="depth"),
+        Param("centre_frequency_hz", 200.0, 2000.0, "log", "Hz", label="centre"),
+        Param("feedback", 0.0, 0.7, "linear", "", label="feedback"),
+        Param("mix", 0.2, 0.8, "linear", "", audible_low=0.4, label="mix"),
+    ),
+    linear=True, time_invariant=False, family="modulation",
+    description="juce::dsp::Phaser: six first-order allpasses swept by a log LFO.",
+))
+
+DELAY = _register(Effect(
+    name="delay",
+    pedalboard_class="Delay",
+    params=(
+        Param("delay_seconds", 0.05, 0.6, "linear", "s", label="time"),
+        Param("feedback", 0.0, 0.7, "linear", "", label="feedback"),
+        Param("mix", 0.1, 0.6, "linear", "", audible_low=0.2, label="mix"),
+    ),
+    linear=True, time_invariant=True, family="delay",
+    description="Feedback delay line with a dry/wet mix (integer delay).",
+))
+
+REVERB = _register(Effect(
+    name="reverb",
+    pedalboard_class="Reverb",
+    params=(
+        Param("room_size", 0.1, 1.0, "linear", "", label="room"),
+        Param("damping", 0.0, 1.0, "linear", "", label="damping"),
+        Param("wet_level", 0.1, 0.6, "linear", "", audible_low=0.2, label="wet"),
+        Param("dry_level", 0.4, 1.0, "linear", "", label="dry"),
+    ),
+    linear=True, time_invariant=True, family="reverb",
+    fixed={"width": 1.0, "freeze_mode": 0.0},
+    description="JUCE Freeverb: 8 damped combs and 4 allpasses.",
+))
+
+EFFECT_NAMES: tuple[str, ...] = tuple(EFFECTS)
+"""Canonical names in catalog order; index i is effect id i everywhere (vocab, heads)."""
+
+TYPICAL_ORDER: tuple[str, ...] = ("compressor", "distortion", "eq", "chorus", "phaser", "delay", "reverb")
+"""A typical pedalboard's order: dynamics -> drive -> eq -> modulation -> delay -> reverb."""
+
+MAX_PARAMS: int = max(len(e.params) for e in EFFECTS.values())
+
+
+def get_effect(name: str) -> Effect:
+    """Look an effect up by canonical name, with a message that lists the valid ones."""
+    try:
+        return EFFECTS[name]
+    except KeyError:
+        raise KeyError(f"unknown effect {name!r}; known effects: {', '.join(EFFECT_NAMES)}") from None
+
+
+def effect_index(name: str) -> int:
+    return EFFECT_NAMES.index(get_effect(name).name)
+
+
+def normalise_params(effect: str | Effect, params: Mapping[str, float]) -> np.ndarray:
+    """A real-unit parameter dict -> normalised vector in the table's order, shape (P,)."""
+    eff = get_effect(effect) if isinstance(effect, str) else effect
+    missing = [p.name for p in eff.params if p.name not in params]
+    if missing:
+        raise KeyError(f"{eff.name}: missing parameters {missing}")
+    return np.array([normalise(params[p.name], p) for p in eff.params], dtype=np.float64)
+
+
+def denormalise_params(effect: str | Effect, u: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """A normalised vector (P,) in the table's order -> real-unit dict."""
+    eff = get_effect(effect) if isinstance(effect, str) else effect
+    if len(u) < len(eff.params):
+        raise ValueError(f"{eff.name}: expected {len(eff.params)} values, got {len(u)}")
+    return {p.name: float(denormalise(u[i], p)) for i, p in enumerate(eff.params)}
+
+
+def pedalboard_plugin(effect: str | Effect, params: Mapping[str, float]):
+    """A fresh pedalboard plugin for ``effect`` with ``params`` in real units.
+
+    Only catalog parameters (plus the table's ``fixed`` ones) are passed, so a stray
+    key is an error rather than a silent no-op.
+    """
+    import pedalboard
+
+    eff = get_effect(effect) if isinstance(effect, str) else effect
+    unknown = set(params) - set(eff.param_names)
+    if unknown:
+        raise KeyError(f"{eff.name}: unknown parameters {sorted(unknown)}; expected {', '.join(eff.param_names)}")
+    kwargs = {p.name: float(params[p.name]) for p in eff.params}
+    kwargs.update(eff.fixed)
+    return getattr(pedalboard, eff.pedalboard_class)(**kwargs)

@@ -1,0 +1,27 @@
+"""The front-end interface: audio -> a sequence of frame tokens for the transformer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class FrontEnd(nn.Module):
+    """``forward(audio (B, T), lengths (B,) | None) -> (tokens (B, F, D), mask (B, F) bool)``.
+
+    ``mask`` is True on valid frames. ``sample_rate`` is the rate the front end expects
+    its input at; ``config()`` is stored in checkpoints so the same front end is rebuilt
+    at inference.
+    """
+
+    name: str = "base"
+    sample_rate: int
+    dim: int
+
+    def config(self) -> dict[str, Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def frames_for(self, num_samples: int) -> int:  # pragma: no cover - interface
+        raise NotImplementedError
