@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import torch
 from torch import nn
 
 
-class FrontEnd(nn.Module):
+class FrontEnd(nn.Module, abc.ABC):
     """``forward(audio (B, T), lengths (B,) | None) -> (tokens (B, F, D), mask (B, F) bool)``.
 
     ``mask`` is True on valid frames. ``sample_rate`` is the rate the front end expects
@@ -20,8 +21,10 @@ class FrontEnd(nn.Module):
     sample_rate: int
     dim: int
 
-    def config(self) -> dict[str, Any]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild this front end (stored in checkpoints)."""
 
-    def frames_for(self, num_samples: int) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def frames_for(self, num_samples: int) -> int:
+        """How many frames ``num_samples`` of audio become."""
