@@ -281,3 +281,26 @@ def pedalboard_plugin(effect: str | Effect, params: Mapping[str, float]):
     kwargs = {p.name: float(params[p.name]) for p in eff.params}
     kwargs.update(eff.fixed)
     return getattr(pedalboard, eff.pedalboard_class)(**kwargs)
+
+
+def denormalise_tensor(u, param: Param):
+    """Torch version of :func:`denormalise`: differentiable [0, 1] -> real units (same formula)."""
+    import torch
+
+    u = torch.clamp(u, 0.0, 1.0)
+    if param.scale == "log":
+        lo, hi = math.log(param.low), math.log(param.high)
+        return torch.exp(lo + u * (hi - lo))
+    return param.low + u * (param.high - param.low)
+
+
+def normalise_tensor(value, param: Param):
+    """Torch version of :func:`normalise`: real units -> [0, 1], clipped."""
+    import torch
+
+    if param.scale == "log":
+        lo, hi = math.log(param.low), math.log(param.high)
+        u = (torch.log(value) - lo) / (hi - lo)
+    else:
+        u = (value - param.low) / (param.high - param.low)
+    return torch.clamp(u, 0.0, 1.0)
