@@ -118,7 +118,8 @@ def denormalise(u: float | np.ndarray, param: Param) -> float | np.ndarray:
 def value_to_bin(value: float, param: Param) -> int:
     """The bin (0..bins-1) a real value falls in; bins are uniform in normalised space."""
     u = float(normalise(value, param))
-    return min(int(u * param.bins), param.bins - 1)
+    # the 1e-9 keeps a value exactly on an edge (after a float round trip) in the upper bin
+    return min(int(u * param.bins + 1e-9), param.bins - 1)
 
 
 def bin_to_value(b: int, param: Param) -> float:

@@ -1,0 +1,101 @@
+"""The effect table: normalisation, bins, and the mapping onto pedalboard's real plugins."""
+
+import math
+
+import numpy as np
+import pedalboard
+import pytest
+
+from ddspfx.catalog import (
+    EFFECT_NAMES,
+    EFFECTS,
+    TYPICAL_ORDER,
+    bin_to_value,
+    denormalise,
+    denormalise_params,
+    get_effect,
+    normalise,
+    normalise_params,
+    pedalboard_plugin,
+    value_to_bin,
+)
+from ddspfx.chain import Chain, Pedal
+
+ALL_PARAMS = [(e.name, p) for e in EFFECTS.values() for p in e.params]
+
+
+def test_catalog_has_the_public_effect_names():
+    assert set(EFFECT_NAMES) >= {"compressor", "distortion", "eq", "chorus", "phaser", "delay", "reverb"}
+    assert set(TYPICAL_ORDER) == set(EFFECT_NAMES)
+
+
+@pytest.mark.parametrize("effect,param", ALL_PARAMS, ids=[f"{e}.{p.name}" for e, p in ALL_PARAMS])
+def test_normalise_is_inverse_of_denormalise(effect, param):
+    assert denormalise(0.0, param) == pytest.approx(param.low)
+    assert denormalise(1.0, param) == pytest.approx(param.high)
+    mid = denormalise(0.5, param)
+    expected_mid = math.sqrt(param.low * param.high) if param.scale == "log" else (param.low + param.high) / 2
+    assert mid == pytest.approx(expected_mid)
+    values = np.linspace(param.low, param.high, 11)
+    np.testing.assert_allclose(denormalise(normalise(values, param), param), values, rtol=1e-12)
+    # out-of-range values clip instead of extrapolating
+    assert normalise(param.high * 2 if param.high > 0 else param.high + 10, param) == 1.0
+    assert param.low <= param.sample_low < param.sample_high <= param.high
+
+
+@pytest.mark.parametrize("effect,param", ALL_PARAMS, ids=[f"{e}.{p.name}" for e, p in ALL_PARAMS])
+def test_bins_cover_the_range_and_centres_round_trip(effect, param):
+    edges = [denormalise(b / param.bins, param) for b in range(param.bins + 1)]
+    for b in range(param.bins):
+        centre = bin_to_value(b, param)
+        assert edges[b] < centre < edges[b + 1]
+        assert value_to_bin(centre, param) == b
+        assert value_to_bin(edges[b], param) == b  # lower edge belongs to its bin
+    assert value_to_bin(param.high, param) == param.bins - 1
+    with pytest.raises(ValueError):
+        bin_to_value(param.bins, param)
+
+
+@pytest.mark.parametrize("name", EFFECT_NAMES)
+def test_pedalboard_plugin_gets_exact_keyword_values(name):
+    eff = get_effect(name)
+    rng = np.random.default_rng(0)
+    params = denormalise_params(eff, rng.uniform(size=len(eff.params)))
+    plugin = pedalboard_plugin(eff, params)
+    assert type(plugin).__name__ == eff.pedalboard_class
+    for key, value in params.items():
+        assert getattr(plugin, key) == pytest.approx(value, rel=1e-5, abs=1e-6)
+    for key, value in eff.fixed.items():
+        assert getattr(plugin, key) == pytest.approx(value)
+    back = denormalise_params(eff, normalise_params(eff, params))
+    assert back == pytest.approx(params)
+    with pytest.raises(KeyError, match="unknown parameters"):
+        pedalboard_plugin(eff, {**params, "bogus": 1.0})
+
+
+def test_unknown_effect_message_lists_the_known_ones():
+    with pytest.raises(KeyError, match="known effects: compressor"):
+        get_effect("fuzz")
+
+
+def test_chain_renders_like_a_hand_built_pedalboard():
+    chain = Chain([
+        Pedal("distortion", {"drive_db": 20.0}),
+        Pedal("delay", {"delay_seconds": 0.1, "feedback": 0.3, "mix": 0.4}),
+    ])
+    t = np.arange(22050) / 44100
+    x = (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-3 * t)).astype(np.float32)[None]
+    ours = chain.to_pedalboard()(x, 44100)
+    ref = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=20.0),
+                                 pedalboard.Delay(delay_seconds=0.1, feedback=0.3, mix=0.4)])(x, 44100)
+    np.testing.assert_array_equal(ours, ref)
+    assert str(chain) == "distortion (drive 20.0 dB) -> delay (time 100 ms, feedback 0.30, mix 0.40)"
+    assert Chain.from_json(chain.to_json()).to_list() == chain.to_list()
+
+
+def test_chain_rejects_duplicates_and_wrong_params():
+    with pytest.raises(ValueError, match="at most once"):
+        Chain([Pedal("distortion", {"drive_db": 1.0}), Pedal("distortion", {"drive_db": 2.0})])
+    with pytest.raises(ValueError, match="missing"):
+        Pedal("eq", {"gain_db": 3.0})
+    assert str(Chain()) == "(no effects: dry)"
