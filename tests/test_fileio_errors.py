@@ -1,0 +1,34 @@
+"""Atomic writes keep old files intact; CLI errors are one line with exit status 2."""
+
+import pytest
+
+from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.fileio import atomic_path, atomic_write_text
+
+
+def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
+    target = tmp_path / "labels.jsonl"
+    atomic_write_text(target, "old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half-writ")
+            raise RuntimeError("disk full")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.jsonl"]  # no temp file left behind
+
+
+def test_atomic_write_replaces_on_success(tmp_path):
+    target = tmp_path / "sub" / "x.txt"
+    atomic_write_text(target, "a")
+    atomic_write_text(target, "b")
+    assert target.read_text() == "b"
+
+
+def test_cli_entry_turns_user_errors_into_one_line(capsys):
+    @cli_entry
+    def main(argv=None):
+        raise DdspfxError("clip.wav is 0.10 s long; ddspfx needs at least 0.25 s of audio")
+
+    assert main() == 2
+    err = capsys.readouterr().err
+    assert err == "ddspfx: error: clip.wav is 0.10 s long; ddspfx needs at least 0.25 s of audio\n"
