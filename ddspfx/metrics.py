@@ -1,0 +1,141 @@
+"""Evaluation metrics for predicted pedal chains: pure functions on chains and audio.
+
+The headline order metric is *audible* equivalence: a predicted order counts as right when
+rendering the true parameters in the predicted order lands close to the true wet clip,
+because many orders of linear effects sound the same (see ``equivalent_orders``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from ddspfx.catalog import EFFECT_NAMES, get_effect, normalise_params
+from ddspfx.chain import Chain
+
+NONLINEAR: frozenset[str] = frozenset(n for n in EFFECT_NAMES if not get_effect(n).linear)
+LTI: frozenset[str] = frozenset(n for n in EFFECT_NAMES if get_effect(n).lti)
+
+
+@dataclass
+class PresenceCounts:
+    """True/false positives and false negatives per effect, for micro and macro F1."""
+
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+
+    @classmethod
+    def empty(cls) -> PresenceCounts:
+        n = len(EFFECT_NAMES)
+        return cls(np.zeros(n, int), np.zeros(n, int), np.zeros(n, int))
+
+    def add(self, true: Sequence[str], pred: Sequence[str]) -> None:
+        t, p = set(true), set(pred)
+        for i, name in enumerate(EFFECT_NAMES):
+            self.tp[i] += name in t and name in p
+            self.fp[i] += name not in t and name in p
+            self.fn[i] += name in t and name not in p
+
+    def scores(self) -> dict[str, float]:
+        def prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
+            prec = tp / (tp + fp) if tp + fp else 1.0
+            rec = tp / (tp + fn) if tp + fn else 1.0
+            f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+            return prec, rec, f1
+
+        micro = prf(self.tp.sum(), self.fp.sum(), self.fn.sum())
+        per = [prf(*v) for v in zip(self.tp, self.fp, self.fn)]
+        macro = tuple(float(np.mean([x[k] for x in per])) for k in range(3))
+        out = {"micro_precision": micro[0], "micro_recall": micro[1], "micro_f1": micro[2],
+               "macro_precision": macro[0], "macro_recall": macro[1], "macro_f1": macro[2]}
+        for name, (_, _, f1) in zip(EFFECT_NAMES, per):
+            out[f"f1/{name}"] = f1
+        return {k: float(v) for k, v in out.items()}
+
+
+def lti_canonical(effects: Sequence[str], commuting: frozenset[str] = LTI) -> tuple[str, ...]:
+    """Sort each maximal run of adjacent commuting effects, so equivalent orders compare equal.
+
+    Adjacent linear time-invariant effects commute exactly (their transfer functions multiply),
+    so ``eq -> delay`` and ``delay -> eq`` are the same pedalboard.
+    """
+    out: list[str] = []
+    run: list[str] = []
+    for name in effects:
+        if name in commuting:
+            run.append(name)
+        else:
+            out.extend(sorted(run))
+            run = []
+            out.append(name)
+    out.extend(sorted(run))
+    return tuple(out)
+
+
+def pairwise_order(true: Sequence[str], pred: Sequence[str]) -> tuple[list[bool], list[bool]]:
+    """Per pair of effects present in both chains: is their relative order right?
+
+    Returns (pairs involving a nonlinear effect, pairs of linear effects).
+    """
+    common = [e for e in true if e in pred]
+    nonlin: list[bool] = []
+    lin: list[bool] = []
+    for a, b in combinations(common, 2):  # a before b in truth
+        ok = pred.index(a) < pred.index(b)
+        (nonlin if (a in NONLINEAR or b in NONLINEAR) else lin).append(ok)
+    return nonlin, lin
+
+
+def param_error(true: Chain, pred: Chain) -> list[float]:
+    """Mean absolute normalised-parameter error of each effect detected in both chains."""
+    t = {p.effect: p.params for p in true}
+    errs = []
+    for p in pred:
+        if p.effect in t:
+            errs.append(float(np.mean(np.abs(normalise_params(p.effect, p.params) - normalise_params(p.effect, t[p.effect])))))
+    return errs
+
+
+def peak_normalise(x: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return x / peak if peak > 0 else x
+
+
+def si_sdr(estimate: np.ndarray, reference: np.ndarray, eps: float = 1e-9) -> float:
+    """Scale-invariant SDR in dB (Le Roux et al. 2019)."""
+    est = estimate.astype(np.float64).ravel() - np.mean(estimate)
+    ref = reference.astype(np.float64).ravel() - np.mean(reference)
+    alpha = np.dot(est, ref) / (np.dot(ref, ref) + eps)
+    target = alpha * ref
+    noise = est - target
+    return float(10 * np.log10((np.dot(target, target) + eps) / (np.dot(noise, noise) + eps)))
+
+
+class MRSTFTDistance:
+    """Multi-resolution STFT distance (auraloss) on peak-normalised mono numpy clips."""
+
+    def __init__(self) -> None:
+        import auraloss
+
+        self._loss = auraloss.freq.MultiResolutionSTFTLoss(
+            fft_sizes=[256, 1024, 4096], hop_sizes=[64, 256, 1024], win_lengths=[256, 1024, 4096]
+        )
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> float:
+        import torch
+
+        n = min(a.shape[-1], b.shape[-1])
+        ta = torch.from_numpy(peak_normalise(np.asarray(a, np.float32).reshape(-1)[:n])).view(1, 1, -1)
+        tb = torch.from_numpy(peak_normalise(np.asarray(b, np.float32).reshape(-1)[:n])).view(1, 1, -1)
+        with torch.no_grad():
+            return float(self._loss(ta, tb))
+
+
+def reorder(chain: Chain, order: Sequence[str]) -> Chain:
+    """The same pedals (same params) in another order."""
+    by_name = {p.effect: p for p in chain}
+    return Chain([by_name[name] for name in order])
