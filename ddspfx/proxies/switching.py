@@ -1,0 +1,256 @@
+"""The switching-matrix chain: a differentiable pedal *order* (soft permutation) and presence gates.
+
+A chain of up to N pedals is written as N slots. ``perm`` (B, N, N) holds, for each slot k
+(rows), how much of each effect n (columns) plays in that slot; a hard chain is a permutation
+matrix whose first ``len(chain)`` rows hold the chain's pedals in order. ``gates`` (B, N) say
+whether effect n is on the board at all: a closed gate turns the effect into a bypass wherever
+the permutation puts it, so absent effects can sit in any slot without changing the sound.
+
+Slot semantics (x_0 = dry):
+
+    w[k, n] = perm[k, n] * gates[n]
+    x_k     = x_{k-1} + sum_n w[k, n] * (proxy_n(x_{k-1}; params[n]) - x_{k-1})
+            = (1 - sum_n w[k, n]) * x_{k-1} + sum_n w[k, n] * proxy_n(x_{k-1})
+
+and the output is x_N. We evaluate the second form: with a one-hot row and an open gate it
+returns ``proxy_n(x_{k-1})`` bit for bit, so the hard chain is *exactly* the sequential chain;
+with all gates closed it returns the dry input bit for bit.
+
+The soft permutation comes from Sinkhorn normalisation of logits (Mena et al. 2018,
+"Learning latent permutations with Gumbel-Sinkhorn networks"); ``hard_permutation`` is its
+zero-temperature limit (the Hungarian assignment) and ``straight_through`` uses the hard
+matrix forward and the soft one backward.
+
+Cost: a full soft chain runs N * N proxy evaluations. Evaluations whose weight is below
+``eps`` are skipped, per batch item (the proxy runs only on the rows of the batch that need it),
+so a near-hard chain costs about N evaluations per item. ``experiments/bench_proxies.py``
+measures both.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import nn
+
+from ddspfx.catalog import (
+    EFFECT_NAMES,
+    MAX_PARAMS,
+    denormalise_params,
+    denormalise_tensor,
+    get_effect,
+    normalise_params,
+)
+from ddspfx.chain import Chain, Pedal
+from ddspfx.proxies import apply
+
+# --- soft and hard permutations -------------------------------------------------------------
+
+
+def sinkhorn(logits: torch.Tensor, tau: float = 1.0, n_iters: int = 20) -> torch.Tensor:
+    """Logits (B, K, N) -> doubly stochastic (B, K, N), K == N, by log-space Sinkhorn.
+
+    Entropic optimal transport: the result is ``exp((logits + f + g) / tau)`` with row and
+    column potentials f, g found by alternating row and column normalisation (last step:
+    columns, so columns sum to 1 to rounding and rows to within the Sinkhorn residual). Lower
+    ``tau`` -> closer to the Hungarian permutation. Plain Sinkhorn converges slowly at low
+    temperature (at tau=0.01 and 20 iterations rows still sum to ~1.03 on well-separated
+    logits), so below ``tau=1`` the first half of the iterations anneal the temperature
+    geometrically from 1 down to ``tau`` ("epsilon scaling", warm-started potentials); the
+    fixed point is unchanged and the rows then sum to 1 within ~1e-5.
+    """
+    if logits.shape[-1] != logits.shape[-2]:
+        raise ValueError(f"sinkhorn needs square (B, N, N) logits, got {tuple(logits.shape)}")
+    f = torch.zeros_like(logits[..., :, :1])  # (B, K, 1) row potentials, logit units
+    g = torch.zeros_like(logits[..., :1, :])  # (B, 1, N) column potentials
+    tau0 = 1.0
+    n_anneal = n_iters // 2 if tau < tau0 else 0
+    for i in range(n_iters):
+        t = tau0 * (tau / tau0) ** (i / n_anneal) if i < n_anneal else tau
+        f = -t * torch.logsumexp((logits + g) / t, dim=-1, keepdim=True)  # rows
+        g = -t * torch.logsumexp((logits + f) / t, dim=-2, keepdim=True)  # columns
+    return ((logits + f + g) / tau).exp()
+
+
+def gumbel_sinkhorn(
+    logits: torch.Tensor,
+    tau: float = 1.0,
+    n_iters: int = 20,
+    noise_scale: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Sinkhorn of logits perturbed by Gumbel noise (B, K, N): a reparameterised sample of a
+    random permutation around ``logits``; ``noise_scale=0`` is plain :func:`sinkhorn`."""
+    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=logits.device)
+    tiny = torch.finfo(logits.dtype).tiny
+    gumbel = -torch.log(-torch.log(u.clamp_min(tiny)).clamp_min(tiny))
+    return sinkhorn(logits + noise_scale * gumbel, tau=tau, n_iters=n_iters)
+
+
+def hard_permutation(logits: torch.Tensor) -> torch.Tensor:
+    """Logits or a soft permutation (B, K, N) -> one-hot permutation (B, K, N) maximising the
+    summed score (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``). No gradient."""
+    if logits.ndim != 3 or logits.shape[-1] != logits.shape[-2]:
+        raise ValueError(f"hard_permutation needs (B, N, N) logits, got {tuple(logits.shape)}")
+    scores = logits.detach().to("cpu", torch.float64).numpy()
+    hard = np.zeros(scores.shape, dtype=np.float64)
+    for b in range(scores.shape[0]):
+        rows, cols = linear_sum_assignment(scores[b], maximize=True)
+        hard[b, rows, cols] = 1.0
+    return torch.from_numpy(hard).to(device=logits.device, dtype=logits.dtype)
+
+
+def straight_through(soft: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
+    """``hard`` in the forward pass, the gradient of ``soft`` in the backward pass.
+
+    ``soft - soft.detach()`` is exactly zero, so the forward value is ``hard`` bit for bit.
+    """
+    return hard + (soft - soft.detach())
+
+
+# --- the chain ------------------------------------------------------------------------------
+
+
+class SoftChain(nn.Module):
+    """N slots x N effects, mixed by a (soft) permutation and presence gates; see module docstring.
+
+    ``effects`` fixes the column order of ``perm``, ``gates`` and ``params`` (catalog order by
+    default). ``eps``: an evaluation whose weight ``perm[k, n] * gates[n]`` is below it is skipped
+    for that batch item and treated as a bypass (``eps=0`` evaluates everything with weight > 0).
+    """
+
+    def __init__(self, effects: Sequence[str] = EFFECT_NAMES, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.effects: tuple[str, ...] = tuple(get_effect(e).name for e in effects)
+        if len(set(self.effects)) != len(self.effects):
+            raise ValueError(f"SoftChain effects must be distinct, got {list(self.effects)}")
+        self.eps = float(eps)
+        self.last_evaluations: int = 0
+        """Proxy evaluations (batch items x effects) in the last forward: the cost skipping saves."""
+
+    @property
+    def n_effects(self) -> int:
+        return len(self.effects)
+
+    def effect_params(self, params: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
+        """Normalised params (B, N, MAX_PARAMS) -> real-unit keyword tensors (B,) for effect n."""
+        eff = get_effect(self.effects[n])
+        return {p.name: denormalise_tensor(params[:, n, j], p) for j, p in enumerate(eff.params)}
+
+    def forward(
+        self,
+        dry: torch.Tensor,
+        perm: torch.Tensor,
+        gates: torch.Tensor,
+        params: torch.Tensor,
+        sample_rate: float,
+    ) -> torch.Tensor:
+        """dry (B, C, T), perm (B, N, N) rows=slots cols=effects, gates (B, N) in [0, 1],
+        params (B, N, MAX_PARAMS) normalised -> wet (B, C, T)."""
+        n = self.n_effects
+        if dry.ndim != 3:
+            raise ValueError(f"SoftChain takes (B, C, T) audio, got shape {tuple(dry.shape)}")
+        b = dry.shape[0]
+        if perm.shape != (b, n, n) or gates.shape != (b, n) or params.shape[:2] != (b, n):
+            raise ValueError(
+                f"SoftChain with {n} effects and batch {b} needs perm ({b}, {n}, {n}), gates ({b}, {n}), "
+                f"params ({b}, {n}, {MAX_PARAMS}); got {tuple(perm.shape)}, {tuple(gates.shape)}, {tuple(params.shape)}"
+            )
+        weights = perm * gates.unsqueeze(1)  # (B, K, N)
+        threshold = self.eps if self.eps > 0 else 0.0
+        active = (weights > threshold) if threshold == 0.0 else (weights >= threshold)  # (B, K, N)
+        active_np = active.detach().cpu().numpy()  # one device sync per forward
+        w_used = torch.where(active, weights, torch.zeros_like(weights))  # skipped -> bypass
+        residual = 1.0 - w_used.sum(-1)  # (B, K) bypass weight of each slot
+        real_params = [self.effect_params(params, j) for j in range(n)]
+
+        x = dry
+        evaluations = 0
+        for k in range(n):
+            out = residual[:, k, None, None] * x  # (B, C, T)
+            for j in range(n):
+                rows = np.flatnonzero(active_np[:, k, j])
+                if rows.size == 0:
+                    continue
+                evaluations += rows.size
+                w = w_used[:, k, j]  # (B,)
+                if rows.size == b:
+                    y = apply(self.effects[j], x, sample_rate, **real_params[j])
+                    out = out + w[:, None, None] * y
+                else:
+                    idx = torch.from_numpy(rows).to(dry.device)
+                    kw = {name: v.index_select(0, idx) for name, v in real_params[j].items()}
+                    y = apply(self.effects[j], x.index_select(0, idx), sample_rate, **kw)
+                    out = out.index_add(0, idx, w.index_select(0, idx)[:, None, None] * y)
+            x = out
+        self.last_evaluations = evaluations
+        return x
+
+
+# --- targets <-> chains ---------------------------------------------------------------------
+
+
+def chain_to_targets(
+    chain: Chain, effects: Sequence[str] = EFFECT_NAMES
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A chain -> (perm (N, N), gates (N,), params (N, MAX_PARAMS)) float32 targets.
+
+    Slot i holds the chain's i-th pedal; the slots after the chain hold the absent effects in
+    ``effects`` order (closed gates, so their place does not change the sound). Params are
+    normalised, 0 for absent effects and unused columns.
+    """
+    effects = tuple(effects)
+    n = len(effects)
+    missing = [e for e in chain.effects if e not in effects]
+    if missing:
+        raise ValueError(f"chain uses effects {missing} that are not among {list(effects)}")
+    present = chain.effects
+    order = [effects.index(e) for e in present] + [j for j, e in enumerate(effects) if e not in present]
+    perm = torch.zeros(n, n, dtype=torch.float32)
+    perm[torch.arange(n), torch.tensor(order)] = 1.0
+    gates = torch.zeros(n, dtype=torch.float32)
+    params = torch.zeros(n, MAX_PARAMS, dtype=torch.float32)
+    for pedal in chain:
+        j = effects.index(pedal.effect)
+        gates[j] = 1.0
+        u = normalise_params(pedal.effect, pedal.params)
+        params[j, : len(u)] = torch.from_numpy(u).float()
+    return perm, gates, params
+
+
+def targets_to_chain(
+    perm: torch.Tensor | np.ndarray,
+    gates: torch.Tensor | np.ndarray,
+    params: torch.Tensor | np.ndarray,
+    threshold: float = 0.5,
+    effects: Sequence[str] = EFFECT_NAMES,
+) -> Chain:
+    """(perm (N, N), gates (N,), params (N, MAX_PARAMS)) -> the Chain they describe.
+
+    Effects with ``gates > threshold`` are present; their order is the slot the Hungarian
+    assignment of ``perm`` gives them (so a soft ``perm`` is read as its nearest permutation);
+    params are denormalised to real units.
+    """
+    perm_t = torch.as_tensor(np.asarray(perm.detach().cpu() if isinstance(perm, torch.Tensor) else perm))
+    gates_np = np.asarray(gates.detach().cpu() if isinstance(gates, torch.Tensor) else gates, dtype=np.float64)
+    params_np = np.asarray(params.detach().cpu() if isinstance(params, torch.Tensor) else params, dtype=np.float64)
+    effects = tuple(effects)
+    hard = hard_permutation(perm_t.double()[None])[0].numpy()  # (K, N)
+    slot_of = hard.argmax(axis=0)  # (N,) slot of each effect
+    present = [j for j in range(len(effects)) if gates_np[j] > threshold]
+    present.sort(key=lambda j: slot_of[j])
+    return Chain([Pedal(effects[j], denormalise_params(effects[j], params_np[j])) for j in present])
+
+
+__all__ = [
+    "SoftChain",
+    "chain_to_targets",
+    "gumbel_sinkhorn",
+    "hard_permutation",
+    "sinkhorn",
+    "straight_through",
+    "targets_to_chain",
+]
