@@ -1,0 +1,212 @@
+"""A measured audibility criterion: does this pedal, at these settings, change this guitar clip?
+
+Score (dB): render the effect alone on the dry clip, loudness-match dry and wet (equal RMS, so a pure
+level change -- a compressor without make-up gain, a PeakFilter's overall gain -- is not counted),
+and take the mean absolute difference of log band energies over a multi-resolution STFT (512- and
+2048-sample frames, 48 log-spaced bands from 60 Hz to 16 kHz, energies floored 60 dB below the
+dry's loudest band so silence and numerical noise do not dominate). 0 dB means identical; about
+1 dB is where a guitarist starts to hear a difference on an A/B.
+
+Each effect has its own threshold (``THRESHOLDS_DB``), set from ``python -m ddspfx.audibility``:
+the score distribution over the full catalog range vs the audible sub-range the sampler draws from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise, get_effect, normalise
+from ddspfx.chain import Chain, Pedal
+from ddspfx.errors import DdspfxError, cli_entry
+
+THRESHOLDS_DB: dict[str, float] = {
+    "compressor": 1.0,
+    "distortion": 1.0,
+    "eq": 1.0,
+    "chorus": 1.0,
+    "phaser": 1.0,
+    "delay": 1.0,
+    "reverb": 1.0,
+}
+"""Per-effect minimum score (dB) for a labelled pedal to count as audible."""
+
+FFT_SIZES: tuple[int, ...] = (512, 2048)
+N_BANDS = 48
+F_MIN, F_MAX = 60.0, 16_000.0
+FLOOR_DB = 60.0
+
+
+def _band_matrix(n_fft: int, sample_rate: float) -> np.ndarray:
+    """(N_BANDS, n_fft//2+1) 0/1 matrix pooling FFT bins into log-spaced bands (each band >= 1 bin)."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    edges = np.geomspace(F_MIN, min(F_MAX, sample_rate / 2), N_BANDS + 1)
+    m = np.zeros((N_BANDS, freqs.size))
+    for b in range(N_BANDS):
+        sel = (freqs >= edges[b]) & (freqs < edges[b + 1])
+        if not sel.any():
+            sel = np.zeros_like(sel)
+            sel[np.argmin(np.abs(freqs - math.sqrt(edges[b] * edges[b + 1])))] = True
+        m[b, sel] = 1.0
+    return m
+
+
+def band_energies_db(x: np.ndarray, sample_rate: float, n_fft: int) -> np.ndarray:
+    """(frames, N_BANDS) log band energies (dB) of mono x (T,), Hann frames with 75 % overlap."""
+    hop = n_fft // 4
+    if x.size < n_fft:
+        x = np.pad(x, (0, n_fft - x.size))
+    n_frames = 1 + (x.size - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    spec = np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft), axis=-1)) ** 2  # (frames, bins)
+    return 10.0 * np.log10(spec @ _band_matrix(n_fft, sample_rate).T + 1e-20)
+
+
+def _mono(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x if x.ndim == 1 else x.mean(axis=0)
+
+
+def _rms_match(x: np.ndarray) -> np.ndarray:
+    rms = math.sqrt(float(np.mean(x**2)))
+    return x / rms if rms > 0 else x
+
+
+def change_score(dry: np.ndarray, wet: np.ndarray, sample_rate: float) -> float:
+    """Loudness-matched multi-resolution log-band distance (dB) between dry and wet, (T,) or (C, T)."""
+    d, w = _rms_match(_mono(dry)), _rms_match(_mono(wet))
+    scores = []
+    for n_fft in FFT_SIZES:
+        ed, ew = band_energies_db(d, sample_rate, n_fft), band_energies_db(w, sample_rate, n_fft)
+        floor = ed.max() - FLOOR_DB
+        scores.append(float(np.mean(np.abs(np.maximum(ed, floor) - np.maximum(ew, floor)))))
+    return float(np.mean(scores))
+
+
+def effect_score(effect: str, params: Mapping[str, float], dry: np.ndarray, sample_rate: float) -> float:
+    """:func:`change_score` of ``effect`` alone (rendered with pedalboard, no output gain) on ``dry``."""
+    from ddspfx.render import run_pedalboard
+
+    wet = run_pedalboard(dry, Chain([Pedal(effect, dict(params))]), sample_rate)
+    return change_score(dry, wet, sample_rate)
+
+
+def is_audible(effect: str, params: Mapping[str, float], dry: np.ndarray, sample_rate: float) -> tuple[bool, float]:
+    """(passes the effect's threshold, score in dB) for ``effect`` at ``params`` on this dry clip."""
+    score = effect_score(effect, params, dry, sample_rate)
+    return score >= THRESHOLDS_DB[get_effect(effect).name], score
+
+
+# --- the report: python -m ddspfx.audibility ------------------------------------------------
+
+
+@dataclass
+class ScoreTable:
+    """Scores per effect for the full catalog range ("full") and the audible sub-range ("audible")."""
+
+    full: dict[str, np.ndarray]
+    audible: dict[str, np.ndarray]
+
+
+def _draw(rng: np.random.Generator, effect: str, audible: bool) -> dict[str, float]:
+    out = {}
+    for p in get_effect(effect).params:
+        lo, hi = (normalise(p.sample_low, p), normalise(p.sample_high, p)) if audible else (0.0, 1.0)
+        out[p.name] = float(denormalise(rng.uniform(lo, hi), p))
+    return out
+
+
+def synth_dry(rng: np.random.Generator, duration_s: float, sample_rate: int) -> np.ndarray:
+    """A dry synthetic guitar phrase from ``ddspfx.sources`` (the embedded default source)."""
+    try:
+        from ddspfx.sources import make_source
+    except ImportError as exc:
+        raise DdspfxError(f"the synthetic guitar source is not available ({exc}); reinstall ddspfx") from None
+    return make_source("synth", sample_rate=sample_rate).sample(rng, duration_s)
+
+
+def measure(n: int, seed: int = 0, duration_s: float = 2.0, sample_rate: int = SAMPLE_RATE,
+            effects: Sequence[str] = EFFECT_NAMES, n_clips: int = 16) -> ScoreTable:
+    """Score ``n`` random settings per effect and range on ``n_clips`` synth guitar clips (reused)."""
+    rng = np.random.default_rng(seed)
+    clips = [synth_dry(rng, duration_s, sample_rate) for _ in range(n_clips)]
+    full: dict[str, np.ndarray] = {}
+    aud: dict[str, np.ndarray] = {}
+    for effect in effects:
+        for audible, table in ((False, full), (True, aud)):
+            table[effect] = np.array(
+                [effect_score(effect, _draw(rng, effect, audible), clips[i % n_clips], sample_rate) for i in range(n)]
+            )
+    return ScoreTable(full, aud)
+
+
+def format_table(table: ScoreTable) -> str:
+    head = f"{'effect':<11} {'thr dB':>6} | {'full: p5':>8} {'median':>7} {'pass':>6} | {'audible: p5':>11} {'median':>7} {'pass':>6}"
+    lines = [head, "-" * len(head)]
+    for effect in table.full:
+        thr = THRESHOLDS_DB[effect]
+        f, a = table.full[effect], table.audible[effect]
+        lines.append(
+            f"{effect:<11} {thr:>6.2f} | {np.percentile(f, 5):>8.2f} {np.median(f):>7.2f} {np.mean(f >= thr):>6.1%} |"
+            f" {np.percentile(a, 5):>11.2f} {np.median(a):>7.2f} {np.mean(a >= thr):>6.1%}"
+        )
+    return "\n".join(lines)
+
+
+def plot_histograms(table: ScoreTable, path: Path) -> None:
+    """One panel per effect: score histograms for the full range and the audible sub-range, threshold line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ddspfx.fileio import atomic_path
+
+    effects = list(table.full)
+    cols = 4
+    rows = math.ceil(len(effects) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, effect in zip(axes.flat, effects):
+        hi = max(table.full[effect].max(), table.audible[effect].max())
+        bins = np.linspace(0, hi * 1.02 + 1e-6, 30)
+        ax.hist(table.full[effect], bins=bins, alpha=0.5, label="full range")
+        ax.hist(table.audible[effect], bins=bins, alpha=0.5, label="audible sub-range")
+        ax.axvline(THRESHOLDS_DB[effect], color="k", ls="--", lw=1, label="threshold")
+        ax.set_title(effect)
+        ax.set_xlabel("score (dB)")
+    for ax in list(axes.flat)[len(effects):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ddspfx.audibility",
+                                     description="Distribution of audibility scores per effect, full range vs audible sub-range.")
+    parser.add_argument("--n", type=int, default=500, help="settings per effect and range (default 500)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2)")
+    parser.add_argument("--png", type=Path, default=Path("audibility.png"), help="histogram output (default audibility.png)")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        raise DdspfxError("--n must be at least 1")
+    if args.seconds < 0.25:
+        raise DdspfxError("--seconds must be at least 0.25")
+    table = measure(args.n, seed=args.seed, duration_s=args.seconds)
+    print(format_table(table))
+    plot_histograms(table, args.png)
+    print(f"wrote {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Random pedal chains for training data: which effects, in which order, with which settings.
+
+Every labelled pedal must be audible (a label nobody can hear is noise that caps every metric), so
+parameters are drawn uniformly in normalised space over each knob's *audible sub-range*
+(``Param.sample_low``/``sample_high`` in the catalog; measured with ``python -m ddspfx.audibility``).
+Optionally (``check_audibility=True``) each pedal is also rendered alone on the actual dry clip and
+redrawn until :func:`ddspfx.audibility.is_audible` passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import numpy as np
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, denormalise, get_effect, normalise
+from ddspfx.chain import Chain, Pedal
+from ddspfx.errors import DdspfxError
+
+Order = Literal["uniform", "typical"]
+
+
+@dataclass
+class SamplerConfig:
+    """How chains are drawn."""
+
+    max_effects: int = 5  # K: at most this many distinct pedals per chain
+    min_effects: int = 0  # 0 allows dry examples (no pedal), which the model must also recognise
+    order: Order = "uniform"  # "uniform" over permutations, or "typical" pedalboard order with deviations
+    deviation: float = 0.2  # "typical": chance that one random adjacent swap / move breaks the usual order
+    effects: tuple[str, ...] = EFFECT_NAMES  # which catalog effects may appear
+    count_weights: tuple[float, ...] | None = None  # weights of min_effects..max_effects (None: uniform)
+    check_audibility: bool = False  # render each pedal alone on the dry clip and redraw it if inaudible
+    audibility_tries: int = 8  # redraws per pedal before keeping the loudest draw seen
+
+    def __post_init__(self) -> None:
+        self.effects = tuple(get_effect(e).name for e in self.effects)
+        if len(set(self.effects)) != len(self.effects):
+            raise DdspfxError(f"sampler effects must be distinct, got {list(self.effects)}")
+        if not 0 <= self.min_effects <= self.max_effects:
+            raise DdspfxError(f"need 0 <= min_effects <= max_effects, got {self.min_effects}..{self.max_effects}")
+        if self.max_effects > len(self.effects):
+            raise DdspfxError(f"max_effects={self.max_effects} but only {len(self.effects)} effects are allowed")
+        if self.order not in ("uniform", "typical"):
+            raise DdspfxError(f"order must be 'uniform' or 'typical', got {self.order!r}")
+        if not 0.0 <= self.deviation <= 1.0:
+            raise DdspfxError(f"deviation is a probability in [0, 1], got {self.deviation}")
+        if self.count_weights is not None:
+            n = self.max_effects - self.min_effects + 1
+            w = np.asarray(self.count_weights, dtype=np.float64)
+            if w.shape != (n,) or np.any(w < 0) or w.sum() <= 0:
+                raise DdspfxError(f"count_weights needs {n} non-negative weights (for {self.min_effects}..{self.max_effects} effects)")
+            self.count_weights = tuple(float(v) for v in w)
+
+
+def sample_params(rng: np.random.Generator, effect: str) -> dict[str, float]:
+    """Real-unit params, uniform in normalised space over each knob's audible sub-range."""
+    eff = get_effect(effect)
+    out = {}
+    for p in eff.params:
+        lo, hi = normalise(p.sample_low, p), normalise(p.sample_high, p)
+        out[p.name] = float(denormalise(rng.uniform(lo, hi), p))
+    return out
+
+
+def typical_order(effects: Sequence[str]) -> list[str]:
+    """``effects`` sorted into the typical pedalboard order (catalog.TYPICAL_ORDER)."""
+    rank = {name: i for i, name in enumerate(TYPICAL_ORDER)}
+    return sorted(effects, key=lambda e: rank.get(e, len(rank)))
+
+
+def deviate(rng: np.random.Generator, order: list[str]) -> list[str]:
+    """One deviation from an order: an adjacent swap or moving one pedal elsewhere (always a change)."""
+    order = list(order)
+    n = len(order)
+    if n < 2:
+        return order
+    if rng.random() < 0.5:
+        i = int(rng.integers(n - 1))
+        order[i], order[i + 1] = order[i + 1], order[i]
+    else:
+        i = int(rng.integers(n))
+        j = int(rng.integers(n - 1))
+        j = j if j < i else j + 1  # a different position
+        order.insert(j, order.pop(i))
+    return order
+
+
+class ChainSampler:
+    """Draws :class:`Chain` objects from a :class:`SamplerConfig`; all randomness comes from ``rng``."""
+
+    def __init__(self, config: SamplerConfig | None = None) -> None:
+        self.config = config or SamplerConfig()
+
+    def sample_count(self, rng: np.random.Generator) -> int:
+        c = self.config
+        counts = np.arange(c.min_effects, c.max_effects + 1)
+        if c.count_weights is None:
+            return int(rng.choice(counts))
+        w = np.asarray(c.count_weights)
+        return int(rng.choice(counts, p=w / w.sum()))
+
+    def sample_order(self, rng: np.random.Generator, n: int) -> list[str]:
+        """``n`` distinct effects in signal order."""
+        c = self.config
+        picked = [c.effects[i] for i in rng.permutation(len(c.effects))[:n]]  # uniform random order
+        if c.order == "typical":
+            picked = typical_order(picked)
+            if n >= 2 and rng.random() < c.deviation:
+                picked = deviate(rng, picked)
+        return picked
+
+    def sample(self, rng: np.random.Generator, dry: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE) -> Chain:
+        """A random chain (params in real units); with ``check_audibility`` and a ``dry`` clip, every
+        pedal is redrawn until it is audible on that clip."""
+        n = self.sample_count(rng)
+        pedals = []
+        for name in self.sample_order(rng, n):
+            if self.config.check_audibility and dry is not None:
+                params = self._audible_params(rng, name, dry, sample_rate)
+            else:
+                params = sample_params(rng, name)
+            pedals.append(Pedal(name, params))
+        return Chain(pedals)
+
+    def _audible_params(self, rng: np.random.Generator, name: str, dry: np.ndarray, sample_rate: int) -> dict[str, float]:
+        from ddspfx.audibility import is_audible
+
+        best, best_score = None, -np.inf
+        for _ in range(max(1, self.config.audibility_tries)):
+            params = sample_params(rng, name)
+            ok, score = is_audible(name, params, dry, sample_rate)
+            if ok:
+                return params
+            if score > best_score:
+                best, best_score = params, score
+        return best
