@@ -1,0 +1,301 @@
+"""``python -m ddspfx.infer clip.wav``: which pedals, in which order, with which settings.
+
+Long clips are cut into windows of the model's training length; each window is decoded
+(grammar-constrained beam search) and the windows vote: the chain signature (effects in
+order) with the largest summed probability wins, its parameters are the median over the
+windows that found each effect, and the runner-up order is reported when it is close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ddspfx.catalog import SAMPLE_RATE, denormalise_params, normalise_params
+from ddspfx.chain import Chain, Pedal
+from ddspfx.errors import DdspfxError, cli_entry
+
+ORDER_RUNNER_UP_RATIO = 0.25
+"""Report the runner-up order when its probability is at least this fraction of the best."""
+
+
+@dataclass
+class Analysis:
+    """What ddspfx heard in one clip."""
+
+    chain: Chain
+    effect_confidence: dict[str, float]
+    order_confidence: float
+    alternatives: list[tuple[Chain, float]] = field(default_factory=list)
+    windows: int = 1
+
+    def runner_up_order(self) -> tuple[Chain, float] | None:
+        """The most likely *other order* of the same effects, if it is close to the best."""
+        best_p = self.order_confidence
+        for chain, p in self.alternatives:
+            if sorted(chain.effects) == sorted(self.chain.effects) and chain.effects != self.chain.effects:
+                return (chain, p) if p >= ORDER_RUNNER_UP_RATIO * best_p else None
+        return None
+
+    def to_json(self, file: str) -> dict[str, Any]:
+        return {
+            "file": file,
+            "chain": self.chain.to_list(),
+            "confidence": {"effects": {k: round(v, 4) for k, v in self.effect_confidence.items()},
+                           "order": round(self.order_confidence, 4)},
+            "alternatives": [{"effects": c.effects, "probability": round(p, 4)} for c, p in self.alternatives],
+            "windows": self.windows,
+        }
+
+    def describe(self) -> str:
+        lines = [str(self.chain)]
+        if self.chain.pedals:
+            conf = ", ".join(f"{e} {self.effect_confidence.get(e, 0.0):.2f}" for e in self.chain.effects)
+            lines.append(f"  confidence: {conf}; order {self.order_confidence:.2f}")
+        ru = self.runner_up_order()
+        if ru is not None:
+            lines.append(f"  order uncertain; runner-up: {' -> '.join(ru[0].effects)} (p={ru[1]:.2f})")
+        absent_but_likely = [f"{e} {p:.2f}" for e, p in self.effect_confidence.items()
+                             if e not in self.chain.effects and p >= 0.3]
+        if absent_but_likely:
+            lines.append(f"  possibly also: {', '.join(absent_but_likely)}")
+        return "\n".join(lines)
+
+
+def window_audio(audio: np.ndarray, window: int) -> list[np.ndarray]:
+    """Cut a clip into windows of ``window`` samples (a short last piece joins the previous one).
+
+    Windows that are near-silent compared with the loudest one are dropped: they carry no
+    information about the pedals and would vote noise.
+    """
+    if audio.shape[-1] <= int(1.5 * window):
+        return [audio]
+    starts = list(range(0, audio.shape[-1] - window + 1, window))
+    pieces = [audio[s:s + window] for s in starts]
+    rms = np.array([np.sqrt(np.mean(p.astype(np.float64) ** 2)) for p in pieces])
+    keep = rms >= 0.1 * rms.max()
+    return [p for p, k in zip(pieces, keep) if k]
+
+
+def aggregate(predictions: Sequence[Any]) -> Analysis:
+    """Vote over per-window predictions (``ddspfx.model.Prediction``) -> one Analysis."""
+    votes: dict[tuple[str, ...], float] = defaultdict(float)
+    examples: dict[tuple[str, ...], Chain] = {}
+    per_effect_params: dict[str, list[np.ndarray]] = defaultdict(list)
+    confidence: dict[str, list[float]] = defaultdict(list)
+    for pred in predictions:
+        cands = [(pred.chain, None)] + list(pred.alternatives)
+        logps = np.array([lp for _, lp in pred.alternatives], dtype=np.float64)
+        # the best chain's probability: from the alternatives list when it is there, else 1
+        probs = _beam_probabilities(pred, logps)
+        for (chain, _), p in zip(cands, probs):
+            sig = tuple(chain.effects)
+            votes[sig] += p / len(predictions)
+            examples.setdefault(sig, chain)
+        for pedal in pred.chain:
+            per_effect_params[pedal.effect].append(normalise_params(pedal.effect, pedal.params))
+        for name, p in pred.effect_confidence.items():
+            confidence[name].append(float(p))
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    best_sig, best_p = ranked[0]
+    pedals = []
+    for name in best_sig:
+        vals = per_effect_params.get(name)
+        u = np.median(np.stack(vals), axis=0) if vals else normalise_params(name, examples[best_sig].pedals[best_sig.index(name)].params)
+        pedals.append(Pedal(name, denormalise_params(name, u)))
+    alternatives = [(examples[sig], float(p)) for sig, p in ranked[1:6]]
+    return Analysis(
+        chain=Chain(pedals),
+        effect_confidence={k: float(np.mean(v)) for k, v in confidence.items()},
+        order_confidence=float(best_p),
+        alternatives=alternatives,
+        windows=len(predictions),
+    )
+
+
+def _beam_probabilities(pred: Any, alt_logps: np.ndarray) -> np.ndarray:
+    """Normalise the beam's scores (best first, then alternatives) to probabilities."""
+    best_logp = getattr(pred, "log_prob", None)
+    if best_logp is None:
+        best_logp = float(alt_logps.max()) + 1.0 if alt_logps.size else 0.0
+    logps = np.concatenate([[best_logp], alt_logps])
+    logps = logps - logps.max()
+    p = np.exp(logps)
+    return p / p.sum()
+
+
+class Estimator:
+    """Loads a model once; analyses many clips in batches."""
+
+    def __init__(self, checkpoint: str | Path | None = None, beam: int = 4, batch_size: int = 16, device: str = "cpu"):
+        from ddspfx.checkpoint import load_model
+
+        self.model = load_model(checkpoint).to(device).eval()
+        self.device = device
+        self.beam = beam
+        self.batch_size = batch_size
+        self.sample_rate = int(getattr(self.model, "sample_rate", SAMPLE_RATE))
+        self.window = int(round(float(getattr(self.model, "clip_seconds", 2.0)) * self.sample_rate))
+
+    def analyse_many(self, clips: Sequence[np.ndarray]) -> list[Analysis]:
+        """Clips are mono float arrays at ``self.sample_rate``."""
+        import torch
+
+        pieces: list[np.ndarray] = []
+        owner: list[int] = []
+        for i, clip in enumerate(clips):
+            for w in window_audio(clip, self.window):
+                pieces.append(w)
+                owner.append(i)
+        preds: list[Any] = []
+        for s in range(0, len(pieces), self.batch_size):
+            chunk = pieces[s:s + self.batch_size]
+            n = max(p.shape[-1] for p in chunk)
+            batch = np.zeros((len(chunk), n), dtype=np.float32)
+            lengths = []
+            for j, p in enumerate(chunk):
+                batch[j, : p.shape[-1]] = p
+                lengths.append(p.shape[-1])
+            with torch.inference_mode():
+                preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
+                                                lengths=torch.tensor(lengths)))
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        for o, p in zip(owner, preds):
+            grouped[o].append(p)
+        return [aggregate(grouped[i]) for i in range(len(clips))]
+
+    def analyse(self, audio: np.ndarray, sample_rate: int) -> Analysis:
+        from ddspfx.audio import check_audio, resample, to_mono
+
+        x = np.asarray(audio, dtype=np.float32)
+        if x.ndim == 2:
+            x = to_mono(x)
+        if sample_rate != self.sample_rate:
+            x = resample(x, sample_rate, self.sample_rate)
+        check_audio(x, self.sample_rate, name="audio")
+        return self.analyse_many([x])[0]
+
+
+_CACHE: dict[tuple[str, int], Estimator] = {}
+
+
+def estimate(audio: np.ndarray, sample_rate: int, checkpoint: str | Path | None = None, beam: int = 4) -> Chain:
+    """The Python API: a wet clip (T,) or (C, T) at any rate -> the estimated ``Chain``."""
+    key = (str(checkpoint), beam)
+    if key not in _CACHE:
+        _CACHE[key] = Estimator(checkpoint, beam=beam)
+    return _CACHE[key].analyse(audio, sample_rate).chain
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every ddspfx error
+        raise DdspfxError(f"{message} (see python -m ddspfx.infer --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m ddspfx.infer", description="Estimate the pedal chain of wet guitar clips.")
+    p.add_argument("clips", nargs="+", help="wet guitar clips (wav, flac, ...; any rate, length, channels)")
+    p.add_argument("--checkpoint", help="model checkpoint (.safetensors); default: the shipped model")
+    p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout, nothing else")
+    p.add_argument("--beam", type=int, default=4, help="beam width for decoding (default 4)")
+    p.add_argument("--render-onto", metavar="DRY.wav", help="apply the estimated chain (pedalboard) to your own dry recording")
+    p.add_argument("--out", metavar="OUT.wav", help="where --render-onto writes (default: <dry>_ddspfx.wav)")
+    p.add_argument("--dry", metavar="DRY.wav", help="the clip's own dry recording, for --refine")
+    p.add_argument("--refine", action="store_true", help="analysis by synthesis with --dry: optimise params, pick the order")
+    p.add_argument("--refine-steps", type=int, default=150, help="optimisation steps for --refine (default 150)")
+    p.add_argument("--plot", metavar="OUT.png", help="spectrograms and the chain drawn as pedals")
+    return p
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.beam < 1:
+        raise DdspfxError(f"--beam must be at least 1, got {args.beam}")
+    if args.refine and not args.dry:
+        raise DdspfxError("--refine needs the clip's dry recording: add --dry DRY.wav")
+    if args.out and not args.render_onto:
+        raise DdspfxError("--out is where --render-onto writes; add --render-onto DRY.wav")
+    several = len(args.clips) > 1
+    for flag in ("render_onto", "dry", "plot"):
+        if getattr(args, flag) and several:
+            raise DdspfxError(f"--{flag.replace('_', '-')} works with one clip at a time; got {len(args.clips)} clips")
+    if args.refine_steps < 0:
+        raise DdspfxError("--refine-steps must be >= 0")
+
+
+def _load(path: str, sample_rate: int) -> np.ndarray:
+    """Read, resample and downmix a clip, and refuse one ddspfx cannot analyse (one-line error)."""
+    from ddspfx.audio import check_audio, load_audio
+
+    x = load_audio(path, sample_rate=sample_rate, mono=True)
+    check_audio(x, sample_rate, name=path)
+    return x
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    out = sys.stdout
+    estimator = Estimator(args.checkpoint, beam=args.beam)
+    sr = estimator.sample_rate
+    clips: list[np.ndarray] = []
+    names: list[str] = []
+    failed = 0
+    for path in args.clips:
+        try:
+            clips.append(_load(path, sr))
+            names.append(path)
+        except DdspfxError as exc:
+            print(f"ddspfx: error: {exc}", file=sys.stderr)
+            failed += 1
+    analyses = estimator.analyse_many(clips) if clips else []
+    for name, clip, analysis in zip(names, clips, analyses):
+        extra: dict[str, Any] = {}
+        if args.dry:
+            from ddspfx.refine import refine
+
+            dry = _load(args.dry, sr)
+            result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0)
+            extra["refine"] = result.summary()
+            analysis = result.analysis
+        if args.render_onto:
+            from ddspfx.audio import save_audio
+            from ddspfx.render import render_chain
+
+            dry_user = _load(args.render_onto, sr)
+            wet, _gain = render_chain(dry_user, analysis.chain, sr)
+            target = args.out or str(Path(args.render_onto).with_name(Path(args.render_onto).stem + "_ddspfx.wav"))
+            save_audio(target, wet, sr)
+            extra["rendered"] = target
+        if args.plot:
+            from ddspfx.plots import plot_analysis
+
+            dry_for_plot = _load(args.dry, sr) if args.dry else None
+            plot_analysis(args.plot, clip, analysis.chain, sr, dry=dry_for_plot, title=Path(name).name)
+            extra["plot"] = args.plot
+        if args.json:
+            out.write(json.dumps({**analysis.to_json(name), **extra}) + "\n")
+        else:
+            out.write(f"{name}: {analysis.describe()}\n")
+            if "refine" in extra:
+                out.write(f"  refine: {extra['refine']}\n")
+            for key in ("rendered", "plot"):
+                if key in extra:
+                    out.write(f"  wrote {extra[key]}\n")
+        out.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
