@@ -67,7 +67,7 @@ def plot_spectrograms(path: str, clips: Sequence[tuple[str, np.ndarray]], sample
         ax.set_ylabel("kHz")
         ax.set_title(label, fontsize=10, loc="left")
         fig.colorbar(im, ax=ax, label="dB")
-    axes[-1, 0].set_xlabel("time (s)") if chain is None else None
+    axes[len(clips) - 1, 0].set_xlabel("time (s)")
     if chain is not None:
         draw_chain(axes[-1, 0], chain)
     if title:
