@@ -1,0 +1,303 @@
+"""``python -m ddspfx.evaluate``: honest figures on a held-out set, with baselines beside them.
+
+The test set is generated with seeds disjoint from training and validation (20_000_000+),
+from any dry source (synthetic guitar by default; ``--source folder:PATH`` for real guitar).
+Every system -- the model and the baselines -- is scored by the same function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER
+from ddspfx.chain import Chain
+from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.fileio import atomic_write_text
+from ddspfx.metrics import (
+    MRSTFTDistance,
+    PresenceCounts,
+    lti_canonical,
+    pairwise_order,
+    param_error,
+    reorder,
+    si_sdr,
+)
+
+TEST_SEED_BASE = 20_000_000
+"""Evaluation seeds start here; training uses 0.. and validation 10_000_000.."""
+
+
+@dataclass
+class Example:
+    dry: np.ndarray
+    wet: np.ndarray
+    chain: Chain
+
+
+@dataclass
+class Scorer:
+    """Accumulates every metric of the evaluation issue for one system."""
+
+    tau: float = 0.1
+    rerender: bool = True
+    presence: PresenceCounts = field(default_factory=PresenceCounts.empty)
+    exact: list[bool] = field(default_factory=list)
+    equivalent: list[bool] = field(default_factory=list)
+    lti_equivalent: list[bool] = field(default_factory=list)
+    pairs_nonlinear: list[bool] = field(default_factory=list)
+    pairs_linear: list[bool] = field(default_factory=list)
+    length_error: list[int] = field(default_factory=list)
+    param_errors: list[float] = field(default_factory=list)
+    rerender_dist: list[float] = field(default_factory=list)
+    rerender_sisdr: list[float] = field(default_factory=list)
+    pair_wrong: np.ndarray = field(default_factory=lambda: np.zeros((len(EFFECT_NAMES),) * 2))
+    pair_total: np.ndarray = field(default_factory=lambda: np.zeros((len(EFFECT_NAMES),) * 2))
+    cooccurrence: np.ndarray = field(default_factory=lambda: np.zeros((len(EFFECT_NAMES) + 1, len(EFFECT_NAMES) + 1)))
+    _dist: MRSTFTDistance = field(default_factory=MRSTFTDistance)
+
+    def add(self, ex: Example, pred: Chain) -> None:
+        from ddspfx.render import render_chain
+
+        t, p = ex.chain.effects, pred.effects
+        self.presence.add(t, p)
+        self.exact.append(t == p)
+        same_set = sorted(t) == sorted(p)
+        self.lti_equivalent.append(same_set and lti_canonical(t) == lti_canonical(p))
+        if not same_set:
+            self.equivalent.append(False)
+        elif t == p or lti_canonical(t) == lti_canonical(p):
+            self.equivalent.append(True)
+        else:  # true parameters in the predicted order, rendered by pedalboard
+            alt, _ = render_chain(ex.dry, reorder(ex.chain, p), SAMPLE_RATE)
+            d = self._dist(alt, ex.wet) / max(self._dist(ex.dry, ex.wet), 1e-8)
+            self.equivalent.append(d <= self.tau)
+        nl, lin = pairwise_order(t, p)
+        self.pairs_nonlinear += nl
+        self.pairs_linear += lin
+        common = [e for e in t if e in p]
+        for i, a in enumerate(common):
+            for b in common[i + 1:]:
+                ia, ib = EFFECT_NAMES.index(a), EFFECT_NAMES.index(b)
+                self.pair_total[ia, ib] += 1
+                self.pair_wrong[ia, ib] += p.index(a) > p.index(b)
+        self.length_error.append(abs(len(t) - len(p)))
+        self.param_errors += param_error(ex.chain, pred)
+        n = len(EFFECT_NAMES)
+        rows = [EFFECT_NAMES.index(e) for e in t] or [n]
+        cols = [EFFECT_NAMES.index(e) for e in p] or [n]
+        for r in rows:
+            for c in cols:
+                self.cooccurrence[r, c] += 1 / len(cols)
+        if self.rerender:
+            rendered, _ = render_chain(ex.dry, pred, SAMPLE_RATE)
+            self.rerender_dist.append(self._dist(rendered, ex.wet))
+            self.rerender_sisdr.append(si_sdr(rendered, ex.wet))
+
+    def summary(self) -> dict[str, float]:
+        def mean(v: Sequence[float]) -> float:
+            return float(np.mean(v)) if len(v) else float("nan")
+
+        out = dict(self.presence.scores())
+        out.update({
+            "exact_chain_acc": mean(self.exact),
+            "equivalent_chain_acc": mean(self.equivalent),
+            "lti_equivalent_chain_acc": mean(self.lti_equivalent),
+            "pairwise_order_acc_nonlinear": mean(self.pairs_nonlinear),
+            "pairwise_order_acc_linear": mean(self.pairs_linear),
+            "chain_length_mae": mean(self.length_error),
+            "param_error": mean(self.param_errors),
+            "rerender_mrstft": mean(self.rerender_dist),
+            "rerender_sisdr_db": mean(self.rerender_sisdr),
+            "n": len(self.exact),
+        })
+        return out
+
+
+# --- baselines -----------------------------------------------------------------------------
+
+
+def most_common_chain(sampler_config, n: int = 20000, seed: int = 123) -> Chain:
+    """The single most frequent chain signature under the training sampler (params at mid-range)."""
+    from collections import Counter
+
+    from ddspfx.catalog import denormalise_params, get_effect
+    from ddspfx.chain import Pedal
+    from ddspfx.sampler import ChainSampler
+
+    rng = np.random.default_rng(seed)
+    sampler = ChainSampler(sampler_config)
+    counts = Counter(tuple(sampler.sample(rng).effects) for _ in range(n))
+    sig = counts.most_common(1)[0][0]
+    return Chain([Pedal(e, denormalise_params(e, np.full(len(get_effect(e).params), 0.5))) for e in sig])
+
+
+def baseline_systems(sampler_config, seed: int) -> dict[str, Callable[[Example], Chain]]:
+    from ddspfx.sampler import ChainSampler
+
+    rng = np.random.default_rng(seed)
+    sampler = ChainSampler(sampler_config)
+    common = most_common_chain(sampler_config)
+    return {
+        "most common chain": lambda ex: common,
+        "random chain": lambda ex: sampler.sample(rng),
+        "true set, random order": lambda ex: reorder(ex.chain, list(rng.permutation(ex.chain.effects))),
+        "true set, typical order": lambda ex: reorder(ex.chain, [e for e in TYPICAL_ORDER if e in ex.chain.effects]),
+    }
+
+
+# --- report --------------------------------------------------------------------------------
+
+COLUMNS = [
+    ("micro_f1", "presence µF1"), ("macro_f1", "presence mF1"), ("exact_chain_acc", "exact chain"),
+    ("equivalent_chain_acc", "equiv. chain (τ)"), ("lti_equivalent_chain_acc", "equiv. (LTI runs)"),
+    ("pairwise_order_acc_nonlinear", "pair order (nonlin)"), ("pairwise_order_acc_linear", "pair order (lin)"),
+    ("chain_length_mae", "length MAE"), ("param_error", "param err"), ("rerender_mrstft", "re-render MRSTFT"),
+    ("rerender_sisdr_db", "re-render SI-SDR dB"),
+]
+
+
+def markdown_table(results: dict[str, dict[str, float]]) -> str:
+    head = "| system | " + " | ".join(c for _, c in COLUMNS) + " |"
+    sep = "|---" * (len(COLUMNS) + 1) + "|"
+    rows = [head, sep]
+    for name, r in results.items():
+        rows.append(f"| {name} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
+    return "\n".join(rows)
+
+
+def plot_results(out: Path, scorer: Scorer) -> list[str]:
+    from ddspfx.fileio import atomic_path
+    from ddspfx.plots import _matplotlib
+
+    plt = _matplotlib()
+    names = list(EFFECT_NAMES)
+    written = []
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    co = scorer.cooccurrence / np.maximum(scorer.cooccurrence.sum(1, keepdims=True), 1e-9)
+    ax.imshow(co, cmap="Blues", vmin=0, vmax=1)
+    labels = names + ["none"]
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if co[i, j] >= 0.005:
+                ax.text(j, i, f"{co[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if co[i, j] > 0.5 else "black")
+    ax.set_title("effect presence: row-normalised confusion")
+    fig.tight_layout()
+    with atomic_path(out / "presence_confusion.png", suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    written.append("presence_confusion.png")
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    err = np.where(scorer.pair_total > 0, scorer.pair_wrong / np.maximum(scorer.pair_total, 1), np.nan)
+    im = ax.imshow(err, cmap="Reds", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("second in the true chain")
+    ax.set_ylabel("first in the true chain")
+    ax.set_title("order errors: P(predicted swapped)")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    with atomic_path(out / "order_errors.png", suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    written.append("order_errors.png")
+    return written
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        raise DdspfxError(f"{message} (see python -m ddspfx.evaluate --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m ddspfx.evaluate", description="Evaluate a model on a held-out set, with baselines.")
+    p.add_argument("--checkpoint", help="model checkpoint; default: the shipped model")
+    p.add_argument("--n", type=int, default=1000, help="test clips (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="test-set seed offset (seeds start at 20,000,000)")
+    p.add_argument("--source", default="synth", help="dry source: synth, folder:PATH, egfxset:PATH, idmt:PATH")
+    p.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2.0)")
+    p.add_argument("--max-effects", type=int, default=5, help="longest chain in the test set (default 5)")
+    p.add_argument("--order", choices=["uniform", "typical"], default="uniform", help="order prior of the test set")
+    p.add_argument("--tau", type=float, default=0.1, help="audible-equivalence threshold (default 0.1)")
+    p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--no-baselines", action="store_true", help="score only the model")
+    p.add_argument("--out", default="eval", help="output folder for report.md, results.json and PNGs")
+    return p
+
+
+def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: int, order: str) -> list[Example]:
+    from ddspfx.data import EffectsDataset
+    from ddspfx.sampler import SamplerConfig
+
+    ds = EffectsDataset(source_spec=source, n=n, seed=TEST_SEED_BASE + seed, duration_s=seconds,
+                        sampler=SamplerConfig(max_effects=max_effects, order=order))
+    out = []
+    for i in tqdm(range(n), desc="test set", unit="clip"):
+        item = ds[i]
+        out.append(Example(dry=item["dry"].numpy(), wet=item["wet"].numpy(), chain=Chain.from_json(item["chain"])))
+    return out
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.n < 1:
+        raise DdspfxError("--n must be at least 1")
+    if not 0 < args.tau < 1:
+        raise DdspfxError("--tau must be between 0 and 1")
+    from ddspfx.infer import Estimator
+    from ddspfx.sampler import SamplerConfig
+
+    out = Path(args.out)
+    estimator = Estimator(args.checkpoint, beam=args.beam)
+    examples = make_examples(args.source, args.n, args.seed, args.seconds, args.max_effects, args.order)
+    analyses = []
+    for s in tqdm(range(0, len(examples), 32), desc="model", unit="batch"):
+        analyses += estimator.analyse_many([ex.wet for ex in examples[s:s + 32]])
+    systems: dict[str, Callable[[Example], Chain]] = {}
+    model_chains = iter([a.chain for a in analyses])
+    systems["ddspfx"] = lambda ex: next(model_chains)
+    if not args.no_baselines:
+        systems.update(baseline_systems(SamplerConfig(max_effects=args.max_effects, order=args.order), args.seed))
+    results: dict[str, dict[str, float]] = {}
+    scorers: dict[str, Scorer] = {}
+    for name, system in systems.items():
+        sc = Scorer(tau=args.tau)
+        for ex in tqdm(examples, desc=f"score {name}", unit="clip", leave=False):
+            sc.add(ex, system(ex))
+        scorers[name] = sc
+        results[name] = sc.summary()
+    dry_scorer = Scorer(tau=args.tau)
+    for ex in examples:
+        dry_scorer.add(ex, Chain())
+    results["no effect (dry)"] = dry_scorer.summary()
+    header = (f"Held-out set: {args.n} clips of {args.seconds:g} s, source {args.source}, chains of 0-{args.max_effects} "
+              f"effects ({args.order} order), seeds {TEST_SEED_BASE + args.seed}+, tau={args.tau}.")
+    table = markdown_table(results)
+    plots = plot_results(out, scorers["ddspfx"])
+    atomic_write_text(out / "report.md", f"# ddspfx evaluation\n\n{header}\n\n{table}\n\n" +
+                      "".join(f"![{p}]({p})\n" for p in plots))
+    atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "results": results}, indent=2))
+    print(header)
+    print(table)
+    print(f"wrote {out / 'report.md'}, {out / 'results.json'} and {', '.join(plots)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
