@@ -205,7 +205,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m ddspfx.infer", description="Estimate the pedal chain of wet guitar clips.")
-    p.add_argument("clips", nargs="+", help="wet guitar clips (wav, flac, ...; any rate, length, channels)")
+    p.add_argument("clips", nargs="*", help="wet guitar clips (wav, flac, ...; any rate, length, channels)")
+    p.add_argument("--demo", action="store_true",
+                   help="no clip needed: synthesise a guitar phrase, put it through a random chain, estimate it")
+    p.add_argument("--seed", type=int, default=0, help="seed for --demo (default 0)")
     p.add_argument("--checkpoint", help="model checkpoint (.safetensors); default: the shipped model")
     p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout, nothing else")
     p.add_argument("--beam", type=int, default=4, help="beam width for decoding (default 4)")
@@ -219,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    if not args.clips and not args.demo:
+        raise DdspfxError("give at least one clip (python -m ddspfx.infer clip.wav), or --demo to try it without one")
     if args.beam < 1:
         raise DdspfxError(f"--beam must be at least 1, got {args.beam}")
     if args.refine and not args.dry:
@@ -249,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout
     estimator = Estimator(args.checkpoint, beam=args.beam)
     sr = estimator.sample_rate
+    if args.demo:
+        return _demo(estimator, args.seed, out)
     clips: list[np.ndarray] = []
     names: list[str] = []
     failed = 0
@@ -295,6 +302,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     out.write(f"  wrote {extra[key]}\n")
         out.flush()
     return 1 if failed else 0
+
+
+def _demo(estimator: Estimator, seed: int, out) -> int:
+    """Synthetic guitar -> random chain (pedalboard) -> estimate; prints truth beside the estimate."""
+    from ddspfx.render import render_chain
+    from ddspfx.sampler import ChainSampler, SamplerConfig
+    from ddspfx.sources import make_source
+
+    rng = np.random.default_rng(seed)
+    sr = estimator.sample_rate
+    dry = make_source("synth", sample_rate=sr).sample(rng, 3.0)
+    truth = ChainSampler(SamplerConfig(min_effects=2, max_effects=4)).sample(rng)
+    wet, _ = render_chain(dry, truth, sr)
+    analysis = estimator.analyse_many([wet])[0]
+    out.write(f"demo (seed {seed}): a synthetic guitar phrase through a random pedalboard chain\n")
+    out.write(f"  true:      {truth}\n")
+    out.write(f"  estimated: {analysis.describe()}\n")
+    return 0
 
 
 if __name__ == "__main__":
