@@ -1,0 +1,132 @@
+"""Exported models: safetensors weights + a JSON sidecar; safe to load (no pickles).
+
+``save_model(model, "dir/name.safetensors", ...)`` writes ``name.safetensors`` and
+``name.json`` atomically. The sidecar holds the model config (including the front end),
+the vocabulary size and fingerprint, the weights' SHA-256, a description of the training
+data, metrics and free-form notes. ``load_model(path=None)`` loads the shipped default
+(``ddspfx/checkpoints/default.safetensors`` + ``default.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ddspfx.errors import DdspfxError
+from ddspfx.fileio import atomic_path, atomic_write_text
+
+FORMAT = "ddspfx-model"
+FORMAT_VERSION = 1
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
+
+
+def vocab_fingerprint(vocab) -> str:
+    """SHA-1 of the token list: two vocabularies with the same ids for the same tokens match."""
+    return hashlib.sha1("\n".join(vocab.token(i) for i in range(len(vocab))).encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sidecar_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+               notes: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically; returns both paths."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise DdspfxError(f"model files end in .safetensors, got {path.name}")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+        digest = _sha256(tmp)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "weights": path.name,
+        "sha256": digest,
+        "model": dataclasses.asdict(model.config),
+        "frontend": model.frontend.config(),
+        "clip_seconds": model.clip_seconds,
+        "sample_rate": model.sample_rate,
+        "vocab": {"size": len(model.vocab), "fingerprint": vocab_fingerprint(model.vocab),
+                  "max_effects": model.vocab.max_effects},
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "data": data or {},
+        "metrics": metrics or {},
+        "notes": notes or {},
+    }
+    side = sidecar_path(path)
+    atomic_write_text(side, json.dumps(meta, indent=2, sort_keys=False, default=str) + "\n")
+    return path, side
+
+
+def read_sidecar(path: str | Path) -> dict[str, Any]:
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise DdspfxError(f"checkpoint sidecar {side} not found; a model needs both {Path(path).name} and {side.name}")
+    try:
+        meta = json.loads(side.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DdspfxError(f"checkpoint sidecar {side} is not valid JSON ({exc.__class__.__name__}); re-export the model") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DdspfxError(f"{side} is not a ddspfx model sidecar (format {FORMAT!r} expected)")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise DdspfxError(f"{side} has format version {meta.get('format_version')}; this ddspfx reads up to {FORMAT_VERSION}, upgrade ddspfx")
+    return meta
+
+
+def load_model(path: str | Path | None = None, device: str | torch.device = "cpu"):
+    """Load an exported model (``None`` = the shipped default) in eval mode; one-line DdspfxError on problems."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from ddspfx.config import model_config_from_dict
+    from ddspfx.model import DdspfxModel
+
+    path = DEFAULT_CHECKPOINT if path is None else Path(path)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if path.suffix == ".json":
+        path = path.with_suffix(".safetensors")
+    if not path.is_file():
+        hint = "train one with python -m ddspfx.train" if path == DEFAULT_CHECKPOINT else "check the path"
+        raise DdspfxError(f"checkpoint {path} not found; {hint}")
+    meta = read_sidecar(path)
+    if meta.get("sha256") and meta["sha256"] != _sha256(path):
+        raise DdspfxError(f"checkpoint {path} does not match its sidecar (SHA-256 differs): corrupt or mixed files; re-export it")
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DdspfxError(f"checkpoint {path} is corrupt ({str(exc).splitlines()[0][:80]}); re-download or re-export it") from None
+    try:
+        config = model_config_from_dict(meta["model"])
+    except (DdspfxError, KeyError, TypeError) as exc:
+        raise DdspfxError(f"checkpoint {path}: model config unreadable ({exc}); it was made by another ddspfx version") from None
+    model = DdspfxModel(config, clip_seconds=float(meta.get("clip_seconds", 2.0)))
+    vocab = meta.get("vocab", {})
+    if vocab.get("size") != len(model.vocab) or vocab.get("fingerprint") != vocab_fingerprint(model.vocab):
+        raise DdspfxError(
+            f"checkpoint {path} was trained with a different pedal vocabulary ({vocab.get('size')} tokens, this ddspfx has "
+            f"{len(model.vocab)}); retrain or use a matching ddspfx version"
+        )
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        what = (result.missing_keys or result.unexpected_keys)[0]
+        raise DdspfxError(f"checkpoint {path} does not fit the model its sidecar describes (e.g. {what}); re-export it")
+    model.metadata = meta
+    return model.to(device).eval()

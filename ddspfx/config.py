@@ -1,0 +1,237 @@
+"""Typed training configuration: dataclasses, YAML files and dotted command-line overrides.
+
+A run is described by one :class:`Config` (model, data, loss, optim, trainer sections). The
+shipped YAML files (``ddspfx/configs/{default,debug,gpu}.yaml``) only list what differs from
+the dataclass defaults; ``--model.d_model 256`` style overrides go on top. Unknown keys are
+errors, so a typo never silently trains the wrong model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence, get_args, get_origin, get_type_hints
+
+import yaml
+
+from ddspfx.errors import DdspfxError
+
+CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu")
+
+
+@dataclass
+class FrontEndConfig:
+    name: str = "mel"  # "mel" (weight-free, embedded) or "dac" (needs ddspfx[dac])
+    n_fft: int = 2048  # STFT size in samples (46 ms at 44.1 kHz: resolves a guitar's low partials)
+    hop: int = 512  # frame hop in samples (11.6 ms: fine enough for echo onsets and compressor attacks)
+    n_mels: int = 80  # mel bands
+    f_min: float = 30.0  # lowest mel band edge (Hz)
+    f_max: float = 16000.0  # highest mel band edge (Hz)
+    stack: int = 2  # consecutive frames concatenated per token (halves the sequence length)
+
+
+@dataclass
+class ModelConfig:
+    d_model: int = 128  # transformer width
+    n_heads: int = 4  # attention heads (d_model must divide by it)
+    enc_layers: int = 4  # encoder depth
+    dec_layers: int = 3  # token decoder depth
+    head_layers: int = 1  # cross-attention blocks in the slot/effect query heads
+    ff_mult: int = 4  # feed-forward width = ff_mult * d_model
+    dropout: float = 0.1  # dropout in attention and feed-forward
+    max_tokens: int = 64  # longest token sequence the decoder positions cover
+    max_frames: int = 1024  # longest front-end sequence the encoder positions cover
+    sinkhorn_tau: float = 1.0  # temperature of the soft permutation
+    sinkhorn_iters: int = 20  # Sinkhorn normalisation steps
+    max_effects: int = 5  # longest chain the grammar lets the decoder produce
+    frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
+
+
+@dataclass
+class DataConfig:
+    source: str = "synth"  # dry source spec: synth | folder:PATH | egfxset:PATH | idmt:PATH
+    duration_s: float = 2.0  # clip length in seconds
+    train_size: int = 1_000_000  # examples addressable by the train seed range (generated on the fly)
+    val_size: int = 256  # fixed validation examples
+    batch_size: int = 32  # clips per optimisation step
+    num_workers: int = 1  # data-loader processes (rendering is CPU-bound)
+    max_effects: int = 5  # sampler: at most this many effects per chain
+    min_effects: int = 0  # sampler: at least this many effects per chain
+    order: str = "uniform"  # sampler: "uniform" over permutations or "typical" pedalboard prior
+    train_folder: str = ""  # materialised training set (python -m ddspfx.data make); "" = generate on the fly
+    val_folder: str = ""  # materialised validation set; "" = generate from the validation seed range
+
+
+@dataclass
+class LossConfig:
+    ce: float = 1.0  # token cross-entropy weight
+    label_smoothing: float = 0.05  # CE label smoothing
+    presence: float = 0.5  # presence-gate BCE weight
+    perm: float = 0.5  # NLL of the target permutation under the Sinkhorn matrix
+    params: float = 1.0  # L1 on normalised params of present effects
+    stft: float = 0.0  # MR-STFT between proxy chain and wet (0 = off; costly on CPU)
+    stft_warmup_steps: int = 2000  # steps of CE/heads only before the STFT term starts
+    stft_ramp_steps: int = 1000  # steps over which the STFT weight ramps from 0 to `stft`
+    stft_crop_s: float = 0.5  # STFT term on a random sub-crop of this many seconds
+    stft_preroll_s: float = 0.25  # dry audio fed before the crop so delay/reverb tails are present
+    stft_batch: int = 4  # STFT term on at most this many clips of the batch
+    stft_teacher_perm: bool = False  # drive the proxy chain with the target order (only learn params)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 5e-4  # AdamW peak learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup_steps: int = 300  # linear LR warm-up
+    min_lr_ratio: float = 0.05  # cosine decay floor as a fraction of lr
+    grad_clip: float = 1.0  # gradient-norm clip
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 6000  # optimisation steps
+    max_time_min: float = 28.0  # wall-clock stop (minutes; 0 = none) so the CPU default fits 30 min
+    val_every: int = 500  # validation interval in steps
+    limit_val_batches: int = 8  # validation batches per check
+    log_every: int = 25  # scalar logging interval in steps
+    log_audio: bool = True  # write wet vs reconstruction audio and spectrograms to TensorBoard
+    accelerator: str = "cpu"  # Lightning accelerator: cpu | gpu | auto
+    devices: Any = 1  # Lightning devices (int, list or "auto")
+    strategy: str = "auto"  # Lightning strategy (e.g. "ddp")
+    precision: str = "32-true"  # Lightning precision (e.g. "bf16-mixed" on GPU)
+    seed: int = 0  # global seed (weights, crops, shuffling)
+    threads: int = 2  # torch CPU threads
+    beam: int = 4  # beam width for validation chain accuracy (1 = greedy)
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Instantiate dataclass ``cls`` from a (possibly partial) dict, recursing into sections."""
+    if not isinstance(data, dict):
+        raise DdspfxError(f"config section {where or 'root'} must be a mapping, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise DdspfxError(f"unknown config key {where + '.' if where else ''}{unknown[0]}; valid keys here: {', '.join(sorted(names))}")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        key = f"{where}.{f.name}" if where else f.name
+        typ = hints[f.name]
+        if dataclasses.is_dataclass(typ):
+            kwargs[f.name] = _build(typ, data[f.name], key)  # type: ignore[arg-type]
+        else:
+            kwargs[f.name] = _coerce(data[f.name], typ, key)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    """Check/convert a scalar to the field type; strings from the command line are parsed as YAML."""
+    if typ is Any:
+        return value
+    if isinstance(value, str) and typ is not str:
+        value = yaml.safe_load(value)
+    if get_origin(typ) is not None:
+        typ = get_args(typ)[0]
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            raise TypeError
+        if typ is int and isinstance(value, float) and not value.is_integer():
+            raise TypeError
+        return typ(value)
+    except (TypeError, ValueError):
+        raise DdspfxError(f"config key {key} must be {getattr(typ, '__name__', typ)}, got {value!r}") from None
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise DdspfxError(f"config override {dotted}: {p} is not a section")
+    node[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(name_or_path: str) -> dict[str, Any]:
+    """A shipped config by name (default/debug/gpu) or a YAML file path -> raw dict."""
+    if name_or_path in CONFIG_NAMES:
+        text = resources.files("ddspfx.configs").joinpath(f"{name_or_path}.yaml").read_text()
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise DdspfxError(f"config {name_or_path!r} is neither a shipped config ({', '.join(CONFIG_NAMES)}) nor a YAML file")
+        text = path.read_text()
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise DdspfxError(f"config {name_or_path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise DdspfxError(f"config {name_or_path}: top level must be a mapping")
+    base = data.pop("base", None)
+    if base is not None:
+        data = _merge(read_yaml(str(base)), data)
+    return data
+
+
+def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
+    """``["--model.d_model", "256", "--loss.stft=1"]`` -> nested dict of raw (string) values."""
+    out: dict[str, Any] = {}
+    i = 0
+    args = list(args)
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("--") or len(a) <= 2:
+            raise DdspfxError(f"unexpected argument {a!r}; overrides look like --section.key VALUE")
+        if "=" in a:
+            key, value = a[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(args):
+                raise DdspfxError(f"override {a} needs a value")
+            key, value = a[2:], args[i + 1]
+            i += 2
+        if "." not in key:
+            raise DdspfxError(f"override --{key}: use --section.key (sections: model, data, loss, optim, trainer)")
+        _set_dotted(out, key, value)
+    return out
+
+
+def load_config(name_or_path: str = "default", overrides: Sequence[str] | dict[str, Any] = ()) -> Config:
+    """Build a :class:`Config` from a shipped name or YAML path plus dotted overrides."""
+    data = read_yaml(name_or_path)
+    extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+    return _build(Config, _merge(data, extra), "")
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a :class:`Config` from :meth:`Config.to_dict` output (e.g. from a checkpoint)."""
+    return _build(Config, data, "")
+
+
+def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    return _build(ModelConfig, data, "model")

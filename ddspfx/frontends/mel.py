@@ -1,0 +1,113 @@
+"""The embedded front end: log-mel frames with a learned per-frame projection.
+
+Weight-free analysis (``torch.stft`` + a Slaney-style mel filterbank built in numpy, no
+torchaudio/librosa), so the shipped model needs nothing but torch. ``stack`` consecutive
+frames are concatenated before the projection to shorten the encoder's sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.frontends.base import FrontEnd
+
+
+def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
+    """Slaney mel scale: linear below 1 kHz, logarithmic above (as librosa's default)."""
+    f = np.asarray(f, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, np.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-9) / min_log_hz) / logstep, f / f_sp)
+
+
+def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f_sp = 200.0 / 3
+    min_log_hz, min_log_mel, logstep = 1000.0, 1000.0 / f_sp, np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def mel_filterbank(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """Triangular, area-normalised (Slaney) mel filters, shape (n_mels, n_fft // 2 + 1)."""
+    fft_freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    lower = (fft_freqs[None, :] - edges[:-2, None]) / (edges[1:-1] - edges[:-2])[:, None]
+    upper = (edges[2:, None] - fft_freqs[None, :]) / (edges[2:] - edges[1:-1])[:, None]
+    fb = np.maximum(0.0, np.minimum(lower, upper))
+    fb *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return fb.astype(np.float32)
+
+
+def log_mel(audio: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """(B, T) audio -> (B, F, n_mels) natural-log mel power, F = T // hop + 1 (centred frames)."""
+    spec = torch.stft(audio, n_fft, hop_length=hop, window=window, center=True, return_complex=True)  # (B, K, F)
+    power = spec.real.square() + spec.imag.square()
+    mel = torch.einsum("mk,bkf->bfm", fb, power)  # (B, F, M)
+    return torch.log(mel + 1e-8)
+
+
+class MelFrontEnd(FrontEnd):
+    """``audio (B, T) -> (tokens (B, F', dim), mask (B, F'))`` with F' = ceil(frames / stack)."""
+
+    name = "mel"
+
+    def __init__(
+        self,
+        dim: int = 128,
+        sample_rate: int = SAMPLE_RATE,
+        n_fft: int = 2048,
+        hop: int = 512,
+        n_mels: int = 80,
+        f_min: float = 30.0,
+        f_max: float = 16000.0,
+        stack: int = 2,
+    ) -> None:
+        super().__init__()
+        self.sample_rate, self.dim = int(sample_rate), int(dim)
+        self.n_fft, self.hop, self.n_mels, self.stack = int(n_fft), int(hop), int(n_mels), int(stack)
+        self.f_min, self.f_max = float(f_min), float(min(f_max, sample_rate / 2))
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        fb = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.f_min, self.f_max)
+        self.register_buffer("fb", torch.from_numpy(fb), persistent=False)
+        # Log-mel of a -20 dBFS guitar sits around -10 +- 5 nats; a fixed shift/scale keeps the
+        # projection's input near unit range without data-dependent statistics.
+        self.norm = nn.LayerNorm(self.n_mels * self.stack)
+        self.proj = nn.Sequential(
+            nn.Linear(self.n_mels * self.stack, self.dim), nn.GELU(), nn.Linear(self.dim, self.dim)
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "dim": self.dim, "sample_rate": self.sample_rate, "n_fft": self.n_fft,
+            "hop": self.hop, "n_mels": self.n_mels, "f_min": self.f_min, "f_max": self.f_max, "stack": self.stack,
+        }
+
+    def frames_for(self, num_samples: int) -> int:
+        return -(-(num_samples // self.hop + 1) // self.stack)
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, F', n_mels * stack) normalised-scale log-mel features."""
+        with torch.autocast(device_type=audio.device.type, enabled=False):
+            x = (log_mel(audio.float(), self.window, self.fb, self.n_fft, self.hop) + 10.0) / 5.0  # (B, F, M)
+        b, f, m = x.shape
+        pad = (-f) % self.stack
+        if pad:
+            x = torch.cat([x, x.new_full((b, pad, m), x.min().detach())], dim=1)
+        return x.reshape(b, (f + pad) // self.stack, m * self.stack)  # (B, F', M*stack)
+
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.features(audio)
+        tokens = self.proj(self.norm(feats))  # (B, F', D)
+        b, f, _ = tokens.shape
+        if lengths is None:
+            mask = torch.ones(b, f, dtype=torch.bool, device=audio.device)
+        else:
+            valid = torch.div(lengths.to(audio.device), self.hop, rounding_mode="floor") + 1
+            valid = torch.div(valid + self.stack - 1, self.stack, rounding_mode="floor")
+            mask = torch.arange(f, device=audio.device)[None, :] < valid[:, None]
+        return tokens, mask

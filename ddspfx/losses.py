@@ -1,0 +1,130 @@
+"""The training objective: token CE + heads (presence, permutation, params) + MR-STFT through the proxies.
+
+``DdspfxLoss(config)(out, batch, step)`` returns a dict of named terms and their weighted
+sum ``"loss"``. The MR-STFT term renders ``SoftChain(dry, sinkhorn(perm_logits),
+sigmoid(presence), params) * output_gain`` and compares it with the wet clip; it is only
+switched on after ``stft_warmup_steps`` (CE and heads first: the proxy gradient is only
+informative once the model roughly knows the chain), then ramps linearly. To keep it
+affordable on CPU it runs on a random sub-crop (``stft_crop_s``, with ``stft_preroll_s`` of
+dry audio before it so delay/reverb tails that started earlier are present) of at most
+``stft_batch`` clips.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.config import LossConfig
+
+
+def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, label_smoothing: float = 0.0
+                        ) -> torch.Tensor:
+    """logits (B, L, V) for targets (B, L); pad positions are ignored."""
+    return F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=pad_id, label_smoothing=label_smoothing)
+
+
+def token_accuracy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(token accuracy over non-pad positions, fraction of sequences with every token right)."""
+    valid = targets != pad_id
+    right = (logits.argmax(-1) == targets) | ~valid
+    tok = (right & valid).sum().float() / valid.sum().clamp_min(1)
+    return tok, right.all(dim=1).float().mean()
+
+
+def presence_bce(presence_logits: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
+    """(B, N) logits vs (B, N) 0/1 targets."""
+    return F.binary_cross_entropy_with_logits(presence_logits.float(), presence.float())
+
+
+def permutation_nll(perm_logits: torch.Tensor, order: torch.Tensor, tau: float = 1.0, n_iters: int = 20
+                    ) -> torch.Tensor:
+    """Mean -log P[k, order[k]] under the Sinkhorn matrix of perm_logits (B, N, N); order (B, N) effect ids."""
+    from ddspfx.proxies.switching import sinkhorn
+
+    p = sinkhorn(perm_logits.float(), tau=tau, n_iters=n_iters)  # (B, N, N)
+    picked = p.gather(2, order[:, :, None]).squeeze(2)  # (B, N)
+    return -torch.log(picked.clamp_min(1e-8)).mean()
+
+
+def param_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |pred - target| over real params of present effects; (B, N, P) each, mask bool."""
+    m = mask.float()
+    return ((pred.float() - target.float()).abs() * m).sum() / m.sum().clamp_min(1.0)
+
+
+def order_to_perm(order: torch.Tensor) -> torch.Tensor:
+    """order (B, N) effect id per slot -> one-hot (B, N slots, N effects)."""
+    return F.one_hot(order, order.shape[1]).float()
+
+
+def stft_weight(step: int, cfg: LossConfig) -> float:
+    """The STFT term's weight at ``step``: 0 during warm-up, then a linear ramp to ``cfg.stft``."""
+    if cfg.stft <= 0 or step < cfg.stft_warmup_steps:
+        return 0.0
+    ramp = max(1, cfg.stft_ramp_steps)
+    return cfg.stft * min(1.0, (step - cfg.stft_warmup_steps + 1) / ramp)
+
+
+class DdspfxLoss(nn.Module):
+    """All terms of the objective, weighted per :class:`LossConfig`."""
+
+    def __init__(self, cfg: LossConfig, pad_id: int, sample_rate: int = SAMPLE_RATE, sinkhorn_tau: float = 1.0,
+                 sinkhorn_iters: int = 20) -> None:
+        super().__init__()
+        import auraloss
+
+        from ddspfx.proxies.switching import SoftChain
+
+        self.cfg, self.pad_id, self.sample_rate = cfg, pad_id, int(sample_rate)
+        self.tau, self.iters = sinkhorn_tau, sinkhorn_iters
+        self.soft_chain = SoftChain()
+        self.mrstft = auraloss.freq.MultiResolutionSTFTLoss(
+            fft_sizes=[2048, 512, 128], hop_sizes=[512, 128, 32], win_lengths=[2048, 512, 128]
+        )
+
+    def reconstruct(self, out: dict[str, torch.Tensor], batch: dict, rows: slice | torch.Tensor = slice(None),
+                    start: int = 0, length: int | None = None, preroll: int = 0, teacher_perm: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction, wet) (b, 1, length) for batch ``rows`` on samples [start, start+length)."""
+        from ddspfx.proxies.switching import sinkhorn
+
+        dry, wet = batch["dry"][rows], batch["wet"][rows]
+        length = dry.shape[-1] - start if length is None else length
+        pre = min(preroll, start)
+        seg = dry[:, start - pre: start + length].float()[:, None]  # (b, 1, pre + length)
+        if teacher_perm:
+            perm = order_to_perm(batch["order"][rows])
+        else:
+            perm = sinkhorn(out["perm_logits"][rows].float(), tau=self.tau, n_iters=self.iters)
+        gates = torch.sigmoid(out["presence_logits"][rows].float())
+        y = self.soft_chain(seg, perm, gates, out["params"][rows].float(), self.sample_rate)[..., pre:]
+        y = y * batch["output_gain"][rows].float()[:, None, None]
+        return y, wet[:, None, start: start + length].float()
+
+    def forward(self, out: dict[str, torch.Tensor], batch: dict, step: int) -> dict[str, torch.Tensor]:
+        c = self.cfg
+        targets = batch["tokens"][:, 1:]
+        terms = {
+            "ce": token_cross_entropy(out["token_logits"], targets, self.pad_id, c.label_smoothing),
+            "presence": presence_bce(out["presence_logits"], batch["presence"]),
+            "perm": permutation_nll(out["perm_logits"], batch["order"], self.tau, self.iters),
+            "params": param_l1(out["params"], batch["params"], batch["param_mask"]),
+        }
+        total = c.ce * terms["ce"] + c.presence * terms["presence"] + c.perm * terms["perm"] + c.params * terms["params"]
+        w = stft_weight(step, c)
+        if w > 0:
+            t = batch["dry"].shape[-1]
+            length = min(t, max(1, int(c.stft_crop_s * self.sample_rate)))
+            pre = int(c.stft_preroll_s * self.sample_rate)
+            lo = min(pre, t - length)
+            start = int(torch.randint(lo, t - length + 1, ()).item()) if t - length > lo else max(lo, 0)
+            rows = slice(0, min(c.stft_batch, batch["dry"].shape[0]))
+            y, target = self.reconstruct(out, batch, rows, start, length, pre, c.stft_teacher_perm)
+            terms["stft"] = self.mrstft(y, target)
+            total = total + w * terms["stft"]
+        terms["stft_weight"] = torch.tensor(w)
+        terms["loss"] = total
+        return terms

@@ -1,0 +1,151 @@
+"""DdspfxModel: front end -> encoder -> (token decoder, continuous heads); ``predict`` for inference.
+
+Reconciling the two views at inference: the grammar-constrained beam search over tokens fixes
+*which* effects are present, their *order* and a bin for every parameter; the continuous
+parameter head then refines each value inside the decoded bin, allowing it to move at most
+half a bin outside it (``refine_margin``), so tokens and continuous values never disagree by
+more than 1.5 bins while the value is not quantised to bin centres. Presence gates are
+reported as ``effect_confidence``; the switching-matrix head is used by the training loss
+(the proxy chain) and by analysis-by-synthesis refinement, not to choose the order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise, effect_index, get_effect, normalise, value_to_bin
+from ddspfx.chain import Chain, Pedal
+from ddspfx.config import ModelConfig
+from ddspfx.frontends import FrontEnd, build_frontend
+from ddspfx.model.decoder import TokenDecoder
+from ddspfx.model.encoder import Encoder
+from ddspfx.model.heads import QueryHeads
+from ddspfx.model.search import Hypothesis, beam_search
+
+
+@dataclass
+class Prediction:
+    """One clip's estimate: the decoded chain, per-effect presence probabilities and beam alternatives."""
+
+    chain: Chain
+    effect_confidence: dict[str, float]
+    alternatives: list[tuple[Chain, float]] = field(default_factory=list)  # other orders, log-probabilities
+    log_prob: float = 0.0  # log-probability of ``chain``'s token sequence (same scale as alternatives)
+    ids: list[int] = field(default_factory=list)  # the decoded token ids
+
+
+class DdspfxModel(nn.Module):
+    """``forward(batch)`` (teacher forcing) for training; ``predict(audio (B, T))`` for inference."""
+
+    def __init__(self, config: ModelConfig | None = None, clip_seconds: float = 2.0) -> None:
+        super().__init__()
+        from ddspfx.vocab import PedalVocab
+
+        self.config = config or ModelConfig()
+        c = self.config
+        self.clip_seconds = float(clip_seconds)
+        self.vocab = PedalVocab(max_effects=c.max_effects)
+        if self.vocab.max_length() > c.max_tokens:
+            raise ValueError(f"max_tokens {c.max_tokens} < longest chain {self.vocab.max_length()} tokens")
+        fe = dataclasses.asdict(c.frontend)
+        self.frontend: FrontEnd = build_frontend(fe.pop("name"), dim=c.d_model, **fe)
+        self.sample_rate = int(getattr(self.frontend, "sample_rate", SAMPLE_RATE))
+        self.encoder = Encoder(c.d_model, c.n_heads, c.enc_layers, c.ff_mult, c.dropout, c.max_frames)
+        self.decoder = TokenDecoder(len(self.vocab), c.d_model, c.n_heads, c.dec_layers, c.ff_mult, c.dropout,
+                                    c.max_tokens)
+        self.heads = QueryHeads(c.d_model, c.n_heads, c.head_layers, c.ff_mult, c.dropout)
+        self.refine_margin = 0.5  # bins the continuous head may move a value outside its decoded bin
+
+    # --- training ------------------------------------------------------------------------
+
+    def encode(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """audio (B, T) -> memory (B, F, D), mask (B, F) True = valid."""
+        tokens, mask = self.frontend(audio, lengths)
+        return self.encoder(tokens, mask), mask
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Teacher forcing on ``batch["tokens"]`` (B, L); returns logits for tokens[:, 1:] and head outputs."""
+        audio = batch["wet"]
+        lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
+        memory, mask = self.encode(audio, lengths)
+        out = self.heads(memory, mask)
+        out["token_logits"] = self.decoder(batch["tokens"][:, :-1], memory, mask)  # (B, L-1, V)
+        out["memory_mask"] = mask
+        return out
+
+    # --- inference -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def decode(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None
+               ) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
+        """Constrained search; the greedy hypothesis is merged into the beam so beam >= greedy always."""
+        memory, mask = self.encode(audio, lengths)
+        heads = self.heads(memory, mask)
+        hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam)
+        if beam > 1:
+            greedy = beam_search(self.decoder, memory, mask, self.vocab, beam=1)
+            for hs, g in zip(hyps, greedy):
+                if g and all(h.ids != g[0].ids for h in hs):
+                    hs.append(g[0])
+                    hs.sort(key=lambda h: -h.log_prob)
+        return hyps, heads
+
+    def refine(self, chain: Chain, params: torch.Tensor) -> Chain:
+        """Replace bin-centre values by the continuous head's (N, MAX_PARAMS) values, kept near the bin."""
+        pedals = []
+        for pedal in chain:
+            eff = get_effect(pedal.effect)
+            row = params[effect_index(pedal.effect)]
+            values = {}
+            for j, p in enumerate(eff.params):
+                b = value_to_bin(pedal.params[p.name], p)
+                lo = max(0.0, (b - self.refine_margin) / p.bins)
+                hi = min(1.0, (b + 1 + self.refine_margin) / p.bins)
+                u = min(max(float(row[j]), lo), hi)
+                values[p.name] = float(denormalise(u, p))
+            pedals.append(Pedal(pedal.effect, values))
+        return Chain(pedals)
+
+    @torch.no_grad()
+    def predict(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None) -> list[Prediction]:
+        """audio (B, T) at ``self.sample_rate`` -> one :class:`Prediction` per clip."""
+        if audio.ndim == 1:
+            audio = audio[None]
+        if audio.ndim != 2:
+            raise ValueError(f"predict takes (B, T) mono audio, got shape {tuple(audio.shape)}")
+        was_training = self.training
+        self.eval()
+        try:
+            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths)
+        finally:
+            self.train(was_training)
+        presence = torch.sigmoid(heads["presence_logits"]).cpu()
+        params = heads["params"].float().cpu()
+        preds = []
+        for i, hs in enumerate(hyps):
+            conf = {name: float(presence[i, n]) for n, name in enumerate(EFFECT_NAMES)}
+            if not hs:  # cannot happen with the grammar and max_tokens check; kept as a safe fallback
+                preds.append(Prediction(Chain([]), conf, [], float("-inf"), []))
+                continue
+            best = hs[0]
+            chain = self.refine(self.vocab.decode(best.ids), params[i])
+            seen = {tuple(chain.effects)}
+            alts = []
+            for h in hs[1:]:
+                alt = self.refine(self.vocab.decode(h.ids), params[i])
+                sig = tuple(alt.effects)
+                if sig not in seen:
+                    seen.add(sig)
+                    alts.append((alt, float(h.log_prob)))
+            preds.append(Prediction(chain, conf, alts, float(best.log_prob), list(best.ids)))
+        return preds
+
+
+def normalised_chain_params(chain: Chain) -> dict[str, list[float]]:
+    """Chain -> {effect: normalised params} (for metrics and logging)."""
+    return {p.effect: [float(normalise(p.params[q.name], q)) for q in get_effect(p.effect).params] for p in chain}

@@ -1,0 +1,100 @@
+"""Grammar-constrained greedy and beam search over the pedal vocabulary, with a KV cache.
+
+At every step the logits of ids the grammar (``PedalVocab.allowed_mask``) forbids are set to
+-inf, so every finished hypothesis decodes to a valid chain even from an untrained model.
+Finished hypotheses are carried along with a zero-cost ``<pad>``. Greedy is beam width 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ddspfx.model.decoder import TokenDecoder
+
+
+@dataclass
+class Hypothesis:
+    ids: list[int]  # starts with <chain>, ends with </chain> when finished (no pads)
+    log_prob: float  # sum of the token log-probabilities under the model
+
+
+def beam_search(
+    decoder: TokenDecoder,
+    memory: torch.Tensor,
+    memory_mask: torch.Tensor,
+    vocab,
+    beam: int = 4,
+    max_len: int | None = None,
+) -> list[list[Hypothesis]]:
+    """memory (B, F, D), memory_mask (B, F) -> per item up to ``beam`` finished hypotheses, best first."""
+    b, k = memory.shape[0], max(1, int(beam))
+    max_len = min(max_len or decoder.max_tokens, decoder.max_tokens)
+    device = memory.device
+    rows = torch.arange(b, device=device).repeat_interleave(k)  # (B*K,)
+    cache = decoder.init_cache(memory.index_select(0, rows), memory_mask.index_select(0, rows))
+    seqs: list[list[int]] = [[vocab.bos_id] for _ in range(b * k)]
+    scores = torch.full((b, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # the other K-1 copies of <chain> start dead so the beam holds distinct prefixes
+    done = torch.zeros(b * k, dtype=torch.bool, device=device)
+    last = torch.full((b * k, 1), vocab.bos_id, dtype=torch.long, device=device)
+    v = len(vocab)
+    for _ in range(max_len - 1):
+        logp = torch.log_softmax(decoder.step(last, cache).float(), dim=-1)  # (B*K, V)
+        alive = (~done) & torch.isfinite(scores.view(-1))
+        allowed = torch.zeros(b * k, v, dtype=torch.bool)
+        idx = alive.nonzero().flatten().tolist()
+        if idx:
+            allowed[idx] = vocab.allowed_mask([seqs[i] for i in idx])
+        allowed = allowed.to(device)
+        logp = logp.masked_fill(~allowed, float("-inf"))
+        stop = ~alive  # finished or dead rows only continue with a free <pad>
+        logp[stop] = float("-inf")
+        logp[stop, vocab.pad_id] = 0.0
+        cand = (scores.view(-1, 1) + logp).view(b, k * v)
+        top, pos = cand.topk(k, dim=1)  # (B, K)
+        src = (torch.arange(b, device=device)[:, None] * k + torch.div(pos, v, rounding_mode="floor")).view(-1)
+        tok = (pos % v).view(-1)
+        decoder.reorder_cache(cache, src)
+        src_l, tok_l = src.tolist(), tok.tolist()
+        seqs = [seqs[s] + ([t] if t != vocab.pad_id else []) for s, t in zip(src_l, tok_l)]
+        done = done.index_select(0, src) | (tok == vocab.eos_id)
+        scores = top
+        last = tok[:, None]
+        if bool((done | ~torch.isfinite(scores.view(-1))).all()):
+            break
+    out: list[list[Hypothesis]] = []
+    flat = scores.view(-1).tolist()
+    for i in range(b):
+        hyps = [
+            Hypothesis(seqs[j], flat[j])
+            for j in range(i * k, (i + 1) * k)
+            if bool(done[j]) and flat[j] > float("-inf")
+        ]
+        hyps.sort(key=lambda h: -h.log_prob)
+        out.append(hyps)
+    return out
+
+
+def greedy_search(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch.Tensor, vocab,
+                  max_len: int | None = None) -> list[Hypothesis]:
+    """The most likely next allowed token at each step (beam width 1)."""
+    return [h[0] for h in beam_search(decoder, memory, memory_mask, vocab, beam=1, max_len=max_len)]
+
+
+def sequence_log_prob(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch.Tensor, ids: torch.Tensor,
+                      vocab) -> torch.Tensor:
+    """Constrained log-probability (B,) of full sequences ids (B, L) (pad-terminated), by teacher forcing.
+
+    Uses the same grammar masking as the search, so it scores hypotheses on the search's scale.
+    """
+    logits = decoder(ids[:, :-1], memory, memory_mask).float()  # (B, L-1, V)
+    total = torch.zeros(ids.shape[0], device=ids.device)
+    for i in range(ids.shape[0]):
+        seq = [t for t in ids[i].tolist() if t != vocab.pad_id]
+        prefixes = [seq[:j] for j in range(1, len(seq))]
+        mask = vocab.allowed_mask(prefixes).to(ids.device)
+        lp = torch.log_softmax(logits[i, : len(prefixes)].masked_fill(~mask, float("-inf")), dim=-1)
+        total[i] = lp.gather(1, torch.tensor(seq[1:], device=ids.device)[:, None]).sum()
+    return total
