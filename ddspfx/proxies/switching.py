@@ -86,7 +86,8 @@ def gumbel_sinkhorn(
     random permutation around ``logits``; ``noise_scale=0`` is plain :func:`sinkhorn`."""
     u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=logits.device)
     tiny = torch.finfo(logits.dtype).tiny
-    gumbel = -torch.log(-torch.log(u.clamp_min(tiny)).clamp_min(tiny))
+    neg_log_u = -torch.log(u.clamp_min(tiny))  # Exp(1) sample, > 0
+    gumbel = -torch.log(neg_log_u.clamp_min(tiny))
     return sinkhorn(logits + noise_scale * gumbel, tau=tau, n_iters=n_iters)
 
 
