@@ -146,7 +146,7 @@ COMPRESSOR = _register(Effect(
     name="compressor",
     pedalboard_class="Compressor",
     params=(
-        Param("threshold_db", -50.0, 0.0, "linear", "dB", audible_high=-14.0, label="threshold"),
+        Param("threshold_db", -50.0, 0.0, "linear", "dB", audible_high=-20.0, label="threshold"),
         Param("ratio", 1.0, 20.0, "log", ":1", audible_low=2.5, label="ratio"),
         Param("attack_ms", 0.5, 50.0, "log", "ms", label="attack"),
         Param("release_ms", 20.0, 500.0, "log", "ms", label="release"),
@@ -158,7 +158,7 @@ COMPRESSOR = _register(Effect(
 DISTORTION = _register(Effect(
     name="distortion",
     pedalboard_class="Distortion",
-    params=(Param("drive_db", 0.0, 40.0, "linear", "dB", audible_low=8.0, label="drive"),),
+    params=(Param("drive_db", 0.0, 40.0, "linear", "dB", audible_low=10.0, label="drive"),),
     linear=False, time_invariant=True, family="drive",
     description="tanh waveshaper after a drive gain.",
 ))
@@ -219,7 +219,7 @@ REVERB = _register(Effect(
     name="reverb",
     pedalboard_class="Reverb",
     params=(
-        Param("room_size", 0.1, 1.0, "linear", "", label="room"),
+        Param("room_size", 0.1, 1.0, "linear", "", audible_low=0.25, label="room"),
         Param("damping", 0.0, 1.0, "linear", "", label="damping"),
         Param("wet_level", 0.1, 0.6, "linear", "", audible_low=0.2, label="wet"),
         Param("dry_level", 0.4, 1.0, "linear", "", label="dry"),

@@ -54,13 +54,35 @@ class SamplerConfig:
             self.count_weights = tuple(float(v) for v in w)
 
 
+DEAD_ZONES: dict[str, dict[str, tuple[float, float]]] = {
+    # knobs whose inaudible settings sit in the middle of the range, which the catalog's single
+    # audible interval cannot express: an EQ peak of -4..+4 dB is too subtle to label
+    "eq": {"gain_db": (-4.0, 4.0)},
+}
+"""Open intervals (real units) excluded from the sampler's draw, per effect and knob."""
+
+
+def _uniform_excluding(rng: np.random.Generator, lo: float, hi: float, gap: tuple[float, float] | None) -> float:
+    """Uniform on [lo, hi] minus the open interval ``gap`` (all normalised)."""
+    if gap is None:
+        return float(rng.uniform(lo, hi))
+    a, b = max(lo, gap[0]), min(hi, gap[1])
+    if a >= b:
+        return float(rng.uniform(lo, hi))
+    u = rng.uniform(0.0, (a - lo) + (hi - b))
+    return float(lo + u if u < a - lo else b + (u - (a - lo)))
+
+
 def sample_params(rng: np.random.Generator, effect: str) -> dict[str, float]:
-    """Real-unit params, uniform in normalised space over each knob's audible sub-range."""
+    """Real-unit params, uniform in normalised space over each knob's audible sub-range (minus dead zones)."""
     eff = get_effect(effect)
+    zones = DEAD_ZONES.get(eff.name, {})
     out = {}
     for p in eff.params:
         lo, hi = normalise(p.sample_low, p), normalise(p.sample_high, p)
-        out[p.name] = float(denormalise(rng.uniform(lo, hi), p))
+        gap = zones.get(p.name)
+        gap_u = None if gap is None else (normalise(gap[0], p), normalise(gap[1], p))
+        out[p.name] = float(denormalise(_uniform_excluding(rng, lo, hi, gap_u), p))
     return out
 
 
