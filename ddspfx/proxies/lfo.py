@@ -19,6 +19,11 @@ import torch
 
 from ddspfx.proxies.recursions import _jit
 
+EMULATE_FLOAT32_PHASE: bool = True
+"""Replay JUCE's float32 phase accumulator. The correction is piecewise constant in the rate
+(it jumps whenever the float32 increment changes by one ulp), so finite-difference checks of
+the rate gradient set this to False; the analytic gradient is the same either way."""
+
 _TWO_PI_F32 = np.float32(2.0 * math.pi)
 _PI_F32 = np.float32(math.pi)
 
@@ -54,6 +59,8 @@ def juce_phase(rate_hz: torch.Tensor, sample_rate: float, num_samples: int) -> t
     rate = rate_hz.reshape(-1)
     n = torch.arange(num_samples, dtype=rate.dtype, device=rate.device)
     ideal = (2.0 * math.pi / sample_rate) * rate[:, None] * n  # (B, N)
+    if not EMULATE_FLOAT32_PHASE:
+        return ideal - math.pi
     with torch.no_grad():
         inc = juce_increment(rate.detach().cpu().to(torch.float64).numpy(), sample_rate)
         phi32 = (_phase_f32(inc, num_samples) - _PI_F32).astype(np.float64)  # float32 phi - pi, as JUCE
