@@ -1,7 +1,9 @@
 """Grammar-constrained greedy and beam search over the pedal vocabulary, with a KV cache.
 
 At every step the logits of ids the grammar (``PedalVocab.allowed_mask``) forbids are set to
--inf, so every finished hypothesis decodes to a valid chain even from an untrained model.
+-inf before the softmax, so every finished hypothesis decodes to a valid chain even from an
+untrained model, and a hypothesis' score is its log-probability under the constrained model
+(the probabilities of all valid chains sum to one).
 Finished hypotheses are carried along with a zero-cost ``<pad>``. Greedy is beam width 1.
 """
 
@@ -41,17 +43,15 @@ def beam_search(
     last = torch.full((b * k, 1), vocab.bos_id, dtype=torch.long, device=device)
     v = len(vocab)
     for _ in range(max_len - 1):
-        logp = torch.log_softmax(decoder.step(last, cache).float(), dim=-1)  # (B*K, V)
+        logits = decoder.step(last, cache).float()  # (B*K, V)
         alive = (~done) & torch.isfinite(scores.view(-1))
         allowed = torch.zeros(b * k, v, dtype=torch.bool)
         idx = alive.nonzero().flatten().tolist()
         if idx:
             allowed[idx] = vocab.allowed_mask([seqs[i] for i in idx])
-        allowed = allowed.to(device)
-        logp = logp.masked_fill(~allowed, float("-inf"))
-        stop = ~alive  # finished or dead rows only continue with a free <pad>
-        logp[stop] = float("-inf")
-        logp[stop, vocab.pad_id] = 0.0
+        allowed[(~alive).cpu(), vocab.pad_id] = True  # finished or dead rows continue with a free <pad>
+        # renormalise over the allowed ids: scores are log-probabilities under the constrained model
+        logp = torch.log_softmax(logits.masked_fill(~allowed.to(device), float("-inf")), dim=-1)
         cand = (scores.view(-1, 1) + logp).view(b, k * v)
         top, pos = cand.topk(k, dim=1)  # (B, K)
         src = (torch.arange(b, device=device)[:, None] * k + torch.div(pos, v, rounding_mode="floor")).view(-1)

@@ -1,0 +1,135 @@
+"""LightningModule: one ``_common_step`` for train/val, AdamW + warm-up/cosine, TensorBoard media."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+
+from ddspfx.chain import Chain
+from ddspfx.config import Config, config_from_dict
+from ddspfx.losses import DdspfxLoss, token_accuracy
+from ddspfx.model import DdspfxModel
+
+
+def chain_scores(pred: Chain, true: Chain) -> dict[str, float]:
+    """Exact chain match (effects, order and every parameter bin), same order, and presence counts."""
+    from ddspfx.catalog import get_effect, value_to_bin
+
+    def bins(c: Chain) -> list[tuple]:
+        return [(p.effect, tuple(value_to_bin(p.params[q.name], q) for q in get_effect(p.effect).params)) for p in c]
+
+    ps, ts = set(pred.effects), set(true.effects)
+    return {
+        "order": float(pred.effects == true.effects),
+        "exact": float(bins(pred) == bins(true)),
+        "tp": float(len(ps & ts)), "fp": float(len(ps - ts)), "fn": float(len(ts - ps)),
+    }
+
+
+class DdspfxLightning(L.LightningModule):
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # plain dict: safe to reload
+        self.cfg: Config = config_from_dict(config)
+        self.model = DdspfxModel(self.cfg.model, clip_seconds=self.cfg.data.duration_s)
+        self.loss_fn = DdspfxLoss(self.cfg.loss, self.model.vocab.pad_id, self.model.sample_rate,
+                                  self.cfg.model.sinkhorn_tau, self.cfg.model.sinkhorn_iters)
+        self._val_counts: dict[str, float] = {}
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        return self.model(batch)
+
+    def _common_step(self, batch: dict, stage: str) -> torch.Tensor:
+        out = self.model(batch)
+        terms = self.loss_fn(out, batch, int(self.global_step) if stage == "train" else 10**12)
+        tok_acc, seq_acc = token_accuracy(out["token_logits"], batch["tokens"][:, 1:], self.model.vocab.pad_id)
+        presence_acc = ((out["presence_logits"] > 0).float() == batch["presence"]).float().mean()
+        b = batch["tokens"].shape[0]
+        logs = {f"{stage}/{k}": v.detach() for k, v in terms.items()}
+        logs.update({f"{stage}/token_acc": tok_acc, f"{stage}/seq_acc_tf": seq_acc, f"{stage}/presence_acc": presence_acc})
+        self.log_dict(logs, prog_bar=False, on_step=stage == "train", on_epoch=stage != "train", batch_size=b)
+        self.log(f"{stage}/loss", terms["loss"].detach(), prog_bar=True, on_step=stage == "train",
+                 on_epoch=stage != "train", batch_size=b)
+        return terms["loss"]
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._common_step(batch, "val")
+        preds = self.model.predict(batch["wet"], beam=self.cfg.trainer.beam)
+        for pred, js in zip(preds, batch["chain"]):
+            for k, v in chain_scores(pred.chain, Chain.from_json(js)).items():
+                self._val_counts[k] = self._val_counts.get(k, 0.0) + v
+            self._val_counts["n"] = self._val_counts.get("n", 0.0) + 1
+        if batch_idx == 0 and self.cfg.trainer.log_audio:
+            self._log_media(batch)
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_counts = {}
+
+    def on_validation_epoch_end(self) -> None:
+        c = self._val_counts
+        if not c.get("n"):
+            return
+        f1 = 2 * c["tp"] / max(1.0, 2 * c["tp"] + c["fp"] + c["fn"])
+        self.log_dict({"val/chain_acc": c["order"] / c["n"], "val/chain_exact": c["exact"] / c["n"],
+                       "val/presence_f1": f1}, prog_bar=True)
+
+    @torch.no_grad()
+    def _log_media(self, batch: dict, n: int = 2) -> None:
+        """Wet vs proxy reconstruction (predicted soft perm, gates, params) as audio and spectrograms."""
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = slice(0, min(n, batch["wet"].shape[0]))
+        out = self.model({k: v[rows] if torch.is_tensor(v) else v for k, v in batch.items()})
+        try:
+            recon, wet = self.loss_fn.reconstruct(out, batch, rows)
+        except Exception as exc:  # a proxy failing must not stop training; say so in the log
+            self.print(f"reconstruction for TensorBoard failed: {exc}")
+            return
+        tb = self.logger.experiment
+        sr = self.model.sample_rate
+        for i in range(recon.shape[0]):
+            w, r = wet[i, 0].float().cpu(), recon[i, 0].float().cpu().clamp(-1, 1)
+            tb.add_audio(f"val/{i}_wet", w, self.global_step, sample_rate=sr)
+            tb.add_audio(f"val/{i}_reconstruction", r, self.global_step, sample_rate=sr)
+            fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+            for ax, x, title in ((axes[0], w, "wet"), (axes[1], r, "proxy reconstruction")):
+                ax.specgram(x.numpy(), NFFT=1024, Fs=sr, noverlap=768, cmap="magma")
+                ax.set_title(title, fontsize=9)
+                ax.set_ylabel("Hz")
+            axes[0].set_title(f"wet: {Chain.from_json(batch['chain'][i])}"[:110], fontsize=7)
+            axes[1].set_xlabel("s")
+            tb.add_figure(f"val/{i}_spectrogram", fig, self.global_step)
+            plt.close(fig)
+
+    def configure_optimizers(self):
+        o, t = self.cfg.optim, self.cfg.trainer
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            (no_decay if p.ndim < 2 or "embed" in name or "pos" in name or "queries" in name else decay).append(p)
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=(0.9, 0.98))
+
+        def lr_lambda(step: int) -> float:
+            if step < o.warmup_steps:
+                return (step + 1) / max(1, o.warmup_steps)
+            progress = min(1.0, (step - o.warmup_steps) / max(1, t.max_steps - o.warmup_steps))
+            return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+__all__ = ["DdspfxLightning", "chain_scores"]

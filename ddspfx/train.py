@@ -1,0 +1,131 @@
+"""``python -m ddspfx.train [--config default|debug|gpu|PATH.yaml] [--out runs/NAME] [--resume] [--section.key VALUE ...]``
+
+Trains the model with Lightning: progress bar, TensorBoard logs in ``OUT/``, checkpoints
+in ``OUT/checkpoints/`` written atomically (temp file + rename), ``--resume`` continues from
+``OUT/checkpoints/last.ckpt`` with the run's saved ``OUT/config.yaml``. At the end the
+exportable model is written to ``OUT/model.safetensors`` + ``OUT/model.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from ddspfx.config import Config, load_config
+from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.fileio import atomic_path, atomic_write_text
+
+
+def atomic_checkpoint_io():
+    """A Lightning CheckpointIO whose files appear only complete (temp file in the same folder + rename)."""
+    import torch
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any = None) -> None:
+            with atomic_path(path) as tmp:
+                torch.save(checkpoint, tmp)
+
+    return AtomicCheckpointIO()
+
+
+def data_description(cfg: Config) -> dict[str, Any]:
+    d = cfg.data
+    return {"source": d.source, "duration_s": d.duration_s, "effects": f"{d.min_effects}-{d.max_effects}",
+            "order": d.order, "train_seed_range": [0, d.train_size], "val_seed_range": [10_000_000, 10_000_000 + d.val_size],
+            "train_folder": d.train_folder or None}
+
+
+def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run training; returns {"model": path, "metrics": {...}, "seconds": wall time}."""
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from ddspfx.checkpoint import save_model
+    from ddspfx.datamodule import EffectsDataModule
+    from ddspfx.lightning_module import DdspfxLightning
+
+    out = Path(out)
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if resume and not last.is_file():
+        raise DdspfxError(f"--resume: no {last}; start a new run without --resume")
+    if not resume and last.is_file():
+        raise DdspfxError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    t = cfg.trainer
+    torch.set_num_threads(max(1, t.threads))
+    L.seed_everything(t.seed, workers=True, verbose=False)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    module = DdspfxLightning(cfg.to_dict())
+    data = EffectsDataModule(cfg.data, module.model.sample_rate)
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False,
+                                 save_last=True, save_top_k=1, monitor="val/loss", mode="min",
+                                 every_n_train_steps=t.val_every, save_on_train_epoch_end=False)
+    callbacks: list[Any] = [checkpoint, LearningRateMonitor(logging_interval="step")]
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=10))
+    trainer = L.Trainer(
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=t.precision,
+        max_steps=t.max_steps, max_time=timedelta(minutes=t.max_time_min) if t.max_time_min > 0 else None,
+        val_check_interval=t.val_every, check_val_every_n_epoch=None, limit_val_batches=t.limit_val_batches,
+        log_every_n_steps=t.log_every, gradient_clip_val=cfg.optim.grad_clip, callbacks=callbacks,
+        logger=TensorBoardLogger(str(out), name="tb", version=""), plugins=[atomic_checkpoint_io()],
+        enable_progress_bar=progress, num_sanity_val_steps=0, default_root_dir=str(out), enable_model_summary=progress,
+    )
+    start = time.time()
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
+    seconds = time.time() - start
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+    metrics["global_step"] = int(trainer.global_step)
+    model_path = out / "model.safetensors"
+    if trainer.is_global_zero:
+        save_model(module.model.cpu(), model_path, data=data_description(cfg), metrics=metrics,
+                   notes={"config": cfg.to_dict(), "train_seconds_this_session": round(seconds, 1),
+                          "reproduce": f"python -m ddspfx.train --out {out}"})
+    return {"model": model_path, "metrics": metrics, "seconds": seconds}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ddspfx.train", description="Train the ddspfx model.",
+                                epilog="Any --section.key VALUE overrides the config, e.g. --model.d_model 256 --trainer.max_steps 100")
+    p.add_argument("--config", default=None, help="default | debug | gpu | PATH.yaml (default: default)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    return p
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    args, rest = _parser().parse_known_args(argv)
+    bad = [a for a in rest if a.startswith("--") and "." not in a.split("=")[0]]
+    if bad:
+        raise DdspfxError(f"unknown option {bad[0]}; see python -m ddspfx.train --help")
+    name = args.config or "default"
+    out = Path(args.out or f"runs/{Path(name).stem}")
+    if args.resume and (out / "config.yaml").is_file():
+        if args.config:
+            raise DdspfxError("--resume reuses the run's own config.yaml; drop --config (overrides are still applied)")
+        cfg = load_config(str(out / "config.yaml"), rest)
+    else:
+        cfg = load_config(name, rest)
+    result = train(cfg, out, resume=args.resume, progress=not args.no_progress)
+    m = result["metrics"]
+    shown = ", ".join(f"{k} {m[k]:.3f}" for k in ("val/loss", "val/chain_acc", "val/presence_f1") if k in m)
+    print(f"trained {m.get('global_step', 0)} steps in {result['seconds'] / 60:.1f} min; {shown}")
+    print(f"model: {result['model']} (+ .json); TensorBoard: tensorboard --logdir {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["main", "train", "atomic_checkpoint_io"]

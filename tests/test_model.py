@@ -1,0 +1,298 @@
+"""Model, front end, search, losses, config and checkpoint tests (fast: random weights, short clips)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE
+from ddspfx.config import FrontEndConfig, ModelConfig, load_config
+from ddspfx.errors import DdspfxError
+
+torch.set_num_threads(1)
+N = len(EFFECT_NAMES)
+
+
+def tiny_config(**kw) -> ModelConfig:
+    fe = FrontEndConfig(n_mels=32, n_fft=1024, hop=512, stack=2)
+    base = dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=2, head_layers=1, ff_mult=2, dropout=0.0, frontend=fe)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from ddspfx.model import DdspfxModel
+
+    torch.manual_seed(0)
+    return DdspfxModel(tiny_config(), clip_seconds=0.5).eval()
+
+
+def audio(b: int = 2, seconds: float = 0.5, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 0.1 * torch.randn(b, int(seconds * SAMPLE_RATE), generator=g)
+
+
+# --- front end ------------------------------------------------------------------------------
+
+
+def test_mel_scale_reference_points():
+    from ddspfx.frontends.mel import hz_to_mel, mel_to_hz
+
+    # Slaney: linear 200/3 Hz per mel below 1 kHz, 27 mels per factor 6.4 above
+    assert float(hz_to_mel(1000.0)) == pytest.approx(15.0)
+    assert float(hz_to_mel(6400.0)) == pytest.approx(15.0 + 27.0)
+    f = np.array([50.0, 700.0, 1000.0, 3000.0, 12000.0])
+    np.testing.assert_allclose(mel_to_hz(hz_to_mel(f)), f, rtol=1e-9)
+
+
+def test_mel_sine_lands_in_its_band():
+    from ddspfx.frontends.mel import MelFrontEnd, hz_to_mel, mel_to_hz
+
+    fe = MelFrontEnd(dim=16, n_mels=64, n_fft=2048, hop=512, stack=1)
+    centres = mel_to_hz(np.linspace(hz_to_mel(fe.f_min), hz_to_mel(fe.f_max), fe.n_mels + 2))[1:-1]
+    t = torch.arange(SAMPLE_RATE // 2) / SAMPLE_RATE
+    for f0 in (220.0, 1000.0, 5000.0):
+        feats = fe.features(torch.sin(2 * math.pi * f0 * t)[None])  # (1, F, M)
+        band = int(feats[0, 10].argmax())
+        assert abs(band - int(np.argmin(np.abs(centres - f0)))) <= 1
+
+
+def test_frontend_frames_and_mask():
+    from ddspfx.frontends import build_frontend
+
+    fe = build_frontend("mel", dim=24, n_mels=32, n_fft=1024, hop=256, stack=3)
+    x = audio(2, 0.3)
+    tokens, mask = fe(x, torch.tensor([x.shape[1], 2560]))
+    assert tokens.shape == (2, fe.frames_for(x.shape[1]), 24)
+    assert mask[0].all()
+    assert int(mask[1].sum()) == math.ceil((2560 // 256 + 1) / 3)
+
+
+def test_dac_frontend_missing_says_how_to_install():
+    from ddspfx.frontends import build_frontend
+
+    try:
+        import ddspfx.frontends.dac  # noqa: F401
+    except ImportError:
+        with pytest.raises(DdspfxError, match=r"pip install ddspfx\[dac\]"):
+            build_frontend("dac")
+    with pytest.raises(DdspfxError, match="unknown front end"):
+        build_frontend("mfcc")
+
+
+# --- model ----------------------------------------------------------------------------------
+
+
+def batch_for(model, b: int = 2, seed: int = 0) -> dict:
+    from ddspfx.sampler import ChainSampler, SamplerConfig
+
+    rng = np.random.default_rng(seed)
+    sampler = ChainSampler(SamplerConfig(max_effects=3))
+    seqs = [model.vocab.encode(sampler.sample(rng)) for _ in range(b)]
+    L = max(map(len, seqs))
+    tokens = torch.full((b, L), model.vocab.pad_id)
+    for i, s in enumerate(seqs):
+        tokens[i, : len(s)] = torch.tensor(s)
+    return {"wet": audio(b, 0.5, seed), "tokens": tokens}
+
+
+def test_forward_shapes(model):
+    batch = batch_for(model, 3)
+    out = model(batch)
+    b, L = batch["tokens"].shape
+    assert out["token_logits"].shape == (b, L - 1, len(model.vocab))
+    assert out["presence_logits"].shape == (b, N)
+    assert out["perm_logits"].shape == (b, N, N)
+    assert out["params"].shape == (b, N, MAX_PARAMS)
+    assert (out["params"] >= 0).all() and (out["params"] <= 1).all()
+
+
+def test_decoder_is_causal_and_ignores_masked_frames(model):
+    batch = batch_for(model, 2)
+    memory, mask = model.encode(batch["wet"])
+    ids = batch["tokens"]
+    ref = model.decoder(ids, memory, mask)
+    changed = ids.clone()
+    changed[:, -1] = model.vocab.eos_id
+    out = model.decoder(changed, memory, mask)
+    torch.testing.assert_close(out[:, :-1], ref[:, :-1])
+    # frames outside the mask must not matter to the decoder or the heads
+    mask2 = mask.clone()
+    mask2[:, -3:] = False
+    noisy = memory.clone()
+    noisy[:, -3:] = torch.randn_like(noisy[:, -3:]) * 10
+    torch.testing.assert_close(model.decoder(ids, noisy, mask2), model.decoder(ids, memory, mask2))
+    torch.testing.assert_close(model.heads(noisy, mask2)["perm_logits"], model.heads(memory, mask2)["perm_logits"])
+
+
+def test_kv_cache_equals_full_recompute(model):
+    batch = batch_for(model, 2, seed=3)
+    memory, mask = model.encode(batch["wet"])
+    ids = batch["tokens"]
+    full = model.decoder(ids, memory, mask)  # (B, L, V)
+    cache = model.decoder.init_cache(memory, mask)
+    first = model.decoder.step(ids[:, :3], cache)  # a multi-token chunk, then one at a time
+    torch.testing.assert_close(first, full[:, 2], atol=1e-5, rtol=1e-5)
+    for t in range(3, ids.shape[1]):
+        torch.testing.assert_close(model.decoder.step(ids[:, t : t + 1], cache), full[:, t], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_constrained_decoding_always_valid_from_untrained_model(seed):
+    from ddspfx.model import DdspfxModel
+
+    torch.manual_seed(seed)
+    m = DdspfxModel(tiny_config(max_effects=5)).eval()
+    # exaggerate the random weights so the unconstrained argmax would be garbage
+    with torch.no_grad():
+        m.decoder.head.weight.mul_(30)
+    hyps, _ = m.decode(audio(3, 0.4, seed), beam=3)
+    for hs in hyps:
+        assert hs
+        for h in hs:
+            chain = m.vocab.decode(h.ids)  # raises on an invalid sequence
+            assert len(chain) <= 5
+            assert h.ids[0] == m.vocab.bos_id and h.ids[-1] == m.vocab.eos_id
+
+
+def test_beam_scores_are_true_log_probs_and_beat_greedy(model):
+    from ddspfx.model.search import beam_search, sequence_log_prob
+
+    x = audio(3, 0.5, seed=7)
+    memory, mask = model.encode(x)
+    greedy = beam_search(model.decoder, memory, mask, model.vocab, beam=1)
+    hyps, _ = model.decode(x, beam=4)
+    for i in range(3):
+        assert hyps[i][0].log_prob >= greedy[i][0].log_prob - 1e-4
+        assert [h.log_prob for h in hyps[i]] == sorted((h.log_prob for h in hyps[i]), reverse=True)
+        # the search's score equals the teacher-forced constrained log-probability of the sequence
+        ids = torch.tensor([hyps[i][0].ids])
+        ref = sequence_log_prob(model.decoder, memory[i : i + 1], mask[i : i + 1], ids, model.vocab)
+        assert float(ref.detach()) == pytest.approx(hyps[i][0].log_prob, abs=1e-3)
+
+
+def test_predict_refines_within_decoded_bins(model):
+    from ddspfx.catalog import get_effect, normalise, value_to_bin
+
+    preds = model.predict(audio(2, 0.5, seed=5), beam=3)
+    assert len(preds) == 2
+    for p in preds:
+        assert set(p.effect_confidence) == set(EFFECT_NAMES)
+        assert all(0.0 <= v <= 1.0 for v in p.effect_confidence.values())
+        decoded = model.vocab.decode(p.ids)
+        assert decoded.effects == p.chain.effects
+        for d, r in zip(decoded, p.chain):
+            for q in get_effect(d.effect).params:
+                b = value_to_bin(d.params[q.name], q)
+                u = float(normalise(r.params[q.name], q))
+                assert (b - 0.5) / q.bins - 1e-9 <= u <= (b + 1.5) / q.bins + 1e-9
+        sigs = [tuple(a.effects) for a, _ in p.alternatives]
+        assert tuple(p.chain.effects) not in sigs and len(set(sigs)) == len(sigs)
+        assert all(lp <= p.log_prob + 1e-6 for _, lp in p.alternatives)
+
+
+# --- losses ---------------------------------------------------------------------------------
+
+
+def test_permutation_nll_and_param_l1_against_closed_forms():
+    from ddspfx.losses import param_l1, permutation_nll
+
+    order = torch.stack([torch.randperm(N) for _ in range(2)])
+    logits = torch.nn.functional.one_hot(order, N).float() * 50.0
+    assert float(permutation_nll(logits, order)) < 1e-3
+    assert float(permutation_nll(torch.zeros(2, N, N), order)) == pytest.approx(math.log(N), rel=1e-4)
+    pred, target = torch.rand(2, N, MAX_PARAMS), torch.rand(2, N, MAX_PARAMS)
+    mask = torch.rand(2, N, MAX_PARAMS) > 0.5
+    ref = np.abs(pred.numpy() - target.numpy())[mask.numpy()].mean()
+    assert float(param_l1(pred, target, mask)) == pytest.approx(ref, rel=1e-5)
+
+
+def test_token_ce_matches_numpy():
+    from ddspfx.losses import token_cross_entropy
+
+    logits = torch.randn(2, 4, 6)
+    targets = torch.tensor([[1, 2, 0, 0], [3, 4, 5, 0]])
+    lp = logits.numpy() - np.log(np.exp(logits.numpy()).sum(-1, keepdims=True))
+    valid = [(b, t) for b in range(2) for t in range(4) if targets[b, t] != 0]
+    ref = -np.mean([lp[b, t, targets[b, t]] for b, t in valid])
+    assert float(token_cross_entropy(logits, targets, pad_id=0)) == pytest.approx(ref, rel=1e-5)
+
+
+def test_stft_schedule():
+    from ddspfx.config import LossConfig
+    from ddspfx.losses import stft_weight
+
+    c = LossConfig(stft=2.0, stft_warmup_steps=10, stft_ramp_steps=4)
+    assert [stft_weight(s, c) for s in (0, 9, 10, 11, 13, 100)] == [0.0, 0.0, 0.5, 1.0, 2.0, 2.0]
+    assert stft_weight(10**6, LossConfig(stft=0.0)) == 0.0
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def test_config_overrides_and_errors(tmp_path):
+    c = load_config("debug", ["--model.d_model", "48", "--loss.stft=0.25", "--trainer.log_audio", "false"])
+    assert (c.model.d_model, c.loss.stft, c.trainer.log_audio) == (48, 0.25, False)
+    assert c.model.n_heads == 2  # from debug.yaml, untouched
+    with pytest.raises(DdspfxError, match="unknown config key model.dmodel"):
+        load_config("debug", ["--model.dmodel", "4"])
+    with pytest.raises(DdspfxError, match="must be int"):
+        load_config("debug", ["--model.d_model", "wide"])
+    p = tmp_path / "mine.yaml"
+    p.write_text("base: debug\nmodel:\n  frontend:\n    n_mels: 40\n")
+    c = load_config(str(p))
+    assert c.model.frontend.n_mels == 40 and c.model.d_model == 32
+    with pytest.raises(DdspfxError, match="neither a shipped config"):
+        load_config(str(tmp_path / "missing.yaml"))
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+
+def test_checkpoint_round_trip(model, tmp_path):
+    from ddspfx.checkpoint import load_model, save_model
+
+    path, side = save_model(model, tmp_path / "m.safetensors", metrics={"val/chain_acc": 0.5})
+    assert path.is_file() and side.is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    loaded = load_model(path)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v, rtol=0, atol=0)
+    x = audio(2, 0.5, seed=11)
+    a, b = model.predict(x, beam=2), loaded.predict(x, beam=2)
+    assert [p.ids for p in a] == [p.ids for p in b]
+    assert json.loads(side.read_text())["metrics"]["val/chain_acc"] == 0.5
+
+
+def test_checkpoint_errors_are_one_line(model, tmp_path):
+    from ddspfx.checkpoint import load_model, save_model
+
+    with pytest.raises(DdspfxError, match="not found") as e:
+        load_model(tmp_path / "nope.safetensors")
+    assert "\n" not in str(e.value)
+    path, side = save_model(model, tmp_path / "m.safetensors")
+    data = bytearray(path.read_bytes())
+    path.write_bytes(bytes(data[: len(data) // 2]))  # truncated download
+    with pytest.raises(DdspfxError, match="corrupt|does not match") as e:
+        load_model(path)
+    assert "\n" not in str(e.value)
+    meta = json.loads(side.read_text())
+    meta.pop("sha256")
+    side.write_text(json.dumps(meta))
+    with pytest.raises(DdspfxError, match="corrupt") as e:
+        load_model(path)
+    assert "\n" not in str(e.value)
+    path, side = save_model(model, tmp_path / "v.safetensors")
+    meta = json.loads(side.read_text())
+    meta["vocab"]["size"] += 1
+    side.write_text(json.dumps(meta))
+    with pytest.raises(DdspfxError, match="different pedal vocabulary"):
+        load_model(path)
+    side.write_text("{not json")
+    with pytest.raises(DdspfxError, match="not valid JSON"):
+        load_model(path)
