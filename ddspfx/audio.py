@@ -183,7 +183,7 @@ def random_crop(rng: np.random.Generator, x: np.ndarray, num_samples: int) -> np
 
 
 def onset_frames(x: np.ndarray, sample_rate: int, hop: int = 512, rise_db: float = 9.0, floor_db: float = -45.0) -> np.ndarray:
-    """Sample indices where the level jumps by ``rise_db`` within two hops (note attacks) of ``(T,)`` audio.
+    """Sample indices (1 ms before) where the level of ``(T,)`` audio jumps by ``rise_db`` within two hops: note attacks.
 
     Frames quieter than ``floor_db`` below the clip's loudest frame are ignored.
     """
@@ -199,7 +199,13 @@ def onset_frames(x: np.ndarray, sample_rate: int, hop: int = 512, rise_db: float
     if peaks.size:
         keep = np.concatenate([[True], np.diff(peaks) > 2])  # one index per attack
         peaks = peaks[keep]
-    return (peaks - 1).astype(np.int64) * hop
+    onsets = []
+    for f in peaks:  # refine to the first sample above 10 % of the attack's peak, minus 1 ms
+        lo = max(int(f) - 2, 0) * hop
+        win = np.abs(x[lo : (int(f) + 1) * hop])
+        first = int(np.argmax(win > 0.1 * win.max()))
+        onsets.append(max(lo + first - sample_rate // 1000, 0))
+    return np.asarray(onsets, dtype=np.int64)
 
 
 def onset_crop(
