@@ -222,3 +222,21 @@ def test_finite_nonzero_grads_on_guitar(effect: str) -> None:
     for name, p in [("x", x), *params.items()]:
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
         assert p.grad.abs().max() > 0, name
+
+
+def test_numba_kernels_work_without_a_writable_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no cache locator (read-only package dir and home), numba raises at decoration; we fall back."""
+    import numba.core.caching
+
+    from ddspfx.proxies.recursions import _jit
+
+    impl = getattr(numba.core.caching, "CacheImpl", None) or numba.core.caching._CacheImpl  # renamed in numba 0.61
+    monkeypatch.setattr(impl, "_locator_classes", [])
+
+    def cumulative(a: np.ndarray) -> float:
+        s = 0.0
+        for v in a:
+            s += v
+        return s
+
+    assert _jit(cumulative)(np.arange(5.0)) == 10.0
