@@ -1,0 +1,165 @@
+"""EffectsDataset: (dry, wet, labels) examples, generated on the fly or read from a materialised folder.
+
+Example ``i`` of a generated dataset depends only on ``(seed, i)`` (its own ``np.random.Generator``
+from :func:`example_seed`), never on worker ids or call order, so DataLoader workers, reruns and
+``python -m ddspfx.data make`` all produce the same example ``i``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, effect_index, normalise_params
+from ddspfx.chain import Chain
+from ddspfx.errors import DdspfxError
+from ddspfx.render import render_chain
+from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.vocab import PedalVocab
+
+
+def example_seed(seed: int, index: int) -> int:
+    """The 63-bit seed of example ``index``: ``np.random.default_rng(example_seed(s, i))`` regenerates it."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+@dataclass
+class Example:
+    """One rendered example before it becomes tensors."""
+
+    dry: np.ndarray  # (T,) float32
+    wet: np.ndarray  # (T,) float32
+    chain: Chain
+    output_gain: float
+    seed: int
+
+
+def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int) -> Example:
+    """Source clip -> random chain -> pedalboard render, all from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
+    chain = sampler.sample(rng, dry, sample_rate)
+    wet, gain = render_chain(dry, chain, sample_rate)
+    return Example(dry, wet, chain, gain, seed)
+
+
+def chain_targets(chain: Chain) -> dict[str, torch.Tensor]:
+    """presence (N,), order (N,) full permutation, length (), params (N, MAX_PARAMS), param_mask (N, MAX_PARAMS)."""
+    n = len(EFFECT_NAMES)
+    presence = torch.zeros(n, dtype=torch.float32)
+    params = torch.zeros(n, MAX_PARAMS, dtype=torch.float32)
+    mask = torch.zeros(n, MAX_PARAMS, dtype=torch.bool)
+    slots = []
+    for pedal in chain:
+        e = effect_index(pedal.effect)
+        presence[e] = 1.0
+        u = normalise_params(pedal.effect, pedal.params)
+        params[e, : u.size] = torch.from_numpy(u.astype(np.float32))
+        mask[e, : u.size] = True
+        slots.append(e)
+    order = slots + [e for e in range(n) if e not in slots]  # absent effects fill the tail in catalog order
+    return {
+        "presence": presence,
+        "order": torch.tensor(order, dtype=torch.int64),
+        "length": torch.tensor(len(slots), dtype=torch.int64),
+        "params": params,
+        "param_mask": mask,
+    }
+
+
+def make_item(dry: np.ndarray, wet: np.ndarray, chain: Chain, output_gain: float, vocab: PedalVocab) -> dict[str, Any]:
+    """The dict every consumer of the dataset reads (see ``ddspfx.data`` docstring for keys and shapes)."""
+    item: dict[str, Any] = {
+        "dry": torch.from_numpy(np.ascontiguousarray(dry, dtype=np.float32)),
+        "wet": torch.from_numpy(np.ascontiguousarray(wet, dtype=np.float32)),
+        "tokens": torch.tensor(vocab.encode(chain), dtype=torch.int64),
+    }
+    item.update(chain_targets(chain))
+    item["output_gain"] = torch.tensor(output_gain, dtype=torch.float32)
+    item["chain"] = chain.to_json()
+    return item
+
+
+@dataclass
+class _FolderIndex:
+    root: Path
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+class EffectsDataset(Dataset):
+    """Map-style dataset of (dry, wet, chain) examples.
+
+    ``source_spec`` is a :func:`ddspfx.sources.make_source` spec ("synth", "folder:PATH", ...) or any
+    object with ``sample(rng, duration_s) -> (T,)`` (tests pass tiny ones). Generated lazily, so a
+    DataLoader worker builds its own source after being forked or spawned.
+    """
+
+    def __init__(self, source_spec: Any = "synth", n: int = 10_000, seed: int = 0, duration_s: float = 2.0,
+                 sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None) -> None:
+        if n < 0:
+            raise DdspfxError(f"dataset size must be >= 0, got {n}")
+        self.source_spec = source_spec
+        self.n = int(n)
+        self.seed = int(seed)
+        self.duration_s = float(duration_s)
+        self.sample_rate = int(sample_rate)
+        self.sampler_config = sampler or SamplerConfig()
+        self.vocab = PedalVocab()
+        self._source: Any = None
+        self._sampler = ChainSampler(self.sampler_config)
+        self._folder: _FolderIndex | None = None
+
+    @classmethod
+    def from_folder(cls, root: str | Path) -> "EffectsDataset":
+        """Read a folder written by ``python -m ddspfx.data make`` (labels.jsonl + wavs)."""
+        from ddspfx.data.materialise import read_labels
+
+        root = Path(root)
+        records = sorted(read_labels(root), key=lambda r: int(r["id"]))
+        if not records:
+            raise DdspfxError(f"{root} has no examples in labels.jsonl; create it with 'python -m ddspfx.data make --out {root} --n N'")
+        ds = cls(source_spec=None, n=len(records), sample_rate=int(records[0]["sample_rate"]))
+        ds._folder = _FolderIndex(root, records)
+        return ds
+
+    @property
+    def source(self) -> Any:
+        if self._source is None:
+            if isinstance(self.source_spec, str):
+                from ddspfx.sources import make_source
+
+                self._source = make_source(self.source_spec, sample_rate=self.sample_rate)
+            else:
+                self._source = self.source_spec
+        return self._source
+
+    def __len__(self) -> int:
+        return self.n
+
+    def example(self, index: int) -> Example:
+        """The raw example ``index`` (generated, not read from a folder)."""
+        if not 0 <= index < self.n:
+            raise IndexError(f"example {index} outside 0..{self.n - 1}")
+        return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if self._folder is not None:
+            return self._read(index)
+        ex = self.example(int(index))
+        return make_item(ex.dry, ex.wet, ex.chain, ex.output_gain, self.vocab)
+
+    def _read(self, index: int) -> dict[str, Any]:
+        import soundfile as sf
+
+        rec = self._folder.records[index]
+        dry, sr_d = sf.read(self._folder.root / rec["dry"], dtype="float32", always_2d=False)
+        wet, sr_w = sf.read(self._folder.root / rec["wet"], dtype="float32", always_2d=False)
+        if sr_d != rec["sample_rate"] or sr_w != rec["sample_rate"]:
+            raise DdspfxError(f"example {rec['id']}: wav sample rate differs from labels.jsonl; regenerate the folder")
+        return make_item(dry, wet, Chain.from_list(rec["chain"]), float(rec["output_gain"]), self.vocab)

@@ -1,0 +1,182 @@
+"""``python -m ddspfx.data make``: write dry/wet wavs and labels.jsonl, in parallel, resumably.
+
+Folder layout::
+
+    DIR/meta.json            how the folder was made (source, seed, seconds, sample rate); a rerun must agree
+    DIR/dry/000123.wav       float32 mono wav
+    DIR/wet/000123.wav       = output_gain * Chain.from_list(chain).to_pedalboard()(dry), fitted to len(dry)
+    DIR/labels.jsonl         one JSON object per finished example, sorted by id once the run completes
+
+Crash safety: each wav is written to a temporary file and renamed (``atomic_path``); a label line is
+appended (and fsynced) only after both of its wavs exist. A rerun drops a truncated last line and
+lines whose wavs are missing, then renders only the ids still missing.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.errors import DdspfxError
+from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.sampler import ChainSampler, SamplerConfig
+
+LABELS = "labels.jsonl"
+META = "meta.json"
+FORMAT_VERSION = 1
+
+
+def example_paths(index: int) -> tuple[str, str]:
+    """(dry, wet) paths of example ``index``, relative to the folder."""
+    return f"dry/{index:06d}.wav", f"wet/{index:06d}.wav"
+
+
+def write_wav(path: Path, x: np.ndarray, sample_rate: int) -> None:
+    """Atomic float32 wav (exact samples, so labels reproduce the wet file to float precision)."""
+    import soundfile as sf
+
+    with atomic_path(path, suffix=".wav") as tmp:
+        sf.write(tmp, np.asarray(x, dtype=np.float32), int(sample_rate), subtype="FLOAT", format="WAV")
+
+
+def _parse_lines(text: str) -> Iterator[dict[str, Any]]:
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "id" in rec and "dry" in rec and "wet" in rec:
+            yield rec
+
+
+def read_labels(root: str | Path) -> list[dict[str, Any]]:
+    """Complete records of ``root/labels.jsonl`` (a truncated last line is skipped); [] if absent."""
+    path = Path(root) / LABELS
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # drop the partial line of an interrupted append
+    return list(_parse_lines(text))
+
+
+def repair(root: Path) -> dict[int, dict[str, Any]]:
+    """Keep the label lines that are complete and whose wavs exist; rewrite the file if anything was dropped."""
+    path = root / LABELS
+    if not path.exists():
+        return {}
+    raw = path.read_text(encoding="utf-8")
+    done: dict[int, dict[str, Any]] = {}
+    for rec in read_labels(root):
+        if (root / rec["dry"]).is_file() and (root / rec["wet"]).is_file():
+            done[int(rec["id"])] = rec
+    clean = "".join(json.dumps(r) + "\n" for r in done.values())
+    if clean != raw:
+        atomic_write_text(path, clean)
+    return done
+
+
+def _check_meta(root: Path, meta: dict[str, Any]) -> None:
+    path = root / META
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if old is not None:
+            diff = [k for k in meta if old.get(k) != meta[k]]
+            if diff:
+                raise DdspfxError(
+                    f"{root} was made with different settings ({', '.join(f'{k}={old.get(k)!r}' for k in diff)}); "
+                    "use a new --out folder or the same settings to resume"
+                )
+            return
+    atomic_write_text(path, json.dumps(meta, indent=1) + "\n")
+
+
+# --- workers (top-level so that a spawned process can import them) ------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(root: str, source: str, seed: int, seconds: float, sample_rate: int, sampler: dict[str, Any]) -> None:
+    from ddspfx.data.dataset import EffectsDataset
+
+    _WORKER["root"] = Path(root)
+    _WORKER["dataset"] = EffectsDataset(source, n=2**62, seed=seed, duration_s=seconds, sample_rate=sample_rate,
+                                        sampler=SamplerConfig(**sampler))
+
+
+def _make_one(index: int) -> dict[str, Any]:
+    root, ds = _WORKER["root"], _WORKER["dataset"]
+    ex = ds.example(index)
+    dry_rel, wet_rel = example_paths(index)
+    write_wav(root / dry_rel, ex.dry, ds.sample_rate)
+    write_wav(root / wet_rel, ex.wet, ds.sample_rate)
+    return {
+        "id": index,
+        "dry": dry_rel,
+        "wet": wet_rel,
+        "sample_rate": ds.sample_rate,
+        "chain": ex.chain.to_list(),
+        "output_gain": ex.output_gain,
+        "seed": ex.seed,
+    }
+
+
+def make_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0, workers: int = 1,
+                 seconds: float = 2.0, sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
+                 progress: bool = True) -> int:
+    """Materialise examples 0..n-1 into ``out`` (resuming); returns how many were rendered this run."""
+    from tqdm import tqdm
+
+    if n < 1:
+        raise DdspfxError(f"--n must be at least 1, got {n}")
+    if workers < 1:
+        raise DdspfxError(f"--workers must be at least 1, got {workers}")
+    if seconds < 0.25:
+        raise DdspfxError(f"--seconds must be at least 0.25, got {seconds}")
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise DdspfxError(f"--out {root} is a file; give a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    sampler = sampler or SamplerConfig()
+    sampler_dict = asdict(sampler)
+    sampler_dict["effects"] = list(sampler_dict["effects"])
+    meta = {"format": FORMAT_VERSION, "source": source, "seed": int(seed), "seconds": float(seconds),
+            "sample_rate": int(sample_rate), "sampler": sampler_dict}
+    _check_meta(root, meta)
+    ChainSampler(sampler)  # validate before starting workers
+    done = repair(root)
+    todo = [i for i in range(n) if i not in done]
+    init_args = (str(root), source, int(seed), float(seconds), int(sample_rate), asdict(sampler))
+    with open(root / LABELS, "a", encoding="utf-8") as labels, \
+            tqdm(total=n, initial=n - len(todo), unit="clip", disable=not progress, desc="make") as bar:
+
+        def record(rec: dict[str, Any]) -> None:
+            labels.write(json.dumps(rec) + "\n")
+            labels.flush()
+            os.fsync(labels.fileno())
+            done[int(rec["id"])] = rec
+            bar.update(1)
+
+        if workers == 1 or len(todo) <= 1:
+            _init_worker(*init_args)
+            for i in todo:
+                record(_make_one(i))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
+                for rec in pool.imap_unordered(_make_one, todo, chunksize=max(1, min(16, len(todo) // (4 * workers)))):
+                    record(rec)
+    atomic_write_text(root / LABELS, "".join(json.dumps(done[i]) + "\n" for i in sorted(done)))
+    return len(todo)
