@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def preview(out: str | Path = "preview", n: int = 4, source: str = "synth", seed
             ax.imshow(s, origin="lower", aspect="auto", vmin=s.max() - 80, vmax=s.max(), cmap="magma",
                       extent=(0, x.size / sample_rate, 0, sample_rate / 2000))
             ax.set_ylabel("kHz")
-            ax.set_title(f"{i} {name}" if name == "dry" else f"{i} wet: {ex.chain}", fontsize=7, loc="left")
+            ax.set_title(f"{i} dry" if name == "dry" else textwrap.fill(f"{i} wet: {ex.chain}", 95), fontsize=7, loc="left")
         axes[i, 0].set_ylim(0, 10)
         axes[i, 1].set_ylim(0, 10)
     axes[-1, 0].set_xlabel("s")
