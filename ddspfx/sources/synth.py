@@ -68,7 +68,7 @@ class GuitarTone:
     """The instrument and player for one phrase (drawn at random by ``random_tone``)."""
 
     sustain: float = 1.0  # scales the T60 law of ``string_t60`` (1.0: 5 s at low E)
-    damping: float = 0.15  # loss-filter pole a: 0 = all partials decay alike, 0.5 = dark, dull strings
+    damping: float = 0.5  # loss-filter pole a: 0 = all partials decay alike, 0.8 = dark, dull strings
     pick_hardness: float = 0.6  # 0 = soft thumb, 1 = hard pick (brighter excitation)
     mute_t60_s: float = 0.08  # decay time after note-off (s)
     body: tuple[tuple[float, float, float], ...] = ((100.0, 5.0, 6.0), (210.0, 4.0, 4.0), (550.0, -3.0, 1.5))
@@ -81,7 +81,7 @@ def random_tone(rng: np.random.Generator) -> GuitarTone:
     """A random but plausible guitar: sustain, string damping, pick, body modes, pickup resonance."""
     return GuitarTone(
         sustain=float(rng.uniform(0.6, 1.5)),
-        damping=float(rng.uniform(0.03, 0.4)),
+        damping=float(rng.uniform(0.2, 0.8)),
         pick_hardness=float(rng.uniform(0.2, 1.0)),
         mute_t60_s=float(rng.uniform(0.04, 0.15)),
         body=(
