@@ -62,7 +62,7 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE, mon
     try:
         data, sr_in = sf.read(str(path), dtype="float32", always_2d=True)  # (T, C)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        reason = str(exc).split("\n")[0]
+        reason = str(exc).split("\n")[0].split(": ", 1)[-1].rstrip(".")  # drop soundfile's "Error opening 'x':"
         raise AudioError(
             f"{name} is not an audio file ddspfx can read ({reason}); "
             "convert it to wav, flac, ogg or aiff"

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from ddspfx.audio import rms_dbfs
 from ddspfx.errors import AudioError, DdspfxError
-from ddspfx.sources import Source, TARGET_DBFS, make_source
+from ddspfx.sources import TARGET_DBFS, Source, make_source
 from ddspfx.sources.datasets import EGFxSetSource, IdmtSource
 from ddspfx.sources.synth import (
     KINDS,

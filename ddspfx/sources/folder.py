@@ -17,7 +17,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ddspfx.audio import AUDIO_EXTENSIONS, SILENCE_DBFS, audio_info, find_audio_files, load_audio, normalise_loudness, onset_crop
+from ddspfx.audio import (
+    AUDIO_EXTENSIONS,
+    SILENCE_DBFS,
+    audio_info,
+    find_audio_files,
+    load_audio,
+    normalise_loudness,
+    onset_crop,
+)
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import AudioError, DdspfxError
 
