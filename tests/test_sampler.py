@@ -1,0 +1,140 @@
+"""ChainSampler: seeding, ranges, distinct effects, order prior statistics, audibility of draws."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from ddspfx.audibility import THRESHOLDS_DB, change_score, is_audible
+from ddspfx.catalog import EFFECT_NAMES, EFFECTS, TYPICAL_ORDER, normalise
+from ddspfx.errors import DdspfxError
+from ddspfx.sampler import DEAD_ZONES, ChainSampler, SamplerConfig, deviate, sample_params
+
+SR = 44_100
+
+
+def pluck_phrase(rng: np.random.Generator, seconds: float = 1.0, sr: int = SR) -> np.ndarray:
+    """A few decaying harmonic plucks at -20 dBFS RMS: a small stand-in for a dry guitar."""
+    t_total = int(seconds * sr)
+    out = np.zeros(t_total)
+    for start in np.arange(0, t_total - sr // 8, sr // 4):
+        f = 440.0 * 2 ** ((rng.integers(40, 76) - 69) / 12)
+        n = min(t_total - start, sr // 2)
+        t = np.arange(n) / sr
+        h = np.arange(1, 25)
+        out[start:start + n] += (np.exp(-t[:, None] * (2 + h)) / h * np.sin(2 * np.pi * f * h * t[:, None])).sum(1)
+    return (out / (10 * np.sqrt(np.mean(out**2)))).astype(np.float32)
+
+
+def test_seeded_and_reproducible():
+    s = ChainSampler()
+    a = [s.sample(np.random.default_rng(7)).to_list() for _ in range(3)]
+    assert a[0] == a[1] == a[2]
+    b = ChainSampler().sample(np.random.default_rng(8)).to_list()
+    many = {ChainSampler().sample(np.random.default_rng(i)).to_json() for i in range(20)}
+    assert len(many) > 15 and (a[0] != b or len(many) > 15)
+
+
+def test_counts_distinct_and_in_audible_ranges():
+    s = ChainSampler(SamplerConfig(max_effects=5))
+    rng = np.random.default_rng(0)
+    counts = Counter()
+    for _ in range(600):
+        chain = s.sample(rng)
+        counts[len(chain)] += 1
+        assert len(set(chain.effects)) == len(chain.effects) <= 5
+        for pedal in chain:
+            for p in EFFECTS[pedal.effect].params:
+                v = pedal.params[p.name]
+                assert p.sample_low - 1e-9 <= v <= p.sample_high + 1e-9
+                gap = DEAD_ZONES.get(pedal.effect, {}).get(p.name)
+                if gap:
+                    assert not gap[0] < v < gap[1]
+    assert set(counts) == set(range(6))
+    for k in range(6):  # uniform over 0..5: 100 expected each, 4.5 sigma band
+        assert abs(counts[k] - 100) < 4.5 * math.sqrt(600 * (1 / 6) * (5 / 6))
+
+
+def test_params_uniform_in_normalised_space():
+    rng = np.random.default_rng(1)
+    p = EFFECTS["compressor"].param("ratio")  # log-scaled: uniform in log(ratio)
+    u = np.array([normalise(sample_params(rng, "compressor")["ratio"], p) for _ in range(2000)])
+    lo, hi = normalise(p.sample_low, p), normalise(p.sample_high, p)
+    assert abs(np.mean(u) - (lo + hi) / 2) < 0.02
+    assert abs(np.var(u) - (hi - lo) ** 2 / 12) < 0.01
+
+
+def test_count_weights():
+    s = ChainSampler(SamplerConfig(min_effects=1, max_effects=3, count_weights=(0.0, 0.0, 1.0)))
+    assert {len(s.sample(np.random.default_rng(i))) for i in range(30)} == {3}
+    with pytest.raises(DdspfxError):
+        SamplerConfig(min_effects=1, max_effects=3, count_weights=(1.0, 1.0))
+    with pytest.raises(DdspfxError):
+        SamplerConfig(max_effects=9)
+    with pytest.raises(DdspfxError):
+        SamplerConfig(order="random")  # type: ignore[arg-type]
+
+
+def test_uniform_order_statistics():
+    """Uniform over permutations: each of the 2 orders of a pair appears about half the time."""
+    s = ChainSampler(SamplerConfig(min_effects=2, max_effects=2, effects=("distortion", "reverb")))
+    first = Counter(s.sample(np.random.default_rng(i)).effects[0] for i in range(800))
+    assert abs(first["distortion"] - 400) < 4.5 * math.sqrt(800 * 0.25)
+
+
+@pytest.mark.parametrize("deviation", [0.0, 0.3])
+def test_typical_order_prior(deviation):
+    s = ChainSampler(SamplerConfig(min_effects=3, max_effects=3, order="typical", deviation=deviation))
+    rank = {e: i for i, e in enumerate(TYPICAL_ORDER)}
+    n, typical = 1000, 0
+    for i in range(n):
+        e = s.sample(np.random.default_rng(i)).effects
+        typical += [rank[x] for x in e] == sorted(rank[x] for x in e)
+    expected = n * (1 - deviation)  # every deviation changes the order
+    assert abs(typical - expected) <= 4.5 * math.sqrt(n * deviation * (1 - deviation)) + 1e-9
+
+
+def test_deviate_always_changes_and_keeps_items():
+    rng = np.random.default_rng(2)
+    for _ in range(100):
+        order = list(TYPICAL_ORDER[: rng.integers(2, 8)])
+        out = deviate(rng, order)
+        assert out != order and sorted(out) == sorted(order)
+
+
+def test_audibility_score_closed_forms():
+    rng = np.random.default_rng(3)
+    x = pluck_phrase(rng)
+    assert change_score(x, x, SR) == pytest.approx(0.0, abs=1e-9)
+    assert change_score(x, 0.3 * x, SR) == pytest.approx(0.0, abs=1e-6)  # a pure level change is not counted
+    assert change_score(x, np.roll(x, SR // 8) + x, SR) > 1.0
+
+
+@pytest.mark.parametrize("effect", EFFECT_NAMES)
+def test_sampled_effects_are_audible_and_weak_ones_are_not(effect):
+    """Labelled draws pass the measured criterion on most clips; the brief's 'inaudible' settings fail."""
+    rng = np.random.default_rng(4)
+    clips = [pluck_phrase(rng) for _ in range(3)]
+    passes = [is_audible(effect, sample_params(rng, effect), clips[i % 3], SR)[0] for i in range(9)]
+    assert sum(passes) >= 7
+    weak = {"compressor": dict(threshold_db=-30.0, ratio=1.05, attack_ms=5.0, release_ms=100.0),
+            "distortion": dict(drive_db=1.0),
+            "eq": dict(cutoff_frequency_hz=1000.0, gain_db=0.5, q=1.0),
+            "chorus": dict(rate_hz=1.0, depth=0.0, centre_delay_ms=7.0, feedback=0.0, mix=0.02),
+            "phaser": dict(rate_hz=1.0, depth=0.5, centre_frequency_hz=700.0, feedback=0.0, mix=0.02),
+            "delay": dict(delay_seconds=0.3, feedback=0.0, mix=0.01),
+            "reverb": dict(room_size=0.3, damping=0.5, wet_level=0.01, dry_level=1.0)}[effect]
+    ok, score = is_audible(effect, weak, clips[0], SR)
+    assert not ok and score < THRESHOLDS_DB[effect]
+
+
+def test_check_audibility_redraws():
+    rng = np.random.default_rng(5)
+    dry = pluck_phrase(rng)
+    s = ChainSampler(SamplerConfig(min_effects=3, max_effects=3, check_audibility=True))
+    for i in range(3):
+        chain = s.sample(np.random.default_rng(i), dry, SR)
+        assert all(is_audible(p.effect, p.params, dry, SR)[0] for p in chain)
