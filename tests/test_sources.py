@@ -138,8 +138,9 @@ def test_phrases_are_finite_bounded_and_in_guitar_range(kind):
         notes = compose(np.random.default_rng(100 + seed), 2.0, kind)
         assert notes, f"{kind} produced no notes"
         for n in notes:
-            assert 40 <= n.midi <= 88
-            assert 0 <= n.midi - OPEN_STRINGS[n.string] <= MAX_FRETS[n.string]  # playable on its string
+            assert 39.5 <= n.midi <= 88.5  # in tune to within a few cents of E2..E6
+            fret = n.midi - OPEN_STRINGS[n.string]
+            assert abs(fret - round(fret)) < 0.3 and 0 <= round(fret) <= MAX_FRETS[n.string]  # playable on its string
             assert 0 < n.velocity <= 1 and n.duration_s > 0 and 0 <= n.start_s < 2.1
 
 
@@ -172,6 +173,14 @@ def test_synth_source_level_and_length():
         x = src.sample(rng, 2.0)
         assert x.shape == (2 * SR,) and x.dtype == np.float32
         assert_dry_level(x)
+
+
+def test_synth_source_shifts_the_first_onset():
+    src = make_source("synth")
+    rng = np.random.default_rng(5)
+    firsts = [int(np.flatnonzero(np.abs(src.sample(rng, 1.0)) > 1e-4)[0]) for _ in range(12)]
+    assert max(firsts) <= 0.25 * SR + 0.05 * SR  # shift plus the player's timing jitter
+    assert len(set(firsts)) > 6
 
 
 def test_synth_at_another_rate_keeps_pitch():

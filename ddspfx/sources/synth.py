@@ -330,6 +330,8 @@ class _Player:
         self.beat = 60.0 / self.bpm
         self.loudness = float(rng.uniform(0.45, 1.0))
         self.pluck = float(rng.uniform(0.07, 0.3))  # player's hand position (fraction from bridge)
+        # no guitar is perfectly in tune: a global offset and a little per string (semitones)
+        self.tuning = float(rng.normal(0.0, 0.05)) + rng.normal(0.0, 0.03, 6)
         self.notes: list[Note] = []
 
     def jitter(self) -> float:
@@ -338,7 +340,8 @@ class _Player:
     def add(self, t: float, midi: int, string: int, duration: float, accent: float = 1.0) -> None:
         vel = self.loudness * accent * float(self.rng.uniform(0.8, 1.1))
         pos = self.pluck * float(self.rng.uniform(0.85, 1.15))
-        self.notes.append(Note(max(t + self.jitter(), 0.0), float(midi), string, min(vel, 1.0), max(duration, 0.03), pos))
+        pitch = float(midi) + float(self.tuning[string])
+        self.notes.append(Note(max(t + self.jitter(), 0.0), pitch, string, min(vel, 1.0), max(duration, 0.03), pos))
 
     def strum(self, t: float, frets: Sequence[int], duration: float, down: bool = True, accent: float = 1.0,
               strings: Sequence[int] | None = None) -> None:
