@@ -4,6 +4,7 @@ Writes one wav per phrase kind (and a scale of single notes) plus a spectrogram 
 so a person can check that it sounds like a plucked guitar and not like a sine::
 
     python experiments/synth_preview.py --out runs/synth_preview --seed 0
+    python experiments/synth_preview.py --bench 200      # time 2-s phrases per kind (one thread)
 """
 
 from __future__ import annotations
@@ -32,12 +33,30 @@ def note_ladder(sample_rate: int) -> np.ndarray:
     return x * np.float32(0.9 / np.abs(x).max())
 
 
+def bench(n: int, seed: int) -> int:
+    """Median and 90th-percentile render time of a 2-s phrase per kind, after one warm-up (numba compile)."""
+    rng = np.random.default_rng(seed)
+    render_phrase(rng, 2.0)
+    for kind in (*KINDS, None):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            render_phrase(rng, 2.0, kind=kind)
+            times.append(time.perf_counter() - t0)
+        ms = 1000 * np.array(times)
+        print(f"{kind or 'any':11s} 2-s phrase: median {np.median(ms):.2f} ms, p90 {np.percentile(ms, 90):.2f} ms")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("runs/synth_preview"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--bench", type=int, default=0, help="time this many 2-s phrases per kind instead")
     args = ap.parse_args(argv)
+    if args.bench:
+        return bench(args.bench, args.seed)
     rng = np.random.default_rng(args.seed)
     sr = SAMPLE_RATE
     clips = {"notes_E2_to_E6": note_ladder(sr)}
