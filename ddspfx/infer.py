@@ -177,7 +177,10 @@ class Estimator:
 
         x = np.asarray(audio, dtype=np.float32)
         if x.ndim == 2:
-            x = to_mono(x)
+            # soundfile gives (T, C), pedalboard (C, T): channels are the short axis
+            x = to_mono(x.T if x.shape[0] > x.shape[1] else x)
+        elif x.ndim != 1:
+            raise DdspfxError(f"audio must be (T,), (C, T) or (T, C); got shape {x.shape}")
         if sample_rate != self.sample_rate:
             x = resample(x, sample_rate, self.sample_rate)
         check_audio(x, self.sample_rate, name="audio")
