@@ -145,6 +145,9 @@ def make_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0, 
         raise DdspfxError(f"--workers must be at least 1, got {workers}")
     if seconds < 0.25:
         raise DdspfxError(f"--seconds must be at least 0.25, got {seconds}")
+    from ddspfx.sources import make_source
+
+    make_source(source, sample_rate=sample_rate)  # a bad spec fails here, in one line, before any work
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise DdspfxError(f"--out {root} is a file; give a folder")
