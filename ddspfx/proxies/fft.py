@@ -7,10 +7,10 @@ grid instead of running a recursion, which is fast, batched and differentiable.
 Time aliasing is the catch: an FFT of length M folds the impulse response tail h[n + jM]
 onto h[n]. We remove it with an *exponential window* (the z-transform on a circle of radius
 rho > 1): filtering ``x[n] rho^-n`` with ``H(rho z)`` gives ``y[n] rho^-n``, and every
-aliased term is scaled by ``rho^-M``. With ``rho^-M = decay`` (1e-12 by default) and
-M >= 2T, the fold-over is below float32 resolution even for 10-second reverb tails, and
-un-windowing amplifies float64 FFT rounding by at most ``decay^-(T/M) <= 1e6`` (errors
-~1e-10). We therefore compute in float64 and cast back to the input dtype.
+aliased term is scaled by ``rho^-M``. We pick rho so that un-windowing amplifies float64
+FFT rounding by at most ``gain = rho^T = 1e6`` (errors ~1e-10) and M >= 1.5 T (a 2-3-5-smooth
+length), so the fold-over is scaled by rho^-M <= 1e-9: below float32 resolution, even for
+multi-second reverb tails. We therefore compute in float64 and cast back to x's dtype.
 """
 
 from __future__ import annotations
@@ -27,6 +27,23 @@ ParamLike = float | int | Tensor
 def next_pow2(n: int) -> int:
     """Smallest power of two >= n (n >= 1)."""
     return 1 << max(0, int(n) - 1).bit_length()
+
+
+def fft_size(n: int) -> int:
+    """Smallest even 2-3-5-smooth integer >= n: fast for pocketfft, less padding than a power of two."""
+    best = next_pow2(max(n, 2))
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            if m % 2 == 0 and m < best:
+                best = m
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def as_param(value: ParamLike, x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
@@ -75,16 +92,17 @@ def poly_z(coeffs: Tensor, s: Tensor) -> Tensor:
     return coeffs.to(torch.float64).to(torch.complex128) @ basis
 
 
-def lti_filter(x: Tensor, response: Callable[[Tensor], Tensor], decay: float = 1e-12) -> Tensor:
+def lti_filter(x: Tensor, response: Callable[[Tensor], Tensor], gain: float = 1e6) -> Tensor:
     """Filter x (B, C, T) by the LTI system whose transfer function is ``response(s)``.
 
     ``response`` maps the grid s = log z (complex128, (F,)) to H(z), broadcastable to
     (B, C, F). Output (B, C, T) in x's dtype: the exact causal convolution with the full
-    (infinite) impulse response, truncated to T, up to ``decay`` relative fold-over.
+    (infinite) impulse response, truncated to T, up to a relative fold-over of
+    ``gain^-(M/T) <= 1e-9`` (see the module docstring).
     """
     t = x.shape[-1]
-    n_fft = next_pow2(2 * t)
-    log_rho = -math.log(decay) / n_fft
+    n_fft = fft_size((3 * t + 1) // 2)
+    log_rho = math.log(gain) / t
     n = torch.arange(t, dtype=torch.float64, device=x.device)
     xw = x.to(torch.float64) * torch.exp(-log_rho * n)  # x[n] rho^-n
     s = fft_grid_s(n_fft, log_rho, x.device)
