@@ -66,5 +66,5 @@ def render_chain(dry: np.ndarray, chain: Chain, sample_rate: float) -> tuple[np.
     shape = np.shape(dry)
     y = run_pedalboard(dry, chain, sample_rate)  # (C, T)
     gain = output_gain_for(y)
-    wet = (y * np.float32(gain)).astype(np.float32)
+    wet = y if gain == 1.0 else y * np.float32(gain)  # float32 either way
     return wet.reshape(shape), float(gain)

@@ -9,12 +9,13 @@ redrawn until :func:`ddspfx.audibility.is_audible` passes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
 import numpy as np
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, denormalise, get_effect, normalise
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, Param, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
 
@@ -54,6 +55,23 @@ class SamplerConfig:
             self.count_weights = tuple(float(v) for v in w)
 
 
+def unit(value: float, p: Param) -> float:
+    """Scalar :func:`ddspfx.catalog.normalise` in plain floats (the data path calls it per knob per clip)."""
+    if p.scale == "log":
+        u = (math.log(value) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
+    else:
+        u = (value - p.low) / (p.high - p.low)
+    return min(1.0, max(0.0, u))
+
+
+def from_unit(u: float, p: Param) -> float:
+    """Scalar :func:`ddspfx.catalog.denormalise` in plain floats."""
+    u = min(1.0, max(0.0, float(u)))
+    if p.scale == "log":
+        return math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low)))
+    return p.low + u * (p.high - p.low)
+
+
 DEAD_ZONES: dict[str, dict[str, tuple[float, float]]] = {
     # knobs whose inaudible settings sit in the middle of the range, which the catalog's single
     # audible interval cannot express: an EQ peak of -4..+4 dB is too subtle to label
@@ -79,10 +97,10 @@ def sample_params(rng: np.random.Generator, effect: str) -> dict[str, float]:
     zones = DEAD_ZONES.get(eff.name, {})
     out = {}
     for p in eff.params:
-        lo, hi = normalise(p.sample_low, p), normalise(p.sample_high, p)
+        lo, hi = unit(p.sample_low, p), unit(p.sample_high, p)
         gap = zones.get(p.name)
-        gap_u = None if gap is None else (normalise(gap[0], p), normalise(gap[1], p))
-        out[p.name] = float(denormalise(_uniform_excluding(rng, lo, hi, gap_u), p))
+        gap_u = None if gap is None else (unit(gap[0], p), unit(gap[1], p))
+        out[p.name] = from_unit(_uniform_excluding(rng, lo, hi, gap_u), p)
     return out
 
 

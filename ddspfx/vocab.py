@@ -21,8 +21,9 @@ from typing import Sequence
 
 import torch
 
-from ddspfx.catalog import EFFECT_NAMES, bin_to_value, get_effect, value_to_bin
+from ddspfx.catalog import EFFECT_NAMES, bin_to_value, get_effect
 from ddspfx.chain import Chain, Pedal
+from ddspfx.sampler import unit
 
 PAD, BOS, EOS = "<pad>", "<chain>", "</chain>"
 
@@ -111,7 +112,7 @@ class PedalVocab:
             eff = get_effect(pedal.effect)
             ids.append(self._open[eff.name])
             for i, p in enumerate(eff.params):
-                ids.append(self._param_ids[eff.name][i][value_to_bin(pedal.params[p.name], p)])
+                ids.append(self._param_ids[eff.name][i][min(int(unit(pedal.params[p.name], p) * p.bins), p.bins - 1)])
             ids.append(self._close[eff.name])
         ids.append(self.eos_id)
         return ids

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, effect_index, normalise_params
+from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, effect_index, get_effect
 from ddspfx.chain import Chain
 from ddspfx.errors import DdspfxError
 from ddspfx.render import render_chain
-from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.sampler import ChainSampler, SamplerConfig, unit
 from ddspfx.vocab import PedalVocab
 
 
@@ -59,9 +59,9 @@ def chain_targets(chain: Chain) -> dict[str, torch.Tensor]:
     for pedal in chain:
         e = effect_index(pedal.effect)
         presence[e] = 1.0
-        u = normalise_params(pedal.effect, pedal.params)
-        params[e, : u.size] = torch.from_numpy(u.astype(np.float32))
-        mask[e, : u.size] = True
+        u = [unit(pedal.params[p.name], p) for p in get_effect(pedal.effect).params]
+        params[e, : len(u)] = torch.tensor(u, dtype=torch.float32)
+        mask[e, : len(u)] = True
         slots.append(e)
     order = slots + [e for e in range(n) if e not in slots]  # absent effects fill the tail in catalog order
     return {
