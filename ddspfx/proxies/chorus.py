@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from ddspfx.proxies import lfo as lfo_module
 from ddspfx.proxies.fft import ParamLike, as_param
 from ddspfx.proxies.lfo import juce_sine
 from ddspfx.proxies.recursions import chorus_delay
@@ -35,7 +37,30 @@ def chorus_delay_samples(
     centre = torch.clamp(centre_delay_ms, 1.0, MAX_CENTRE_DELAY_MS)[:, None]
     delay_ms = torch.clamp(MAX_DELAY_MODULATION_MS * (0.5 * depth[:, None]) * lfo + centre, min=1.0)
     max_samples = math.ceil((MAX_DELAY_MODULATION_MS * 0.5 + MAX_CENTRE_DELAY_MS) * sample_rate / 1000.0)
-    return torch.clamp(delay_ms * (sample_rate / 1000.0), max=float(max_samples))
+    d = torch.clamp(delay_ms * (sample_rate / 1000.0), max=float(max_samples))  # (B, T) samples
+    if not lfo_module.EMULATE_FLOAT32_PHASE:
+        return d
+    with torch.no_grad():  # JUCE's float32 delay, as a constant offset: exact forward, ideal gradient
+        d32 = _juce_delay_f32(num_samples, sample_rate, rate_hz, depth, centre_delay_ms, max_samples)
+        offset = torch.from_numpy(d32).to(d) - d
+    return d + offset
+
+
+def _juce_delay_f32(
+    num_samples: int, sample_rate: float, rate_hz: Tensor, depth: Tensor, centre_delay_ms: Tensor, max_samples: int
+) -> np.ndarray:
+    """The delay in samples (B, T) exactly as juce::dsp::Chorus::process rounds it (float32)."""
+    f32 = np.float32
+
+    def np32(t: Tensor) -> np.ndarray:
+        return t.detach().cpu().to(torch.float64).numpy().astype(f32)[:, None]
+
+    lfo = np.sin(lfo_module.juce_phase_f32(rate_hz.detach().cpu().double().numpy(), sample_rate, num_samples))
+    osc = lfo * (np32(depth) * f32(0.5))  # delayValuesBlock.multiplyBy (oscVolume)
+    centre = np.clip(np32(centre_delay_ms), f32(1.0), f32(MAX_CENTRE_DELAY_MS))
+    delay_ms = np.maximum(f32(1.0), f32(MAX_DELAY_MODULATION_MS) * osc + centre)
+    d = (delay_ms.astype(np.float64) * sample_rate / 1000.0).astype(f32)
+    return np.minimum(d, f32(max_samples)).astype(np.float64)
 
 
 def chorus(

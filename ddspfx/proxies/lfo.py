@@ -51,6 +51,12 @@ def juce_increment(rate_hz: np.ndarray, sample_rate: float) -> np.ndarray:
     return (_TWO_PI_F32 * rate) / np.float32(sample_rate)
 
 
+def juce_phase_f32(rate_hz: np.ndarray, sample_rate: float, num_samples: int) -> np.ndarray:
+    """JUCE's float32 ``phi_n - pi`` (R, N) for rates (R,) in Hz, bit for bit (no gradient)."""
+    inc = juce_increment(np.asarray(rate_hz, dtype=np.float64).reshape(-1), sample_rate)
+    return _phase_f32(inc, num_samples) - _PI_F32
+
+
 def juce_phase(rate_hz: torch.Tensor, sample_rate: float, num_samples: int) -> torch.Tensor:
     """Oscillator phase ``phi_n - pi`` (B, N) for rates (B,) in Hz: JUCE's value, ideal gradient.
 
@@ -62,8 +68,7 @@ def juce_phase(rate_hz: torch.Tensor, sample_rate: float, num_samples: int) -> t
     if not EMULATE_FLOAT32_PHASE:
         return ideal - math.pi
     with torch.no_grad():
-        inc = juce_increment(rate.detach().cpu().to(torch.float64).numpy(), sample_rate)
-        phi32 = (_phase_f32(inc, num_samples) - _PI_F32).astype(np.float64)  # float32 phi - pi, as JUCE
+        phi32 = juce_phase_f32(rate.detach().cpu().to(torch.float64).numpy(), sample_rate, num_samples).astype(np.float64)
         dev = torch.from_numpy(phi32).to(ideal) - (ideal.detach() - math.pi)
         dev = dev - 2.0 * math.pi * torch.round(dev / (2.0 * math.pi))  # remove the wraps
     return ideal - math.pi + dev
@@ -74,4 +79,4 @@ def juce_sine(rate_hz: torch.Tensor, sample_rate: float, num_samples: int) -> to
     return torch.sin(juce_phase(rate_hz, sample_rate, num_samples))
 
 
-__all__ = ["juce_phase", "juce_sine", "juce_increment"]
+__all__ = ["juce_phase", "juce_phase_f32", "juce_sine", "juce_increment", "EMULATE_FLOAT32_PHASE"]
