@@ -10,7 +10,7 @@ redrawn until :func:`ddspfx.audibility.is_audible` passes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np

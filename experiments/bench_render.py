@@ -14,7 +14,6 @@ import argparse
 import multiprocessing
 import time
 
-
 _STATE: dict = {}
 
 
@@ -27,7 +26,7 @@ def _init(k: int, seconds: float) -> None:
 
     ds = EffectsDataset("synth", n=10**9, seed=k, duration_s=seconds, sampler=SamplerConfig(min_effects=k, max_effects=k))
     _STATE["ds"] = ds
-    ds.source  # build the source (and compile it) before timing
+    _ = ds.source  # build the source (and compile it) before timing
     ds[0]
 
 

@@ -7,7 +7,6 @@ from :func:`example_seed`), never on worker ids or call order, so DataLoader wor
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
