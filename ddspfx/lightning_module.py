@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import lightning as L
@@ -10,6 +11,7 @@ import torch
 
 from ddspfx.chain import Chain
 from ddspfx.config import Config, config_from_dict
+from ddspfx.errors import DdspfxError
 from ddspfx.losses import DdspfxLoss, token_accuracy
 from ddspfx.model import DdspfxModel
 
@@ -34,10 +36,15 @@ class DdspfxLightning(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()  # plain dict: safe to reload
         self.cfg: Config = config_from_dict(config)
+        if self.cfg.data.max_effects > self.cfg.model.max_effects:
+            raise DdspfxError(f"data.max_effects {self.cfg.data.max_effects} > model.max_effects "
+                              f"{self.cfg.model.max_effects}: the decoder could never produce such chains; raise model.max_effects")
         self.model = DdspfxModel(self.cfg.model, clip_seconds=self.cfg.data.duration_s)
         self.loss_fn = DdspfxLoss(self.cfg.loss, self.model.vocab.pad_id, self.model.sample_rate,
                                   self.cfg.model.sinkhorn_tau, self.cfg.model.sinkhorn_iters)
         self._val_counts: dict[str, float] = {}
+        self.train_seconds = 0.0  # training wall time so far, kept across --resume (checkpoint state)
+        self._tick: float | None = None
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         return self.model(batch)
@@ -48,7 +55,7 @@ class DdspfxLightning(L.LightningModule):
         tok_acc, seq_acc = token_accuracy(out["token_logits"], batch["tokens"][:, 1:], self.model.vocab.pad_id)
         presence_acc = ((out["presence_logits"] > 0).float() == batch["presence"]).float().mean()
         b = batch["tokens"].shape[0]
-        logs = {f"{stage}/{k}": v.detach() for k, v in terms.items()}
+        logs = {f"{stage}/{k}": v.detach() for k, v in terms.items() if k != "loss"}
         logs.update({f"{stage}/token_acc": tok_acc, f"{stage}/seq_acc_tf": seq_acc, f"{stage}/presence_acc": presence_acc})
         self.log_dict(logs, prog_bar=False, on_step=stage == "train", on_epoch=stage != "train", batch_size=b)
         self.log(f"{stage}/loss", terms["loss"].detach(), prog_bar=True, on_step=stage == "train",
@@ -56,7 +63,31 @@ class DdspfxLightning(L.LightningModule):
         return terms["loss"]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        now = time.monotonic()
+        if self._tick is not None:
+            self.train_seconds += min(now - self._tick, 600.0)  # a long validation pause is not training time
+        self._tick = now
         return self._common_step(batch, "train")
+
+    def on_validation_start(self) -> None:
+        self._tick = None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["ddspfx_train_seconds"] = self.train_seconds
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.train_seconds = float(checkpoint.get("ddspfx_train_seconds", 0.0))
+
+    def schedule_progress(self, step: int) -> float:
+        """Fraction of the run done: by steps or by wall time (trainer.max_time_min), whichever is further.
+
+        Tying the cosine decay to time as well makes a time-limited CPU run end at the low
+        learning rate however fast the machine is.
+        """
+        t = self.cfg.trainer
+        by_steps = step / max(1, t.max_steps)
+        by_time = self.train_seconds / (60.0 * t.max_time_min) if t.max_time_min > 0 else 0.0
+        return min(1.0, max(by_steps, by_time))
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._common_step(batch, "val")
@@ -102,10 +133,11 @@ class DdspfxLightning(L.LightningModule):
         sr = self.model.sample_rate
         for i in range(recon.shape[0]):
             w, r = wet[i, 0].float().cpu(), recon[i, 0].float().cpu().clamp(-1, 1)
+            tiny = 1e-7 * torch.randn(w.shape[-1], generator=torch.Generator().manual_seed(0))  # no log10(0) in specgram
             tb.add_audio(f"val/{i}_wet", w, self.global_step, sample_rate=sr)
             tb.add_audio(f"val/{i}_reconstruction", r, self.global_step, sample_rate=sr)
             fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-            for ax, x, title in ((axes[0], w, "wet"), (axes[1], r, "proxy reconstruction")):
+            for ax, x, title in ((axes[0], w + tiny, "wet"), (axes[1], r + tiny, "proxy reconstruction")):
                 ax.specgram(x.numpy(), NFFT=1024, Fs=sr, noverlap=768, cmap="magma")
                 ax.set_title(title, fontsize=9)
                 ax.set_ylabel("Hz")
@@ -125,7 +157,8 @@ class DdspfxLightning(L.LightningModule):
         def lr_lambda(step: int) -> float:
             if step < o.warmup_steps:
                 return (step + 1) / max(1, o.warmup_steps)
-            progress = min(1.0, (step - o.warmup_steps) / max(1, t.max_steps - o.warmup_steps))
+            start = o.warmup_steps / max(1, t.max_steps)
+            progress = min(1.0, max(0.0, (self.schedule_progress(step) - start) / max(1e-9, 1.0 - start)))
             return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
