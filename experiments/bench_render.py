@@ -46,20 +46,11 @@ def _floor(i: int) -> float:
 
 
 def _throughput(fn, k: int, n: int, seconds: float, workers: int) -> float:
-    """clips/s over n clips (wall clock of the pool's map; per-process set-up is excluded)."""
+    """clips/s of ``fn`` over n clips: summed per-clip time / workers (both columns are timed the same way,
+    so load from other processes on a shared machine does not favour either; pool set-up is excluded)."""
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init, initargs=(k, seconds)) as pool:
-        pool.map(fn, range(n, n + 4 * workers))  # warm every worker
-        t = time.perf_counter()
-        pool.map(fn, range(n), chunksize=max(1, n // (4 * workers)))
-        return n / (time.perf_counter() - t)
-
-
-def _floor_throughput(k: int, n: int, seconds: float, workers: int) -> float:
-    """Like _throughput, but only the timed pedalboard calls count (per worker time summed / workers)."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init, initargs=(k, seconds)) as pool:
-        times = pool.map(_floor, range(n), chunksize=max(1, n // (4 * workers)))
+        times = pool.map(fn, range(n), chunksize=max(1, n // (4 * workers)))
     return n / (sum(times) / workers)
 
 
@@ -74,7 +65,7 @@ def main() -> None:
     print(f"{'effects':>7} {'workers':>7} | {'pedalboard':>10} {'whole path':>10} {'ratio':>6}")
     for w in args.workers:
         for k in args.effects:
-            floor = _floor_throughput(k, args.n, args.seconds, w)
+            floor = _throughput(_floor, k, args.n, args.seconds, w)
             whole = _throughput(_whole, k, args.n, args.seconds, w)
             print(f"{k:>7} {w:>7} | {floor:>10.1f} {whole:>10.1f} {floor / whole:>6.2f}", flush=True)
 
