@@ -8,6 +8,7 @@ effect without knowing any of them.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ddspfx.catalog import denormalise_tensor, get_effect
@@ -41,7 +42,9 @@ class ProxyEffect(nn.Module):
         if x.ndim != 3:
             raise ValueError(f"{self.effect.name}: proxies take (B, C, T) audio, got shape {tuple(x.shape)}")
         fn = get_proxy(self.effect.name)  # looked up per call: proxy modules import lazily
-        return fn(x, sample_rate, **self.real_params(u.to(x.dtype)))
+        # denormalise in float64, like catalog.denormalise, so that e.g. Delay's integer
+        # trunc(float32(seconds) * fs) lands on the same sample as a pedalboard render.
+        return fn(x, sample_rate, **self.real_params(u.to(torch.float64)))
 
     def extra_repr(self) -> str:
         return f"effect={self.effect.name!r}"
