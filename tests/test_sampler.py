@@ -109,7 +109,7 @@ def test_audibility_score_closed_forms():
     rng = np.random.default_rng(3)
     x = pluck_phrase(rng)
     assert change_score(x, x, SR) == pytest.approx(0.0, abs=1e-9)
-    assert change_score(x, 0.3 * x, SR) == pytest.approx(0.0, abs=1e-6)  # a pure level change is not counted
+    assert change_score(x, 0.3 * x, SR) == pytest.approx(0.0, abs=1e-4)  # a pure level change is not counted
     assert change_score(x, np.roll(x, SR // 8) + x, SR) > 1.0
 
 
