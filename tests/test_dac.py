@@ -362,3 +362,27 @@ def test_pretrained_44khz_codes() -> None:
     assert (fe.codec_sample_rate, fe.hop_length, fe.total_codebooks, fe.codebook_size) == (44_100, 512, 9, 1024)
     tokens, mask = fe(torch.from_numpy(_guitarish(SR, 0))[None])
     assert tokens.shape == (1, 87, 64) and bool(mask.all())
+
+
+# --- training through the model's front-end slot ------------------------------------------
+
+
+@pytest.mark.slow
+def test_training_steps_with_dac_frontend(weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m ddspfx.train --config debug --model.frontend.name dac` runs; the tiny DAC stands in
+    for the pretrained one through DAC's cache location (FrontEndConfig has no weights-path field)."""
+    train = pytest.importorskip("ddspfx.train")
+    monkeypatch.setattr(dac_fe, "cached_weights_path", lambda model_type="44khz": weights)
+    out = tmp_path / "run"
+    rc = train.main(["--config", "debug", "--out", str(out), "--no-progress", "--model.frontend.name", "dac",
+                     "--trainer.max_steps", "3", "--loss.stft", "0"])
+    assert rc == 0
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["frontend"]["name"] == "dac"
+    assert meta["frontend"]["weights_sha256"] == dac_fe.file_sha256(weights)
+    from ddspfx.checkpoint import load_model
+
+    model = load_model(out / "model.safetensors")
+    assert isinstance(model.frontend, dac_fe.DACFrontEnd)
+    preds = model.predict(torch.from_numpy(_guitarish(SR // 2, 8))[None], beam=2)
+    assert len(preds) == 1 and len(preds[0].chain) <= 3
