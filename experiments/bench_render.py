@@ -1,9 +1,12 @@
 """Throughput of the whole generation path vs pedalboard's own render (issue 2, "Measure").
 
-For 2-s clips with k = 1..5 effects, with 1 and 2 worker processes, it times
-  - whole path: EffectsDataset item = source clip + chain sampling + render_chain + tokens/targets,
-  - floor: pedalboard alone (``chain.to_pedalboard()(dry)``) on the same dry clips and chains,
-both in the same run, and prints clips/s and the ratio (goal: whole / floor <= 1.3).
+For 2-s clips with k = 1..5 effects, with 1 and 2 worker processes, each worker times, clip by clip
+and back to back (paired, so load from other processes hits both alike):
+  - whole path: an EffectsDataset item = source clip + chain sampling + render_chain + tokens/targets,
+  - floor: pedalboard alone (``chain.to_pedalboard()(dry)``) on the same dry clip and chain,
+  - source: the dry source alone (part of the whole path; shown so its share is visible).
+clips/s = workers / median per-clip time (the median ignores clips preempted by other processes on a
+shared machine). Goal: whole / floor <= 1.3.
 
     python experiments/bench_render.py [--n 200] [--seconds 2]
 """
@@ -26,32 +29,48 @@ def _init(k: int, seconds: float) -> None:
 
     ds = EffectsDataset("synth", n=10**9, seed=k, duration_s=seconds, sampler=SamplerConfig(min_effects=k, max_effects=k))
     _STATE["ds"] = ds
-    _ = ds.source  # build the source (and compile it) before timing
-    ds[0]
+    for i in range(3):  # build and compile the source, warm pedalboard
+        ds[10**8 + i]
 
 
-def _whole(i: int) -> float:
-    t = time.perf_counter()
-    _STATE["ds"][i]
-    return time.perf_counter() - t
+def _time_clip(i: int) -> tuple[float, float, float]:
+    """(whole, pedalboard, source) seconds for example i."""
+    import numpy as np
 
+    from ddspfx.data.dataset import example_seed
 
-def _floor(i: int) -> float:
-    """pedalboard alone on example i's dry clip and chain (generated untimed)."""
-    ex = _STATE["ds"].example(i)
+    ds = _STATE["ds"]
+    t0 = time.perf_counter()
+    ds[i]
+    t1 = time.perf_counter()
+    ex = ds.example(i)  # untimed: the same dry clip and chain again
+    board = ex.chain.to_pedalboard()
     x = ex.dry[None, :]
+    t2 = time.perf_counter()
+    board(x, ds.sample_rate, reset=True)
+    t3 = time.perf_counter()
+    rng = np.random.default_rng(example_seed(ds.seed, i))
+    t4 = time.perf_counter()
+    ds.source.sample(rng, ds.duration_s)
+    t5 = time.perf_counter()
+    # the floor includes building the board, which any pedalboard user pays per chain
+    return t1 - t0, (t3 - t2) + _board_build_time(ex.chain), t5 - t4
+
+
+def _board_build_time(chain) -> float:
     t = time.perf_counter()
-    ex.chain.to_pedalboard()(x, _STATE["ds"].sample_rate, reset=True)
+    chain.to_pedalboard()
     return time.perf_counter() - t
 
 
-def _throughput(fn, k: int, n: int, seconds: float, workers: int) -> float:
-    """clips/s of ``fn`` over n clips: summed per-clip time / workers (both columns are timed the same way,
-    so load from other processes on a shared machine does not favour either; pool set-up is excluded)."""
+def measure(k: int, n: int, seconds: float, workers: int) -> tuple[float, float, float]:
+    """clips/s of (whole path, pedalboard, source) with ``workers`` processes."""
+    import numpy as np
+
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init, initargs=(k, seconds)) as pool:
-        times = pool.map(fn, range(n), chunksize=max(1, n // (4 * workers)))
-    return n / (sum(times) / workers)
+        times = np.array(pool.map(_time_clip, range(n), chunksize=max(1, n // (4 * workers))))  # (n, 3)
+    return tuple(float(workers / t) for t in np.median(times, axis=0))  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -61,13 +80,14 @@ def main() -> None:
     parser.add_argument("--effects", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    print(f"{args.seconds:g}-s clips, n={args.n} per cell; clips/s (higher is better)")
-    print(f"{'effects':>7} {'workers':>7} | {'pedalboard':>10} {'whole path':>10} {'ratio':>6}")
+    print(f"{args.seconds:g}-s clips, n={args.n} per cell; clips/s = workers / median per-clip time")
+    print(f"{'effects':>7} {'workers':>7} | {'pedalboard':>10} {'whole path':>10} {'ratio':>6} | {'source':>7} {'ratio w/o source':>16}")
     for w in args.workers:
         for k in args.effects:
-            floor = _throughput(_floor, k, args.n, args.seconds, w)
-            whole = _throughput(_whole, k, args.n, args.seconds, w)
-            print(f"{k:>7} {w:>7} | {floor:>10.1f} {whole:>10.1f} {floor / whole:>6.2f}", flush=True)
+            whole, floor, source = measure(k, args.n, args.seconds, w)
+            rest = 1.0 / max(1e-9, 1.0 / whole - 1.0 / source)  # clips/s of everything but the source
+            print(f"{k:>7} {w:>7} | {floor:>10.1f} {whole:>10.1f} {floor / whole:>6.2f} | {source:>7.1f} {floor / rest:>16.2f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,7 @@ def make_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0, 
     sampler_dict["effects"] = list(sampler_dict["effects"])
     meta = {"format": FORMAT_VERSION, "source": source, "seed": int(seed), "seconds": float(seconds),
             "sample_rate": int(sample_rate), "sampler": sampler_dict}
+    meta = json.loads(json.dumps(meta))  # tuples -> lists, as a rerun reads them back
     _check_meta(root, meta)
     ChainSampler(sampler)  # validate before starting workers
     done = repair(root)
