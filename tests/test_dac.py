@@ -195,6 +195,10 @@ def test_config_rebuilds_and_checks_weights_hash(weights: Path, other_weights: P
     assert torch.equal(fe(audio)[0], rebuilt(audio)[0])
     with pytest.raises(DdspfxError, match="not the ones this model was built with"):
         build_frontend("dac", **{**cfg, "weights_path": str(other_weights)})
+    # the flat FrontEndConfig spelling (dac_* keys, "" / 0 = default)
+    flat = build_frontend("dac", dim=16, dac_weights=str(weights), dac_model_type="44khz", dac_n_codebooks=0,
+                          dac_combine="concat", dac_latents=False, dac_weights_sha256="", n_mels=80)
+    assert (flat.n_codebooks, flat.combine, flat.weights_sha256) == (4, "concat", cfg["weights_sha256"])
     with pytest.raises(DdspfxError, match="unknown dac front-end option"):
         build_frontend("dac", **cfg, codebooks=3)
 

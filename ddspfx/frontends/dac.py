@@ -322,13 +322,31 @@ class DACFrontEnd(FrontEnd):
         return tokens, mask.bool()
 
 
+# FrontEndConfig spellings (one flat config shared with the mel front end) -> DACFrontEnd arguments
+CONFIG_ALIASES: dict[str, str] = {
+    "dac_weights": "weights_path", "dac_model_type": "model_type", "dac_n_codebooks": "n_codebooks",
+    "dac_combine": "combine", "dac_latents": "use_latents", "dac_weights_sha256": "weights_sha256",
+}
+
+
 def build(**cfg: Any) -> DACFrontEnd:
-    """``build_frontend("dac", **cfg)``: a DACFrontEnd from its ``config()``; mel-only keys are ignored."""
-    cfg = {k: v for k, v in cfg.items() if k != "name" and k not in MEL_ONLY_KEYS}
-    if "dac_weights" in cfg:  # the command-line spelling
-        cfg["weights_path"] = cfg.pop("dac_weights") or None
-    allowed = set(DACFrontEnd.__init__.__code__.co_varnames[1:DACFrontEnd.__init__.__code__.co_argcount])
-    unknown = sorted(set(cfg) - allowed)
+    """``build_frontend("dac", **cfg)``: a DACFrontEnd from its ``config()`` or ``dac_*`` config keys.
+
+    Mel-only keys are ignored; empty strings and ``n_codebooks=0`` mean "default" (the codec's own).
+    """
+    args: dict[str, Any] = {}
+    for k, v in cfg.items():
+        if k == "name" or k in MEL_ONLY_KEYS:
+            continue
+        args[CONFIG_ALIASES.get(k, k)] = v
+    for k in ("weights_path", "weights_sha256"):
+        if k in args and not args[k]:
+            args[k] = None
+    if args.get("n_codebooks") == 0:
+        args["n_codebooks"] = None
+    code = DACFrontEnd.__init__.__code__
+    allowed = set(code.co_varnames[1:code.co_argcount])
+    unknown = sorted(set(args) - allowed)
     if unknown:
         raise DdspfxError(f"unknown dac front-end option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-    return DACFrontEnd(**cfg)
+    return DACFrontEnd(**args)
