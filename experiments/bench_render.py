@@ -5,8 +5,8 @@ and back to back (paired, so load from other processes hits both alike):
   - whole path: an EffectsDataset item = source clip + chain sampling + render_chain + tokens/targets,
   - floor: pedalboard alone (``chain.to_pedalboard()(dry)``) on the same dry clip and chain,
   - source: the dry source alone (part of the whole path; shown so its share is visible).
-clips/s = workers / median per-clip time (the median ignores clips preempted by other processes on a
-shared machine). Goal: whole / floor <= 1.3.
+clips/s = workers / mean per-clip time (means, unlike medians, add up: the synth source's cost varies
+10x from a single note to a riff). Goal: whole / floor <= 1.3.
 
     python experiments/bench_render.py [--n 200] [--seconds 2]
 """
@@ -70,7 +70,7 @@ def measure(k: int, n: int, seconds: float, workers: int) -> tuple[float, float,
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init, initargs=(k, seconds)) as pool:
         times = np.array(pool.map(_time_clip, range(n), chunksize=max(1, n // (4 * workers))))  # (n, 3)
-    return tuple(float(workers / t) for t in np.median(times, axis=0))  # type: ignore[return-value]
+    return tuple(float(workers / t) for t in times.mean(axis=0))  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -80,12 +80,12 @@ def main() -> None:
     parser.add_argument("--effects", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    print(f"{args.seconds:g}-s clips, n={args.n} per cell; clips/s = workers / median per-clip time")
+    print(f"{args.seconds:g}-s clips, n={args.n} per cell; clips/s = workers / mean per-clip time")
     print(f"{'effects':>7} {'workers':>7} | {'pedalboard':>10} {'whole path':>10} {'ratio':>6} | {'source':>7} {'ratio w/o source':>16}")
     for w in args.workers:
         for k in args.effects:
             whole, floor, source = measure(k, args.n, args.seconds, w)
-            rest = 1.0 / max(1e-9, 1.0 / whole - 1.0 / source)  # clips/s of everything but the source
+            rest = 1.0 / (1.0 / whole - 1.0 / source)  # clips/s of everything but the source (means add up)
             print(f"{k:>7} {w:>7} | {floor:>10.1f} {whole:>10.1f} {floor / whole:>6.2f} | {source:>7.1f} {floor / rest:>16.2f}",
                   flush=True)
 
