@@ -101,6 +101,8 @@ def lti_filter(x: Tensor, response: Callable[[Tensor], Tensor], gain: float = 1e
     ``gain^-(M/T) <= 1e-9`` (see the module docstring).
     """
     t = x.shape[-1]
+    if t == 0:
+        return x.clone()
     n_fft = fft_size((3 * t + 1) // 2)
     log_rho = math.log(gain) / t
     n = torch.arange(t, dtype=torch.float64, device=x.device)
