@@ -121,6 +121,8 @@ class SoftChain(nn.Module):
     ``effects`` fixes the column order of ``perm``, ``gates`` and ``params`` (catalog order by
     default). ``eps``: an evaluation whose weight ``perm[k, n] * gates[n]`` is below it is skipped
     for that batch item and treated as a bypass (``eps=0`` evaluates everything with weight > 0).
+    A skipped entry gets no gradient: a gate driven below ``eps`` only reopens through other
+    losses (e.g. a presence head's), so keep ``eps`` small or anneal it when training from scratch.
     """
 
     def __init__(self, effects: Sequence[str] = EFFECT_NAMES, eps: float = 1e-3) -> None:
@@ -161,8 +163,7 @@ class SoftChain(nn.Module):
                 f"params ({b}, {n}, {MAX_PARAMS}); got {tuple(perm.shape)}, {tuple(gates.shape)}, {tuple(params.shape)}"
             )
         weights = perm * gates.unsqueeze(1)  # (B, K, N)
-        threshold = self.eps if self.eps > 0 else 0.0
-        active = (weights > threshold) if threshold == 0.0 else (weights >= threshold)  # (B, K, N)
+        active = (weights >= self.eps) & (weights > 0)  # (B, K, N)
         active_np = active.detach().cpu().numpy()  # one device sync per forward
         w_used = torch.where(active, weights, torch.zeros_like(weights))  # skipped -> bypass
         residual = 1.0 - w_used.sum(-1)  # (B, K) bypass weight of each slot
