@@ -102,7 +102,7 @@ class TrainerConfig:
     strategy: str = "auto"  # Lightning strategy (e.g. "ddp")
     precision: str = "32-true"  # Lightning precision (e.g. "bf16-mixed" on GPU)
     seed: int = 0  # global seed (weights, crops, shuffling)
-    threads: int = 2  # torch CPU threads
+    threads: int = 1  # torch CPU threads (1 leaves a core to the data worker on a 2-core machine)
     beam: int = 4  # beam width for validation chain accuracy (1 = greedy)
 
 

@@ -108,7 +108,7 @@ class DdspfxLightning(L.LightningModule):
             return
         f1 = 2 * c["tp"] / max(1.0, 2 * c["tp"] + c["fp"] + c["fn"])
         self.log_dict({"val/chain_acc": c["order"] / c["n"], "val/chain_exact": c["exact"] / c["n"],
-                       "val/presence_f1": f1}, prog_bar=True)
+                       "val/presence_f1": f1}, prog_bar=True, sync_dist=True)
 
     @torch.no_grad()
     def _log_media(self, batch: dict, n: int = 2) -> None:

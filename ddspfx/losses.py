@@ -100,7 +100,8 @@ class DdspfxLoss(nn.Module):
         else:
             perm = sinkhorn(out["perm_logits"][rows].float(), tau=self.tau, n_iters=self.iters)
         gates = torch.sigmoid(out["presence_logits"][rows].float())
-        y = self.soft_chain(seg, perm, gates, out["params"][rows].float(), self.sample_rate)[..., pre:]
+        with torch.autocast(device_type=seg.device.type, enabled=False):  # proxies and STFTs in float32
+            y = self.soft_chain(seg, perm, gates, out["params"][rows].float(), self.sample_rate)[..., pre:]
         y = y * batch["output_gain"][rows].float()[:, None, None]
         return y, wet[:, None, start: start + length].float()
 
@@ -123,7 +124,8 @@ class DdspfxLoss(nn.Module):
             start = int(torch.randint(lo, t - length + 1, ()).item()) if t - length > lo else max(lo, 0)
             rows = slice(0, min(c.stft_batch, batch["dry"].shape[0]))
             y, target = self.reconstruct(out, batch, rows, start, length, pre, c.stft_teacher_perm)
-            terms["stft"] = self.mrstft(y, target)
+            with torch.autocast(device_type=y.device.type, enabled=False):
+                terms["stft"] = self.mrstft(y, target)
             total = total + w * terms["stft"]
         terms["stft_weight"] = torch.tensor(w)
         terms["loss"] = total

@@ -74,9 +74,9 @@ class MelFrontEnd(FrontEnd):
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
         fb = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.f_min, self.f_max)
         self.register_buffer("fb", torch.from_numpy(fb), persistent=False)
-        # Log-mel of a -20 dBFS guitar sits around -10 +- 5 nats; a fixed shift/scale keeps the
-        # projection's input near unit range without data-dependent statistics.
-        self.norm = nn.LayerNorm(self.n_mels * self.stack)
+        # Log-mel of a -20 dBFS guitar sits around -10 +- 5 nats; a fixed shift/scale (in
+        # ``features``) keeps the projection's input near unit range. No per-frame normalisation:
+        # the frame level *is* the signal for compressors (envelope) and delay (echo decay).
         self.proj = nn.Sequential(
             nn.Linear(self.n_mels * self.stack, self.dim), nn.GELU(), nn.Linear(self.dim, self.dim)
         )
@@ -102,7 +102,7 @@ class MelFrontEnd(FrontEnd):
 
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.features(audio)
-        tokens = self.proj(self.norm(feats))  # (B, F', D)
+        tokens = self.proj(feats)  # (B, F', D)
         b, f, _ = tokens.shape
         if lengths is None:
             mask = torch.ones(b, f, dtype=torch.bool, device=audio.device)
