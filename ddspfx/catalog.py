@@ -169,7 +169,7 @@ EQ = _register(Effect(
     params=(
         Param("cutoff_frequency_hz", 200.0, 5000.0, "log", "Hz", label="freq"),
         Param("gain_db", -12.0, 12.0, "linear", "dB", label="gain"),
-        Param("q", 0.5, 4.0, "log", "", label="Q"),
+        Param("q", 0.5, 4.0, "log", "", audible_high=2.5, label="Q"),
     ),
     linear=True, time_invariant=True, family="eq",
     description="RBJ peaking biquad (pedalboard PeakFilter).",
@@ -179,7 +179,7 @@ CHORUS = _register(Effect(
     name="chorus",
     pedalboard_class="Chorus",
     params=(
-        Param("rate_hz", 0.1, 5.0, "log", "Hz", label="rate"),
+        Param("rate_hz", 0.1, 5.0, "log", "Hz", audible_low=0.4, label="rate"),
         Param("depth", 0.0, 1.0, "linear", "", audible_low=0.25, label="depth"),
         Param("centre_delay_ms", 2.0, 20.0, "linear", "ms", label="delay"),
         Param("feedback", 0.0, 0.5, "linear", "", label="feedback"),
@@ -193,7 +193,7 @@ PHASER = _register(Effect(
     name="phaser",
     pedalboard_class="Phaser",
     params=(
-        Param("rate_hz", 0.1, 5.0, "log", "Hz", label="rate"),
+        Param("rate_hz", 0.1, 5.0, "log", "Hz", audible_low=0.4, label="rate"),
         Param("depth", 0.2, 1.0, "linear", "", audible_low=0.4, label="depth"),
         Param("centre_frequency_hz", 200.0, 2000.0, "log", "Hz", label="centre"),
         Param("feedback", 0.0, 0.7, "linear", "", label="feedback"),

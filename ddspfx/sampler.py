@@ -74,8 +74,8 @@ def from_unit(u: float, p: Param) -> float:
 
 DEAD_ZONES: dict[str, dict[str, tuple[float, float]]] = {
     # knobs whose inaudible settings sit in the middle of the range, which the catalog's single
-    # audible interval cannot express: an EQ peak of -4..+4 dB is too subtle to label
-    "eq": {"gain_db": (-4.0, 4.0)},
+    # audible interval cannot express: an EQ peak of -5..+5 dB is too subtle to label
+    "eq": {"gain_db": (-5.0, 5.0)},
 }
 """Open intervals (real units) excluded from the sampler's draw, per effect and knob."""
 
