@@ -1,7 +1,7 @@
 """Exported models: safetensors weights + a JSON sidecar; safe to load (no pickles).
 
-``save_model(model, "dir/name.safetensors", ...)`` writes ``name.safetensors`` and
-``name.json`` atomically. The sidecar holds the model config (including the front end),
+``save_model(model, "dir/name.safetensors", ...)`` writes ``name.safetensors``,
+``name.json`` and a Markdown model card ``name_card.md`` atomically. The sidecar holds the model config (including the front end),
 the vocabulary size and fingerprint, the weights' SHA-256, a description of the training
 data, metrics and free-form notes. ``load_model(path=None)`` loads the shipped default
 (``ddspfx/checkpoints/default.safetensors`` + ``default.json``).
@@ -72,7 +72,30 @@ def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, m
     }
     side = sidecar_path(path)
     atomic_write_text(side, json.dumps(meta, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path.with_name(path.stem + "_card.md"), model_card(meta))
     return path, side
+
+
+def model_card(meta: dict[str, Any]) -> str:
+    """A short Markdown model card from a sidecar: what the model is, its data, metrics, how to reproduce."""
+    m, fe, data, metrics = meta["model"], meta["frontend"], meta.get("data", {}), meta.get("metrics", {})
+    lines = [
+        f"# ddspfx model `{meta['weights']}`", "",
+        f"Transformer encoder ({m['enc_layers']} layers, d_model {m['d_model']}) over a `{fe['name']}` front end "
+        f"({fe.get('n_mels', '?')} bands, hop {fe.get('hop', '?')}, stack {fe.get('stack', '?')}) at {meta['sample_rate']} Hz; "
+        f"pedal-token decoder ({m['dec_layers']} layers, vocabulary {meta['vocab']['size']} tokens, at most "
+        f"{meta['vocab']['max_effects']} effects); presence, parameter and switching-matrix heads. "
+        f"{meta['parameters'] / 1e6:.2f} M parameters, {meta['clip_seconds']} s analysis windows.", "",
+        "## Training data", "",
+        *[f"- {k}: {v}" for k, v in data.items()], "",
+        "## Metrics at the end of training (validation split)", "",
+        *[f"- {k}: {v:.4g}" if isinstance(v, float) else f"- {k}: {v}" for k, v in sorted(metrics.items())
+          if k.startswith("val/") or k == "global_step"], "",
+        "## Reproduce", "",
+        f"    {meta.get('notes', {}).get('reproduce', 'python -m ddspfx.train')}", "",
+        f"Weights SHA-256: `{meta['sha256']}`. Load with `ddspfx.checkpoint.load_model(path)` (safetensors, no pickles).", "",
+    ]
+    return "\n".join(lines)
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def data_description(cfg: Config) -> dict[str, Any]:
             "train_folder": d.train_folder or None}
 
 
-def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None
+          ) -> dict[str, Any]:
     """Run training; returns {"model": path, "metrics": {...}, "seconds": wall time}."""
     import lightning as L
     import torch
@@ -88,7 +89,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     if trainer.is_global_zero:
         save_model(module.model.cpu(), model_path, data=data_description(cfg), metrics=metrics,
                    notes={"config": cfg.to_dict(), "train_seconds_this_session": round(seconds, 1),
-                          "reproduce": f"python -m ddspfx.train --out {out}"})
+                          "reproduce": command or f"python -m ddspfx.train --out {out}"})
     return {"model": model_path, "metrics": metrics, "seconds": seconds}
 
 
@@ -116,7 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config(str(out / "config.yaml"), rest)
     else:
         cfg = load_config(name, rest)
-    result = train(cfg, out, resume=args.resume, progress=not args.no_progress)
+    import shlex
+    import sys
+
+    command = "python -m ddspfx.train " + shlex.join(list(sys.argv[1:] if argv is None else argv))
+    result = train(cfg, out, resume=args.resume, progress=not args.no_progress, command=command.strip())
     m = result["metrics"]
     shown = ", ".join(f"{k} {m[k]:.3f}" for k in ("val/loss", "val/chain_acc", "val/presence_f1") if k in m)
     print(f"trained {m.get('global_step', 0)} steps in {result['seconds'] / 60:.1f} min; {shown}")

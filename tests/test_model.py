@@ -266,7 +266,10 @@ def test_checkpoint_round_trip(model, tmp_path):
     x = audio(2, 0.5, seed=11)
     a, b = model.predict(x, beam=2), loaded.predict(x, beam=2)
     assert [p.ids for p in a] == [p.ids for p in b]
-    assert json.loads(side.read_text())["metrics"]["val/chain_acc"] == 0.5
+    meta = json.loads(side.read_text())
+    assert meta["metrics"]["val/chain_acc"] == 0.5
+    card = (tmp_path / "m_card.md").read_text()
+    assert meta["sha256"] in card and "val/chain_acc: 0.5" in card
 
 
 def test_checkpoint_errors_are_one_line(model, tmp_path):
