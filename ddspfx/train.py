@@ -34,6 +34,21 @@ def atomic_checkpoint_io():
     return AtomicCheckpointIO()
 
 
+def save_last_on_exception(path: Path):
+    """A callback writing ``path`` when training stops on an exception (Ctrl-C included).
+
+    Lightning's own OnExceptionCheckpoint deletes its file at teardown, which defeats --resume.
+    """
+    import lightning as L
+
+    class SaveLastOnException(L.Callback):
+        def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+            if trainer.global_step > 0:
+                trainer.save_checkpoint(path)
+
+    return SaveLastOnException()
+
+
 def data_description(cfg: Config) -> dict[str, Any]:
     d = cfg.data
     return {"source": d.source, "duration_s": d.duration_s, "effects": f"{d.min_effects}-{d.max_effects}",
@@ -41,8 +56,8 @@ def data_description(cfg: Config) -> dict[str, Any]:
             "train_folder": d.train_folder or None}
 
 
-def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None
-          ) -> dict[str, Any]:
+def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None,
+          extra_callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Run training; returns {"model": path, "metrics": {...}, "seconds": wall time}."""
     import lightning as L
     import torch
@@ -69,7 +84,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False,
                                  save_last=True, save_top_k=1, monitor="val/loss", mode="min",
                                  every_n_train_steps=t.val_every, save_on_train_epoch_end=False)
-    callbacks: list[Any] = [checkpoint, LearningRateMonitor(logging_interval="step")]
+    # Ctrl-C or a crash writes last.ckpt at the current step, so --resume loses nothing
+    callbacks: list[Any] = [checkpoint, save_last_on_exception(last),
+                            LearningRateMonitor(logging_interval="step"), *extra_callbacks]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     trainer = L.Trainer(

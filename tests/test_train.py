@@ -62,6 +62,26 @@ def test_resume_continues_from_last_checkpoint(debug_run):
     assert json.loads((out / "model.json").read_text())["metrics"]["global_step"] == 5
 
 
+def test_interrupted_run_resumes_from_the_interruption(tmp_path):
+    import lightning as L
+
+    from ddspfx.train import train
+
+    class Crash(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 2:
+                raise RuntimeError("simulated crash")
+
+    cfg = load_config("debug", ["--trainer.max_steps", "4", "--trainer.val_every", "10", "--trainer.log_audio", "false"])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, tmp_path, progress=False, extra_callbacks=[Crash()])
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 2
+    assert not (tmp_path / "model.safetensors").exists()
+    result = train(cfg, tmp_path, resume=True, progress=False)
+    assert result["metrics"]["global_step"] == 4 and result["model"].is_file()
+
+
 def test_cli_errors(tmp_path, capsys):
     from ddspfx.train import main
 
