@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-import torch
 from torch import nn
 
 
