@@ -15,14 +15,18 @@ Success is reported two ways, because some knobs are near-unidentifiable by ear:
     not each trial's own start, so a lucky start near the truth does not inflate the ratio).
 
 All trials of one effect run as one batch (each item its own clip, truth and start); the loss is
-summed over items so the trials do not interact.
+summed over items so the trials do not interact. ``--restarts R`` gives each setting R random
+starts in the same batch and keeps the one with the lowest proxy loss (never the truth); within
+a run the lowest-loss iterate is kept, as Adam can climb out of a good point:
+LFO rates and delay times have many local minima that one start rarely escapes.
 
-    python -m ddspfx.proxies.recovery [--n 20] [--effects distortion eq] [--steps 300] [--seed 0]
+    python -m ddspfx.proxies.recovery [--n 20] [--effects distortion eq] [--steps 300] [--seed 0] [--restarts 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -40,6 +44,7 @@ class RecoveryConfig:
     n: int = 20  # random settings (trials) per effect
     effects: tuple[str, ...] = EFFECT_NAMES
     steps: int = 300  # Adam steps
+    restarts: int = 1  # random starts per trial, run in the same batch; the lowest final loss is kept
     seed: int = 0
     lr: float = 0.1  # Adam step size on the parameters' logits
     duration_s: float = 1.0  # dry clip length (s)
@@ -58,7 +63,8 @@ class EffectRecovery:
     start: np.ndarray  # (n, P)
     found: np.ndarray  # (n, P)
     rel_distance: np.ndarray  # (n,) D(pb(found), wet) / median D(pb(start), wet)
-    final_loss: np.ndarray  # (n,) proxy MR-STFT loss at the end
+    initial_loss: np.ndarray  # (n,) proxy MR-STFT loss at the start (of the kept restart)
+    final_loss: np.ndarray  # (n,) proxy MR-STFT loss of the kept (lowest-loss) iterate
     param_tol: float = 0.1
     audio_tol: float = 0.1
     seconds: float = 0.0
@@ -139,26 +145,41 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
     lo = np.array([normalise(p.sample_low, p) for p in eff.params])
     hi = np.array([normalise(p.sample_high, p) for p in eff.params])
     truth = lo + (hi - lo) * rng.uniform(size=(n, len(eff.params)))  # (n, P), audible sub-range
-    start = rng.uniform(0.05, 0.95, size=(n, len(eff.params)))  # (n, P)
+    r = max(1, cfg.restarts)
+    starts = rng.uniform(0.05, 0.95, size=(n, r, len(eff.params)))  # (n, R, P)
+    start = starts[:, 0]  # (n, P): the first start of each trial, an independent random setting
     wet = _pedalboard(effect, dry, truth, sr)  # (n, T)
 
     loss_fn = _mrstft(cfg.fft_sizes)
-    x = torch.from_numpy(dry)[:, None, :]  # (n, 1, T)
-    target = torch.from_numpy(wet)[:, None, :]
-    z = torch.logit(torch.from_numpy(start).float()).requires_grad_(True)  # (n, P) unconstrained
+    x = torch.from_numpy(dry)[:, None, :].repeat_interleave(r, dim=0)  # (n R, 1, T)
+    target = torch.from_numpy(wet)[:, None, :].repeat_interleave(r, dim=0)
+    z = torch.logit(torch.from_numpy(starts.reshape(n * r, -1)).float()).requires_grad_(True)  # (n R, P)
     opt = torch.optim.Adam([z], lr=cfg.lr)
-    per_item = torch.zeros(n)
-    for _ in range(cfg.steps):
+    initial = best_loss = torch.full((n * r,), math.inf)
+    best_u = torch.sigmoid(z).detach().clone()  # (n R, P) lowest-loss iterate so far
+    for step in range(cfg.steps + 1):
         u = torch.sigmoid(z)
         kwargs = {p.name: denormalise_tensor(u[:, i], p) for i, p in enumerate(eff.params)}
         y = apply(effect, x, sr, **kwargs)
-        per_item = _per_item(loss_fn, y, target)
+        per_item = _per_item(loss_fn, y, target)  # (n R,)
+        loss_now = per_item.detach()
+        if step == 0:
+            initial = loss_now
+        better = loss_now < best_loss
+        best_loss = torch.where(better, loss_now, best_loss)
+        best_u = torch.where(better[:, None], u.detach(), best_u)
+        if step == cfg.steps:  # the last pass only measures the final iterate
+            break
         opt.zero_grad()
         per_item.sum().backward()
         opt.step()
         if progress is not None:
             progress.update(1)
-    found = torch.sigmoid(z).detach().double().numpy()
+    final = best_loss.view(n, r)
+    best = final.argmin(dim=1)  # the restart with the lowest proxy loss: no peeking at the truth
+    found = best_u.double().view(n, r, -1)[torch.arange(n), best].numpy()  # (n, P)
+    initial = initial.view(n, r)[torch.arange(n), best]
+    final = final[torch.arange(n), best]
 
     with torch.no_grad():
         d_found = _per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, found, sr))[:, None], target)
@@ -166,7 +187,7 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
     rel = (d_found / d_start.median().clamp_min(1e-9)).numpy()
     return EffectRecovery(
         effect=effect, truth=truth, start=start, found=found, rel_distance=rel,
-        final_loss=per_item.detach().numpy(), param_tol=cfg.param_tol, audio_tol=cfg.audio_tol,
+        initial_loss=initial.numpy(), final_loss=final.numpy(), param_tol=cfg.param_tol, audio_tol=cfg.audio_tol,
         seconds=time.perf_counter() - t0, param_names=eff.param_names,
     )
 
@@ -187,7 +208,8 @@ def run_recovery(cfg: RecoveryConfig, show_progress: bool = True) -> list[Effect
 def format_table(results: Sequence[EffectRecovery], cfg: RecoveryConfig) -> str:
     """A markdown table: one row per effect."""
     lines = [
-        f"Recovery: n={cfg.n} settings/effect, {cfg.steps} Adam steps (lr {cfg.lr}), {cfg.duration_s:g} s clips at "
+        f"Recovery: n={cfg.n} settings/effect, {cfg.restarts} start(s) each, {cfg.steps} Adam steps (lr {cfg.lr}), "
+        f"{cfg.duration_s:g} s clips at "
         f"{cfg.sample_rate} Hz, seed {cfg.seed}. Success: all params within {cfg.param_tol} (normalised), or "
         f"pedalboard re-render within {cfg.audio_tol} x the parameter spread (MR-STFT).",
         "",
@@ -210,6 +232,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--effects", nargs="+", default=list(EFFECT_NAMES), help="canonical effect names (default: all)")
     parser.add_argument("--steps", type=int, default=300, help="Adam steps (default 300)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--restarts", type=int, default=1, help="random starts per setting; keeps the lowest loss (default 1)")
     parser.add_argument("--lr", type=float, default=0.1, help="Adam step size on param logits (default 0.1)")
     parser.add_argument("--seconds", type=float, default=1.0, help="dry clip length (default 1)")
     parser.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help="Hz (default 44100)")
@@ -223,12 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [e for e in args.effects if e not in EFFECT_NAMES]
     if unknown:
         raise DdspfxError(f"unknown effect(s) {unknown}; choose from {', '.join(EFFECT_NAMES)}")
-    if args.n < 1 or args.steps < 1 or args.seconds <= 0 or args.sample_rate < 8000:
-        raise DdspfxError("--n and --steps must be >= 1, --seconds > 0 and --sample-rate >= 8000")
+    if args.n < 1 or args.steps < 1 or args.restarts < 1 or args.seconds <= 0 or args.sample_rate < 8000:
+        raise DdspfxError("--n, --steps and --restarts must be >= 1, --seconds > 0 and --sample-rate >= 8000")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     cfg = RecoveryConfig(
-        n=args.n, effects=tuple(args.effects), steps=args.steps, seed=args.seed, lr=args.lr,
+        n=args.n, effects=tuple(args.effects), steps=args.steps, restarts=args.restarts, seed=args.seed, lr=args.lr,
         duration_s=args.seconds, sample_rate=args.sample_rate,
     )
     results = run_recovery(cfg)
