@@ -63,6 +63,7 @@ class EffectRecovery:
     start: np.ndarray  # (n, P)
     found: np.ndarray  # (n, P)
     rel_distance: np.ndarray  # (n,) D(pb(found), wet) / median D(pb(start), wet)
+    spread: float  # median D(pb(start), wet): the denominator of rel_distance
     initial_loss: np.ndarray  # (n,) proxy MR-STFT loss at the start (of the kept restart)
     final_loss: np.ndarray  # (n,) proxy MR-STFT loss of the kept (lowest-loss) iterate
     param_tol: float = 0.1
@@ -152,7 +153,8 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
 
     loss_fn = _mrstft(cfg.fft_sizes)
     x = torch.from_numpy(dry)[:, None, :].repeat_interleave(r, dim=0)  # (n R, 1, T)
-    target = torch.from_numpy(wet)[:, None, :].repeat_interleave(r, dim=0)
+    wet_t = torch.from_numpy(wet)[:, None, :]  # (n, 1, T)
+    target = wet_t.repeat_interleave(r, dim=0)  # (n R, 1, T)
     z = torch.logit(torch.from_numpy(starts.reshape(n * r, -1)).float()).requires_grad_(True)  # (n R, P)
     opt = torch.optim.Adam([z], lr=cfg.lr)
     initial = best_loss = torch.full((n * r,), math.inf)
@@ -182,11 +184,12 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
     final = final[torch.arange(n), best]
 
     with torch.no_grad():
-        d_found = _per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, found, sr))[:, None], target)
-        d_start = _per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, start, sr))[:, None], target)
-    rel = (d_found / d_start.median().clamp_min(1e-9)).numpy()
+        d_found = _per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, found, sr))[:, None], wet_t)
+        d_start = _per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, start, sr))[:, None], wet_t)
+    spread = float(d_start.median().clamp_min(1e-9))
+    rel = (d_found / spread).numpy()
     return EffectRecovery(
-        effect=effect, truth=truth, start=start, found=found, rel_distance=rel,
+        effect=effect, truth=truth, start=start, found=found, rel_distance=rel, spread=spread,
         initial_loss=initial.numpy(), final_loss=final.numpy(), param_tol=cfg.param_tol, audio_tol=cfg.audio_tol,
         seconds=time.perf_counter() - t0, param_names=eff.param_names,
     )
