@@ -76,6 +76,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     if not resume and last.is_file():
         raise DdspfxError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     t = cfg.trainer
+    if t.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise DdspfxError("this config trains on a GPU but none is visible; use --config default or --trainer.accelerator cpu")
     torch.set_num_threads(max(1, t.threads))
     L.seed_everything(t.seed, workers=True, verbose=False)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
