@@ -17,15 +17,21 @@ from ddspfx.model import DdspfxModel
 
 
 def chain_scores(pred: Chain, true: Chain) -> dict[str, float]:
-    """Exact chain match (effects, order and every parameter bin), same order, and presence counts."""
+    """Exact chain match (effects, order and every parameter bin), same order (exactly and up to commuting
+    LTI neighbours, ``ddspfx.metrics.lti_canonical``), parameter error sums and presence counts."""
     from ddspfx.catalog import get_effect, value_to_bin
 
     def bins(c: Chain) -> list[tuple]:
         return [(p.effect, tuple(value_to_bin(p.params[q.name], q) for q in get_effect(p.effect).params)) for p in c]
 
+    from ddspfx.metrics import lti_canonical, param_error
+
     ps, ts = set(pred.effects), set(true.effects)
+    errs = param_error(true, pred)
     return {
         "order": float(pred.effects == true.effects),
+        "order_lti": float(lti_canonical(pred.effects) == lti_canonical(true.effects)),
+        "param_err_sum": float(sum(errs)), "param_err_n": float(len(errs)),
         "exact": float(bins(pred) == bins(true)),
         "tp": float(len(ps & ts)), "fp": float(len(ps - ts)), "fn": float(len(ts - ps)),
     }
@@ -109,6 +115,8 @@ class DdspfxLightning(L.LightningModule):
             return
         f1 = 2 * c["tp"] / max(1.0, 2 * c["tp"] + c["fp"] + c["fn"])
         self.log_dict({"val/chain_acc": c["order"] / c["n"], "val/chain_exact": c["exact"] / c["n"],
+                       "val/chain_acc_lti": c["order_lti"] / c["n"],
+                       "val/param_err": c["param_err_sum"] / max(1.0, c["param_err_n"]),
                        "val/presence_f1": f1}, prog_bar=True, sync_dist=True)
 
     @torch.no_grad()

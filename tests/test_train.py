@@ -35,6 +35,7 @@ def test_debug_training_writes_everything(debug_run):
     # the losses were finite, including the proxy MR-STFT term the debug config switches on at step 2
     assert all(torch.isfinite(torch.tensor(v)) for k, v in result["metrics"].items() if k.startswith(("val/", "train/")))
     assert "val/stft" in result["metrics"] and "val/chain_acc" in result["metrics"]
+    assert 0.0 <= result["metrics"]["val/chain_acc"] <= result["metrics"]["val/chain_acc_lti"] <= 1.0
     from ddspfx.checkpoint import load_model
 
     model = load_model(result["model"])
@@ -107,6 +108,26 @@ def test_checkpoint_io_is_atomic(tmp_path):
         io.save_checkpoint({"step": 2, "bad": Unpicklable()}, path)
     assert torch.load(path, weights_only=False) == {"step": 1}  # the old complete file survives
     assert not _hidden(tmp_path)
+
+
+def test_chain_scores_against_hand_counts():
+    from ddspfx.catalog import get_effect
+    from ddspfx.chain import Chain, Pedal
+    from ddspfx.lightning_module import chain_scores
+
+    def pedal(name, u):
+        from ddspfx.catalog import denormalise
+
+        return Pedal(name, {p.name: float(denormalise(u, p)) for p in get_effect(name).params})
+
+    true = Chain([pedal("distortion", 0.5), pedal("eq", 0.5), pedal("delay", 0.5)])
+    pred = Chain([pedal("distortion", 0.6), pedal("delay", 0.5), pedal("eq", 0.5), pedal("reverb", 0.5)])
+    s = chain_scores(pred, true)
+    assert (s["tp"], s["fp"], s["fn"]) == (3.0, 1.0, 0.0)
+    assert s["order"] == 0.0 and s["exact"] == 0.0
+    s = chain_scores(Chain(pred.pedals[:3]), true)
+    assert s["order"] == 0.0 and s["order_lti"] == 1.0  # eq and delay commute
+    assert s["param_err_sum"] == pytest.approx(0.1) and s["param_err_n"] == 3.0
 
 
 def test_seed_ranges_are_disjoint():
