@@ -63,9 +63,10 @@ class DdspfxLightning(L.LightningModule):
         b = batch["tokens"].shape[0]
         logs = {f"{stage}/{k}": v.detach() for k, v in terms.items() if k != "loss"}
         logs.update({f"{stage}/token_acc": tok_acc, f"{stage}/seq_acc_tf": seq_acc, f"{stage}/presence_acc": presence_acc})
-        self.log_dict(logs, prog_bar=False, on_step=stage == "train", on_epoch=stage != "train", batch_size=b)
-        self.log(f"{stage}/loss", terms["loss"].detach(), prog_bar=True, on_step=stage == "train",
-                 on_epoch=stage != "train", batch_size=b)
+        per_epoch = stage != "train"  # validation: epoch means, reduced across DDP ranks
+        self.log_dict(logs, prog_bar=False, on_step=not per_epoch, on_epoch=per_epoch, batch_size=b, sync_dist=per_epoch)
+        self.log(f"{stage}/loss", terms["loss"].detach(), prog_bar=True, on_step=not per_epoch, on_epoch=per_epoch,
+                 batch_size=b, sync_dist=per_epoch)
         return terms["loss"]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
