@@ -191,7 +191,7 @@ def _checkpoint(s: Settings, tmp: Path) -> tuple[Path, str]:
     torch.manual_seed(0)
     path, _ = save_model(DdspfxModel(cfg.model, clip_seconds=cfg.data.duration_s), tmp / "untrained.safetensors",
                          notes={"reproduce": "experiments/benchmarks.py: untrained, for timing only"})
-    return path, "untrained default-config model (no checkpoint shipped; same compute)"
+    return path, "untrained default-config model (no checkpoint shipped; same network, decode length may differ from a trained one)"
 
 
 def section_infer(s: Settings) -> list[Row]:
