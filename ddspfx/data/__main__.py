@@ -1,4 +1,7 @@
-"""``python -m ddspfx.data {make,preview}`` (``ddspfx-data``): materialise or preview training data."""
+"""``python -m ddspfx.data {make,preview,encode}`` (``ddspfx-data``): materialise, preview or encode training data.
+
+``encode --frontend dac DIR`` precomputes DAC codes for a made folder (needs ``pip install 'ddspfx[dac]'``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad flags as one DdspfxError line (exit 2) instead of usage + traceback."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise DdspfxError(f"{message} (see 'python -m ddspfx.data {{make,preview}} --help')")
+        raise DdspfxError(f"{message} (see 'python -m ddspfx.data {{make,preview,encode}} --help')")
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
@@ -54,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "encode":  # its own parser lives with the DAC cache
+        from ddspfx.frontends.dac_cache import main_encode
+
+        return main_encode(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "make":
         from ddspfx.data.materialise import make_dataset

@@ -113,10 +113,15 @@ class EffectsDataset(Dataset):
         self._source: Any = None
         self._sampler = ChainSampler(self.sampler_config)
         self._folder: _FolderIndex | None = None
+        self._dac_hash: str | None = None
 
     @classmethod
-    def from_folder(cls, root: str | Path) -> "EffectsDataset":
-        """Read a folder written by ``python -m ddspfx.data make`` (labels.jsonl + wavs)."""
+    def from_folder(cls, root: str | Path, dac_weights_hash: str | None = None) -> "EffectsDataset":
+        """Read a folder written by ``python -m ddspfx.data make`` (labels.jsonl + wavs).
+
+        With ``dac_weights_hash``, items also carry ``"dac_codes"`` (n_q, F) int64 from the
+        cache written by ``python -m ddspfx.data encode --frontend dac DIR``, when present.
+        """
         from ddspfx.data.materialise import read_labels
 
         root = Path(root)
@@ -125,6 +130,7 @@ class EffectsDataset(Dataset):
             raise DdspfxError(f"{root} has no examples in labels.jsonl; create it with 'python -m ddspfx.data make --out {root} --n N'")
         ds = cls(source_spec=None, n=len(records), sample_rate=int(records[0]["sample_rate"]))
         ds._folder = _FolderIndex(root, records)
+        ds._dac_hash = dac_weights_hash
         return ds
 
     @property
@@ -161,4 +167,11 @@ class EffectsDataset(Dataset):
         wet, sr_w = sf.read(self._folder.root / rec["wet"], dtype="float32", always_2d=False)
         if sr_d != rec["sample_rate"] or sr_w != rec["sample_rate"]:
             raise DdspfxError(f"example {rec['id']}: wav sample rate differs from labels.jsonl; regenerate the folder")
-        return make_item(dry, wet, Chain.from_list(rec["chain"]), float(rec["output_gain"]), self.vocab)
+        item = make_item(dry, wet, Chain.from_list(rec["chain"]), float(rec["output_gain"]), self.vocab)
+        if self._dac_hash:
+            from ddspfx.frontends.dac_cache import load_codes
+
+            codes = load_codes(self._folder.root, rec["id"], self._dac_hash)
+            if codes is not None:
+                item["dac_codes"] = torch.from_numpy(codes.astype(np.int64))
+        return item
