@@ -30,6 +30,7 @@ class FrontEndConfig:
     f_min: float = 30.0  # lowest mel band edge (Hz)
     f_max: float = 16000.0  # highest mel band edge (Hz)
     stack: int = 2  # consecutive frames concatenated per token (halves the sequence length)
+    conv_channels: int = 0  # >0: a two-layer 2-D conv stem over (mel, time) before the projection
 
 
 @dataclass

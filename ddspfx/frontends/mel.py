@@ -66,6 +66,7 @@ class MelFrontEnd(FrontEnd):
         f_min: float = 30.0,
         f_max: float = 16000.0,
         stack: int = 2,
+        conv_channels: int = 0,
     ) -> None:
         super().__init__()
         self.sample_rate, self.dim = int(sample_rate), int(dim)
@@ -77,23 +78,35 @@ class MelFrontEnd(FrontEnd):
         # Log-mel of a -20 dBFS guitar sits around -10 +- 5 nats; a fixed shift/scale (in
         # ``features``) keeps the projection's input near unit range. No per-frame normalisation:
         # the frame level *is* the signal for compressors (envelope) and delay (echo decay).
+        # optional 2-D conv stem over (mel, time): local spectro-temporal patterns before the projection
+        self.conv_channels = int(conv_channels)
+        per_frame = self.n_mels
+        if self.conv_channels > 0:
+            c = self.conv_channels
+            self.conv = nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.GELU(),
+                                      nn.Conv2d(c, c, 3, stride=(2, 1), padding=1), nn.GELU())
+            per_frame = c * ((self.n_mels + 1) // 2)
         self.proj = nn.Sequential(
-            nn.Linear(self.n_mels * self.stack, self.dim), nn.GELU(), nn.Linear(self.dim, self.dim)
+            nn.Linear(per_frame * self.stack, self.dim), nn.GELU(), nn.Linear(self.dim, self.dim)
         )
 
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name, "dim": self.dim, "sample_rate": self.sample_rate, "n_fft": self.n_fft,
             "hop": self.hop, "n_mels": self.n_mels, "f_min": self.f_min, "f_max": self.f_max, "stack": self.stack,
+            "conv_channels": self.conv_channels,
         }
 
     def frames_for(self, num_samples: int) -> int:
         return -(-(num_samples // self.hop + 1) // self.stack)
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
-        """(B, T) -> (B, F', n_mels * stack) normalised-scale log-mel features."""
+        """(B, T) -> (B, F', per_frame * stack): scaled log-mel (through the conv stem if any), stacked."""
         with torch.autocast(device_type=audio.device.type, enabled=False):
             x = (log_mel(audio.float(), self.window, self.fb, self.n_fft, self.hop) + 10.0) / 5.0  # (B, F, M)
+        if self.conv_channels > 0:
+            y = self.conv(x.transpose(1, 2)[:, None])  # (B, C, M/2, F)
+            x = y.permute(0, 3, 1, 2).flatten(2)  # (B, F, C*M/2)
         b, f, m = x.shape
         pad = (-f) % self.stack
         if pad:
