@@ -62,10 +62,12 @@ def test_mel_sine_lands_in_its_band():
         assert abs(band - int(np.argmin(np.abs(centres - f0)))) <= 1
 
 
-def test_frontend_frames_and_mask():
+@pytest.mark.parametrize("conv_channels", [0, 4])
+def test_frontend_frames_and_mask(conv_channels):
     from ddspfx.frontends import build_frontend
 
-    fe = build_frontend("mel", dim=24, n_mels=32, n_fft=1024, hop=256, stack=3)
+    fe = build_frontend("mel", dim=24, n_mels=32, n_fft=1024, hop=256, stack=3, conv_channels=conv_channels)
+    assert build_frontend(**fe.config()).config() == fe.config()  # config() rebuilds the same front end
     x = audio(2, 0.3)
     tokens, mask = fe(x, torch.tensor([x.shape[1], 2560]))
     assert tokens.shape == (2, fe.frames_for(x.shape[1]), 24)
