@@ -62,20 +62,20 @@ def bench_rate(sample_rate: int, batch: int, seconds: float, repeats: int, seed:
         fn = get_proxy(effect)
         names = get_effect(effect).param_names
 
-        def params(grad: bool, n: int = n, effect: str = effect, names: tuple[str, ...] = names) -> dict:
+        def make_params(grad: bool, n: int = n, names: tuple[str, ...] = names) -> dict:
             return {k: torch.tensor([settings[b][n][k] for b in range(batch)], requires_grad=grad) for k in names}
 
-        def fwd() -> None:
+        def fwd(fn: Callable = fn, make_params: Callable = make_params) -> None:
             with torch.no_grad():
-                fn(dry, sample_rate, **params(False))
+                fn(dry, sample_rate, **make_params(False))
 
-        def fwd_bwd() -> None:
+        def fwd_bwd(fn: Callable = fn, make_params: Callable = make_params) -> None:
             x = dry.clone().requires_grad_(True)
-            fn(x, sample_rate, **params(True)).square().mean().backward()
+            fn(x, sample_rate, **make_params(True)).square().mean().backward()
 
         chains = [Chain([Pedal(effect, settings[b][n])]) for b in range(batch)]
         rows.append(Row(effect, sample_rate, batch, _best(fwd, repeats), _best(fwd_bwd, repeats),
-                        _best(lambda: _pedalboard(dry_np, chains, sample_rate), repeats)))
+                        _best(lambda chains=chains: _pedalboard(dry_np, chains, sample_rate), repeats)))
 
     # the full chain: all 7 effects, typical order for pedalboard and for the near-hard perm
     full = [Chain([Pedal(e, settings[b][EFFECT_NAMES.index(e)]) for e in TYPICAL_ORDER]) for b in range(batch)]

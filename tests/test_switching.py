@@ -16,8 +16,10 @@ import torch
 
 from ddspfx.catalog import EFFECT_NAMES, EFFECTS, MAX_PARAMS, denormalise_tensor, get_effect
 from ddspfx.chain import Chain, Pedal
-from ddspfx.proxies import apply
-from ddspfx.proxies import _PROXY_FUNCTIONS  # registry: name -> "module:function"
+from ddspfx.proxies import (
+    _PROXY_FUNCTIONS,  # registry: name -> "module:function"
+    apply,
+)
 from ddspfx.proxies.switching import (
     SoftChain,
     chain_to_targets,
@@ -243,7 +245,7 @@ def test_hard_chain_close_to_pedalboard() -> None:
     rng = np.random.default_rng(5)
     dry = _guitar(SR // 2, seed=5)
     chain_mod = SoftChain(EFFECT_NAMES)
-    for trial in range(3):
+    for _ in range(3):
         order = list(rng.permutation(names))
         pedals = []
         for e in order:
