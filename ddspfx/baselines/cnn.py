@@ -329,9 +329,10 @@ def train(out: str | Path, tc: TrainConfig, model_config: CNNConfig | None = Non
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from ddspfx.config import data_description, load_config
+    from ddspfx.config import load_config
     from ddspfx.data import collate
     from ddspfx.datamodule import make_dataset
+    from ddspfx.train import data_description
 
     out = Path(out)
     cfg = load_config(tc.config)
