@@ -2,8 +2,19 @@
 
 ``CNNBaseline``: a CNN-on-mel multi-label + order + parameter classifier, trained on the same data
 and wall-clock budget as the main model (``python -m ddspfx.baselines.cnn train --out DIR``).
+Names are resolved lazily so ``python -m ddspfx.baselines.cnn`` does not import its module twice.
 """
 
-from ddspfx.baselines.cnn import CNNBaseline, CNNConfig, TrainConfig, assign_slots, slot_targets
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["CNNBaseline", "CNNConfig", "TrainConfig", "assign_slots", "slot_targets"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from ddspfx.baselines import cnn
+
+        return getattr(cnn, name)
+    raise AttributeError(f"module 'ddspfx.baselines' has no attribute {name!r}")

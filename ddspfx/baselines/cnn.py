@@ -334,6 +334,7 @@ def train(out: str | Path, tc: TrainConfig, model_config: CNNConfig | None = Non
     from ddspfx.datamodule import make_dataset
     from ddspfx.train import data_description
 
+    start = time.time()  # the budget counts everything the main model's run counts: data, validation, saving
     out = Path(out)
     cfg = load_config(tc.config)
     torch.set_num_threads(max(1, tc.threads))
@@ -351,9 +352,9 @@ def train(out: str | Path, tc: TrainConfig, model_config: CNNConfig | None = Non
                    for s in range(0, n_val, tc.batch_size)]
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     budget_s = tc.max_time_min * 60.0
-    start = time.time()
     step, history, metrics = 0, [], {}
-    bar = tqdm(total=tc.max_steps, desc="cnn baseline", unit="step", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=None if budget_s > 0 else tc.max_steps, desc="cnn baseline", unit="step", disable=not progress,
+               dynamic_ncols=True)
     notes = {"data": data_description(cfg), "train": asdict(tc),
              "reproduce": f"python -m ddspfx.baselines.cnn train --out {out} --max-time-min {tc.max_time_min:g} "
                           f"--batch-size {tc.batch_size}"}
