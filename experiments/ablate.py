@@ -411,10 +411,13 @@ def plot_bars(path: Path, ab: Ablation, results: dict[str, Any]) -> None:
 # --- command line shared by the ablate_*.py scripts -----------------------------------------
 
 
-def add_common_args(ap: argparse.ArgumentParser, name: str, default_budget_min: float, default_n_test: int) -> None:
+def add_common_args(ap: argparse.ArgumentParser, name: str, default_budget_min: float | None, default_n_test: int,
+                    budget_help: str = "") -> None:
+    """The options every ablation script shares; ``default_budget_min=None``: the script sets it (``budget_help``)."""
     ap.add_argument("--config", default="default", help="base config: default | gpu | debug | PATH.yaml (default: default)")
     ap.add_argument("--budget-min", type=float, default=default_budget_min,
-                    help=f"training wall-clock minutes per trained variant (default {default_budget_min:g})")
+                    help="training wall-clock minutes per trained variant (default "
+                         + (f"{default_budget_min:g})" if default_budget_min is not None else f"{budget_help})"))
     ap.add_argument("--n-test", type=int, default=default_n_test, help=f"held-out clips per test set (default {default_n_test})")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply --budget-min and --n-test (e.g. 10 on a GPU)")
     ap.add_argument("--steps", type=int, default=None, help="also cap training at this many steps")

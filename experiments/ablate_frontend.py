@@ -1,0 +1,80 @@
+"""Front-end ablation: log-mel vs DAC codes (and the mel front end's optional conv stem).
+
+- **mel**: the default weight-free log-mel front end.
+- **mel + conv stem**: the same features through a two-layer 2-D conv stem (``frontend.conv_channels``).
+- **DAC**: frozen Descript Audio Codec codes, embedded per codebook (``frontend.name dac``). Run only
+  when ``import dac`` works *and* the 44 kHz weights are in DAC's cache
+  (``~/.cache/descript/dac/``); otherwise its row says why it was not run. On a CPU the codec runs on
+  every training batch and is slow; precomputed codes (``python -m ddspfx.data encode``) are the
+  faster route for a long run.
+
+Default (2-core CPU): 26 min of training split over the variants that can run (2 x 13 min without
+DAC, 3 x 8.7 min with it) + about 1.5 min of evaluation on 200 clips ~= 28 min.
+
+    python experiments/ablate_frontend.py [--budget-min M] [--n-test 200] [--conv-channels 16] [--scale 1] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ablate import Ablation, TestSet, Variant, add_common_args, budget_from_args, command_line, report, run_ablation, selected
+
+from ddspfx.errors import cli_entry
+
+NAME = "frontend"
+TOTAL_TRAIN_MIN = 26.0
+
+
+def dac_unavailable(model_type: str = "44khz") -> str:
+    """Why the DAC variant cannot run here ("" when it can): package missing or weights not cached."""
+    try:
+        import dac  # noqa: F401
+    except ImportError:
+        return "descript-audio-codec is not installed (pip install 'ddspfx[dac]')"
+    from ddspfx.frontends.dac import cached_weights_path
+
+    path = cached_weights_path(model_type)
+    if not path.is_file():
+        return f"DAC {model_type} weights not found at {path} (python -m dac download --model_type {model_type})"
+    return ""
+
+
+def ablation(conv_channels: int, dac_reason: str) -> Ablation:
+    return Ablation(
+        name=NAME, title="front end: mel vs DAC",
+        question="Which audio representation lets the same encoder/decoders identify the pedal chain best at equal "
+                 "training time: log-mel (weight-free), log-mel with a conv stem, or a frozen neural codec's codes (DAC)?",
+        variants=[
+            Variant("mel", (), "tokens", "Log-mel frames, stacked and projected."),
+            Variant("mel + conv stem", ("--model.frontend.conv_channels", str(conv_channels)), "tokens",
+                    f"Log-mel through a two-layer 2-D conv stem ({conv_channels} channels)."),
+            Variant("DAC", ("--model.frontend.name", "dac"), "tokens", "Frozen DAC 44 kHz codes, one embedding per codebook, summed.",
+                    skip=dac_reason),
+        ],
+        test_sets=[TestSet("synth")],
+        notes=["DAC availability is checked at run time; when it is missing the row says so and nothing is trained for it."],
+    )
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(ap, NAME, default_budget_min=None, default_n_test=200,
+                    budget_help=f"{TOTAL_TRAIN_MIN:g} min split over the variants that can run")
+    ap.add_argument("--conv-channels", type=int, default=16, help="channels of the conv-stem variant (default 16)")
+    args = ap.parse_args(argv)
+    ab = ablation(args.conv_channels, dac_unavailable())
+    if args.budget_min is None:
+        runnable = [v for v in ab.variants if not v.skip and (not selected(args) or v.name in selected(args))]
+        args.budget_min = TOTAL_TRAIN_MIN / max(1, len(runnable))
+    budget = budget_from_args(args)
+    results = run_ablation(ab, budget, args.out, command_line("ablate_frontend.py", argv), selected(args))
+    report(results, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
