@@ -103,6 +103,7 @@ class CNNBaseline(nn.Module):
         super().__init__()
         self.config = c = config or CNNConfig()
         self.n_effects = len(EFFECT_NAMES)
+        self.metadata: dict[str, Any] = {}  # the sidecar, once loaded from files
         self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)
         fb = mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.f_min, min(c.f_max, c.sample_rate / 2))
         self.register_buffer("fb", torch.from_numpy(fb), persistent=False)
