@@ -27,7 +27,17 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ablate import Ablation, TestSet, Variant, add_common_args, budget_from_args, command_line, report, run_ablation, selected
+from ablate import (
+    Ablation,
+    TestSet,
+    Variant,
+    add_common_args,
+    budget_from_args,
+    command_line,
+    report,
+    run_ablation,
+    selected,
+)
 
 from ddspfx.config import load_config, parse_overrides
 from ddspfx.errors import DdspfxError, cli_entry

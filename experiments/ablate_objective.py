@@ -25,7 +25,17 @@ import argparse
 import sys
 from typing import Sequence
 
-from ablate import Ablation, TestSet, Variant, add_common_args, budget_from_args, command_line, report, run_ablation, selected
+from ablate import (
+    Ablation,
+    TestSet,
+    Variant,
+    add_common_args,
+    budget_from_args,
+    command_line,
+    report,
+    run_ablation,
+    selected,
+)
 
 from ddspfx.errors import cli_entry
 

@@ -1,0 +1,170 @@
+"""The ablation scripts (experiments/ablate_*.py) end to end in --smoke mode, and their own pieces.
+
+The scripts import their shared runner as ``ablate`` from their own folder, so they run as
+subprocesses (``python experiments/ablate_x.py``), exactly as a user runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = REPO / "experiments"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_script(name: str, out: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / name), "--smoke", "--out", str(out), *extra],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def first_table_rows(md: str, heading: str) -> list[list[str]]:
+    """Body rows (cells) of the first markdown table after the line ``heading``."""
+    lines = md.splitlines()
+    start = lines.index(heading)
+    table = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
+    return [[c.strip() for c in row.strip("|").split("|")] for row in table[2:]]  # skip header and separator
+
+
+def check_outputs(out: Path, variants: list[str], test_sets: list[str], n: int = 8) -> dict:
+    for f in ("table.md", "results.json", "bars.png"):
+        assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    assert (out / "bars.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "table.md").read_text()
+    res = json.loads((out / "results.json").read_text())
+    for ts in test_sets:
+        rows = first_table_rows(md, f"## Test set: {ts}")
+        assert [r[0] for r in rows] == variants  # one row per variant, in order
+        assert res["test_sets"][ts]["seeds"][0] == 20_000_000  # held-out seeds, disjoint from training
+        for v in variants:
+            rec = res["variants"][v]
+            if not rec["skip"]:
+                assert rec["results"][ts]["n"] == n
+                assert rec["train"]["steps"] == 3  # --smoke caps training at 3 steps
+        # the evaluator's reference systems, on the same clips: the true set in the sampler's own order
+        # has every effect right and no length error (closed form, whatever the model learned)
+        ref = res["baselines"][ts]["true set, typical order"]
+        assert ref["micro_f1"] == pytest.approx(1.0) and ref["chain_length_mae"] == 0.0 and ref["n"] == n
+    assert "Compute:" in md and "seeds" in md and "Command:" in md
+    return res
+
+
+def test_objective_smoke_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "objective"
+    run_script("ablate_objective.py", out)
+    res = check_outputs(out, ["CE only", "CE + MR-STFT", "STFT only"], ["synth"])
+    v = res["variants"]
+    assert v["STFT only"]["decoder"] == "heads" and v["CE only"]["decoder"] == "tokens"
+    # three distinct trainings, each with its own loss weights
+    assert len({r["train"]["model"] for r in v.values()}) == 3
+    assert "--loss.ce" in v["STFT only"]["overrides"] and "0" == v["CE only"]["overrides"][1]
+    assert res["meta"]["budget"]["n_test"] == 8
+
+
+SNIPPET = r"""
+import json, numpy as np, torch
+from ablate import heads_chain
+from ablate_decoder import search_order
+from ddspfx.chain import Chain, Pedal
+from ddspfx.metrics import MRSTFTDistance
+from ddspfx.proxies.switching import chain_to_targets
+from ddspfx.render import render_chain
+from ddspfx.sampler import sample_params
+from ddspfx.sources import make_source
+
+torch.set_num_threads(1)
+rng = np.random.default_rng(3)
+dry = make_source("synth").sample(rng, 0.5)
+true = Chain([Pedal(e, sample_params(rng, e)) for e in ("reverb", "distortion", "chorus")])
+wet, _ = render_chain(dry, true, 44100)
+dist = MRSTFTDistance()
+shuffled = [true.pedals[i] for i in (2, 0, 1)]
+exhaustive = search_order(dry, wet, shuffled, dist, max_orders=120)
+greedy = search_order(dry, wet, shuffled, dist, max_orders=1)
+perm, gates, params = chain_to_targets(true)
+soft = 0.9 * perm + 0.1 / perm.shape[0]  # a soft matrix whose Hungarian assignment is perm
+gates_soft = 0.2 + 0.7 * gates.numpy()
+rt = heads_chain({"presence": gates_soft, "perm": soft.numpy(), "params": params.numpy()}, max_effects=5)
+from ddspfx.catalog import EFFECT_NAMES
+bump = np.array([{"reverb": 0.05, "distortion": 0.08}.get(e, 0.0) for e in EFFECT_NAMES])  # chorus least confident
+capped = heads_chain({"presence": gates_soft + bump, "perm": soft.numpy(), "params": params.numpy()}, max_effects=2)
+print(json.dumps({"exhaustive": exhaustive.effects, "greedy": greedy.effects, "true": true.effects,
+                  "roundtrip": rt.to_list(), "true_list": true.to_list(), "capped": capped.effects}))
+"""
+
+
+def test_order_search_and_heads_readout(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", SNIPPET], cwd=EXPERIMENTS, env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the true order renders the wet clip exactly (distance 0), and reverb/distortion do not commute
+    assert r["exhaustive"] == r["true"]
+    assert sorted(r["greedy"]) == sorted(r["true"])  # best insertion returns an order of the same pedals
+    # heads readout inverts chain_to_targets: same effects, same order, same params (float32 round trip)
+    assert [p["effect"] for p in r["roundtrip"]] == r["true"]
+    for got, want in zip(r["roundtrip"], r["true_list"]):
+        for k, v in want["params"].items():
+            assert got["params"][k] == pytest.approx(v, rel=1e-4, abs=1e-5)
+    # max_effects keeps the most confident gates, still in the switching-matrix order
+    assert r["capped"] == ["reverb", "distortion"]
+
+
+@pytest.mark.slow
+def test_decoder_smoke(tmp_path: Path) -> None:
+    run_script("ablate_decoder.py", tmp_path / "d")
+    res = check_outputs(tmp_path / "d", ["tokens (AR)", "set -> search", "tokens set -> search", "true set -> search"],
+                        ["synth"])
+    assert len({r["train"]["model"] for r in res["variants"].values()}) == 1  # one model, four readouts
+    assert res["variants"]["true set -> search"]["results"]["synth"]["micro_f1"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_switching_smoke(tmp_path: Path) -> None:
+    run_script("ablate_switching.py", tmp_path / "s")
+    res = check_outputs(tmp_path / "s", ["none (tokens only)", "soft perm through proxies", "teacher order through proxies",
+                                         "soft perm through proxies [heads]", "teacher order through proxies [heads]"], ["synth"])
+    assert len({r["train"]["model"] for r in res["variants"].values()}) == 3
+
+
+@pytest.mark.slow
+def test_frontend_smoke(tmp_path: Path) -> None:
+    run_script("ablate_frontend.py", tmp_path / "f")
+    res = check_outputs(tmp_path / "f", ["mel", "mel + conv stem", "DAC"], ["synth"])
+    try:
+        import dac  # noqa: F401
+        has_dac = True
+    except ImportError:
+        has_dac = False
+    if not has_dac:
+        assert "not installed" in res["variants"]["DAC"]["skip"]
+        assert "not run:" in (tmp_path / "f" / "table.md").read_text()
+
+
+@pytest.mark.slow
+def test_data_smoke_with_real_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "real"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.5 * 44100)) / 44100
+    for i, f0 in enumerate((110.0, 146.8, 196.0)):  # plucked-like decaying tones as stand-in recordings
+        sf.write(folder / f"take{i}.wav", (0.3 * np.exp(-3 * t) * np.sin(2 * np.pi * f0 * t)
+                                           + 1e-3 * rng.standard_normal(t.size)).astype(np.float32), 44100)
+    run_script("ablate_data.py", tmp_path / "a", "--real-folder", str(folder))
+    check_outputs(tmp_path / "a", ["base (synth, uniform, <=3)", "short chains (<=1)", "typical order", "real dry"],
+                  ["synth, uniform order", "synth, typical order", "real dry"])
