@@ -243,8 +243,11 @@ def run_ablation(ab: Ablation, budget: Budget, out: Path, command: str, only: Se
         key = yaml.safe_dump(cfg.to_dict(), sort_keys=True)
         if key not in trained:
             run_dir = out / "runs" / slug(v.name)
-            print(f"[{ab.name}] training {v.name!r} ({budget.minutes:g} min budget) -> {run_dir}", file=sys.stderr, flush=True)
+            limit = f"{budget.minutes:g} min" if budget.minutes > 0 else f"{cfg.trainer.max_steps} steps"
+            print(f"[{ab.name}] {v.name!r}: {limit} budget -> {run_dir}", file=sys.stderr, flush=True)
             trained[key] = train_variant(cfg, run_dir, f"{command}  # variant {v.name}")
+            if trained[key]["reused"]:
+                print(f"[{ab.name}] {v.name!r}: reused the finished run in {run_dir} (same config)", file=sys.stderr)
             trained[key]["trained_as"] = v.name
             trained[key]["device"] = describe_device(cfg)
         rec["train"] = trained[key]
