@@ -4,7 +4,7 @@
 - **mel + conv stem**: the same features through a two-layer 2-D conv stem (``frontend.conv_channels``).
 - **DAC**: frozen Descript Audio Codec codes, embedded per codebook (``frontend.name dac``). Run only
   when ``import dac`` works *and* the 44 kHz weights are in DAC's cache
-  (``~/.cache/descript/dac/``); otherwise its row says why it was not run. On a CPU the codec runs on
+  (``~/.cache/descript/dac/``, or ``--dac-weights PATH``); otherwise its row says why it was not run. On a CPU the codec runs on
   every training batch and is slow; precomputed codes (``python -m ddspfx.data encode``) are the
   faster route for a long run.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from ablate import (
@@ -38,21 +39,22 @@ NAME = "frontend"
 TOTAL_TRAIN_MIN = 26.0
 
 
-def dac_unavailable(model_type: str = "44khz") -> str:
-    """Why the DAC variant cannot run here ("" when it can): package missing or weights not cached."""
+def dac_unavailable(weights: Path | None = None, model_type: str = "44khz") -> str:
+    """Why the DAC variant cannot run here ("" when it can): package missing, weights not found."""
     try:
         import dac  # noqa: F401
     except ImportError:
         return "descript-audio-codec is not installed (pip install 'ddspfx[dac]')"
     from ddspfx.frontends.dac import cached_weights_path
 
-    path = cached_weights_path(model_type)
+    path = weights or cached_weights_path(model_type)
     if not path.is_file():
         return f"DAC {model_type} weights not found at {path} (python -m dac download --model_type {model_type})"
     return ""
 
 
-def ablation(conv_channels: int, dac_reason: str) -> Ablation:
+def ablation(conv_channels: int, dac_reason: str, dac_weights: Path | None = None) -> Ablation:
+    dac = ("--model.frontend.name", "dac") + (("--model.frontend.dac_weights", str(dac_weights)) if dac_weights else ())
     return Ablation(
         name=NAME, title="front end: mel vs DAC",
         question="Which audio representation lets the same encoder/decoders identify the pedal chain best at equal "
@@ -61,7 +63,7 @@ def ablation(conv_channels: int, dac_reason: str) -> Ablation:
             Variant("mel", (), "tokens", "Log-mel frames, stacked and projected."),
             Variant("mel + conv stem", ("--model.frontend.conv_channels", str(conv_channels)), "tokens",
                     f"Log-mel through a two-layer 2-D conv stem ({conv_channels} channels)."),
-            Variant("DAC", ("--model.frontend.name", "dac"), "tokens", "Frozen DAC 44 kHz codes, one embedding per codebook, summed.",
+            Variant("DAC", dac, "tokens", "Frozen DAC 44 kHz codes, one embedding per codebook, summed.",
                     skip=dac_reason),
         ],
         test_sets=[TestSet("synth")],
@@ -75,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_common_args(ap, NAME, default_budget_min=None, default_n_test=200,
                     budget_help=f"{TOTAL_TRAIN_MIN:g} min split over the variants that can run")
     ap.add_argument("--conv-channels", type=int, default=16, help="channels of the conv-stem variant (default 16)")
+    ap.add_argument("--dac-weights", type=Path, default=None, help="DAC weights file (default: DAC's cache)")
     args = ap.parse_args(argv)
-    ab = ablation(args.conv_channels, dac_unavailable())
+    ab = ablation(args.conv_channels, dac_unavailable(args.dac_weights), args.dac_weights)
     if args.budget_min is None:
         runnable = [v for v in ab.variants if not v.skip and (not selected(args) or v.name in selected(args))]
         args.budget_min = TOTAL_TRAIN_MIN / max(1, len(runnable))
