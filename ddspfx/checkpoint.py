@@ -140,6 +140,10 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         config = model_config_from_dict(meta["model"])
     except (DdspfxError, KeyError, TypeError) as exc:
         raise DdspfxError(f"checkpoint {path}: model config unreadable ({exc}); it was made by another ddspfx version") from None
+    fe_meta = meta.get("frontend", {})
+    if config.frontend.name == "dac" and fe_meta.get("weights_sha256"):
+        # the codec is not in the safetensors file: insist on the weights the model was trained with
+        config.frontend.dac_weights_sha256 = str(fe_meta["weights_sha256"])
     model = DdspfxModel(config, clip_seconds=float(meta.get("clip_seconds", 2.0)))
     vocab = meta.get("vocab", {})
     if vocab.get("size") != len(model.vocab) or vocab.get("fingerprint") != vocab_fingerprint(model.vocab):

@@ -31,6 +31,13 @@ class FrontEndConfig:
     f_max: float = 16000.0  # highest mel band edge (Hz)
     stack: int = 2  # consecutive frames concatenated per token (halves the sequence length)
     conv_channels: int = 0  # >0: a two-layer 2-D conv stem over (mel, time) before the projection
+    # the dac front end only (pip install 'ddspfx[dac]'); ignored by mel:
+    dac_weights: str = ""  # DAC weights file; "" = DAC's cache (~/.cache/descript/dac) or its downloader
+    dac_model_type: str = "44khz"  # 44khz | 24khz | 16khz
+    dac_n_codebooks: int = 0  # codebooks embedded (0 = all of the codec's)
+    dac_combine: str = "sum"  # per-codebook embeddings: "sum" or "concat" then project
+    dac_latents: bool = False  # use DAC's continuous latents z instead of codes
+    dac_weights_sha256: str = ""  # filled in from the weights when a model is saved; checked at load
 
 
 @dataclass

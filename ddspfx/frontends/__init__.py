@@ -15,13 +15,21 @@ from ddspfx.frontends.base import FrontEnd
 FRONTEND_NAMES: tuple[str, ...] = ("mel", "dac")
 
 
-def build_frontend(name: str, **cfg: Any) -> FrontEnd:
-    """A front end by name; ``cfg`` is its ``config()`` (the ``name`` key, if present, is ignored)."""
-    cfg = {k: v for k, v in cfg.items() if k != "name"}
+def build_frontend(name: str | None = None, /, **cfg: Any) -> FrontEnd:
+    """A front end by name; ``cfg`` is its ``config()``.
+
+    ``build_frontend(**fe.config())`` works (the name comes from the dict), and so does
+    ``build_frontend("dac", **cfg)`` when ``cfg`` also holds a ``name`` key (the argument wins).
+    Keys of the other front end (``dac_*`` for mel) are dropped, so one config section serves both.
+    """
+    cfg_name = cfg.pop("name", None)
+    name = name or cfg_name
+    if not name:
+        raise DdspfxError(f"no front end named; choose one of: {', '.join(FRONTEND_NAMES)}")
     if name == "mel":
         from ddspfx.frontends.mel import MelFrontEnd
 
-        return MelFrontEnd(**cfg)
+        return MelFrontEnd(**{k: v for k, v in cfg.items() if not k.startswith("dac_")})
     if name == "dac":
         try:
             module = importlib.import_module("ddspfx.frontends.dac")

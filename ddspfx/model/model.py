@@ -70,9 +70,13 @@ class DdspfxModel(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Teacher forcing on ``batch["tokens"]`` (B, L); returns logits for tokens[:, 1:] and head outputs."""
-        audio = batch["wet"]
-        lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
-        memory, mask = self.encode(audio, lengths)
+        if "dac_codes" in batch and hasattr(self.frontend, "forward_codes"):
+            # codes precomputed by `python -m ddspfx.data encode --frontend dac` (the codec is the costly part)
+            tokens, mask = self.frontend.forward_codes(batch["dac_codes"])
+            memory = self.encoder(tokens, mask)
+        else:
+            lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
+            memory, mask = self.encode(batch["wet"], lengths)
         out = self.heads(memory, mask)
         out["token_logits"] = self.decoder(batch["tokens"][:, :-1], memory, mask)  # (B, L-1, V)
         out["memory_mask"] = mask
