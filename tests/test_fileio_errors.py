@@ -22,6 +22,9 @@ def test_atomic_write_replaces_on_success(tmp_path):
     atomic_write_text(target, "a")
     atomic_write_text(target, "b")
     assert target.read_text() == "b"
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")  # permissions as open() would give them under this umask
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_cli_entry_turns_user_errors_into_one_line(capsys):
