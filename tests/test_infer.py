@@ -1,0 +1,147 @@
+"""The guitarist's command: python -m ddspfx.infer, its JSON, its errors, rendering and refinement."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pedalboard
+import pytest
+import soundfile as sf
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, get_effect
+from ddspfx.chain import Chain, Pedal
+from ddspfx.infer import aggregate, main, window_audio
+
+
+def _pluck(seconds: float = 1.0, sr: int = SAMPLE_RATE, f0: float = 196.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6)) / k for k in range(1, 8)) * np.exp(-3 * t)
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.fixture()
+def clips(tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, _pluck(1.0), SAMPLE_RATE, subtype="FLOAT")
+    stereo48 = tmp_path / "stereo48.wav"
+    x = _pluck(1.0, sr=48000)
+    sf.write(stereo48, np.stack([x, 0.5 * x], axis=1), 48000, subtype="FLOAT")
+    short = tmp_path / "short.wav"
+    sf.write(short, _pluck(0.1), SAMPLE_RATE)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    nan = tmp_path / "nan.wav"
+    y = _pluck(1.0)
+    y[100:110] = np.nan
+    sf.write(nan, y, SAMPLE_RATE, subtype="FLOAT")
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio")
+    return {"good": good, "stereo48": stereo48, "short": short, "silent": silent, "nan": nan, "text": text,
+            "missing": tmp_path / "missing.wav"}
+
+
+def test_json_one_object_per_good_file_and_one_error_line_per_bad_one(clips, tiny_checkpoint, capsys):
+    files = [str(clips[k]) for k in ("good", "short", "stereo48", "silent", "nan", "text", "missing")]
+    rc = main([*files, "--json", "--checkpoint", str(tiny_checkpoint)])
+    out, err = capsys.readouterr()
+    assert rc == 1  # some files failed, the others were still analysed
+    lines = out.strip().splitlines()
+    assert [json.loads(line)["file"] for line in lines] == [str(clips["good"]), str(clips["stereo48"])]
+    for line in lines:
+        obj = json.loads(line)
+        for pedal in obj["chain"]:
+            assert pedal["effect"] in EFFECT_NAMES
+            assert set(pedal["params"]) == set(get_effect(pedal["effect"]).param_names)
+        Chain.from_list(obj["chain"])  # valid chain in the public format
+        assert 0.0 <= obj["confidence"]["order"] <= 1.0
+    err_lines = err.strip().splitlines()
+    assert len(err_lines) == 5 and all(line.startswith("ddspfx: error: ") for line in err_lines)
+    assert "0.10 s" in err_lines[0] and "silent" in err_lines[1] and "NaN" in err_lines[2]
+    assert "not an audio file" in err_lines[3] or "read" in err_lines[3]
+    assert "missing.wav" in err_lines[4]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--beam", "0", "x.wav"], "--beam must be at least 1"),
+    (["x.wav", "--refine"], "--refine needs the clip's dry recording"),
+    (["x.wav", "--bogus"], "unrecognized arguments"),
+    ([], "give at least one clip"),
+    (["x.wav", "--checkpoint", "/nonexistent/model.safetensors"], "model.safetensors"),
+])
+def test_bad_flags_are_one_line_errors(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_render_onto_applies_the_printed_chain_with_pedalboard(clips, tiny_checkpoint, tmp_path, capsys):
+    dry = tmp_path / "my_dry.wav"
+    sf.write(dry, _pluck(1.5, f0=110.0, seed=3), SAMPLE_RATE, subtype="FLOAT")
+    out_wav = tmp_path / "out.wav"
+    assert main([str(clips["good"]), "--json", "--checkpoint", str(tiny_checkpoint),
+                 "--render-onto", str(dry), "--out", str(out_wav)]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    rendered, sr = sf.read(out_wav, dtype="float32")
+    assert sr == SAMPLE_RATE
+    x, _ = sf.read(dry, dtype="float32")
+    ref = Chain.from_list(obj["chain"]).to_pedalboard()(x[None], SAMPLE_RATE, reset=True)[0]
+    gain = min(1.0, 0.99 / max(float(np.abs(ref).max()), 1e-9))
+    assert rendered.shape == x.shape
+    np.testing.assert_allclose(rendered, gain * ref, atol=1e-5)
+
+
+def test_plot_and_dry_report(clips, tiny_checkpoint, tmp_path, capsys):
+    png = tmp_path / "clip.png"
+    assert main([str(clips["good"]), "--checkpoint", str(tiny_checkpoint), "--dry", str(clips["good"]),
+                 "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "distance to the clip: dry 0.000" in out  # the clip is its own dry here
+
+
+def test_fit_params_recovers_distortion_drive_through_the_proxy():
+    from ddspfx.refine import fit_params
+
+    dry = _pluck(0.5)
+    wet = pedalboard.Distortion(drive_db=24.0)(dry[None], SAMPLE_RATE)[0]
+    start = Chain([Pedal("distortion", {"drive_db": 8.0})])
+    fitted = fit_params(start, dry, wet, SAMPLE_RATE, steps=80, lr=0.1)
+    assert fitted.pedals[0].params["drive_db"] == pytest.approx(24.0, abs=1.5)
+
+
+def test_window_audio_and_vote():
+    x = np.ones(5 * 100, np.float32)
+    x[200:300] = 0.0  # a silent window is dropped
+    assert [w.shape[0] for w in window_audio(x, 100)] == [100, 100, 100, 100]
+    assert len(window_audio(np.ones(140, np.float32), 100)) == 1
+
+    class P:  # the fields aggregate reads from ddspfx.model.Prediction
+        def __init__(self, chain, alts, logp, conf):
+            self.chain, self.alternatives, self.log_prob, self.effect_confidence = chain, alts, logp, conf
+
+    a = Chain([Pedal("distortion", {"drive_db": 10.0}), Pedal("delay", {"delay_seconds": 0.2, "feedback": 0.1, "mix": 0.3})])
+    b = Chain([Pedal("delay", {"delay_seconds": 0.2, "feedback": 0.1, "mix": 0.3}), Pedal("distortion", {"drive_db": 30.0})])
+    preds = [P(a, [(b, np.log(0.25))], np.log(0.75), {"distortion": 0.9, "delay": 0.8}),
+             P(a, [(b, np.log(0.25))], np.log(0.75), {"distortion": 0.7, "delay": 0.6}),
+             P(b, [(a, np.log(0.4))], np.log(0.6), {"distortion": 0.8, "delay": 1.0})]
+    res = aggregate(preds)
+    assert res.chain.effects == ["distortion", "delay"]  # votes 0.75+0.75+0.4 vs 0.25+0.25+0.6
+    assert res.order_confidence == pytest.approx((0.75 + 0.75 + 0.4) / 3)
+    assert res.effect_confidence["distortion"] == pytest.approx(0.8)
+    # drive: median over the three windows of normalised 10, 10, 30 dB -> 10 dB
+    assert res.chain.pedals[0].params["drive_db"] == pytest.approx(10.0)
+    runner = res.runner_up_order()
+    assert runner is not None and runner[0].effects == ["delay", "distortion"]
+
+
+def test_estimate_api_accepts_soundfile_layout(tiny_checkpoint):
+    from ddspfx.infer import Estimator
+
+    est = Estimator(tiny_checkpoint, beam=2)
+    x = _pluck(1.0)
+    a = est.analyse(np.stack([x, x], axis=1), SAMPLE_RATE)  # (T, C) as soundfile returns it
+    b = est.analyse(x, SAMPLE_RATE)
+    assert a.chain.to_list() == b.chain.to_list()
