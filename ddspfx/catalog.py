@@ -43,6 +43,9 @@ class Param:
     audible_low: float | None = None
     audible_high: float | None = None
     label: str = ""
+    dead_zone: tuple[float, float] | None = None
+    """An open interval (real units) inside the audible range the sampler skips: for knobs whose
+    inaudible settings sit mid-range (an EQ peak of -5..+5 dB), which one interval cannot express."""
 
     def __post_init__(self) -> None:
         if not self.low < self.high:
@@ -132,7 +135,7 @@ def bin_to_value(b: int, param: Param) -> float:
 # --- the tables -------------------------------------------------------------------------
 # Ranges follow the design brief. Audible sub-ranges exclude settings that barely change a
 # loudness-normalised guitar (a 1.2:1 ratio, a +-1 dB peak, a 0.1-mix phaser); the sampler
-# draws labelled pedals from them. They were checked with ``python -m ddspfx.sampler``.
+# draws labelled pedals from them. They were checked with ``python -m ddspfx.audibility``.
 
 EFFECTS: dict[str, Effect] = {}
 
@@ -168,7 +171,7 @@ EQ = _register(Effect(
     pedalboard_class="PeakFilter",
     params=(
         Param("cutoff_frequency_hz", 200.0, 5000.0, "log", "Hz", label="freq"),
-        Param("gain_db", -12.0, 12.0, "linear", "dB", label="gain"),
+        Param("gain_db", -12.0, 12.0, "linear", "dB", label="gain", dead_zone=(-5.0, 5.0)),
         Param("q", 0.5, 4.0, "log", "", audible_high=2.5, label="Q"),
     ),
     linear=True, time_invariant=True, family="eq",

@@ -15,7 +15,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, Param, get_effect
+from ddspfx.catalog import EFFECT_NAMES, EFFECTS, SAMPLE_RATE, TYPICAL_ORDER, Param, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
 
@@ -73,11 +73,9 @@ def from_unit(u: float, p: Param) -> float:
 
 
 DEAD_ZONES: dict[str, dict[str, tuple[float, float]]] = {
-    # knobs whose inaudible settings sit in the middle of the range, which the catalog's single
-    # audible interval cannot express: an EQ peak of -5..+5 dB is too subtle to label
-    "eq": {"gain_db": (-5.0, 5.0)},
+    e.name: {p.name: p.dead_zone for p in e.params if p.dead_zone is not None} for e in EFFECTS.values()
 }
-"""Open intervals (real units) excluded from the sampler's draw, per effect and knob."""
+"""Open intervals (real units) excluded from the sampler's draw, per effect and knob (from the catalog)."""
 
 
 def _uniform_excluding(rng: np.random.Generator, lo: float, hi: float, gap: tuple[float, float] | None) -> float:
