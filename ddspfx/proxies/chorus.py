@@ -22,7 +22,7 @@ from torch import Tensor
 
 from ddspfx.proxies import lfo as lfo_module
 from ddspfx.proxies.fft import ParamLike, as_param
-from ddspfx.proxies.lfo import juce_sine
+from ddspfx.proxies.lfo import juce_sine, modulated_loop_mix
 from ddspfx.proxies.recursions import chorus_delay
 
 MAX_DELAY_MODULATION_MS = 20.0  # juce::dsp::Chorus::maximumDelayModulation
@@ -79,11 +79,7 @@ def chorus(
         return as_param(v, x).reshape(-1).expand(b)  # (B,)
 
     d = chorus_delay_samples(t, sample_rate, per_batch(rate_hz), per_batch(depth), per_batch(centre_delay_ms))
-    d_rows = d[:, None, :].expand(b, c, t).reshape(b * c, t)  # shared LFO across channels
-    fb_rows = as_param(feedback, x).expand(b, c, 1).reshape(-1)  # (B*C,)
-    wet = chorus_delay(x.reshape(b * c, t), fb_rows, d_rows).reshape(b, c, t)
-    m = as_param(mix, x)
-    return (1.0 - m) * x + m * wet
+    return modulated_loop_mix(x, d, feedback, mix, chorus_delay)
 
 
 __all__ = ["chorus", "chorus_delay_samples"]

@@ -80,3 +80,21 @@ def juce_sine(rate_hz: torch.Tensor, sample_rate: float, num_samples: int) -> to
 
 
 __all__ = ["juce_phase", "juce_phase_f32", "juce_sine", "juce_increment", "EMULATE_FLOAT32_PHASE"]
+
+
+def modulated_loop_mix(x, control, feedback, mix, kernel):
+    """Run a per-channel modulated feedback loop and mix it with the dry, as JUCE's Chorus/Phaser do.
+
+    x (B, C, T); ``control`` (B, T) is the LFO-driven per-sample control (chorus: delay in samples,
+    phaser: stage coefficient G), shared by all channels (JUCE uses one LFO per plugin);
+    ``kernel(x_rows (M, T), feedback (M,), control_rows (M, T)) -> (M, T)`` with M = B*C.
+    Returns (1 - mix) x + mix wet, (B, C, T).
+    """
+    from ddspfx.proxies.fft import as_param
+
+    b, c, t = x.shape
+    rows = control[:, None, :].expand(b, c, t).reshape(b * c, t)  # shared LFO across channels
+    fb_rows = as_param(feedback, x).expand(b, c, 1).reshape(-1)  # (B*C,)
+    wet = kernel(x.reshape(b * c, t), fb_rows, rows).reshape(b, c, t)
+    m = as_param(mix, x)
+    return (1.0 - m) * x + m * wet

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ddspfx.proxies.fft import ParamLike, as_param
-from ddspfx.proxies.lfo import juce_sine
+from ddspfx.proxies.lfo import juce_sine, modulated_loop_mix
 from ddspfx.proxies.recursions import phaser_loop
 
 UPDATE_EVERY = 4  # juce::dsp::Phaser::maxUpdateCounter
@@ -65,11 +65,7 @@ def phaser(
         return as_param(v, x).reshape(-1).expand(b)  # (B,)
 
     G = phaser_coefficients(t, sample_rate, per_batch(rate_hz), per_batch(depth), per_batch(centre_frequency_hz))
-    G_rows = G[:, None, :].expand(b, c, t).reshape(b * c, t)  # shared LFO across channels
-    fb_rows = as_param(feedback, x).expand(b, c, 1).reshape(-1)  # (B*C,)
-    wet = phaser_loop(x.reshape(b * c, t), fb_rows, G_rows).reshape(b, c, t)
-    m = as_param(mix, x)
-    return (1.0 - m) * x + m * wet
+    return modulated_loop_mix(x, G, feedback, mix, phaser_loop)
 
 
 __all__ = ["phaser", "phaser_coefficients"]
