@@ -145,3 +145,9 @@ def test_estimate_api_accepts_soundfile_layout(tiny_checkpoint):
     a = est.analyse(np.stack([x, x], axis=1), SAMPLE_RATE)  # (T, C) as soundfile returns it
     b = est.analyse(x, SAMPLE_RATE)
     assert a.chain.to_list() == b.chain.to_list()
+
+
+def test_demo_prints_truth_and_estimate(tiny_checkpoint, capsys):
+    assert main(["--demo", "--seed", "3", "--checkpoint", str(tiny_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "true:" in out and "estimated:" in out
