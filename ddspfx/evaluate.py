@@ -241,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tau", type=float, default=0.1, help="audible-equivalence threshold (default 0.1)")
     p.add_argument("--beam", type=int, default=4)
     p.add_argument("--no-baselines", action="store_true", help="score only the model")
+    p.add_argument("--cnn-checkpoint", help="folder of a trained CNN-on-mel baseline "
+                   "(python -m ddspfx.baselines.cnn train --out DIR); adds its row to the table")
     p.add_argument("--out", default="eval", help="output folder for report.md, results.json and PNGs")
     return p
 
@@ -270,6 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     estimator = Estimator(args.checkpoint, beam=args.beam)
+    cnn = None
+    if args.cnn_checkpoint:
+        from ddspfx.baselines import CNNBaseline
+
+        cnn = CNNBaseline.load(args.cnn_checkpoint)  # fails fast, before the test set is rendered
     examples = make_examples(args.source, args.n, args.seed, args.seconds, args.max_effects, args.order)
     analyses = []
     for s in tqdm(range(0, len(examples), 32), desc="model", unit="batch"):
@@ -277,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     systems: dict[str, Callable[[Example], Chain]] = {}
     model_chains = iter([a.chain for a in analyses])
     systems["ddspfx"] = lambda ex: next(model_chains)
+    if cnn is not None:
+        cnn_chains = iter(cnn.predict_clips([ex.wet for ex in examples]))
+        systems["CNN on mel (baseline)"] = lambda ex: next(cnn_chains)
     if not args.no_baselines:
         systems.update(baseline_systems(SamplerConfig(max_effects=args.max_effects, order=args.order), args.seed))
     results: dict[str, dict[str, float]] = {}
