@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cnn-checkpoint", help="folder of a trained CNN-on-mel baseline "
                    "(python -m ddspfx.baselines.cnn train --out DIR); adds its row to the table")
     p.add_argument("--out", default="eval", help="output folder for report.md, results.json and PNGs")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the work is many small tensors, and on a busy machine "
+                        "two threads were measured ~30x slower)")
     return p
 
 
@@ -267,6 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise DdspfxError("--n must be at least 1")
     if not 0 < args.tau < 1:
         raise DdspfxError("--tau must be between 0 and 1")
+    if args.threads < 1:
+        raise DdspfxError("--threads must be at least 1")
+    import torch
+
+    torch.set_num_threads(args.threads)
     from ddspfx.infer import Estimator
     from ddspfx.sampler import SamplerConfig
 
