@@ -197,7 +197,7 @@ def plot_results(out: Path, scorer: Scorer) -> list[str]:
         for j in range(len(labels)):
             if co[i, j] >= 0.005:
                 ax.text(j, i, f"{co[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if co[i, j] > 0.5 else "black")
-    ax.set_title("effect presence: row-normalised confusion")
+    ax.set_title("true effect (row) vs effects predicted in the same clip\n(row-normalised; each clip spreads weight 1 over its predictions)", fontsize=9)
     fig.tight_layout()
     with atomic_path(out / "presence_confusion.png", suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
