@@ -371,15 +371,38 @@ def test_pretrained_44khz_codes() -> None:
 # --- training through the model's front-end slot ------------------------------------------
 
 
+def test_cached_codes_reach_the_model_like_live_encoding(weights: Path, tmp_path: Path) -> None:
+    """make -> encode -> from_folder(dac_weights_hash) -> model.forward uses the cached codes, and
+    gives the same outputs as encoding the wet audio live (the cache is a pure speed-up)."""
+    from ddspfx.config import load_config
+    from ddspfx.data import EffectsDataset, collate
+    from ddspfx.data.materialise import make_dataset
+    from ddspfx.model import DdspfxModel
+
+    folder = tmp_path / "ds"
+    make_dataset(folder, 2, seconds=0.5, progress=False)
+    report = dac_cache.encode_folder(folder, str(weights), progress=False, device="cpu")
+    assert report.encoded == 2
+    ds = EffectsDataset.from_folder(folder, dac_weights_hash=report.weights_sha256)
+    batch = collate([ds[0], ds[1]])
+    assert batch["dac_codes"].dtype == torch.int64 and batch["dac_codes"].shape[0] == 2
+    cfg = load_config("debug", ["--model.frontend.name=dac", f"--model.frontend.dac_weights={weights}"])
+    torch.manual_seed(0)
+    model = DdspfxModel(cfg.model, clip_seconds=0.5).eval()
+    with torch.no_grad():
+        cached = model(batch)
+        live = model({k: v for k, v in batch.items() if k != "dac_codes"})
+    torch.testing.assert_close(cached["token_logits"], live["token_logits"], atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.slow
 def test_training_steps_with_dac_frontend(weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m ddspfx.train --config debug --model.frontend.name dac` runs; the tiny DAC stands in
-    for the pretrained one through DAC's cache location (FrontEndConfig has no weights-path field)."""
+    """`python -m ddspfx.train --config debug --model.frontend.name dac --model.frontend.dac_weights W` runs
+    with the tiny DAC standing in for pretrained weights, and the exported model reloads."""
     train = pytest.importorskip("ddspfx.train")
-    monkeypatch.setattr(dac_fe, "cached_weights_path", lambda model_type="44khz": weights)
     out = tmp_path / "run"
     rc = train.main(["--config", "debug", "--out", str(out), "--no-progress", "--model.frontend.name", "dac",
-                     "--trainer.max_steps", "3", "--loss.stft", "0"])
+                     "--model.frontend.dac_weights", str(weights), "--trainer.max_steps", "3", "--loss.stft", "0"])
     assert rc == 0
     meta = json.loads((out / "model.json").read_text())
     assert meta["frontend"]["name"] == "dac"
