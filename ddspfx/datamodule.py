@@ -26,13 +26,17 @@ def sampler_config(cfg: DataConfig):
     return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=cfg.order)
 
 
-def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE):
-    """The EffectsDataset of ``split`` ("train" or "val")."""
+def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE, dac_weights_hash: str | None = None):
+    """The EffectsDataset of ``split`` ("train" or "val").
+
+    With a materialised folder and ``dac_weights_hash`` (a DAC front end), items carry the codes
+    cached by ``python -m ddspfx.data encode``, so the codec does not run every epoch.
+    """
     from ddspfx.data import EffectsDataset
 
     folder = cfg.train_folder if split == "train" else cfg.val_folder
     if folder:
-        return EffectsDataset.from_folder(folder)
+        return EffectsDataset.from_folder(folder, dac_weights_hash=dac_weights_hash)
     seed, n = (TRAIN_SEED, cfg.train_size) if split == "train" else (VAL_SEED, cfg.val_size)
     if seed + n > (VAL_SEED if split == "train" else TEST_SEED):
         raise DdspfxError(f"data.{split}_size {n} would overlap the next split's seed range; keep it below 10_000_000")
@@ -41,15 +45,15 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE):
 
 
 class EffectsDataModule(L.LightningDataModule):
-    def __init__(self, cfg: DataConfig, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, cfg: DataConfig, sample_rate: int = SAMPLE_RATE, dac_weights_hash: str | None = None) -> None:
         super().__init__()
-        self.cfg, self.sample_rate = cfg, sample_rate
+        self.cfg, self.sample_rate, self.dac_weights_hash = cfg, sample_rate, dac_weights_hash
         self.train_set = self.val_set = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            self.train_set = make_dataset(self.cfg, "train", self.sample_rate)
-            self.val_set = make_dataset(self.cfg, "val", self.sample_rate)
+            self.train_set = make_dataset(self.cfg, "train", self.sample_rate, self.dac_weights_hash)
+            self.val_set = make_dataset(self.cfg, "val", self.sample_rate, self.dac_weights_hash)
 
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
         from ddspfx.data import collate

@@ -99,7 +99,7 @@ class DdspfxLightning(L.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._common_step(batch, "val")
         lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
-        preds = self.model.predict(batch["wet"], beam=self.cfg.trainer.beam, lengths=lengths)
+        preds = self.model.predict(batch["wet"], beam=self.cfg.trainer.beam, lengths=lengths, codes=batch.get("dac_codes"))
         for pred, js in zip(preds, batch["chain"]):
             for k, v in chain_scores(pred.chain, Chain.from_json(js)).items():
                 self._val_counts[k] = self._val_counts.get(k, 0.0) + v

@@ -82,7 +82,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     L.seed_everything(t.seed, workers=True, verbose=False)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     module = DdspfxLightning(cfg.to_dict())
-    data = EffectsDataModule(cfg.data, module.model.sample_rate)
+    data = EffectsDataModule(cfg.data, module.model.sample_rate,
+                             dac_weights_hash=getattr(module.model.frontend, "weights_sha256", None))
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False,
                                  save_last=True, save_top_k=1, monitor="val/loss", mode="min",
                                  every_n_train_steps=t.val_every, save_on_train_epoch_end=False)

@@ -413,3 +413,26 @@ def test_training_steps_with_dac_frontend(weights: Path, tmp_path: Path, monkeyp
     assert isinstance(model.frontend, dac_fe.DACFrontEnd)
     preds = model.predict(torch.from_numpy(_guitarish(SR // 2, 8))[None], beam=2)
     assert len(preds) == 1 and len(preds[0].chain) <= 3
+
+
+@pytest.mark.slow
+def test_training_from_a_folder_reads_the_code_cache(weights: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """After `data encode`, training on the folder never runs the codec (it would raise here)."""
+    train = pytest.importorskip("ddspfx.train")
+    from ddspfx.data.materialise import make_dataset
+
+    folder = tmp_path / "ds"
+    make_dataset(folder, 8, seconds=0.5, progress=False)
+    dac_cache.encode_folder(folder, str(weights), progress=False, device="cpu")
+
+    def no_codec(*args, **kwargs):
+        raise AssertionError("the codec ran although the codes were cached")
+
+    monkeypatch.setattr(dac_fe, "encode_codes", no_codec)
+    out = tmp_path / "run"
+    rc = train.main(["--config", "debug", "--out", str(out), "--no-progress", "--model.frontend.name", "dac",
+                     "--model.frontend.dac_weights", str(weights), "--data.train_folder", str(folder),
+                     "--data.val_folder", str(folder), "--trainer.max_steps", "2", "--loss.stft", "0",
+                     "--trainer.log_audio", "false"])
+    assert rc == 0 and (out / "model.safetensors").is_file()

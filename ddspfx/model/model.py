@@ -63,20 +63,23 @@ class DdspfxModel(nn.Module):
 
     # --- training ------------------------------------------------------------------------
 
-    def encode(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """audio (B, T) -> memory (B, F, D), mask (B, F) True = valid."""
-        tokens, mask = self.frontend(audio, lengths)
+    def encode(self, audio: torch.Tensor, lengths: torch.Tensor | None = None,
+               codes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """audio (B, T) -> memory (B, F, D), mask (B, F) True = valid.
+
+        ``codes`` (B, n_q, F): DAC codes precomputed by ``python -m ddspfx.data encode``; used instead
+        of running the codec on ``audio`` when the front end takes them (the codec is the costly part).
+        """
+        if codes is not None and hasattr(self.frontend, "forward_codes"):
+            tokens, mask = self.frontend.forward_codes(codes)
+        else:
+            tokens, mask = self.frontend(audio, lengths)
         return self.encoder(tokens, mask), mask
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Teacher forcing on ``batch["tokens"]`` (B, L); returns logits for tokens[:, 1:] and head outputs."""
-        if "dac_codes" in batch and hasattr(self.frontend, "forward_codes"):
-            # codes precomputed by `python -m ddspfx.data encode --frontend dac` (the codec is the costly part)
-            tokens, mask = self.frontend.forward_codes(batch["dac_codes"])
-            memory = self.encoder(tokens, mask)
-        else:
-            lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
-            memory, mask = self.encode(batch["wet"], lengths)
+        lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
+        memory, mask = self.encode(batch["wet"], lengths, codes=batch.get("dac_codes"))
         out = self.heads(memory, mask)
         out["token_logits"] = self.decoder(batch["tokens"][:, :-1], memory, mask)  # (B, L-1, V)
         out["memory_mask"] = mask
@@ -85,10 +88,10 @@ class DdspfxModel(nn.Module):
     # --- inference -----------------------------------------------------------------------
 
     @torch.no_grad()
-    def decode(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None
-               ) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
+    def decode(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
+               codes: torch.Tensor | None = None) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
         """Constrained search; the greedy hypothesis is merged into the beam so beam >= greedy always."""
-        memory, mask = self.encode(audio, lengths)
+        memory, mask = self.encode(audio, lengths, codes=codes)
         heads = self.heads(memory, mask)
         hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam)
         if beam > 1:
@@ -116,8 +119,9 @@ class DdspfxModel(nn.Module):
         return Chain(pedals)
 
     @torch.no_grad()
-    def predict(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None) -> list[Prediction]:
-        """audio (B, T) at ``self.sample_rate`` -> one :class:`Prediction` per clip."""
+    def predict(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
+                codes: torch.Tensor | None = None) -> list[Prediction]:
+        """audio (B, T) at ``self.sample_rate`` -> one :class:`Prediction` per clip (``codes``: see ``encode``)."""
         if audio.ndim == 1:
             audio = audio[None]
         if audio.ndim != 2:
@@ -125,7 +129,7 @@ class DdspfxModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths)
+            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths, codes=codes)
         finally:
             self.train(was_training)
         presence = torch.sigmoid(heads["presence_logits"]).cpu()
