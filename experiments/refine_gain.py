@@ -45,7 +45,7 @@ def main() -> None:
     changed = float(np.mean([r[3] for r in rows]))
     print(f"Refinement on {len(rows)} held-out clips with effects (seed offset {args.seed}, 2 s, synth), "
           f"{args.steps} steps, top-{args.top_k} candidates, 1 thread, {time.time() - t0:.0f} s. "
-          f"Command: python experiments/refine_gain.py --n {args.n} --steps {args.steps}\n")
+          f"Command: python experiments/refine_gain.py --n {args.n} --steps {args.steps} --seed {args.seed}\n")
     print("| MR-STFT distance to the true wet | median | mean |")
     print("|---|---|---|")
     for name, col in (("dry (no effect)", 0), ("model estimate (pedalboard)", 1), ("after --refine (pedalboard)", 2)):
