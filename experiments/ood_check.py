@@ -23,7 +23,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +35,8 @@ from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.evaluate import COLUMNS, TEST_SEED_BASE, Example, Scorer
-from ddspfx.metrics import reorder
 from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.metrics import reorder
 from ddspfx.render import output_gain_for
 
 # --- other renderers: same effect types, DSP that differs from pedalboard's -------------------------------
