@@ -249,6 +249,16 @@ def get_effect(name: str) -> Effect:
         raise KeyError(f"unknown effect {name!r}; known effects: {', '.join(EFFECT_NAMES)}") from None
 
 
+def check_effect_names(names: Sequence[str]) -> list[str]:
+    """Command-line effect lists: unknown names become one user-facing error line."""
+    from ddspfx.errors import DdspfxError
+
+    unknown = [n for n in names if n not in EFFECTS]
+    if unknown:
+        raise DdspfxError(f"unknown effect(s) {', '.join(unknown)}; choose from {', '.join(EFFECT_NAMES)}")
+    return list(names)
+
+
 def effect_index(name: str) -> int:
     return EFFECT_NAMES.index(get_effect(name).name)
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy.signal import lfilter
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, get_effect
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, check_effect_names, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
@@ -234,9 +234,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    unknown = [e for e in args.effects if e not in EFFECT_NAMES]
-    if unknown:
-        raise DdspfxError(f"unknown effect(s) {', '.join(unknown)}; choose from {', '.join(EFFECT_NAMES)}")
+    check_effect_names(args.effects)
     if args.n < 1 or args.seconds <= 0 or args.batch < 1 or args.sample_rate < 8000:
         raise DdspfxError("--n and --batch must be >= 1, --seconds > 0 and --sample-rate >= 8000")
     if args.bench:

@@ -33,7 +33,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, denormalise_tensor, get_effect, normalise
+from ddspfx.catalog import (
+    EFFECT_NAMES,
+    SAMPLE_RATE,
+    check_effect_names,
+    denormalise_params,
+    denormalise_tensor,
+    get_effect,
+    normalise,
+)
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.proxies import apply
@@ -246,9 +254,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    unknown = [e for e in args.effects if e not in EFFECT_NAMES]
-    if unknown:
-        raise DdspfxError(f"unknown effect(s) {unknown}; choose from {', '.join(EFFECT_NAMES)}")
+    check_effect_names(args.effects)
     if args.n < 1 or args.steps < 1 or args.restarts < 1 or args.seconds <= 0 or args.sample_rate < 8000:
         raise DdspfxError("--n, --steps and --restarts must be >= 1, --seconds > 0 and --sample-rate >= 8000")
     if args.threads > 0:
