@@ -434,6 +434,18 @@ def add_common_args(ap: argparse.ArgumentParser, name: str, default_budget_min: 
     ap.add_argument("--smoke", action="store_true", help="debug config, 3 steps, 8 test clips, beam 1 (seconds; for tests)")
 
 
+def stft_overrides(warmup: int, ramp: int, weight: float = 1.0) -> tuple[str, ...]:
+    """Config overrides that switch the proxy MR-STFT term on after ``warmup`` steps."""
+    return ("--loss.stft", f"{weight:g}", "--loss.stft_warmup_steps", str(warmup), "--loss.stft_ramp_steps", str(ramp))
+
+
+def split_budget(args: argparse.Namespace, ab: Ablation, total_min: float) -> None:
+    """Without --budget-min, share ``total_min`` of training equally among the variants that can run."""
+    if args.budget_min is None:
+        runnable = [v for v in ab.variants if not v.skip and (not selected(args) or v.name in selected(args))]
+        args.budget_min = total_min / max(1, len(runnable))
+
+
 def budget_from_args(args: argparse.Namespace) -> Budget:
     if args.n_test < 1 or args.scale <= 0 or args.budget_min < 0 or args.beam < 1:
         raise DdspfxError("need --n-test >= 1, --scale > 0, --budget-min >= 0 and --beam >= 1")

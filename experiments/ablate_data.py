@@ -37,6 +37,7 @@ from ablate import (
     report,
     run_ablation,
     selected,
+    split_budget,
 )
 
 from ddspfx.config import load_config, parse_overrides
@@ -92,9 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = [a for item in args.extra for a in (f"--{item.partition('=')[0]}", item.partition('=')[2])]
     base = load_config("debug" if args.smoke else args.config, parse_overrides(extra))
     ab = ablation(base.data.max_effects, args.real_folder, args.real_test_folder)
-    if args.budget_min is None:
-        runnable = [v for v in ab.variants if not v.skip and (not selected(args) or v.name in selected(args))]
-        args.budget_min = TOTAL_TRAIN_MIN / max(1, len(runnable))
+    split_budget(args, ab, TOTAL_TRAIN_MIN)
     budget = budget_from_args(args)
     results = run_ablation(ab, budget, args.out, command_line("ablate_data.py", argv), selected(args))
     report(results, args.out)

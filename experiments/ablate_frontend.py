@@ -31,6 +31,7 @@ from ablate import (
     report,
     run_ablation,
     selected,
+    split_budget,
 )
 
 from ddspfx.errors import cli_entry
@@ -80,9 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dac-weights", type=Path, default=None, help="DAC weights file (default: DAC's cache)")
     args = ap.parse_args(argv)
     ab = ablation(args.conv_channels, dac_unavailable(args.dac_weights), args.dac_weights)
-    if args.budget_min is None:
-        runnable = [v for v in ab.variants if not v.skip and (not selected(args) or v.name in selected(args))]
-        args.budget_min = TOTAL_TRAIN_MIN / max(1, len(runnable))
+    split_budget(args, ab, TOTAL_TRAIN_MIN)
     budget = budget_from_args(args)
     results = run_ablation(ab, budget, args.out, command_line("ablate_frontend.py", argv), selected(args))
     report(results, args.out)

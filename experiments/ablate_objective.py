@@ -35,6 +35,7 @@ from ablate import (
     report,
     run_ablation,
     selected,
+    stft_overrides,
 )
 
 from ddspfx.errors import cli_entry
@@ -43,7 +44,7 @@ NAME = "objective"
 
 
 def ablation(stft_warmup: int, stft_ramp: int) -> Ablation:
-    ramp = ("--loss.stft", "1.0", "--loss.stft_warmup_steps", str(stft_warmup), "--loss.stft_ramp_steps", str(stft_ramp))
+    ramp = stft_overrides(stft_warmup, stft_ramp)
     return Ablation(
         name=NAME, title="training objective",
         question="What does the audio (MR-STFT through the proxies) loss add to the supervised token/heads objective, "
@@ -54,7 +55,7 @@ def ablation(stft_warmup: int, stft_ramp: int) -> Ablation:
             Variant("CE + MR-STFT", ramp, "tokens",
                     f"As CE only, plus MR-STFT through the proxy chain after {stft_warmup} warm-up steps ({stft_ramp}-step ramp)."),
             Variant("STFT only", ("--loss.ce", "0", "--loss.presence", "0", "--loss.perm", "0", "--loss.params", "0",
-                                  "--loss.stft", "1.0", "--loss.stft_warmup_steps", "0", "--loss.stft_ramp_steps", "1"),
+                                  *stft_overrides(0, 1)),
                     "heads", "Only MR-STFT through the proxies, from step 0; decoded from the heads (no token decoder)."),
         ],
         test_sets=[TestSet("synth")],

@@ -33,6 +33,7 @@ from ablate import (
     report,
     run_ablation,
     selected,
+    stft_overrides,
 )
 
 from ddspfx.errors import cli_entry
@@ -41,7 +42,7 @@ NAME = "switching"
 
 
 def ablation(stft_warmup: int, stft_ramp: int) -> Ablation:
-    proxy = ("--loss.stft", "1.0", "--loss.stft_warmup_steps", str(stft_warmup), "--loss.stft_ramp_steps", str(stft_ramp))
+    proxy = stft_overrides(stft_warmup, stft_ramp)
     teacher = proxy + ("--loss.stft_teacher_perm", "true")
     return Ablation(
         name=NAME, title="switching matrix (soft permutation through the proxies)",
