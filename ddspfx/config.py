@@ -19,6 +19,7 @@ import yaml
 from ddspfx.errors import DdspfxError
 
 CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu")
+EFFECT_SET_MODES: tuple[str, ...] = ("decoder", "presence")
 
 
 @dataclass
@@ -30,7 +31,8 @@ class FrontEndConfig:
     f_min: float = 30.0  # lowest mel band edge (Hz)
     f_max: float = 16000.0  # highest mel band edge (Hz)
     stack: int = 2  # consecutive frames concatenated per token (halves the sequence length)
-    conv_channels: int = 0  # >0: a two-layer 2-D conv stem over (mel, time) before the projection
+    conv_channels: int = 0  # >0: CNN stem (4 conv-BN-ReLU-pool blocks, c..8c channels) before the projection
+    conv_time_pool: int = 4  # time downsampling of the CNN stem (1, 2, 4, 8 or 16 frames per token)
     # the dac front end only (pip install 'ddspfx[dac]'); ignored by mel:
     dac_weights: str = ""  # DAC weights file; "" = DAC's cache (~/.cache/descript/dac) or its downloader
     dac_model_type: str = "44khz"  # 44khz | 24khz | 16khz
@@ -54,6 +56,7 @@ class ModelConfig:
     sinkhorn_tau: float = 1.0  # temperature of the soft permutation
     sinkhorn_iters: int = 20  # Sinkhorn normalisation steps
     max_effects: int = 5  # longest chain the grammar lets the decoder produce
+    effect_set: str = "decoder"  # inference: which effects -- "decoder" (token search) or "presence" (head, then order search)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ddspfx.catalog import SAMPLE_RATE, denormalise_params, normalise_params
 from ddspfx.chain import Chain, Pedal
+from ddspfx.config import EFFECT_SET_MODES
 from ddspfx.errors import DdspfxError, cli_entry
 
 ORDER_RUNNER_UP_RATIO = 0.25
@@ -135,12 +136,14 @@ def _beam_probabilities(pred: Any, alt_logps: np.ndarray) -> np.ndarray:
 class Estimator:
     """Loads a model once; analyses many clips in batches."""
 
-    def __init__(self, checkpoint: str | Path | None = None, beam: int = 4, batch_size: int = 16, device: str = "cpu"):
+    def __init__(self, checkpoint: str | Path | None = None, beam: int = 4, batch_size: int = 16, device: str = "cpu",
+                 effect_set: str | None = None):
         from ddspfx.checkpoint import load_model
 
         self.model = load_model(checkpoint).to(device).eval()
         self.device = device
         self.beam = beam
+        self.effect_set = effect_set  # None: the checkpoint's model.effect_set
         self.batch_size = batch_size
         self.sample_rate = int(getattr(self.model, "sample_rate", SAMPLE_RATE))
         self.window = int(round(float(getattr(self.model, "clip_seconds", 2.0)) * self.sample_rate))
@@ -166,7 +169,7 @@ class Estimator:
                 lengths.append(p.shape[-1])
             with torch.inference_mode():
                 preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
-                                                lengths=torch.tensor(lengths)))
+                                                lengths=torch.tensor(lengths), effect_set=self.effect_set))
         grouped: dict[int, list[Any]] = defaultdict(list)
         for o, p in zip(owner, preds):
             grouped[o].append(p)
@@ -215,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="model checkpoint (.safetensors); default: the shipped model")
     p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout, nothing else")
     p.add_argument("--beam", type=int, default=4, help="beam width for decoding (default 4)")
+    p.add_argument("--effect-set", choices=EFFECT_SET_MODES, default=None,
+                   help="who picks the effects: the token 'decoder' or the 'presence' head (then the decoder orders "
+                        "them); default: the checkpoint's setting")
     p.add_argument("--render-onto", metavar="DRY.wav", help="apply the estimated chain (pedalboard) to your own dry recording")
     p.add_argument("--out", metavar="OUT.wav", help="where --render-onto writes (default: <dry>_ddspfx.wav)")
     p.add_argument("--dry", metavar="DRY.wav", help="the clip's own dry recording, for --refine")
@@ -255,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _check_args(args)
     out = sys.stdout
-    estimator = Estimator(args.checkpoint, beam=args.beam)
+    estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set)
     sr = estimator.sample_rate
     if args.demo:
         return _demo(estimator, args.seed, out)

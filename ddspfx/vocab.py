@@ -17,7 +17,7 @@ catalog order ``<effect>``, its parameters' bins in order, ``</effect>``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import AbstractSet, Sequence
 
 import torch
 
@@ -190,14 +190,22 @@ class PedalVocab:
     def _full(self, used: set[str]) -> bool:
         return self.max_effects is not None and len(used) >= self.max_effects
 
-    def allowed_next(self, prefix: Sequence[int]) -> set[int]:
-        """Ids that may follow ``prefix`` (empty after ``</chain>``). Raises ValueError on an invalid prefix."""
+    def allowed_next(self, prefix: Sequence[int], effects: AbstractSet[str] | None = None) -> set[int]:
+        """Ids that may follow ``prefix`` (empty after ``</chain>``). Raises ValueError on an invalid prefix.
+
+        ``effects``: the chain must consist of exactly these effects (any order) -- only they may be
+        opened and ``</chain>`` is allowed once all are used; the search then only chooses the order
+        and the parameter bins (set-then-order decoding).
+        """
         phase, used, current, n_params = self._state(prefix)
         if phase == "start":
             return {self.bos_id}
         if phase == "done":
             return set()
         if phase == "between":
+            if effects is not None:
+                left = [e for e in self.effects if e in effects and e not in used]
+                return {self._open[e] for e in left} if left and not self._full(used) else {self.eos_id}
             out = {self.eos_id}
             if not self._full(used):
                 out |= {self._open[e] for e in self.effects if e not in used}
@@ -215,11 +223,15 @@ class PedalVocab:
         shown = ", ".join(names[:4]) + (f", ... ({len(names)} options)" if len(names) > 4 else "")
         return f"expected one of {shown}"
 
-    def allowed_mask(self, prefixes: list[list[int]]) -> torch.Tensor:
-        """(B, V) bool: row b marks the ids allowed after ``prefixes[b]``; a finished row allows only pad."""
+    def allowed_mask(self, prefixes: list[list[int]], effects: Sequence[AbstractSet[str] | None] | None = None
+                     ) -> torch.Tensor:
+        """(B, V) bool: row b marks the ids allowed after ``prefixes[b]``; a finished row allows only pad.
+
+        ``effects[b]``: restrict row b's chain to that effect set (see :meth:`allowed_next`).
+        """
         mask = torch.zeros(len(prefixes), len(self), dtype=torch.bool)
         for b, prefix in enumerate(prefixes):
-            allowed = self.allowed_next(prefix)
+            allowed = self.allowed_next(prefix, None if effects is None else effects[b])
             if not allowed:
                 allowed = {self.pad_id}
             mask[b, sorted(allowed)] = True

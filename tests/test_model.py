@@ -62,17 +62,19 @@ def test_mel_sine_lands_in_its_band():
         assert abs(band - int(np.argmin(np.abs(centres - f0)))) <= 1
 
 
-@pytest.mark.parametrize("conv_channels", [0, 4])
-def test_frontend_frames_and_mask(conv_channels):
+@pytest.mark.parametrize("conv_channels,time_pool", [(0, 4), (4, 1), (4, 4)])
+def test_frontend_frames_and_mask(conv_channels, time_pool):
     from ddspfx.frontends import build_frontend
 
-    fe = build_frontend("mel", dim=24, n_mels=32, n_fft=1024, hop=256, stack=3, conv_channels=conv_channels)
+    fe = build_frontend("mel", dim=24, n_mels=32, n_fft=1024, hop=256, stack=3, conv_channels=conv_channels,
+                        conv_time_pool=time_pool)
     assert build_frontend(**fe.config()).config() == fe.config()  # config() rebuilds the same front end
     x = audio(2, 0.3)
     tokens, mask = fe(x, torch.tensor([x.shape[1], 2560]))
     assert tokens.shape == (2, fe.frames_for(x.shape[1]), 24)
     assert mask[0].all()
-    assert int(mask[1].sum()) == math.ceil((2560 // 256 + 1) / 3)
+    pool = time_pool if conv_channels else 1  # 11 STFT frames -> ceil(11 / pool) after the stem
+    assert int(mask[1].sum()) == math.ceil(math.ceil((2560 // 256 + 1) / pool) / 3)
 
 
 def test_dac_frontend_missing_says_how_to_install():
@@ -301,3 +303,28 @@ def test_checkpoint_errors_are_one_line(model, tmp_path):
     side.write_text("{not json")
     with pytest.raises(DdspfxError, match="not valid JSON"):
         load_model(path)
+
+
+def test_presence_effect_set_decoding_uses_the_heads_set(model, monkeypatch):
+    """effect_set="presence": the decoded chain holds exactly the presence head's effects (> 0.5)."""
+    x = audio(3, 0.5, seed=11)
+    wanted = [{"reverb"}, set(), {"eq", "distortion", "delay", "chorus"}]
+    logits = torch.full((3, len(EFFECT_NAMES)), -3.0)
+    for i, effects in enumerate(wanted):
+        for e in effects:
+            logits[i, EFFECT_NAMES.index(e)] = 2.0
+    heads = model.heads.forward
+
+    def fixed_presence(memory, mask):
+        out = heads(memory, mask)
+        out["presence_logits"] = logits
+        return out
+
+    monkeypatch.setattr(model.heads, "forward", fixed_presence)
+    for p, want in zip(model.predict(x, beam=3, effect_set="presence"), wanted):
+        assert set(p.chain.effects) == want
+        assert all(set(a.effects) == want for a, _ in p.alternatives)  # other orders of the same set
+    free = model.predict(x, beam=3, effect_set="decoder")
+    assert [set(p.chain.effects) for p in free] != wanted  # the untrained decoder alone does not find these sets
+    with pytest.raises(ValueError, match="effect_set"):
+        model.predict(x, effect_set="both")

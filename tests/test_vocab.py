@@ -138,3 +138,26 @@ def test_allowed_mask_matches_allowed_next():
     for row, prefix in zip(mask, prefixes):
         expected = VOCAB.allowed_next(prefix) or {VOCAB.pad_id}
         assert set(torch.nonzero(row).flatten().tolist()) == expected
+
+
+def test_effect_set_constraint_forces_exactly_that_set():
+    """With an effect set, every complete walk decodes to a permutation of exactly that set."""
+    import random
+
+    vocab = PedalVocab(max_effects=5)
+    rng = random.Random(0)
+    for required in [frozenset(), frozenset({"reverb"}), frozenset({"eq", "distortion", "delay"})]:
+        for _ in range(20):
+            seq = [vocab.bos_id]
+            while True:
+                allowed = vocab.allowed_next(seq, required)
+                if not allowed:
+                    break
+                seq.append(rng.choice(sorted(allowed)))
+            assert set(vocab.decode(seq).effects) == required
+    # right after <chain>, only the required effects may open; </chain> only once all are used
+    req = frozenset({"chorus", "eq"})
+    first = vocab.allowed_next([vocab.bos_id], req)
+    assert first == {vocab.effect_open_id("chorus"), vocab.effect_open_id("eq")}
+    mask = vocab.allowed_mask([[vocab.bos_id]], [req])
+    assert set(mask[0].nonzero().flatten().tolist()) == first

@@ -38,6 +38,7 @@ from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, denormalise_pa
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.frontends.conv import conv_blocks, pooled_length
 from ddspfx.frontends.mel import log_mel, mel_filterbank
 
 FORMAT = "ddspfx-cnn-baseline"
@@ -107,13 +108,8 @@ class CNNBaseline(nn.Module):
         self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)
         fb = mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.f_min, min(c.f_max, c.sample_rate / 2))
         self.register_buffer("fb", torch.from_numpy(fb), persistent=False)
-        blocks: list[nn.Module] = []
-        c_in = 1
-        for c_out in c.channels:
-            blocks += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2, ceil_mode=True)]
-            c_in = c_out
-        self.conv = nn.Sequential(*blocks)
+        self.conv = conv_blocks(c.channels, [(2, 2)] * len(c.channels))
+        c_in = c.channels[-1]
         self.trunk = nn.Sequential(nn.Linear(2 * c_in, c.hidden), nn.ReLU(inplace=True), nn.Dropout(c.dropout))
         n, s = self.n_effects, c.max_effects
         self.presence_head = nn.Linear(c.hidden, n)
@@ -127,8 +123,7 @@ class CNNBaseline(nn.Module):
     def _valid_frames(self, lengths: torch.Tensor, frames: int) -> torch.Tensor:
         """(B,) valid CNN output frames for audio ``lengths`` (samples): centred STFT, then ceil-halving per block."""
         v = torch.div(lengths, self.config.hop, rounding_mode="floor") + 1
-        for _ in self.config.channels:
-            v = torch.div(v + 1, 2, rounding_mode="floor")
+        v = pooled_length(v, [2] * len(self.config.channels))
         return v.clamp(1, frames)
 
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

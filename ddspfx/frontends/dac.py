@@ -36,7 +36,8 @@ from ddspfx.frontends.base import FrontEnd
 MODEL_TYPES: tuple[str, ...] = ("44khz", "24khz", "16khz")
 COMBINE_MODES: tuple[str, ...] = ("sum", "concat")
 # Keys of the mel front end's config that ``build`` receives from a shared FrontEndConfig and ignores.
-MEL_ONLY_KEYS: frozenset[str] = frozenset({"n_fft", "hop", "n_mels", "f_min", "f_max", "stack", "conv_channels"})
+MEL_ONLY_KEYS: frozenset[str] = frozenset({"n_fft", "hop", "n_mels", "f_min", "f_max", "stack", "conv_channels",
+                                               "conv_time_pool"})
 DOWNLOAD_HOST = ("github.com", 443)  # DAC's weights are GitHub release assets
 PROBE_TIMEOUT_S = 5.0  # how long the offline check may take before we call the network unreachable
 

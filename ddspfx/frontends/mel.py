@@ -7,6 +7,7 @@ frames are concatenated before the projection to shorten the encoder's sequence.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from torch import nn
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.frontends.base import FrontEnd
+from ddspfx.frontends.conv import conv_blocks, pooled_length
 
 
 def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
@@ -67,6 +69,7 @@ class MelFrontEnd(FrontEnd):
         f_max: float = 16000.0,
         stack: int = 2,
         conv_channels: int = 0,
+        conv_time_pool: int = 4,
     ) -> None:
         super().__init__()
         self.sample_rate, self.dim = int(sample_rate), int(dim)
@@ -78,14 +81,21 @@ class MelFrontEnd(FrontEnd):
         # Log-mel of a -20 dBFS guitar sits around -10 +- 5 nats; a fixed shift/scale (in
         # ``features``) keeps the projection's input near unit range. No per-frame normalisation:
         # the frame level *is* the signal for compressors (envelope) and delay (echo decay).
-        # optional 2-D conv stem over (mel, time): local spectro-temporal patterns before the projection
-        self.conv_channels = int(conv_channels)
+        # Optional CNN stem (``conv_channels`` = c > 0): four conv blocks of c, 2c, 4c, 8c channels,
+        # each halving the mel axis, the first log2(conv_time_pool) also halving time. Measured on
+        # the shipped setting: a per-frame linear projection of log-mel left eq, chorus and phaser
+        # near chance; local spectro-temporal filters are what the CNN baseline detects them with.
+        self.conv_channels, self.conv_time_pool = int(conv_channels), int(conv_time_pool)
         per_frame = self.n_mels
         if self.conv_channels > 0:
-            c = self.conv_channels
-            self.conv = nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.GELU(),
-                                      nn.Conv2d(c, c, 3, stride=(2, 1), padding=1), nn.GELU())
-            per_frame = c * ((self.n_mels + 1) // 2)
+            n_time = int(round(math.log2(max(1, self.conv_time_pool))))
+            if 2**n_time != self.conv_time_pool or n_time > 4:
+                raise ValueError(f"conv_time_pool must be 1, 2, 4, 8 or 16, got {conv_time_pool}")
+            self._freq_pools = [2, 2, 2, 2]
+            self._time_pools = [2] * n_time + [1] * (4 - n_time)
+            widths = [self.conv_channels * 2**i for i in range(4)]
+            self.conv = conv_blocks(widths, list(zip(self._freq_pools, self._time_pools)))
+            per_frame = widths[-1] * pooled_length(self.n_mels, self._freq_pools)
         self.proj = nn.Sequential(
             nn.Linear(per_frame * self.stack, self.dim), nn.GELU(), nn.Linear(self.dim, self.dim)
         )
@@ -94,19 +104,25 @@ class MelFrontEnd(FrontEnd):
         return {
             "name": self.name, "dim": self.dim, "sample_rate": self.sample_rate, "n_fft": self.n_fft,
             "hop": self.hop, "n_mels": self.n_mels, "f_min": self.f_min, "f_max": self.f_max, "stack": self.stack,
-            "conv_channels": self.conv_channels,
+            "conv_channels": self.conv_channels, "conv_time_pool": self.conv_time_pool,
         }
 
+    def _valid_frames(self, frames: torch.Tensor | int) -> torch.Tensor | int:
+        """STFT frames -> tokens: through the stem's time pools, then ``stack``."""
+        if self.conv_channels > 0:
+            frames = pooled_length(frames, self._time_pools)
+        return pooled_length(frames, [self.stack])
+
     def frames_for(self, num_samples: int) -> int:
-        return -(-(num_samples // self.hop + 1) // self.stack)
+        return int(self._valid_frames(num_samples // self.hop + 1))
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, T) -> (B, F', per_frame * stack): scaled log-mel (through the conv stem if any), stacked."""
         with torch.autocast(device_type=audio.device.type, enabled=False):
             x = (log_mel(audio.float(), self.window, self.fb, self.n_fft, self.hop) + 10.0) / 5.0  # (B, F, M)
         if self.conv_channels > 0:
-            y = self.conv(x.transpose(1, 2)[:, None])  # (B, C, M/2, F)
-            x = y.permute(0, 3, 1, 2).flatten(2)  # (B, F, C*M/2)
+            y = self.conv(x.transpose(1, 2)[:, None])  # (B, C, M', F / conv_time_pool)
+            x = y.permute(0, 3, 1, 2).flatten(2)  # (B, F', C*M')
         b, f, m = x.shape
         pad = (-f) % self.stack
         if pad:
@@ -120,7 +136,6 @@ class MelFrontEnd(FrontEnd):
         if lengths is None:
             mask = torch.ones(b, f, dtype=torch.bool, device=audio.device)
         else:
-            valid = torch.div(lengths.to(audio.device), self.hop, rounding_mode="floor") + 1
-            valid = torch.div(valid + self.stack - 1, self.stack, rounding_mode="floor")
+            valid = self._valid_frames(torch.div(lengths.to(audio.device), self.hop, rounding_mode="floor") + 1)
             mask = torch.arange(f, device=audio.device)[None, :] < valid[:, None]
         return tokens, mask

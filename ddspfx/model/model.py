@@ -1,7 +1,8 @@
 """DdspfxModel: front end -> encoder -> (token decoder, continuous heads); ``predict`` for inference.
 
 Reconciling the two views at inference: the grammar-constrained beam search over tokens fixes
-*which* effects are present, their *order* and a bin for every parameter; the continuous
+*which* effects are present (or, with ``effect_set="presence"``, the presence head fixes the set
+and the search may only open those effects), their *order* and a bin for every parameter; the continuous
 parameter head then refines each value inside the decoded bin, allowing it to move at most
 half a bin outside it (``refine_margin``), so tokens and continuous values never disagree by
 more than 1.5 bins while the value is not quantised to bin centres. Presence gates are
@@ -20,7 +21,8 @@ from torch import nn
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise, effect_index, get_effect, normalise, value_to_bin
 from ddspfx.chain import Chain, Pedal
-from ddspfx.config import ModelConfig
+from ddspfx.config import EFFECT_SET_MODES, ModelConfig
+from ddspfx.errors import DdspfxError
 from ddspfx.frontends import FrontEnd, build_frontend
 from ddspfx.model.decoder import TokenDecoder
 from ddspfx.model.encoder import Encoder
@@ -50,6 +52,8 @@ class DdspfxModel(nn.Module):
         c = self.config
         self.clip_seconds = float(clip_seconds)
         self.vocab = PedalVocab(max_effects=c.max_effects)
+        if c.effect_set not in EFFECT_SET_MODES:
+            raise DdspfxError(f"model.effect_set must be one of {', '.join(EFFECT_SET_MODES)}, got {c.effect_set!r}")
         if self.vocab.max_length() > c.max_tokens:
             raise ValueError(f"max_tokens {c.max_tokens} < longest chain {self.vocab.max_length()} tokens")
         fe = dataclasses.asdict(c.frontend)
@@ -87,15 +91,33 @@ class DdspfxModel(nn.Module):
 
     # --- inference -----------------------------------------------------------------------
 
+    def presence_sets(self, presence_logits: torch.Tensor, threshold: float = 0.5) -> list[frozenset[str]]:
+        """(B, N) logits -> per clip the effects whose gate exceeds ``threshold`` (the most probable max_effects)."""
+        probs = torch.sigmoid(presence_logits.float()).cpu()
+        sets = []
+        for row in probs:
+            ranked = [n for n in row.argsort(descending=True).tolist() if float(row[n]) > threshold]
+            sets.append(frozenset(EFFECT_NAMES[n] for n in ranked[: self.config.max_effects]))
+        return sets
+
     @torch.no_grad()
     def decode(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
-               codes: torch.Tensor | None = None) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
-        """Constrained search; the greedy hypothesis is merged into the beam so beam >= greedy always."""
+               codes: torch.Tensor | None = None, effect_set: str | None = None
+               ) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
+        """Constrained search; the greedy hypothesis is merged into the beam so beam >= greedy always.
+
+        ``effect_set`` (default: the model config's): "decoder" lets the token search choose the effects;
+        "presence" fixes them to the presence head's set and searches only order and bins.
+        """
+        mode = effect_set or self.config.effect_set
+        if mode not in EFFECT_SET_MODES:
+            raise ValueError(f"effect_set must be one of {', '.join(EFFECT_SET_MODES)}, got {mode!r}")
         memory, mask = self.encode(audio, lengths, codes=codes)
         heads = self.heads(memory, mask)
-        hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam)
+        sets = self.presence_sets(heads["presence_logits"]) if mode == "presence" else None
+        hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam, effect_sets=sets)
         if beam > 1:
-            greedy = beam_search(self.decoder, memory, mask, self.vocab, beam=1)
+            greedy = beam_search(self.decoder, memory, mask, self.vocab, beam=1, effect_sets=sets)
             for hs, g in zip(hyps, greedy):
                 if g and all(h.ids != g[0].ids for h in hs):
                     hs.append(g[0])
@@ -120,8 +142,11 @@ class DdspfxModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
-                codes: torch.Tensor | None = None) -> list[Prediction]:
-        """audio (B, T) at ``self.sample_rate`` -> one :class:`Prediction` per clip (``codes``: see ``encode``)."""
+                codes: torch.Tensor | None = None, effect_set: str | None = None) -> list[Prediction]:
+        """audio (B, T) at ``self.sample_rate`` -> one :class:`Prediction` per clip.
+
+        ``codes``: see ``encode``; ``effect_set``: see ``decode``.
+        """
         if audio.ndim == 1:
             audio = audio[None]
         if audio.ndim != 2:
@@ -129,7 +154,7 @@ class DdspfxModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths, codes=codes)
+            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths, codes=codes, effect_set=effect_set)
         finally:
             self.train(was_training)
         presence = torch.sigmoid(heads["presence_logits"]).cpu()

@@ -9,7 +9,9 @@ Finished hypotheses are carried along with a zero-cost ``<pad>``. Greedy is beam
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import AbstractSet
 
 import torch
 
@@ -29,8 +31,12 @@ def beam_search(
     vocab,
     beam: int = 4,
     max_len: int | None = None,
+    effect_sets: Sequence[AbstractSet[str] | None] | None = None,
 ) -> list[list[Hypothesis]]:
-    """memory (B, F, D), memory_mask (B, F) -> per item up to ``beam`` finished hypotheses, best first."""
+    """memory (B, F, D), memory_mask (B, F) -> per item up to ``beam`` finished hypotheses, best first.
+
+    ``effect_sets[b]``: item b's chain must hold exactly these effects (the search picks order and bins).
+    """
     b, k = memory.shape[0], max(1, int(beam))
     max_len = min(max_len or decoder.max_tokens, decoder.max_tokens)
     device = memory.device
@@ -48,7 +54,8 @@ def beam_search(
         allowed = torch.zeros(b * k, v, dtype=torch.bool)
         idx = alive.nonzero().flatten().tolist()
         if idx:
-            allowed[idx] = vocab.allowed_mask([seqs[i] for i in idx])
+            sets = None if effect_sets is None else [effect_sets[i // k] for i in idx]
+            allowed[idx] = vocab.allowed_mask([seqs[i] for i in idx], sets)
         allowed[(~alive).cpu(), vocab.pad_id] = True  # finished or dead rows continue with a free <pad>
         # renormalise over the allowed ids: scores are log-probabilities under the constrained model
         logp = torch.log_softmax(logits.masked_fill(~allowed.to(device), float("-inf")), dim=-1)
