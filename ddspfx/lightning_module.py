@@ -101,7 +101,12 @@ class DdspfxLightning(L.LightningModule):
         lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
         preds = self.model.predict(batch["wet"], beam=self.cfg.trainer.beam, lengths=lengths, codes=batch.get("dac_codes"))
         for pred, js in zip(preds, batch["chain"]):
-            for k, v in chain_scores(pred.chain, Chain.from_json(js)).items():
+            truth = Chain.from_json(js)
+            for k, v in chain_scores(pred.chain, truth).items():
+                self._val_counts[k] = self._val_counts.get(k, 0.0) + v
+            # the presence head alone (gate > 0.5): decides model.effect_set="presence" vs "decoder"
+            head, true = {e for e, p in pred.effect_confidence.items() if p > 0.5}, set(truth.effects)
+            for k, v in (("head_tp", len(head & true)), ("head_fp", len(head - true)), ("head_fn", len(true - head))):
                 self._val_counts[k] = self._val_counts.get(k, 0.0) + v
             self._val_counts["n"] = self._val_counts.get("n", 0.0) + 1
         if batch_idx == 0 and self.cfg.trainer.log_audio:
@@ -115,10 +120,11 @@ class DdspfxLightning(L.LightningModule):
         if not c.get("n"):
             return
         f1 = 2 * c["tp"] / max(1.0, 2 * c["tp"] + c["fp"] + c["fn"])
+        head_f1 = 2 * c["head_tp"] / max(1.0, 2 * c["head_tp"] + c["head_fp"] + c["head_fn"])
         self.log_dict({"val/chain_acc": c["order"] / c["n"], "val/chain_exact": c["exact"] / c["n"],
                        "val/chain_acc_lti": c["order_lti"] / c["n"],
                        "val/param_err": c["param_err_sum"] / max(1.0, c["param_err_n"]),
-                       "val/presence_f1": f1}, prog_bar=True, sync_dist=True)
+                       "val/presence_f1": f1, "val/presence_f1_head": head_f1}, prog_bar=True, sync_dist=True)
 
     @torch.no_grad()
     def _log_media(self, batch: dict, n: int = 2) -> None:
