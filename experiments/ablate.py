@@ -108,13 +108,22 @@ class Budget:
 # --- read-outs ------------------------------------------------------------------------------
 
 
-def decode_tokens(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
-    """The model's own inference: grammar-constrained beam search over pedal tokens, refined params."""
+def decode_tokens(model: Any, examples: list[Example], s: DecodeSettings, effect_set: str | None = None
+                  ) -> list[Chain]:
+    """The model's own inference: grammar-constrained beam search over pedal tokens, refined params.
+
+    ``effect_set``: who picks the effects ("decoder" or "presence"); None = the model config's (shipped) choice.
+    """
     out: list[Chain] = []
     for i in range(0, len(examples), s.batch_size):
         wet = torch.from_numpy(np.stack([ex.wet for ex in examples[i:i + s.batch_size]]).astype(np.float32))
-        out += [p.chain for p in model.predict(wet.to(s.device), beam=s.beam)]
+        out += [p.chain for p in model.predict(wet.to(s.device), beam=s.beam, effect_set=effect_set)]
     return out
+
+
+def decode_tokens_own_set(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
+    """Beam search over pedal tokens where the token decoder also chooses the effects (no presence head)."""
+    return decode_tokens(model, examples, s, effect_set="decoder")
 
 
 @torch.no_grad()
@@ -152,9 +161,10 @@ def decode_heads(model: Any, examples: list[Example], s: DecodeSettings) -> list
     return [heads_chain(h, s.max_effects) for h in head_outputs(model, examples, s)]
 
 
-DECODERS: dict[str, Decoder] = {"tokens": decode_tokens, "heads": decode_heads}
+DECODERS: dict[str, Decoder] = {"tokens": decode_tokens, "tokens-own-set": decode_tokens_own_set, "heads": decode_heads}
 DECODER_NOTES: dict[str, str] = {
-    "tokens": "beam search over pedal tokens (the shipped inference)",
+    "tokens": "beam search over pedal tokens with the config's effect_set (the shipped inference)",
+    "tokens-own-set": "beam search over pedal tokens; the token decoder also picks the effects",
     "heads": "presence head > 0.5 -> set; Hungarian order of the Sinkhorn switching matrix; parameter head values",
 }
 

@@ -3,7 +3,9 @@
 One model is trained (the default objective); its predictions are read out four ways on the same
 held-out clips:
 
-- **tokens (AR)**: the shipped inference, grammar-constrained beam search over pedal tokens.
+- **tokens (AR)**: grammar-constrained beam search over pedal tokens; the decoder picks the effects too.
+- **presence set -> tokens (AR) order**: the shipped inference (``model.effect_set: presence``): the
+  presence head fixes the set, the same beam search may only open those effects (order and bins).
 - **set -> search**: the presence head gives the set (gate > 0.5, at most max_effects), the
   parameter head the settings; then every order of that set is rendered with pedalboard on the
   clip's **dry** recording and the order whose render is closest to the wet clip wins
@@ -101,7 +103,7 @@ def make_decoders(max_orders: int) -> dict[str, Any]:
 
     def tokens_search(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
         return [search_order(ex.dry, ex.wet, c.pedals, dist, max_orders)
-                for ex, c in zip(examples, decode_tokens(model, examples, s))]
+                for ex, c in zip(examples, decode_tokens(model, examples, s, effect_set="decoder"))]
 
     def true_set_search(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
         heads = head_outputs(model, examples, s)
@@ -120,9 +122,13 @@ def ablation(max_orders: int) -> Ablation:
         question="Given one trained model, is the order better read from the autoregressive token decoder, or found by "
                  "predicting the unordered set and searching the orders by re-rendering with pedalboard (needs the dry)?",
         variants=[
-            Variant("tokens (AR)", (), "tokens", "Beam search over pedal tokens; blind (wet only)."),
+            Variant("tokens (AR)", (), "tokens-own-set",
+                    "Beam search over pedal tokens, the decoder picks the effects too; blind (wet only)."),
+            Variant("presence set -> tokens (AR) order", (), "tokens",
+                    "Shipped inference: presence-head set, the token beam search orders it and bins the params; blind."),
             Variant("set -> search", (), "set-search", "Presence-head set + parameter head, order by pedalboard search on the dry."),
-            Variant("tokens set -> search", (), "tokens-search", "Token decoder's set and params, order re-chosen by the search."),
+            Variant("tokens set -> search", (), "tokens-search",
+                    "The token decoder's own set and params, order re-chosen by the search."),
             Variant("true set -> search", (), "true-set-search",
                     "Oracle: the true set with the parameter head's settings, order by search (upper bound of the search)."),
         ],

@@ -1,7 +1,9 @@
-"""Front-end ablation: log-mel vs DAC codes (and the mel front end's optional conv stem).
+"""Front-end ablation: log-mel with and without the CNN stem vs DAC codes.
 
-- **mel**: the default weight-free log-mel front end.
-- **mel + conv stem**: the same features through a two-layer 2-D conv stem (``frontend.conv_channels``).
+- **mel + CNN stem**: the default weight-free front end: log-mel through four conv-BN-ReLU-pool
+  blocks (``frontend.conv_channels``, time pooled by ``frontend.conv_time_pool``), one token per 4 frames.
+- **mel, frame projection**: the same log-mel, two frames stacked per token and projected by an MLP
+  (``conv_channels 0, stack 2``: the front end the first shipped model used).
 - **DAC**: frozen Descript Audio Codec codes, embedded per codebook (``frontend.name dac``). Run only
   when ``import dac`` works *and* the 44 kHz weights are in DAC's cache
   (``~/.cache/descript/dac/``, or ``--dac-weights PATH``); otherwise its row says why it was not run. On a CPU the codec runs on
@@ -11,7 +13,7 @@
 Default (2-core CPU): 26 min of training split over the variants that can run (2 x 13 min without
 DAC, 3 x 8.7 min with it) + about 1.5 min of evaluation on 200 clips ~= 28 min.
 
-    python experiments/ablate_frontend.py [--budget-min M] [--n-test 200] [--conv-channels 16] [--scale 1] [--smoke]
+    python experiments/ablate_frontend.py [--budget-min M] [--n-test 200] [--scale 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -54,16 +56,17 @@ def dac_unavailable(weights: Path | None = None, model_type: str = "44khz") -> s
     return ""
 
 
-def ablation(conv_channels: int, dac_reason: str, dac_weights: Path | None = None) -> Ablation:
+def ablation(dac_reason: str, dac_weights: Path | None = None) -> Ablation:
     dac = ("--model.frontend.name", "dac") + (("--model.frontend.dac_weights", str(dac_weights)) if dac_weights else ())
     return Ablation(
         name=NAME, title="front end: mel vs DAC",
         question="Which audio representation lets the same encoder/decoders identify the pedal chain best at equal "
-                 "training time: log-mel (weight-free), log-mel with a conv stem, or a frozen neural codec's codes (DAC)?",
+                 "training time: log-mel through a CNN stem (the default), log-mel frames projected one by one, or a "
+                 "frozen neural codec's codes (DAC)?",
         variants=[
-            Variant("mel", (), "tokens", "Log-mel frames, stacked and projected."),
-            Variant("mel + conv stem", ("--model.frontend.conv_channels", str(conv_channels)), "tokens",
-                    f"Log-mel through a two-layer 2-D conv stem ({conv_channels} channels)."),
+            Variant("mel + CNN stem", (), "tokens", "Default: log-mel through 4 conv blocks, 1 token per 4 frames."),
+            Variant("mel, frame projection", ("--model.frontend.conv_channels", "0", "--model.frontend.stack", "2"),
+                    "tokens", "Log-mel, 2 frames stacked per token, MLP projection (no conv)."),
             Variant("DAC", dac, "tokens", "Frozen DAC 44 kHz codes, one embedding per codebook, summed.",
                     skip=dac_reason),
         ],
@@ -77,10 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, NAME, default_budget_min=None, default_n_test=200,
                     budget_help=f"{TOTAL_TRAIN_MIN:g} min split over the variants that can run")
-    ap.add_argument("--conv-channels", type=int, default=16, help="channels of the conv-stem variant (default 16)")
     ap.add_argument("--dac-weights", type=Path, default=None, help="DAC weights file (default: DAC's cache)")
     args = ap.parse_args(argv)
-    ab = ablation(args.conv_channels, dac_unavailable(args.dac_weights), args.dac_weights)
+    ab = ablation(dac_unavailable(args.dac_weights), args.dac_weights)
     split_budget(args, ab, TOTAL_TRAIN_MIN)
     budget = budget_from_args(args)
     results = run_ablation(ab, budget, args.out, command_line("ablate_frontend.py", argv), selected(args))

@@ -128,7 +128,8 @@ def test_order_search_and_heads_readout(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_decoder_smoke(tmp_path: Path) -> None:
     run_script("ablate_decoder.py", tmp_path / "d")
-    res = check_outputs(tmp_path / "d", ["tokens (AR)", "set -> search", "tokens set -> search", "true set -> search"],
+    res = check_outputs(tmp_path / "d", ["tokens (AR)", "presence set -> tokens (AR) order", "set -> search", "tokens set -> search",
+                         "true set -> search"],
                         ["synth"])
     assert len({r["train"]["model"] for r in res["variants"].values()}) == 1  # one model, four readouts
     assert res["variants"]["true set -> search"]["results"]["synth"]["micro_f1"] == pytest.approx(1.0)
@@ -145,7 +146,7 @@ def test_switching_smoke(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_frontend_smoke(tmp_path: Path) -> None:
     run_script("ablate_frontend.py", tmp_path / "f")
-    res = check_outputs(tmp_path / "f", ["mel", "mel + conv stem", "DAC"], ["synth"])
+    res = check_outputs(tmp_path / "f", ["mel + CNN stem", "mel, frame projection", "DAC"], ["synth"])
     try:
         import dac  # noqa: F401
         has_dac = True
