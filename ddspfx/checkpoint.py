@@ -79,13 +79,18 @@ def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, m
 def model_card(meta: dict[str, Any]) -> str:
     """A short Markdown model card from a sidecar: what the model is, its data, metrics, how to reproduce."""
     m, fe, data, metrics = meta["model"], meta["frontend"], meta.get("data", {}), meta.get("metrics", {})
+    stem = (f", CNN stem {fe['conv_channels']}-{8 * fe['conv_channels']} channels, time pool {fe.get('conv_time_pool', '?')}"
+            if fe.get("conv_channels") else "")
+    effect_set = m.get("effect_set", "decoder")
     lines = [
         f"# ddspfx model `{meta['weights']}`", "",
         f"Transformer encoder ({m['enc_layers']} layers, d_model {m['d_model']}) over a `{fe['name']}` front end "
-        f"({fe.get('n_mels', '?')} bands, hop {fe.get('hop', '?')}, stack {fe.get('stack', '?')}) at {meta['sample_rate']} Hz; "
-        f"pedal-token decoder ({m['dec_layers']} layers, vocabulary {meta['vocab']['size']} tokens, at most "
-        f"{meta['vocab']['max_effects']} effects); presence, parameter and switching-matrix heads. "
-        f"{meta['parameters'] / 1e6:.2f} M parameters, {meta['clip_seconds']} s analysis windows.", "",
+        f"({fe.get('n_mels', '?')} bands, hop {fe.get('hop', '?')}{stem}, stack {fe.get('stack', '?')}) at "
+        f"{meta['sample_rate']} Hz; pedal-token decoder ({m['dec_layers']} layers, vocabulary {meta['vocab']['size']} "
+        f"tokens, at most {meta['vocab']['max_effects']} effects); presence, parameter and switching-matrix heads. "
+        f"{meta['parameters'] / 1e6:.2f} M parameters, {meta['clip_seconds']} s analysis windows. At inference the "
+        + ("presence head picks the effects and the token search orders them." if effect_set == "presence"
+           else "token search picks the effects and their order."), "",
         "## Training data", "",
         *[f"- {k}: {v}" for k, v in data.items()], "",
         "## Metrics at the end of training (validation split)", "",
@@ -137,7 +142,8 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     except (SafetensorError, OSError, ValueError) as exc:
         raise DdspfxError(f"checkpoint {path} is corrupt ({str(exc).splitlines()[0][:80]}); re-download or re-export it") from None
     try:
-        config = model_config_from_dict(meta["model"])
+        # keys added since a checkpoint was written take the behaviour of the version that wrote it
+        config = model_config_from_dict({"effect_set": "decoder", **meta["model"]})
     except (DdspfxError, KeyError, TypeError) as exc:
         raise DdspfxError(f"checkpoint {path}: model config unreadable ({exc}); it was made by another ddspfx version") from None
     fe_meta = meta.get("frontend", {})

@@ -276,6 +276,19 @@ def test_checkpoint_round_trip(model, tmp_path):
     assert meta["sha256"] in card and "val/chain_acc: 0.5" in card
 
 
+def test_checkpoint_without_effect_set_keeps_the_decoder_choice(model, tmp_path):
+    """Sidecars written before ``model.effect_set`` existed decoded with the token decoder's set: keep that."""
+    from ddspfx.checkpoint import load_model, save_model
+
+    path, side = save_model(model, tmp_path / "m.safetensors")
+    meta = json.loads(side.read_text())
+    assert meta["model"]["effect_set"] == "presence"  # today's default is recorded
+    assert load_model(path).config.effect_set == "presence"
+    del meta["model"]["effect_set"]
+    side.write_text(json.dumps(meta))
+    assert load_model(path).config.effect_set == "decoder"
+
+
 def test_checkpoint_errors_are_one_line(model, tmp_path):
     from ddspfx.checkpoint import load_model, save_model
 
