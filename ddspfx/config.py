@@ -90,6 +90,7 @@ class LossConfig:
     stft_preroll_s: float = 0.25  # dry audio fed before the crop so delay/reverb tails are present
     stft_batch: int = 4  # STFT term on at most this many clips of the batch
     stft_teacher_perm: bool = False  # drive the proxy chain with the target order (only learn params)
+    stft_gate_grad: bool = False  # let the STFT term train the presence gates (measured: it switches them all off)
 
 
 @dataclass

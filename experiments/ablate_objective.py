@@ -7,7 +7,8 @@
   gates and parameters from the heads) and the wet clip, after a short CE warm-up
   (``--stft-warmup`` steps, then a ``--stft-ramp`` step ramp). Decoded by the token beam search.
 - **STFT only**: no label is used at all; only the MR-STFT through the proxies trains the model
-  (from step 0). The token decoder gets no gradient, so this variant is decoded from the heads:
+  (from step 0), the presence gates included (``loss.stft_gate_grad``: with labels the gates are
+  trained by their BCE only, because the audio gradient switches them off). The token decoder gets no gradient, so this variant is decoded from the heads:
   effects whose presence gate is > 0.5 (at most max_effects, most confident first), ordered by the
   Hungarian assignment of the Sinkhorn switching matrix, with the parameter head's values.
 
@@ -55,7 +56,7 @@ def ablation(stft_warmup: int, stft_ramp: int) -> Ablation:
             Variant("CE + MR-STFT", ramp, "tokens",
                     f"As CE only, plus MR-STFT through the proxy chain after {stft_warmup} warm-up steps ({stft_ramp}-step ramp)."),
             Variant("STFT only", ("--loss.ce", "0", "--loss.presence", "0", "--loss.perm", "0", "--loss.params", "0",
-                                  *stft_overrides(0, 1)),
+                                  "--loss.stft_gate_grad", "true", *stft_overrides(0, 1)),
                     "heads", "Only MR-STFT through the proxies, from step 0; decoded from the heads (no token decoder)."),
         ],
         test_sets=[TestSet("synth")],

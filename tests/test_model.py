@@ -236,6 +236,30 @@ def test_stft_schedule():
     assert stft_weight(10**6, LossConfig(stft=0.0)) == 0.0
 
 
+@pytest.mark.parametrize("gate_grad", [False, True])
+def test_stft_term_trains_order_and_params_but_gates_only_when_asked(model, gate_grad):
+    """By default the audio term must not reach the presence logits (it switched every gate off)."""
+    from ddspfx.config import LossConfig
+    from ddspfx.data import EffectsDataset, collate
+    from ddspfx.losses import DdspfxLoss
+
+    ds = EffectsDataset(source_spec="synth", n=4, seed=3, duration_s=0.5)
+    batch = collate([ds[i] for i in range(4)])
+    assert batch["presence"].sum() > 0
+    cfg = LossConfig(stft=1.0, stft_warmup_steps=0, stft_ramp_steps=1, stft_crop_s=0.1, stft_preroll_s=0.05,
+                     stft_batch=4, stft_gate_grad=gate_grad)
+    loss = DdspfxLoss(cfg, model.vocab.pad_id)
+    out = model(batch)
+    torch.manual_seed(0)
+    stft = loss(out, batch, step=10)["stft"]
+    g_presence, g_perm, g_params = torch.autograd.grad(
+        stft, [out["presence_logits"], out["perm_logits"], out["params"]], allow_unused=True)
+    assert g_perm is not None and float(g_perm.abs().sum()) > 0
+    assert g_params is not None and float(g_params.abs().sum()) > 0
+    reached = g_presence is not None and float(g_presence.abs().sum()) > 0
+    assert reached == gate_grad
+
+
 # --- config ---------------------------------------------------------------------------------
 
 
