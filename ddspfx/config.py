@@ -91,6 +91,7 @@ class LossConfig:
     stft_batch: int = 4  # STFT term on at most this many clips of the batch
     stft_teacher_perm: bool = False  # drive the proxy chain with the target order (only learn params)
     stft_gate_grad: bool = False  # let the STFT term train the presence gates (measured: it switches them all off)
+    stft_grad_clip: float = 0.5  # max gradient norm the STFT term sends into each head output (0 = unclipped)
 
 
 @dataclass

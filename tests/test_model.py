@@ -260,6 +260,18 @@ def test_stft_term_trains_order_and_params_but_gates_only_when_asked(model, gate
     assert reached == gate_grad
 
 
+def test_clip_grad_bounds_the_norm_and_keeps_the_direction():
+    from ddspfx.losses import clip_grad
+
+    w = torch.tensor([3.0, -4.0, 12.0])  # d(w . x)/dx = w, norm 13
+    for max_norm, want in ((1.0, w / 13.0), (100.0, w), (0.0, w)):
+        x = torch.zeros(3, requires_grad=True)
+        y = clip_grad(x, max_norm)
+        torch.testing.assert_close(y.detach(), x.detach())
+        (y * w).sum().backward()
+        torch.testing.assert_close(x.grad, want)
+
+
 # --- config ---------------------------------------------------------------------------------
 
 
