@@ -98,6 +98,7 @@ def model_card(meta: dict[str, Any]) -> str:
           if k.startswith("val/") or k == "global_step"], "",
         "## Reproduce", "",
         f"    {meta.get('notes', {}).get('reproduce', 'python -m ddspfx.train')}", "",
+        *([f"Trained on: {meta['notes']['trained_on']}.", ""] if meta.get("notes", {}).get("trained_on") else []),
         f"Weights SHA-256: `{meta['sha256']}`. Load with `ddspfx.checkpoint.load_model(path)` (safetensors, no pickles).", "",
     ]
     return "\n".join(lines)
