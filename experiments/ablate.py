@@ -444,6 +444,20 @@ def add_common_args(ap: argparse.ArgumentParser, name: str, default_budget_min: 
     ap.add_argument("--smoke", action="store_true", help="debug config, 3 steps, 8 test clips, beam 1 (seconds; for tests)")
 
 
+def add_stft_schedule_args(ap: argparse.ArgumentParser) -> None:
+    """--stft-warmup / --stft-ramp: when the proxy MR-STFT term of the ablation's audio variants starts."""
+    ap.add_argument("--stft-warmup", type=int, default=150,
+                    help="steps before the proxy MR-STFT term starts (x --scale; default 150)")
+    ap.add_argument("--stft-ramp", type=int, default=100, help="steps of the proxy-term ramp (x --scale; default 100)")
+
+
+def stft_schedule(args: argparse.Namespace) -> tuple[int, int]:
+    """(warm-up, ramp) steps from :func:`add_stft_schedule_args`, times --scale; (1, 1) for --smoke."""
+    if args.smoke:
+        return 1, 1
+    return round(args.stft_warmup * args.scale), max(1, round(args.stft_ramp * args.scale))
+
+
 def stft_overrides(warmup: int, ramp: int, weight: float = 1.0) -> tuple[str, ...]:
     """Config overrides that switch the proxy MR-STFT term on after ``warmup`` steps."""
     return ("--loss.stft", f"{weight:g}", "--loss.stft_warmup_steps", str(warmup), "--loss.stft_ramp_steps", str(ramp))

@@ -31,12 +31,14 @@ from ablate import (
     TestSet,
     Variant,
     add_common_args,
+    add_stft_schedule_args,
     budget_from_args,
     command_line,
     report,
     run_ablation,
     selected,
     stft_overrides,
+    stft_schedule,
 )
 
 from ddspfx.errors import cli_entry
@@ -70,12 +72,10 @@ def ablation(stft_warmup: int, stft_ramp: int) -> Ablation:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, NAME, default_budget_min=8.0, default_n_test=200)
-    ap.add_argument("--stft-warmup", type=int, default=150, help="CE-only steps before the STFT term (x --scale; default 150)")
-    ap.add_argument("--stft-ramp", type=int, default=100, help="steps of the STFT weight ramp (x --scale; default 100)")
+    add_stft_schedule_args(ap)
     args = ap.parse_args(argv)
     budget = budget_from_args(args)
-    scale = 1.0 if args.smoke else args.scale
-    warmup, ramp = (1, 1) if args.smoke else (round(args.stft_warmup * scale), max(1, round(args.stft_ramp * scale)))
+    warmup, ramp = stft_schedule(args)
     results = run_ablation(ablation(warmup, ramp), budget, args.out, command_line("ablate_objective.py", argv), selected(args))
     report(results, args.out)
     return 0
