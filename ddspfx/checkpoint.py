@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ddspfx.errors import DdspfxError
-from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 
 FORMAT = "ddspfx-model"
 FORMAT_VERSION = 1
@@ -30,16 +30,27 @@ def vocab_fingerprint(vocab) -> str:
     return hashlib.sha1("\n".join(vocab.token(i) for i in range(len(vocab))).encode()).hexdigest()[:16]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def sidecar_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
+
+
+def read_weights(path: Path, name: str, remedy: str) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors on CPU; a one-line DdspfxError ("<name> is corrupt ...; <remedy>") if unreadable."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DdspfxError(f"{name} is corrupt ({str(exc).splitlines()[0][:80]}); {remedy}") from None
+
+
+def fill_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], name: str, kind: str, remedy: str) -> None:
+    """Load ``state`` into ``model``; a one-line DdspfxError naming the first key that does not fit."""
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        what = (result.missing_keys or result.unexpected_keys)[0]
+        raise DdspfxError(f"{name} does not fit the {kind} its sidecar describes (e.g. {what}); {remedy}")
 
 
 def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
@@ -53,7 +64,7 @@ def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, m
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        digest = _sha256(tmp)
+        digest = file_sha256(tmp)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -121,9 +132,6 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu"):
     """Load an exported model (``None`` = the shipped default) in eval mode; one-line DdspfxError on problems."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from ddspfx.config import model_config_from_dict
     from ddspfx.model import DdspfxModel
 
@@ -136,12 +144,9 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         hint = "train one with python -m ddspfx.train" if path == DEFAULT_CHECKPOINT else "check the path"
         raise DdspfxError(f"checkpoint {path} not found; {hint}")
     meta = read_sidecar(path)
-    if meta.get("sha256") and meta["sha256"] != _sha256(path):
+    if meta.get("sha256") and meta["sha256"] != file_sha256(path):
         raise DdspfxError(f"checkpoint {path} does not match its sidecar (SHA-256 differs): corrupt or mixed files; re-export it")
-    try:
-        state = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise DdspfxError(f"checkpoint {path} is corrupt ({str(exc).splitlines()[0][:80]}); re-download or re-export it") from None
+    state = read_weights(path, f"checkpoint {path}", "re-download or re-export it")
     try:
         # keys added since a checkpoint was written take the behaviour of the version that wrote it
         config = model_config_from_dict({"effect_set": "decoder", **meta["model"]})
@@ -158,9 +163,6 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
             f"checkpoint {path} was trained with a different pedal vocabulary ({vocab.get('size')} tokens, this ddspfx has "
             f"{len(model.vocab)}); retrain or use a matching ddspfx version"
         )
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        what = (result.missing_keys or result.unexpected_keys)[0]
-        raise DdspfxError(f"checkpoint {path} does not fit the model its sidecar describes (e.g. {what}); re-export it")
+    fill_weights(model, state, f"checkpoint {path}", "model", "re-export it")
     model.metadata = meta
     return model.to(device).eval()

@@ -19,7 +19,6 @@ with parameters denormalised through the catalog table.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -37,7 +36,7 @@ from torch import nn
 from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
-from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 from ddspfx.frontends.conv import conv_blocks, pooled_length
 from ddspfx.frontends.mel import log_mel, mel_filterbank
 
@@ -217,7 +216,7 @@ class CNNBaseline(nn.Module):
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         with atomic_path(weights) as tmp:
             save_file(state, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+            digest = file_sha256(tmp)
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "weights": WEIGHTS_NAME, "sha256": digest,
             "config": asdict(self.config), "effects": list(EFFECT_NAMES), "max_params": MAX_PARAMS,
@@ -230,8 +229,7 @@ class CNNBaseline(nn.Module):
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> "CNNBaseline":
         """Load a baseline saved by :meth:`save` (a folder, or its ``cnn.safetensors``), in eval mode."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        from ddspfx.checkpoint import fill_weights, read_weights
 
         folder = Path(folder)
         if folder.suffix in (".safetensors", ".json"):
@@ -250,17 +248,11 @@ class CNNBaseline(nn.Module):
             raise DdspfxError(f"{side} has format version {meta.get('format_version')}; upgrade ddspfx")
         if meta.get("effects") != list(EFFECT_NAMES) or meta.get("max_params") != MAX_PARAMS:
             raise DdspfxError(f"{weights} was trained with another effect catalog ({meta.get('effects')}); retrain it")
-        if meta.get("sha256") and meta["sha256"] != hashlib.sha256(weights.read_bytes()).hexdigest():
+        if meta.get("sha256") and meta["sha256"] != file_sha256(weights):
             raise DdspfxError(f"{weights} does not match {side.name} (SHA-256 differs): corrupt or mixed files; re-save it")
-        try:
-            state = load_file(str(weights), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise DdspfxError(f"{weights} is corrupt ({str(exc).splitlines()[0][:80]}); retrain or re-save it") from None
+        state = read_weights(weights, str(weights), "retrain or re-save it")
         model = cls(CNNConfig.from_dict(meta["config"]))
-        result = model.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            what = (result.missing_keys or result.unexpected_keys)[0]
-            raise DdspfxError(f"{weights} does not fit the CNN its sidecar describes (e.g. {what}); re-save it")
+        fill_weights(model, state, str(weights), "CNN", "re-save it")
         model.metadata = meta
         return model.to(device).eval()
 

@@ -16,7 +16,6 @@ Needs the optional extra: ``pip install 'ddspfx[dac]'``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ddspfx import fileio
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
 from ddspfx.frontends.base import FrontEnd
@@ -63,11 +63,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     st = p.stat()
     key = (str(p), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
+        _HASHES[key] = fileio.file_sha256(p)
     return _HASHES[key]
 
 
