@@ -86,6 +86,7 @@ class LossConfig:
     stft: float = 0.0  # MR-STFT between proxy chain and wet (0 = off; costly on CPU)
     stft_warmup_steps: int = 2000  # steps of CE/heads only before the STFT term starts
     stft_ramp_steps: int = 1000  # steps over which the STFT weight ramps from 0 to `stft`
+    stft_every: int = 1  # the STFT term on every k-th step after warm-up only (it doubles a CPU step's cost)
     stft_crop_s: float = 0.5  # STFT term on a random sub-crop of this many seconds
     stft_preroll_s: float = 0.25  # dry audio fed before the crop so delay/reverb tails are present
     stft_batch: int = 4  # STFT term on at most this many clips of the batch

@@ -57,7 +57,7 @@ class DdspfxLightning(L.LightningModule):
 
     def _common_step(self, batch: dict, stage: str) -> torch.Tensor:
         out = self.model(batch)
-        terms = self.loss_fn(out, batch, int(self.global_step) if stage == "train" else 10**12)
+        terms = self.loss_fn(out, batch, int(self.global_step) if stage == "train" else None)
         tok_acc, seq_acc = token_accuracy(out["token_logits"], batch["tokens"][:, 1:], self.model.vocab.pad_id)
         presence_acc = ((out["presence_logits"] > 0).float() == batch["presence"]).float().mean()
         b = batch["tokens"].shape[0]

@@ -134,7 +134,7 @@ def train_step_time(config: str, stft: bool, repeats: int) -> tuple[float, int, 
     """Median seconds of one optimisation step (forward, loss, backward, AdamW) on a real batch.
 
     Returns (seconds, batch size, clip seconds). With ``stft`` the step is past the MR-STFT warm-up
-    (``global_step`` large) and the term's weight is 1 (as experiments/bench_train.py does).
+    (``global_step`` None, as in validation) and the term's weight is 1 (as experiments/bench_train.py does).
     """
     import torch
 
@@ -148,7 +148,7 @@ def train_step_time(config: str, stft: bool, repeats: int) -> tuple[float, int, 
     torch.manual_seed(0)
     module = DdspfxLightning(cfg.to_dict())
     opt = torch.optim.AdamW(module.parameters(), 1e-4)
-    global_step = 10**9 if stft else 0
+    global_step = None if stft else 0
 
     def step() -> None:
         terms = module.loss_fn(module.model(batch), batch, global_step)

@@ -234,6 +234,9 @@ def test_stft_schedule():
     c = LossConfig(stft=2.0, stft_warmup_steps=10, stft_ramp_steps=4)
     assert [stft_weight(s, c) for s in (0, 9, 10, 11, 13, 100)] == [0.0, 0.0, 0.5, 1.0, 2.0, 2.0]
     assert stft_weight(10**6, LossConfig(stft=0.0)) == 0.0
+    assert stft_weight(None, c) == 2.0 and stft_weight(None, LossConfig(stft=0.0)) == 0.0  # validation
+    every = LossConfig(stft=2.0, stft_warmup_steps=10, stft_ramp_steps=1, stft_every=3)
+    assert [stft_weight(s, every) for s in range(9, 17)] == [0.0, 2.0, 0.0, 0.0, 2.0, 0.0, 0.0, 2.0]
 
 
 @pytest.mark.parametrize("gate_grad", [False, True])
