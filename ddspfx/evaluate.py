@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, get_effect
 from ddspfx.chain import Chain
 from ddspfx.commuting import equivalent_canonical
 from ddspfx.config import EFFECT_SET_MODES
@@ -26,9 +26,9 @@ from ddspfx.fileio import atomic_write_text
 from ddspfx.metrics import (
     MRSTFTDistance,
     PresenceCounts,
+    knob_errors,
     lti_canonical,
     pairwise_order,
-    param_error,
     reorder,
     si_sdr,
 )
@@ -59,6 +59,7 @@ class Scorer:
     pairs_linear: list[bool] = field(default_factory=list)
     length_error: list[int] = field(default_factory=list)
     param_errors: list[float] = field(default_factory=list)
+    knob_errors: dict[str, list[float]] = field(default_factory=dict)  # "effect.knob" -> |error| per detection
     rerender_dist: list[float] = field(default_factory=list)
     rerender_sisdr: list[float] = field(default_factory=list)
     pair_wrong: np.ndarray = field(default_factory=lambda: np.zeros((len(EFFECT_NAMES),) * 2))
@@ -93,7 +94,10 @@ class Scorer:
                 self.pair_total[ia, ib] += 1
                 self.pair_wrong[ia, ib] += p.index(a) > p.index(b)
         self.length_error.append(abs(len(t) - len(p)))
-        self.param_errors += param_error(ex.chain, pred)
+        for effect, errs in knob_errors(ex.chain, pred):
+            self.param_errors.append(float(np.mean(errs)))
+            for knob, e in zip(get_effect(effect).params, errs):
+                self.knob_errors.setdefault(f"{effect}.{knob.name}", []).append(float(e))
         n = len(EFFECT_NAMES)
         rows = [EFFECT_NAMES.index(e) for e in t] or [n]
         cols = [EFFECT_NAMES.index(e) for e in p] or [n]
@@ -123,6 +127,7 @@ class Scorer:
             "rerender_sisdr_db": mean(self.rerender_sisdr),
             "n": len(self.exact),
         })
+        out.update({f"param_error/{k}": mean(v) for k, v in sorted(self.knob_errors.items())})
         return out
 
 
@@ -176,6 +181,22 @@ def markdown_table(results: dict[str, dict[str, float]]) -> str:
     rows = [head, sep]
     for name, r in results.items():
         rows.append(f"| {name} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
+    return "\n".join(rows)
+
+
+def per_pedal_table(results: dict[str, dict[str, float]]) -> str:
+    """Presence F1 per pedal and normalised error per knob, one column per system that has them.
+
+    Why: the headline means hide which pedals are missed and which knobs are guessed (a knob
+    predicted at mid-range scores about 0.25 on a uniformly sampled range).
+    """
+    names = [n for n, r in results.items() if any(k.startswith("param_error/") for k in r)]
+    rows = ["| pedal / knob | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for effect in EFFECT_NAMES:
+        rows.append(f"| **{effect}** F1 | " + " | ".join(f"{results[n].get('f1/' + effect, float('nan')):.3f}" for n in names) + " |")
+        for knob in get_effect(effect).params:
+            key = f"param_error/{effect}.{knob.name}"
+            rows.append(f"| {knob.name} err | " + " | ".join(f"{results[n].get(key, float('nan')):.3f}" for n in names) + " |")
     return "\n".join(rows)
 
 
@@ -315,12 +336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (f"Held-out set: {args.n} clips of {args.seconds:g} s, source {args.source}, chains of 0-{args.max_effects} "
               f"effects ({args.order} order), seeds {TEST_SEED_BASE + args.seed}+, tau={args.tau}.")
     table = markdown_table(results)
+    pedals = per_pedal_table(results)
     plots = plot_results(out, scorers["ddspfx"])
-    atomic_write_text(out / "report.md", f"# ddspfx evaluation\n\n{header}\n\n{table}\n\n" +
+    atomic_write_text(out / "report.md", f"# ddspfx evaluation\n\n{header}\n\n{table}\n\n"
+                      f"## Per pedal (F1) and per knob (mean absolute normalised error on detected pedals)\n\n{pedals}\n\n" +
                       "".join(f"![{p}]({p})\n" for p in plots))
     atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "results": results}, indent=2))
     print(header)
     print(table)
+    print(pedals)
     print(f"wrote {out / 'report.md'}, {out / 'results.json'} and {', '.join(plots)}")
     return 0
 

@@ -90,14 +90,16 @@ def pairwise_order(true: Sequence[str], pred: Sequence[str]) -> tuple[list[bool]
     return nonlin, lin
 
 
+def knob_errors(true: Chain, pred: Chain) -> list[tuple[str, np.ndarray]]:
+    """(effect, absolute normalised error of each of its knobs) for each effect detected in both chains."""
+    t = {p.effect: p.params for p in true}
+    return [(p.effect, np.abs(normalise_params(p.effect, p.params) - normalise_params(p.effect, t[p.effect])))
+            for p in pred if p.effect in t]
+
+
 def param_error(true: Chain, pred: Chain) -> list[float]:
     """Mean absolute normalised-parameter error of each effect detected in both chains."""
-    t = {p.effect: p.params for p in true}
-    errs = []
-    for p in pred:
-        if p.effect in t:
-            errs.append(float(np.mean(np.abs(normalise_params(p.effect, p.params) - normalise_params(p.effect, t[p.effect])))))
-    return errs
+    return [float(np.mean(e)) for _, e in knob_errors(true, pred)]
 
 
 def peak_normalise(x: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ def main() -> None:
 
     print(f"config {args.config}, batch {cfg.data.batch_size} x {cfg.data.duration_s} s, threads {args.threads}, "
           f"load average {os.getloadavg()[0]:.1f}")
-    for name, global_step in (("CE + heads", 0), ("CE + heads + MR-STFT", None))  # None: full STFT weight:
+    for name, global_step in (("CE + heads", 0), ("CE + heads + MR-STFT", None)):  # None: full STFT weight
         step(global_step)
         wall, cpu = [], []
         for _ in range(4):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from ddspfx.chain import Chain
@@ -27,6 +28,26 @@ def test_truth_scores_perfectly_and_dry_scores_zero(examples):
     assert p["rerender_mrstft"] == pytest.approx(0.0, abs=1e-4)  # pedalboard re-render = the wet (gain-free metric)
     assert d["micro_recall"] == pytest.approx(0.0 if any(len(e.chain) for e in examples) else 1.0)
     assert d["exact_chain_acc"] == pytest.approx(sum(len(e.chain) == 0 for e in examples) / len(examples))
+
+
+def test_per_knob_error_and_per_pedal_table():
+    """One knob off by a known amount: that knob's error is the amount, its siblings' 0, the mean is split."""
+    from ddspfx.catalog import get_effect, normalise_params
+    from ddspfx.chain import Pedal
+    from ddspfx.evaluate import Example, per_pedal_table
+
+    true = {"threshold_db": -30.0, "ratio": 4.0, "attack_ms": 5.0, "release_ms": 100.0}
+    wrong = dict(true, ratio=8.0)
+    d = abs(normalise_params("compressor", wrong) - normalise_params("compressor", true))[1]
+    sc = Scorer(rerender=False)
+    silent = np.zeros(100, dtype=np.float32)
+    sc.add(Example(silent, silent, Chain([Pedal("compressor", true)])), Chain([Pedal("compressor", wrong)]))
+    r = sc.summary()
+    assert r["param_error/compressor.ratio"] == pytest.approx(d) and d > 0.1
+    assert r["param_error/compressor.threshold_db"] == 0.0
+    assert r["param_error"] == pytest.approx(d / len(get_effect("compressor").params))
+    table = per_pedal_table({"model": r, "no knobs": {"micro_f1": 0.0}})
+    assert "| ratio err | " + f"{d:.3f} |" in table and "no knobs" not in table
 
 
 def test_reversed_nonlinear_order_is_not_equivalent(examples):

@@ -7,6 +7,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.metrics import (
     MRSTFTDistance,
     PresenceCounts,
+    knob_errors,
     lti_canonical,
     pairwise_order,
     param_error,
@@ -45,6 +46,8 @@ def test_param_error_on_detected_effects():
     t = Chain([Pedal("distortion", {"drive_db": 10.0})])
     p = Chain([Pedal("distortion", {"drive_db": 20.0}), Pedal("eq", {"cutoff_frequency_hz": 1000, "gain_db": 0, "q": 1})])
     assert param_error(t, p) == [pytest.approx(10 / 40)]
+    (effect, errs), = knob_errors(t, p)
+    assert effect == "distortion" and errs.tolist() == [pytest.approx(10 / 40)]
 
 
 def test_si_sdr_known_values():
