@@ -80,6 +80,7 @@ class DataConfig:
 class LossConfig:
     ce: float = 1.0  # token cross-entropy weight
     label_smoothing: float = 0.05  # CE label smoothing
+    ce_choice_weight: float = 1.0  # CE weight of tokens that pick the next effect or end the chain (params: 1)
     presence: float = 0.5  # presence-gate BCE weight
     perm: float = 0.5  # NLL of the target permutation under the Sinkhorn matrix
     params: float = 1.0  # L1 on normalised params of present effects

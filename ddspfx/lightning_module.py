@@ -12,7 +12,7 @@ import torch
 from ddspfx.chain import Chain
 from ddspfx.config import Config, config_from_dict
 from ddspfx.errors import DdspfxError
-from ddspfx.losses import DdspfxLoss, token_accuracy
+from ddspfx.losses import DdspfxLoss, choice_weights, token_accuracy
 from ddspfx.model import DdspfxModel
 
 
@@ -47,7 +47,8 @@ class DdspfxLightning(L.LightningModule):
                               f"{self.cfg.model.max_effects}: the decoder could never produce such chains; raise model.max_effects")
         self.model = DdspfxModel(self.cfg.model, clip_seconds=self.cfg.data.duration_s)
         self.loss_fn = DdspfxLoss(self.cfg.loss, self.model.vocab.pad_id, self.model.sample_rate,
-                                  self.cfg.model.sinkhorn_tau, self.cfg.model.sinkhorn_iters)
+                                  self.cfg.model.sinkhorn_tau, self.cfg.model.sinkhorn_iters,
+                                  choice_weights(self.model.vocab, self.cfg.loss.ce_choice_weight))
         self._val_counts: dict[str, float] = {}
         self.train_seconds = 0.0  # training wall time so far, kept across --resume (checkpoint state)
         self._tick: float | None = None

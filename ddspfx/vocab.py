@@ -97,6 +97,11 @@ class PedalVocab:
     def effect_close_id(self, name: str) -> int:
         return self._close[get_effect(name).name]
 
+    def choice_ids(self) -> list[int]:
+        """Ids that decide what the chain is -- an effect's opening tag or ``</chain>`` -- as opposed to
+        parameter bins and forced closing tags (the loss can weight them: they carry presence and order)."""
+        return [*self._open.values(), self.eos_id]
+
     def param_id(self, effect: str, param: str, b: int) -> int:
         eff = get_effect(effect)
         return self._param_ids[eff.name][eff.param_names.index(param)][b]

@@ -225,6 +225,23 @@ def test_token_ce_matches_numpy():
     valid = [(b, t) for b in range(2) for t in range(4) if targets[b, t] != 0]
     ref = -np.mean([lp[b, t, targets[b, t]] for b, t in valid])
     assert float(token_cross_entropy(logits, targets, pad_id=0)) == pytest.approx(ref, rel=1e-5)
+    w = torch.tensor([1.0, 1.0, 1.0, 3.0, 1.0, 1.0])  # target id 3 counts three times in the weighted mean
+    nll = {(b, t): -lp[b, t, targets[b, t]] for b, t in valid}
+    ref_w = sum(w[targets[b, t]].item() * v for (b, t), v in nll.items()) / sum(w[targets[b, t]].item() for b, t in valid)
+    assert float(token_cross_entropy(logits, targets, pad_id=0, weight=w)) == pytest.approx(ref_w, rel=1e-5)
+
+
+def test_choice_weights_pick_effect_openings_and_chain_end():
+    from ddspfx.catalog import EFFECT_NAMES
+    from ddspfx.losses import choice_weights
+    from ddspfx.vocab import PedalVocab
+
+    vocab = PedalVocab()
+    assert choice_weights(vocab, 1.0) is None
+    w = choice_weights(vocab, 4.0)
+    heavy = sorted(vocab.token(i) for i in torch.nonzero(w == 4.0).flatten().tolist())
+    assert heavy == sorted([f"<{e}>" for e in EFFECT_NAMES] + ["</chain>"])
+    assert int((w == 1.0).sum()) == len(vocab) - len(EFFECT_NAMES) - 1
 
 
 def test_stft_schedule():
