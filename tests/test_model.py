@@ -180,21 +180,24 @@ def test_beam_scores_are_true_log_probs_and_beat_greedy(model):
         assert float(ref.detach()) == pytest.approx(hyps[i][0].log_prob, abs=1e-3)
 
 
-def test_predict_refines_within_decoded_bins(model):
-    from ddspfx.catalog import get_effect, normalise, value_to_bin
+def test_predict_takes_order_from_tokens_and_values_from_the_head(model):
+    from ddspfx.catalog import effect_index, get_effect, normalise
 
-    preds = model.predict(audio(2, 0.5, seed=5), beam=3)
+    x = audio(2, 0.5, seed=5)
+    preds = model.predict(x, beam=3)
+    model.eval()
+    with torch.no_grad():
+        memory, mask = model.encode(x)
+        head_params = model.heads(memory, mask)["params"]
     assert len(preds) == 2
-    for p in preds:
+    for i, p in enumerate(preds):
         assert set(p.effect_confidence) == set(EFFECT_NAMES)
         assert all(0.0 <= v <= 1.0 for v in p.effect_confidence.values())
-        decoded = model.vocab.decode(p.ids)
-        assert decoded.effects == p.chain.effects
-        for d, r in zip(decoded, p.chain):
-            for q in get_effect(d.effect).params:
-                b = value_to_bin(d.params[q.name], q)
-                u = float(normalise(r.params[q.name], q))
-                assert (b - 0.5) / q.bins - 1e-9 <= u <= (b + 1.5) / q.bins + 1e-9
+        assert model.vocab.decode(p.ids).effects == p.chain.effects
+        for r in p.chain:
+            want = head_params[i, effect_index(r.effect)]
+            for j, q in enumerate(get_effect(r.effect).params):
+                assert float(normalise(r.params[q.name], q)) == pytest.approx(float(want[j]), abs=1e-5)
         sigs = [tuple(a.effects) for a, _ in p.alternatives]
         assert tuple(p.chain.effects) not in sigs and len(set(sigs)) == len(sigs)
         assert all(lp <= p.log_prob + 1e-6 for _, lp in p.alternatives)

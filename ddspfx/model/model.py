@@ -2,10 +2,13 @@
 
 Reconciling the two views at inference: the grammar-constrained beam search over tokens fixes
 *which* effects are present (or, with ``effect_set="presence"``, the presence head fixes the set
-and the search may only open those effects), their *order* and a bin for every parameter; the continuous
-parameter head then refines each value inside the decoded bin, allowing it to move at most
-half a bin outside it (``refine_margin``), so tokens and continuous values never disagree by
-more than 1.5 bins while the value is not quantised to bin centres. Presence gates are
+and the search may only open those effects) and their *order*; the search also picks a bin per knob
+(kept in ``Prediction.ids``). The reported *values* come from the continuous parameter head:
+it is trained with L1, so it estimates each knob's median, which is what the absolute parameter
+error rewards, while the beam's bin is a mode and scores worse where the posterior is broad.
+Measured (300 held-out clips, dev seeds, the first CNN-stem model): values clamped to the decoded
+bin +- half a bin 0.233 mean normalised error, +- 3 bins 0.208, head alone 0.200 (and a closer
+pedalboard re-render, MR-STFT 1.58 -> 1.47). Presence gates are
 reported as ``effect_confidence``; the switching-matrix head is used by the training loss
 (the proxy chain) and by analysis-by-synthesis refinement, not to choose the order.
 """
@@ -19,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise, effect_index, get_effect, normalise, value_to_bin
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index, get_effect, normalise
 from ddspfx.chain import Chain, Pedal
 from ddspfx.config import EFFECT_SET_MODES, ModelConfig
 from ddspfx.errors import DdspfxError
@@ -63,7 +66,6 @@ class DdspfxModel(nn.Module):
         self.decoder = TokenDecoder(len(self.vocab), c.d_model, c.n_heads, c.dec_layers, c.ff_mult, c.dropout,
                                     c.max_tokens)
         self.heads = QueryHeads(c.d_model, c.n_heads, c.head_layers, c.ff_mult, c.dropout)
-        self.refine_margin = 0.5  # bins the continuous head may move a value outside its decoded bin
 
     # --- training ------------------------------------------------------------------------
 
@@ -125,20 +127,9 @@ class DdspfxModel(nn.Module):
         return hyps, heads
 
     def refine(self, chain: Chain, params: torch.Tensor) -> Chain:
-        """Replace bin-centre values by the continuous head's (N, MAX_PARAMS) values, kept near the bin."""
-        pedals = []
-        for pedal in chain:
-            eff = get_effect(pedal.effect)
-            row = params[effect_index(pedal.effect)]
-            values = {}
-            for j, p in enumerate(eff.params):
-                b = value_to_bin(pedal.params[p.name], p)
-                lo = max(0.0, (b - self.refine_margin) / p.bins)
-                hi = min(1.0, (b + 1 + self.refine_margin) / p.bins)
-                u = min(max(float(row[j]), lo), hi)
-                values[p.name] = float(denormalise(u, p))
-            pedals.append(Pedal(pedal.effect, values))
-        return Chain(pedals)
+        """The decoded chain's effects and order with the continuous head's (N, MAX_PARAMS) values."""
+        return Chain([Pedal(p.effect, denormalise_params(p.effect, params[effect_index(p.effect)].numpy()))
+                      for p in chain])
 
     @torch.no_grad()
     def predict(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
