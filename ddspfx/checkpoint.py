@@ -3,7 +3,7 @@
 ``save_model(model, "dir/name.safetensors", ...)`` writes ``name.safetensors``,
 ``name.json`` and a Markdown model card ``name_card.md`` atomically. The sidecar holds the model config (including the front end),
 the vocabulary size and fingerprint, the weights' SHA-256, a description of the training
-data, metrics and free-form notes. ``load_model(path=None)`` loads the shipped default
+data, metrics, free-form notes and the per-pedal presence thresholds (``ddspfx.calibrate``). ``load_model(path=None)`` loads the shipped default
 (``ddspfx/checkpoints/default.safetensors`` + ``default.json``).
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 
@@ -54,7 +55,7 @@ def fill_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], name: s
 
 
 def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
-               notes: dict[str, Any] | None = None) -> tuple[Path, Path]:
+               notes: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically; returns both paths."""
     from safetensors.torch import save_file
 
@@ -77,14 +78,32 @@ def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, m
         "vocab": {"size": len(model.vocab), "fingerprint": vocab_fingerprint(model.vocab),
                   "max_effects": model.vocab.max_effects},
         "parameters": int(sum(p.numel() for p in model.parameters())),
+        "presence_thresholds": dict(zip(EFFECT_NAMES, (round(float(t), 4) for t in model.presence_thresholds))),
         "data": data or {},
         "metrics": metrics or {},
         "notes": notes or {},
+        **({"calibration": calibration} if calibration else {}),
     }
+    return path, write_sidecar(path, meta)
+
+
+def write_sidecar(path: Path, meta: dict[str, Any]) -> Path:
+    """The ``.json`` sidecar and the model card of weights ``path``, each written atomically."""
     side = sidecar_path(path)
     atomic_write_text(side, json.dumps(meta, indent=2, sort_keys=False, default=str) + "\n")
     atomic_write_text(path.with_name(path.stem + "_card.md"), model_card(meta))
-    return path, side
+    return side
+
+
+def update_sidecar(path: str | Path, **updates: Any) -> Path:
+    """Replace top-level keys of an exported model's sidecar (the weights and their hash stay as they are)."""
+    path = Path(path)
+    meta = read_sidecar(path)
+    meta.update(updates)
+    try:
+        return write_sidecar(path, meta)
+    except OSError as exc:
+        raise DdspfxError(f"cannot rewrite {sidecar_path(path)} ({exc.strerror}); copy the model somewhere writable") from None
 
 
 def model_card(meta: dict[str, Any]) -> str:
@@ -110,6 +129,11 @@ def model_card(meta: dict[str, Any]) -> str:
         "## Reproduce", "",
         f"    {meta.get('notes', {}).get('reproduce', 'python -m ddspfx.train')}", "",
         *([f"Trained on: {meta['notes']['trained_on']}.", ""] if meta.get("notes", {}).get("trained_on") else []),
+        *(["## Presence thresholds", "", "Per pedal, chosen to maximise F1 on "
+           f"{meta.get('calibration', {}).get('clips', '?')} validation clips "
+           f"({meta.get('calibration', {}).get('source', 'synth')}): "
+           + ", ".join(f"{k} {v:.2f}" for k, v in meta["presence_thresholds"].items()) + ".", ""]
+          if meta.get("calibration") else []),
         f"Weights SHA-256: `{meta['sha256']}`. Load with `ddspfx.checkpoint.load_model(path)` (safetensors, no pickles).", "",
     ]
     return "\n".join(lines)
@@ -164,5 +188,8 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
             f"{len(model.vocab)}); retrain or use a matching ddspfx version"
         )
     fill_weights(model, state, f"checkpoint {path}", "model", "re-export it")
+    thresholds = meta.get("presence_thresholds") or {}  # absent before calibration existed: 0.5 for all
+    model.presence_thresholds = torch.tensor([float(thresholds.get(n, 0.5)) for n in EFFECT_NAMES])
     model.metadata = meta
+    model.checkpoint_path = path
     return model.to(device).eval()

@@ -64,8 +64,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from ddspfx.calibrate import calibrate
     from ddspfx.checkpoint import save_model
-    from ddspfx.datamodule import EffectsDataModule
+    from ddspfx.datamodule import EffectsDataModule, make_dataset
     from ddspfx.lightning_module import DdspfxLightning
 
     out = Path(out)
@@ -107,7 +108,12 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     metrics["global_step"] = int(trainer.global_step)
     model_path = out / "model.safetensors"
     if trainer.is_global_zero:
-        save_model(module.model.cpu(), model_path, data=data_description(cfg), metrics=metrics,
+        model = module.model.cpu()
+        # per-pedal presence thresholds from the validation split (never the test seeds)
+        calibration = calibrate(model, make_dataset(cfg.data, "val", model.sample_rate,
+                                                    getattr(model.frontend, "weights_sha256", None)))
+        calibration["source"] = cfg.data.val_folder or f"{cfg.data.source} (validation seeds)"
+        save_model(model, model_path, data=data_description(cfg), metrics=metrics, calibration=calibration,
                    notes={"config": cfg.to_dict(), "train_seconds_this_session": round(seconds, 1),
                           "reproduce": command or f"python -m ddspfx.train --out {out}"})
     return {"model": model_path, "metrics": metrics, "seconds": seconds}

@@ -42,6 +42,12 @@ def test_debug_training_writes_everything(debug_run):
     meta = json.loads((out / "model.json").read_text())
     assert meta["model"]["d_model"] == 32 and meta["frontend"]["name"] == "mel"
     assert meta["metrics"]["global_step"] == 3
+    # presence thresholds calibrated on the validation split and restored at load
+    from ddspfx.catalog import EFFECT_NAMES
+
+    cal = meta["calibration"]
+    assert cal["clips"] == load_config("debug").data.val_size and set(cal["thresholds"]) == set(EFFECT_NAMES)
+    assert model.presence_thresholds.tolist() == pytest.approx([meta["presence_thresholds"][n] for n in EFFECT_NAMES])
     preds = model.predict(torch.zeros(1, 22050).normal_(0, 0.1), beam=2)
     assert len(preds) == 1 and len(preds[0].chain) <= 3
 

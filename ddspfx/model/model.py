@@ -66,6 +66,8 @@ class DdspfxModel(nn.Module):
         self.decoder = TokenDecoder(len(self.vocab), c.d_model, c.n_heads, c.dec_layers, c.ff_mult, c.dropout,
                                     c.max_tokens)
         self.heads = QueryHeads(c.d_model, c.n_heads, c.head_layers, c.ff_mult, c.dropout)
+        # per-pedal presence thresholds (N,); ddspfx.calibrate sets them, the sidecar stores them
+        self.presence_thresholds = torch.full((len(EFFECT_NAMES),), 0.5)
 
     # --- training ------------------------------------------------------------------------
 
@@ -93,12 +95,16 @@ class DdspfxModel(nn.Module):
 
     # --- inference -----------------------------------------------------------------------
 
-    def presence_sets(self, presence_logits: torch.Tensor, threshold: float = 0.5) -> list[frozenset[str]]:
-        """(B, N) logits -> per clip the effects whose gate exceeds ``threshold`` (the most probable max_effects)."""
+    def presence_sets(self, presence_logits: torch.Tensor, threshold: float | None = None) -> list[frozenset[str]]:
+        """(B, N) logits -> per clip the effects whose gate exceeds its threshold (the most probable max_effects).
+
+        ``threshold`` None: the per-pedal ``presence_thresholds`` (0.5 until calibrated, see ddspfx.calibrate).
+        """
         probs = torch.sigmoid(presence_logits.float()).cpu()
+        th = self.presence_thresholds if threshold is None else torch.full((probs.shape[1],), float(threshold))
         sets = []
         for row in probs:
-            ranked = [n for n in row.argsort(descending=True).tolist() if float(row[n]) > threshold]
+            ranked = [n for n in row.argsort(descending=True).tolist() if float(row[n]) > float(th[n])]
             sets.append(frozenset(EFFECT_NAMES[n] for n in ranked[: self.config.max_effects]))
         return sets
 
