@@ -129,7 +129,7 @@ def model_card(meta: dict[str, Any]) -> str:
         "## Reproduce", "",
         f"    {meta.get('notes', {}).get('reproduce', 'python -m ddspfx.train')}", "",
         *([f"Trained on: {meta['notes']['trained_on']}.", ""] if meta.get("notes", {}).get("trained_on") else []),
-        *(["## Presence thresholds", "", "Per pedal, chosen to maximise F1 on "
+        *(["## Presence thresholds", "", f"Per pedal, chosen for {meta['calibration'].get('objective', 'f1')} on "
            f"{meta.get('calibration', {}).get('clips', '?')} validation clips "
            f"({meta.get('calibration', {}).get('source', 'synth')}): "
            + ", ".join(f"{k} {v:.2f}" for k, v in meta["presence_thresholds"].items()) + ".", ""]

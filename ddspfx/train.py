@@ -109,7 +109,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     model_path = out / "model.safetensors"
     if trainer.is_global_zero:
         model = module.model.cpu()
-        # per-pedal presence thresholds from the validation split (never the test seeds)
+        # per-pedal presence thresholds (accuracy objective) from the validation split, never the test seeds
         calibration = calibrate(model, make_dataset(cfg.data, "val", model.sample_rate,
                                                     getattr(model.frontend, "weights_sha256", None)))
         calibration["source"] = cfg.data.val_folder or f"{cfg.data.source} (validation seeds)"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddspfx.calibrate import GRID, f1_per_pedal, f1_thresholds, main
+from ddspfx.calibrate import GRID, best_thresholds, f1_per_pedal, main
 from ddspfx.catalog import EFFECT_NAMES
 
 
@@ -26,21 +26,25 @@ def test_thresholds_hit_known_optima():
     labels[:, 2] = False
     labels[:3, 2] = True
     probs[:, 2] = rng.random(m)
-    th = f1_thresholds(probs, labels)
+    th = best_thresholds(probs, labels, "f1")
     assert th.tolist() == [0.25, 0.6, 0.5]
+    assert best_thresholds(probs, labels, "accuracy").tolist() == [0.25, 0.6, 0.5]  # separable: both agree
     assert f1_per_pedal(probs, labels, th)[:2].tolist() == [1.0, 1.0]
     assert f1_per_pedal(probs, labels, 0.5)[0] == 0.0  # every positive missed at 0.5
 
 
-def test_thresholds_maximise_f1_against_brute_force():
+def test_thresholds_maximise_their_objective_against_brute_force():
     rng = np.random.default_rng(1)
     labels = rng.random((300, 4)) < 0.4
     probs = np.clip(0.15 * labels + rng.normal(0.25, 0.08, (300, 4)), 0, 1)  # positives ~0.40, negatives ~0.25
-    th = f1_thresholds(probs, labels)
+    f1_th, acc_th = best_thresholds(probs, labels, "f1"), best_thresholds(probs, labels, "accuracy")
     for j in range(4):
-        brute = max(f1_per_pedal(probs[:, [j]], labels[:, [j]], t)[0] for t in GRID)
-        assert f1_per_pedal(probs[:, [j]], labels[:, [j]], th[j])[0] == pytest.approx(brute)
-        assert th[j] < 0.5  # the positives sit low: calibration must lower the bar
+        p, y = probs[:, [j]], labels[:, [j]]
+        assert f1_per_pedal(p, y, f1_th[j])[0] == pytest.approx(max(f1_per_pedal(p, y, t)[0] for t in GRID))
+        assert ((p > acc_th[j]) == y).mean() == pytest.approx(max(((p > t) == y).mean() for t in GRID))
+        assert f1_th[j] <= acc_th[j] < 0.5  # the positives sit low: both lower the bar, F1 the furthest
+    with pytest.raises(ValueError, match="objective"):
+        best_thresholds(probs, labels, "recall")
 
 
 def test_presence_sets_use_per_pedal_thresholds(tiny_checkpoint):
@@ -62,11 +66,12 @@ def test_cli_writes_thresholds_to_the_sidecar_only(tiny_checkpoint, tmp_path, ca
     shutil.copy(tiny_checkpoint, path)
     shutil.copy(sidecar_path(tiny_checkpoint), sidecar_path(path))
     weights = path.read_bytes()
-    assert main([str(path), "--n", "50"]) == 0
+    assert main([str(path), "--n", "50", "--objective", "f1"]) == 0
     assert path.read_bytes() == weights  # the weights and their hash are untouched
     meta = json.loads(sidecar_path(path).read_text())
     assert set(meta["presence_thresholds"]) == set(EFFECT_NAMES)
-    assert meta["calibration"]["clips"] == 50 and meta["calibration"]["source"] == "synth"
+    cal = meta["calibration"]
+    assert cal["clips"] == 50 and cal["source"] == "synth" and cal["objective"] == "f1"
     loaded = load_model(path)
     assert loaded.presence_thresholds.tolist() == pytest.approx([meta["presence_thresholds"][n] for n in EFFECT_NAMES])
     assert "Presence thresholds" in (tmp_path / "m_card.md").read_text()
@@ -77,6 +82,7 @@ def test_cli_writes_thresholds_to_the_sidecar_only(tiny_checkpoint, tmp_path, ca
     (["nope.safetensors"], "not found"),
     (["x.safetensors", "--n", "5"], "at least 50"),
     (["x.safetensors", "--bogus"], "unrecognized arguments"),
+    (["x.safetensors", "--objective", "recall"], "invalid choice"),
 ])
 def test_cli_errors_are_one_line(argv, words, capsys):
     assert main(argv) == 2
