@@ -34,9 +34,11 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; a user's renders should look like any other file
     try:
         yield tmp_path
+        # mkstemp makes 0600, and some writers (safetensors) create the file anew with 0600: set the mode
+        # only now, so a user's renders and checkpoints look like any other file they write
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -1,5 +1,7 @@
 """Atomic writes keep old files intact; CLI errors are one line with exit status 2."""
 
+import os
+
 import pytest
 
 from ddspfx.errors import DdspfxError, cli_entry
@@ -25,6 +27,13 @@ def test_atomic_write_replaces_on_success(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("x")  # permissions as open() would give them under this umask
     assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    from ddspfx.fileio import atomic_path
+
+    recreated = tmp_path / "w.bin"
+    with atomic_path(recreated) as tmp:  # a writer that deletes the temp file and creates it 0600 (as safetensors)
+        tmp.unlink()
+        os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))
+    assert recreated.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_cli_entry_turns_user_errors_into_one_line(capsys):
