@@ -119,8 +119,8 @@ def model_card(meta: dict[str, Any]) -> str:
         f"{meta['sample_rate']} Hz; pedal-token decoder ({m['dec_layers']} layers, vocabulary {meta['vocab']['size']} "
         f"tokens, at most {meta['vocab']['max_effects']} effects); presence, parameter and switching-matrix heads. "
         f"{meta['parameters'] / 1e6:.2f} M parameters, {meta['clip_seconds']} s analysis windows. At inference the "
-        + ("presence head picks the effects and the token search orders them." if effect_set == "presence"
-           else "token search picks the effects and their order."), "",
+        + ("presence head picks the effects and the token search orders them" if effect_set == "presence"
+           else "token search picks the effects and their order") + "; the parameter head sets the values.", "",
         "## Training data", "",
         *[f"- {k}: {v}" for k, v in data.items()], "",
         "## Metrics at the end of training (validation split)", "",
