@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES
-from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 
 GRID: np.ndarray = np.round(np.arange(0.05, 0.951, 0.05), 2)
 """Candidate thresholds (coarse on purpose: a few hundred clips cannot resolve finer steps)."""
@@ -95,13 +95,8 @@ def calibrate(model: Any, dataset: Any, objective: str = "accuracy", batch_size:
             "f1_calibrated": dict(zip(EFFECT_NAMES, np.round(after, 4).tolist()))}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise DdspfxError(f"{message} (see python -m ddspfx.calibrate --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="python -m ddspfx.calibrate", description=__doc__.split("\n\n")[0])
+    ap = CliParser(prog="python -m ddspfx.calibrate", description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", help="exported model (.safetensors with its .json sidecar, or its run folder)")
     ap.add_argument("--source", default="synth", help="dry source of the calibration clips: synth | folder:PATH | "
                     "egfxset:PATH | idmt:PATH (default synth)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from typing import Callable, TypeVar
@@ -18,6 +19,13 @@ class DdspfxError(Exception):
 
 class AudioError(DdspfxError):
     """An audio file or array that ddspfx cannot use as it is."""
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse whose bad flags become one DdspfxError line (exit 2 via :func:`cli_entry`), not usage text."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise DdspfxError(f"{message} (see {self.prog} --help)")
 
 
 def cli_entry(main: F) -> F:

@@ -21,7 +21,7 @@ from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, get_effect
 from ddspfx.chain import Chain
 from ddspfx.commuting import equivalent_canonical
 from ddspfx.config import EFFECT_SET_MODES
-from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.metrics import (
     MRSTFTDistance,
@@ -246,13 +246,8 @@ def plot_results(out: Path, scorer: Scorer) -> list[str]:
 # --- command line ---------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise DdspfxError(f"{message} (see python -m ddspfx.evaluate --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m ddspfx.evaluate", description="Evaluate a model on a held-out set, with baselines.")
+    p = CliParser(prog="python -m ddspfx.evaluate", description="Evaluate a model on a held-out set, with baselines.")
     p.add_argument("--checkpoint", help="model checkpoint; default: the shipped model")
     p.add_argument("--n", type=int, default=1000, help="test clips (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="test-set seed offset (seeds start at 20,000,000)")

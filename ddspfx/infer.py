@@ -22,7 +22,7 @@ import numpy as np
 from ddspfx.catalog import SAMPLE_RATE, denormalise_params, normalise_params
 from ddspfx.chain import Chain, Pedal
 from ddspfx.config import EFFECT_SET_MODES
-from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 
 ORDER_RUNNER_UP_RATIO = 0.25
 """Report the runner-up order when its probability is at least this fraction of the best."""
@@ -204,13 +204,8 @@ def estimate(audio: np.ndarray, sample_rate: int, checkpoint: str | Path | None 
 # --- command line ---------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every ddspfx error
-        raise DdspfxError(f"{message} (see python -m ddspfx.infer --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m ddspfx.infer", description="Estimate the pedal chain of wet guitar clips.")
+    p = CliParser(prog="python -m ddspfx.infer", description="Estimate the pedal chain of wet guitar clips.")
     p.add_argument("clips", nargs="*", help="wet guitar clips (wav, flac, ...; any rate, length, channels)")
     p.add_argument("--demo", action="store_true",
                    help="no clip needed: synthesise a guitar phrase, put it through a random chain, estimate it")

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import yaml
 
 from ddspfx.config import Config, load_config
-from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
 
 
@@ -120,7 +120,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ddspfx.train", description="Train the ddspfx model.",
+    p = CliParser(prog="python -m ddspfx.train", description="Train the ddspfx model.",
                                 epilog="Any --section.key VALUE overrides the config, e.g. --model.d_model 256 --trainer.max_steps 100")
     p.add_argument("--config", default=None, help="default | debug | gpu | PATH.yaml (default: default)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")

@@ -33,7 +33,7 @@ from scipy import signal
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
-from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import COLUMNS, TEST_SEED_BASE, Example, Scorer
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
@@ -346,13 +346,8 @@ def plot_bars(path: Path, results: dict[str, dict[str, dict[str, float]]]) -> No
     plt.close(fig)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise DdspfxError(f"{message} (see python experiments/ood_check.py --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python experiments/ood_check.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python experiments/ood_check.py", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=150, help="clips per condition (default 150)")
     p.add_argument("--seed", type=int, default=0, help="test-set seed offset (seeds start at 20,000,000)")
     p.add_argument("--checkpoint", help="model checkpoint; default: the shipped model")

@@ -143,3 +143,11 @@ def test_seed_ranges_are_disjoint():
     cfg = load_config("debug", ["--data.train_size", "10000001"]).data
     with pytest.raises(DdspfxError, match="overlap"):
         make_dataset(cfg, "train")
+
+
+def test_train_flag_errors_are_one_line(capsys):
+    from ddspfx.train import main
+
+    assert main(["--config"]) == 2  # argparse: "expected one argument"
+    err = capsys.readouterr().err
+    assert "expected one argument" in err and "python -m ddspfx.train --help" in err and err.count("\n") == 1

@@ -35,7 +35,7 @@ from torch import nn
 
 from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
-from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 from ddspfx.frontends.conv import conv_blocks, pooled_length
 from ddspfx.frontends.mel import log_mel, mel_filterbank
@@ -377,13 +377,8 @@ def train(out: str | Path, tc: TrainConfig, model_config: CNNConfig | None = Non
     return {"folder": out, "metrics": metrics, "steps": step, "seconds": time.time() - start}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise DdspfxError(f"{message} (see python -m ddspfx.baselines.cnn --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m ddspfx.baselines.cnn", description="The CNN-on-mel baseline classifier.")
+    p = CliParser(prog="python -m ddspfx.baselines.cnn", description="The CNN-on-mel baseline classifier.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on the main model's data for the same wall-clock budget")
     t.add_argument("--out", required=True, help="folder for cnn.safetensors, cnn.json and history.json")

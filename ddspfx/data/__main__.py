@@ -9,15 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.sampler import SamplerConfig
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad flags as one DdspfxError line (exit 2) instead of usage + traceback."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise DdspfxError(f"{message} (see 'python -m ddspfx.data {{make,preview,encode}} --help')")
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
@@ -35,8 +28,8 @@ def _sampler(args: argparse.Namespace, default_min: int) -> SamplerConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m ddspfx.data", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = CliParser(prog="python -m ddspfx.data", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser)
     make = sub.add_parser("make", help="write dry/wet wavs and labels.jsonl (resumable)")
     make.add_argument("--out", type=Path, required=True, help="output folder")
     make.add_argument("--n", type=int, required=True, help="number of examples")
