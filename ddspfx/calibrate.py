@@ -47,11 +47,11 @@ def best_thresholds(probs: np.ndarray, labels: np.ndarray, objective: str = "acc
         y = labels[:, j]
         if y.sum() < min_positives:
             continue
-        pred = probs[:, j][None, :] > grid[:, None]  # (G, M)
+        every = np.broadcast_to(probs[:, [j]], (len(y), len(grid)))  # column j against each grid threshold
         if objective == "f1":
-            score = 2 * (pred & y).sum(1) / np.maximum(1, pred.sum(1) + y.sum())
+            score = f1_per_pedal(every, y[:, None], grid)
         else:
-            score = (pred == y).mean(1)
+            score = ((every > grid) == y[:, None]).mean(0)
         best = np.flatnonzero(np.isclose(score, score.max()))
         out[j] = float(grid[best[np.argmin(np.abs(grid[best] - default))]])
     return out

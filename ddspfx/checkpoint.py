@@ -109,6 +109,7 @@ def update_sidecar(path: str | Path, **updates: Any) -> Path:
 def model_card(meta: dict[str, Any]) -> str:
     """A short Markdown model card from a sidecar: what the model is, its data, metrics, how to reproduce."""
     m, fe, data, metrics = meta["model"], meta["frontend"], meta.get("data", {}), meta.get("metrics", {})
+    cal = meta.get("calibration") or {}
     stem = (f", CNN stem {fe['conv_channels']}-{8 * fe['conv_channels']} channels, time pool {fe.get('conv_time_pool', '?')}"
             if fe.get("conv_channels") else "")
     effect_set = m.get("effect_set", "decoder")
@@ -129,11 +130,10 @@ def model_card(meta: dict[str, Any]) -> str:
         "## Reproduce", "",
         f"    {meta.get('notes', {}).get('reproduce', 'python -m ddspfx.train')}", "",
         *([f"Trained on: {meta['notes']['trained_on']}.", ""] if meta.get("notes", {}).get("trained_on") else []),
-        *(["## Presence thresholds", "", f"Per pedal, chosen for {meta['calibration'].get('objective', 'f1')} on "
-           f"{meta.get('calibration', {}).get('clips', '?')} validation clips "
-           f"({meta.get('calibration', {}).get('source', 'synth')}): "
+        *(["## Presence thresholds", "", f"Per pedal, chosen for {cal.get('objective', 'f1')} on "
+           f"{cal.get('clips', '?')} validation clips ({cal.get('source', 'synth')}): "
            + ", ".join(f"{k} {v:.2f}" for k, v in meta["presence_thresholds"].items()) + ".", ""]
-          if meta.get("calibration") else []),
+          if cal else []),
         f"Weights SHA-256: `{meta['sha256']}`. Load with `ddspfx.checkpoint.load_model(path)` (safetensors, no pickles).", "",
     ]
     return "\n".join(lines)

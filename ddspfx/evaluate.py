@@ -59,7 +59,7 @@ class Scorer:
     pairs_linear: list[bool] = field(default_factory=list)
     length_error: list[int] = field(default_factory=list)
     param_errors: list[float] = field(default_factory=list)
-    knob_errors: dict[str, list[float]] = field(default_factory=dict)  # "effect.knob" -> |error| per detection
+    per_knob: dict[str, list[float]] = field(default_factory=dict)  # "effect.knob" -> |error| per detection
     rerender_dist: list[float] = field(default_factory=list)
     rerender_sisdr: list[float] = field(default_factory=list)
     pair_wrong: np.ndarray = field(default_factory=lambda: np.zeros((len(EFFECT_NAMES),) * 2))
@@ -97,7 +97,7 @@ class Scorer:
         for effect, errs in knob_errors(ex.chain, pred):
             self.param_errors.append(float(np.mean(errs)))
             for knob, e in zip(get_effect(effect).params, errs):
-                self.knob_errors.setdefault(f"{effect}.{knob.name}", []).append(float(e))
+                self.per_knob.setdefault(f"{effect}.{knob.name}", []).append(float(e))
         n = len(EFFECT_NAMES)
         rows = [EFFECT_NAMES.index(e) for e in t] or [n]
         cols = [EFFECT_NAMES.index(e) for e in p] or [n]
@@ -127,7 +127,7 @@ class Scorer:
             "rerender_sisdr_db": mean(self.rerender_sisdr),
             "n": len(self.exact),
         })
-        out.update({f"param_error/{k}": mean(v) for k, v in sorted(self.knob_errors.items())})
+        out.update({f"param_error/{k}": mean(v) for k, v in sorted(self.per_knob.items())})
         return out
 
 
