@@ -1,7 +1,7 @@
 """Typed training configuration: dataclasses, YAML files and dotted command-line overrides.
 
 A run is described by one :class:`Config` (model, data, loss, optim, trainer sections). The
-shipped YAML files (``ddspfx/configs/{default,debug,gpu}.yaml``) only list what differs from
+shipped YAML files (``ddspfx/configs/{default,debug,gpu,long}.yaml``) only list what differs from
 the dataclass defaults; ``--model.d_model 256`` style overrides go on top. Unknown keys are
 errors, so a typo never silently trains the wrong model.
 """
@@ -18,8 +18,9 @@ import yaml
 
 from ddspfx.errors import DdspfxError
 
-CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu")
+CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu", "long")
 EFFECT_SET_MODES: tuple[str, ...] = ("decoder", "presence")
+ORDER_SEARCH_MODES: tuple[str, ...] = ("exhaustive", "beam")
 
 
 @dataclass
@@ -58,6 +59,8 @@ class ModelConfig:
     sinkhorn_iters: int = 20  # Sinkhorn normalisation steps
     max_effects: int = 5  # longest chain the grammar lets the decoder produce
     effect_set: str = "presence"  # inference: who picks the effects -- "presence" head (the search orders them) or "decoder"
+    order_search: str = "exhaustive"  # inference: "exhaustive" scores every order of the found effects, "beam" keeps the beam's
+    order_slot_weight: float = 1.0  # exhaustive order search: weight of the switching-matrix head beside the decoder
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
 
 
@@ -194,7 +197,7 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_yaml(name_or_path: str) -> dict[str, Any]:
-    """A shipped config by name (default/debug/gpu) or a YAML file path -> raw dict."""
+    """A shipped config by name (default/debug/gpu/long) or a YAML file path -> raw dict."""
     if name_or_path in CONFIG_NAMES:
         text = resources.files("ddspfx.configs").joinpath(f"{name_or_path}.yaml").read_text()
     else:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, get_effect
 from ddspfx.chain import Chain
 from ddspfx.commuting import equivalent_canonical
-from ddspfx.config import EFFECT_SET_MODES
+from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.metrics import (
@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, default=4)
     p.add_argument("--effect-set", choices=EFFECT_SET_MODES, default=None,
                    help="who picks the effects: 'decoder' or 'presence' head (default: the checkpoint's setting)")
+    p.add_argument("--order-search", choices=ORDER_SEARCH_MODES, default=None,
+                   help="'exhaustive' (every order of the found effects) or 'beam' (default: the checkpoint's setting)")
     p.add_argument("--no-baselines", action="store_true", help="score only the model")
     p.add_argument("--cnn-checkpoint", help="folder of a trained CNN-on-mel baseline "
                    "(python -m ddspfx.baselines.cnn train --out DIR); adds its row to the table")
@@ -298,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ddspfx.sampler import SamplerConfig
 
     out = Path(args.out)
-    estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set)
+    estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
     cnn = None
     if args.cnn_checkpoint:
         from ddspfx.baselines import CNNBaseline

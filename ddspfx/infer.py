@@ -21,7 +21,7 @@ import numpy as np
 
 from ddspfx.catalog import SAMPLE_RATE, denormalise_params, normalise_params
 from ddspfx.chain import Chain, Pedal
-from ddspfx.config import EFFECT_SET_MODES
+from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 
 ORDER_RUNNER_UP_RATIO = 0.25
@@ -137,13 +137,14 @@ class Estimator:
     """Loads a model once; analyses many clips in batches."""
 
     def __init__(self, checkpoint: str | Path | None = None, beam: int = 4, batch_size: int = 16, device: str = "cpu",
-                 effect_set: str | None = None):
+                 effect_set: str | None = None, order_search: str | None = None):
         from ddspfx.checkpoint import load_model
 
         self.model = load_model(checkpoint).to(device).eval()
         self.device = device
         self.beam = beam
         self.effect_set = effect_set  # None: the checkpoint's model.effect_set
+        self.order_search = order_search  # None: the checkpoint's model.order_search
         self.batch_size = batch_size
         self.sample_rate = int(getattr(self.model, "sample_rate", SAMPLE_RATE))
         self.window = int(round(float(getattr(self.model, "clip_seconds", 2.0)) * self.sample_rate))
@@ -169,7 +170,8 @@ class Estimator:
                 lengths.append(p.shape[-1])
             with torch.inference_mode():
                 preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
-                                                lengths=torch.tensor(lengths), effect_set=self.effect_set))
+                                                lengths=torch.tensor(lengths), effect_set=self.effect_set,
+                                                order=self.order_search))
         grouped: dict[int, list[Any]] = defaultdict(list)
         for o, p in zip(owner, preds):
             grouped[o].append(p)
@@ -216,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--effect-set", choices=EFFECT_SET_MODES, default=None,
                    help="who picks the effects: the token 'decoder' or the 'presence' head (then the decoder orders "
                         "them); default: the checkpoint's setting")
+    p.add_argument("--order-search", choices=ORDER_SEARCH_MODES, default=None,
+                   help="'exhaustive' scores every order of the found effects, 'beam' keeps the beam's order; "
+                        "default: the checkpoint's setting")
     p.add_argument("--render-onto", metavar="DRY.wav", help="apply the estimated chain (pedalboard) to your own dry recording")
     p.add_argument("--out", metavar="OUT.wav", help="where --render-onto writes (default: <dry>_ddspfx.wav)")
     p.add_argument("--dry", metavar="DRY.wav", help="the clip's own dry recording, for --refine")
@@ -256,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _check_args(args)
     out = sys.stdout
-    estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set)
+    estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
     sr = estimator.sample_rate
     if args.demo:
         return _demo(estimator, args.seed, out)

@@ -68,6 +68,7 @@ def test_json_one_object_per_good_file_and_one_error_line_per_bad_one(clips, tin
     (["--beam", "0", "x.wav"], "--beam must be at least 1"),
     (["x.wav", "--refine"], "--refine needs the clip's dry recording"),
     (["x.wav", "--bogus"], "unrecognized arguments"),
+    (["x.wav", "--order-search", "sorted"], "invalid choice: 'sorted'"),
     ([], "give at least one clip"),
     (["x.wav", "--checkpoint", "/nonexistent/model.safetensors"], "model.safetensors"),
 ])
@@ -75,6 +76,14 @@ def test_bad_flags_are_one_line_errors(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_order_search_flag_keeps_the_effects_and_may_change_only_their_order(clips, tiny_checkpoint, capsys):
+    chains = {}
+    for mode in ("beam", "exhaustive"):
+        assert main([str(clips["good"]), "--json", "--checkpoint", str(tiny_checkpoint), "--order-search", mode]) == 0
+        chains[mode] = [p["effect"] for p in json.loads(capsys.readouterr().out)["chain"]]
+    assert sorted(chains["beam"]) == sorted(chains["exhaustive"])
 
 
 def test_render_onto_applies_the_printed_chain_with_pedalboard(clips, tiny_checkpoint, tmp_path, capsys):

@@ -170,7 +170,7 @@ def test_beam_scores_are_true_log_probs_and_beat_greedy(model):
     x = audio(3, 0.5, seed=7)
     memory, mask = model.encode(x)
     greedy = beam_search(model.decoder, memory, mask, model.vocab, beam=1)
-    hyps, _ = model.decode(x, beam=4, effect_set="decoder")  # unconstrained set: comparable with greedy
+    hyps, _ = model.decode(x, beam=4, effect_set="decoder", order="beam")  # unconstrained set: comparable with greedy
     for i in range(3):
         assert hyps[i][0].log_prob >= greedy[i][0].log_prob - 1e-4
         assert [h.log_prob for h in hyps[i]] == sorted((h.log_prob for h in hyps[i]), reverse=True)
@@ -201,6 +201,85 @@ def test_predict_takes_order_from_tokens_and_values_from_the_head(model):
         sigs = [tuple(a.effects) for a, _ in p.alternatives]
         assert tuple(p.chain.effects) not in sigs and len(set(sigs)) == len(sigs)
         assert all(lp <= p.log_prob + 1e-6 for _, lp in p.alternatives)
+
+
+def _chain(*effects: str):
+    from ddspfx.catalog import denormalise_params, get_effect
+    from ddspfx.chain import Chain, Pedal
+
+    return Chain([Pedal(e, denormalise_params(e, np.linspace(0.2, 0.8, len(get_effect(e).params))))
+                  for e in effects])
+
+
+def test_pedal_segments_split_a_hypothesis_per_pedal(model):
+    from ddspfx.model.search import pedal_segments
+
+    ids = model.vocab.encode(_chain("compressor", "delay", "eq"))
+    segs = pedal_segments(ids, model.vocab)
+    assert [e for e, _ in segs] == ["compressor", "delay", "eq"]
+    assert [model.vocab.bos_id] + [t for _, seg in segs for t in seg] + [model.vocab.eos_id] == ids
+
+
+def test_order_search_scores_every_order_like_plain_teacher_forcing(model):
+    """Reference: each order encoded by the vocabulary and run through the decoder's plain forward; at each
+    pedal, log-softmax over the not-yet-placed effects' opening tags; then normalised over the 3! orders."""
+    import itertools
+
+    from ddspfx.catalog import effect_index
+    from ddspfx.chain import Chain
+    from ddspfx.model.search import order_search
+
+    chain = _chain("distortion", "reverb", "chorus")
+    memory, mask = model.encode(audio(1, 0.5, seed=3))
+    with torch.no_grad():
+        seqs, logp = order_search(model.decoder, memory, mask, model.vocab, model.vocab.encode(chain))
+        ref = {}
+        for perm in itertools.permutations(chain.pedals):
+            ids = model.vocab.encode(Chain(list(perm)))
+            logits = model.decoder(torch.tensor([ids[:-1]]), memory, mask)[0]
+            score, pos, left = 0.0, 0, [p.effect for p in perm]
+            for pedal in perm:
+                opens = [model.vocab.effect_open_id(e) for e in left]
+                score += float(torch.log_softmax(logits[pos, opens], 0)[left.index(pedal.effect)])
+                left.remove(pedal.effect)
+                pos += 2 + len(pedal.params)
+            ref[tuple(ids)] = score
+    ref_logp = torch.log_softmax(torch.tensor(list(ref.values())), 0)
+    want = dict(zip(ref, ref_logp.tolist()))
+    assert len(seqs) == 6 and {tuple(q) for q in seqs} == set(want)
+    for q, lp in zip(seqs, logp.tolist()):
+        assert lp == pytest.approx(want[tuple(q)], abs=1e-4)
+    assert logp.tolist() == sorted(logp.tolist(), reverse=True)
+    assert float(logp.exp().sum()) == pytest.approx(1.0, abs=1e-5)
+    # a switching head sure of "chorus, distortion, reverb" outvotes the decoder at weight 1, not at weight 0
+    slots = torch.full((N, N), -50.0)
+    for k, e in enumerate(["chorus", "distortion", "reverb"]):
+        slots[k, effect_index(e)] = 0.0
+    with torch.no_grad():
+        sure, _ = order_search(model.decoder, memory, mask, model.vocab, model.vocab.encode(chain), slots, 1.0)
+        off, _ = order_search(model.decoder, memory, mask, model.vocab, model.vocab.encode(chain), slots, 0.0)
+    assert model.vocab.decode(sure[0]).effects == ["chorus", "distortion", "reverb"]
+    assert off[0] == seqs[0]
+    one, lp1 = order_search(model.decoder, memory, mask, model.vocab, model.vocab.encode(_chain("eq")))
+    assert one == [model.vocab.encode(_chain("eq"))] and lp1.tolist() == [0.0]
+
+
+def test_exhaustive_order_reorders_the_beams_effect_set(model):
+    x = audio(3, 0.5, seed=13)
+    beam = model.predict(x, beam=3, order="beam")
+    full = model.predict(x, beam=3, order="exhaustive")
+    for b, f in zip(beam, full):
+        assert sorted(f.chain.effects) == sorted(b.chain.effects)
+        assert model.vocab.decode(f.ids).effects == f.chain.effects
+        assert all(sorted(a.effects) == sorted(f.chain.effects) for a, _ in f.alternatives)
+        lps = [f.log_prob] + [lp for _, lp in f.alternatives]
+        assert lps == sorted(lps, reverse=True) and sum(math.exp(v) for v in lps) <= 1.0 + 1e-6
+    with pytest.raises(ValueError, match="order"):
+        model.predict(x, order="greedy")
+    with pytest.raises(DdspfxError, match="order_search"):
+        from ddspfx.model import DdspfxModel
+
+        DdspfxModel(tiny_config(order_search="sorted"))
 
 
 # --- losses ---------------------------------------------------------------------------------
@@ -400,3 +479,14 @@ def test_presence_effect_set_decoding_uses_the_heads_set(model, monkeypatch):
     assert [set(p.chain.effects) for p in free] != wanted  # the untrained decoder alone does not find these sets
     with pytest.raises(ValueError, match="effect_set"):
         model.predict(x, effect_set="both")
+
+
+def test_long_config_is_the_default_trained_longer():
+    """The shipped model's recipe (configs/long.yaml) inherits the CPU default; only the trainer's budget differs."""
+    from ddspfx.config import CONFIG_NAMES
+
+    default, long = load_config("default").to_dict(), load_config("long").to_dict()
+    assert "long" in CONFIG_NAMES
+    assert {k: v for k, v in long.items() if k != "trainer"} == {k: v for k, v in default.items() if k != "trainer"}
+    assert long["trainer"]["max_time_min"] > default["trainer"]["max_time_min"]
+    assert long["trainer"]["threads"] == default["trainer"]["threads"] == 1

@@ -43,6 +43,11 @@ class TokenDecoder(nn.Module):
         """ids (B, L) -> logits (B, L, V) for the next token at each position (causal)."""
         return self._run(ids, 0, self.memory_kv(memory), self.memory_attn_mask(memory_mask), None)
 
+    def forward_cached(self, ids: torch.Tensor, cache: dict) -> torch.Tensor:
+        """Teacher forcing against ``init_cache``'s precomputed memory (no self-attention cache):
+        ids (B, L) -> logits (B, L, V). Lets many sequences share one clip's projected memory."""
+        return self._run(ids, 0, cache["memory_kv"], cache["mask"], None)
+
     def init_cache(self, memory: torch.Tensor, memory_mask: torch.Tensor) -> dict:
         """Precompute cross-attention keys/values; self-attention caches start empty."""
         return {

@@ -9,8 +9,10 @@ error rewards, while the beam's bin is a mode and scores worse where the posteri
 Measured (300 held-out clips, dev seeds, the first CNN-stem model): values clamped to the decoded
 bin +- half a bin 0.233 mean normalised error, +- 3 bins 0.208, head alone 0.200 (and a closer
 pedalboard re-render, MR-STFT 1.58 -> 1.47). Presence gates are
-reported as ``effect_confidence``; the switching-matrix head is used by the training loss
-(the proxy chain) and by analysis-by-synthesis refinement, not to choose the order.
+reported as ``effect_confidence``. The *order* is then chosen among all orders of the found
+effects (``order_search="exhaustive"``) by the decoder's choice-token probabilities plus the
+switching-matrix head's soft permutation, two estimates of the same thing trained by different
+losses (token CE; permutation NLL + the proxy chain's MR-STFT); see ``search.order_search``.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from torch import nn
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index, get_effect, normalise
 from ddspfx.chain import Chain, Pedal
-from ddspfx.config import EFFECT_SET_MODES, ModelConfig
+from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES, ModelConfig
 from ddspfx.errors import DdspfxError
 from ddspfx.frontends import FrontEnd, build_frontend
 from ddspfx.model.decoder import TokenDecoder
 from ddspfx.model.encoder import Encoder
 from ddspfx.model.heads import QueryHeads
-from ddspfx.model.search import Hypothesis, beam_search
+from ddspfx.model.search import Hypothesis, beam_search, order_search
 
 
 @dataclass
@@ -40,8 +42,12 @@ class Prediction:
     chain: Chain
     effect_confidence: dict[str, float]
     alternatives: list[tuple[Chain, float]] = field(default_factory=list)  # other orders, log-probabilities
-    log_prob: float = 0.0  # log-probability of ``chain``'s token sequence (same scale as alternatives)
+    log_prob: float = 0.0  # log P(order | effect set) (exhaustive order search) or the beam's sequence log-prob
     ids: list[int] = field(default_factory=list)  # the decoded token ids
+
+
+MAX_ORDERS = 6
+"""Exhaustive order search: orders kept per clip (the best and five alternatives)."""
 
 
 class DdspfxModel(nn.Module):
@@ -57,6 +63,8 @@ class DdspfxModel(nn.Module):
         self.vocab = PedalVocab(max_effects=c.max_effects)
         if c.effect_set not in EFFECT_SET_MODES:
             raise DdspfxError(f"model.effect_set must be one of {', '.join(EFFECT_SET_MODES)}, got {c.effect_set!r}")
+        if c.order_search not in ORDER_SEARCH_MODES:
+            raise DdspfxError(f"model.order_search must be one of {', '.join(ORDER_SEARCH_MODES)}, got {c.order_search!r}")
         if self.vocab.max_length() > c.max_tokens:
             raise ValueError(f"max_tokens {c.max_tokens} < longest chain {self.vocab.max_length()} tokens")
         fe = dataclasses.asdict(c.frontend)
@@ -110,16 +118,22 @@ class DdspfxModel(nn.Module):
 
     @torch.no_grad()
     def decode(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
-               codes: torch.Tensor | None = None, effect_set: str | None = None
+               codes: torch.Tensor | None = None, effect_set: str | None = None, order: str | None = None
                ) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
         """Constrained search; the greedy hypothesis is merged into the beam so beam >= greedy always.
 
         ``effect_set`` (default: the model config's): "decoder" lets the token search choose the effects;
         "presence" fixes them to the presence head's set and searches only order and bins.
+        ``order`` (default: the config's ``order_search``): "exhaustive" then re-orders the best
+        hypothesis' pedals by :func:`~ddspfx.model.search.order_search`, and the hypotheses become the
+        orders of that effect set, best first, scored log P(order | set); "beam" keeps the beam as it is.
         """
         mode = effect_set or self.config.effect_set
         if mode not in EFFECT_SET_MODES:
             raise ValueError(f"effect_set must be one of {', '.join(EFFECT_SET_MODES)}, got {mode!r}")
+        order = order or self.config.order_search
+        if order not in ORDER_SEARCH_MODES:
+            raise ValueError(f"order must be one of {', '.join(ORDER_SEARCH_MODES)}, got {order!r}")
         memory, mask = self.encode(audio, lengths, codes=codes)
         heads = self.heads(memory, mask)
         sets = self.presence_sets(heads["presence_logits"]) if mode == "presence" else None
@@ -130,6 +144,16 @@ class DdspfxModel(nn.Module):
                 if g and all(h.ids != g[0].ids for h in hs):
                     hs.append(g[0])
                     hs.sort(key=lambda h: -h.log_prob)
+        if order == "exhaustive":
+            from ddspfx.proxies.switching import sinkhorn
+
+            slots = torch.log(sinkhorn(heads["perm_logits"].float(), self.config.sinkhorn_tau,
+                                       self.config.sinkhorn_iters).clamp_min(1e-8))
+            for i, hs in enumerate(hyps):
+                if hs:
+                    seqs, logp = order_search(self.decoder, memory[i:i + 1], mask[i:i + 1], self.vocab, hs[0].ids,
+                                              slots[i], self.config.order_slot_weight)
+                    hyps[i] = [Hypothesis(q, float(lp)) for q, lp in zip(seqs[:MAX_ORDERS], logp.tolist())]
         return hyps, heads
 
     def refine(self, chain: Chain, params: torch.Tensor) -> Chain:
@@ -139,10 +163,11 @@ class DdspfxModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
-                codes: torch.Tensor | None = None, effect_set: str | None = None) -> list[Prediction]:
+                codes: torch.Tensor | None = None, effect_set: str | None = None, order: str | None = None
+                ) -> list[Prediction]:
         """audio (B, T) at ``self.sample_rate`` -> one :class:`Prediction` per clip.
 
-        ``codes``: see ``encode``; ``effect_set``: see ``decode``.
+        ``codes``: see ``encode``; ``effect_set`` and ``order``: see ``decode``.
         """
         if audio.ndim == 1:
             audio = audio[None]
@@ -151,7 +176,8 @@ class DdspfxModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths, codes=codes, effect_set=effect_set)
+            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths, codes=codes, effect_set=effect_set,
+                                      order=order)
         finally:
             self.train(was_training)
         presence = torch.sigmoid(heads["presence_logits"]).cpu()
