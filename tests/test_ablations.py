@@ -169,3 +169,16 @@ def test_data_smoke_with_real_folder(tmp_path: Path) -> None:
     run_script("ablate_data.py", tmp_path / "a", "--real-folder", str(folder))
     check_outputs(tmp_path / "a", ["base (synth, uniform, <=3)", "short chains (<=1)", "typical order", "real dry"],
                   ["synth, uniform order", "synth, typical order", "real dry"])
+
+
+def test_order_search_readout_script(tiny_checkpoint, tmp_path: Path) -> None:
+    """experiments/order_search.py on a tiny model: one row per read-out; the effect sets (and so the presence
+    and chain-length columns in results.json) are the same in every row, only the order may differ."""
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "order_search.py"), "--checkpoint", str(tiny_checkpoint),
+                           "--n", "6", "--batch", "3", "--out", str(tmp_path)],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert list(results)[0] == "beam" and any("(shipped)" in k for k in results) and len(results) == 6
+    assert len({(r["micro_f1"], r["chain_length_mae"]) for r in results.values()}) == 1
+    assert "| beam |" in (tmp_path / "table.md").read_text()
