@@ -1,9 +1,10 @@
 """``python -m ddspfx.infer clip.wav``: which pedals, in which order, with which settings.
 
 Long clips are cut into windows of the model's training length; each window is decoded
-(grammar-constrained beam search) and the windows vote: the chain signature (effects in
-order) with the largest summed probability wins, its parameters are the median over the
-windows that found each effect, and the runner-up order is reported when it is close.
+(grammar-constrained beam search, then every order of the found effects scored) and the windows
+vote: the chain whose audibly equivalent orders hold the most probability wins, its parameters
+are the median over the windows that found each effect, and the runner-up order (one that would
+sound different) is reported when it is close.
 """
 
 from __future__ import annotations
@@ -87,7 +88,17 @@ def window_audio(audio: np.ndarray, window: int) -> list[np.ndarray]:
 
 
 def aggregate(predictions: Sequence[Any]) -> Analysis:
-    """Vote over per-window predictions (``ddspfx.model.Prediction``) -> one Analysis."""
+    """Vote over per-window predictions (``ddspfx.model.Prediction``) -> one Analysis.
+
+    Each window spreads its probability over its chain and alternatives; the windows' votes are
+    averaged per order, then pooled over *audibly equivalent* orders (``ddspfx.commuting``: orders
+    that differ only by swaps of adjacent commuting pedals, e.g. eq and delay, sound the same).
+    The class with the most probability wins and its most voted order represents it; the order
+    confidence is the class's probability (the chance that the order is audibly right), and the
+    alternatives are the other classes' representatives, i.e. orders that would sound different.
+    """
+    from ddspfx.commuting import equivalent_canonical
+
     votes: dict[tuple[str, ...], float] = defaultdict(float)
     examples: dict[tuple[str, ...], Chain] = {}
     per_effect_params: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -105,18 +116,22 @@ def aggregate(predictions: Sequence[Any]) -> Analysis:
             per_effect_params[pedal.effect].append(normalise_params(pedal.effect, pedal.params))
         for name, p in pred.effect_confidence.items():
             confidence[name].append(float(p))
-    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
-    best_sig, best_p = ranked[0]
+    classes: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+    for sig in sorted(votes, key=lambda s: -votes[s]):  # most voted first within each class
+        classes[equivalent_canonical(sig)].append(sig)
+    mass = {key: sum(votes[s] for s in sigs) for key, sigs in classes.items()}
+    ranked = sorted(classes, key=lambda key: -mass[key])
+    best_sig = classes[ranked[0]][0]
     pedals = []
     for name in best_sig:
         vals = per_effect_params.get(name)
         u = np.median(np.stack(vals), axis=0) if vals else normalise_params(name, examples[best_sig].pedals[best_sig.index(name)].params)
         pedals.append(Pedal(name, denormalise_params(name, u)))
-    alternatives = [(examples[sig], float(p)) for sig, p in ranked[1:6]]
+    alternatives = [(examples[classes[key][0]], float(mass[key])) for key in ranked[1:6]]
     return Analysis(
         chain=Chain(pedals),
         effect_confidence={k: float(np.mean(v)) for k, v in confidence.items()},
-        order_confidence=float(best_p),
+        order_confidence=float(mass[ranked[0]]),
         alternatives=alternatives,
         windows=len(predictions),
     )

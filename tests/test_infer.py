@@ -146,6 +146,30 @@ def test_window_audio_and_vote():
     assert runner is not None and runner[0].effects == ["delay", "distortion"]
 
 
+def test_vote_pools_audibly_equivalent_orders():
+    """eq and delay commute (measured, ddspfx/commuting.json): "eq, delay, distortion" (0.30) and "delay, eq,
+    distortion" (0.25) sound the same, so together (0.55) they beat the single most likely order (0.45)."""
+    class P:
+        def __init__(self, chain, alts, logp):
+            self.chain, self.alternatives, self.log_prob = chain, alts, logp
+            self.effect_confidence = {"eq": 0.9, "delay": 0.9, "distortion": 0.9}
+
+    pedals = {"eq": Pedal("eq", {"cutoff_frequency_hz": 800.0, "gain_db": 6.0, "q": 1.0}),
+              "delay": Pedal("delay", {"delay_seconds": 0.2, "feedback": 0.1, "mix": 0.3}),
+              "distortion": Pedal("distortion", {"drive_db": 20.0})}
+
+    def chain(*names):
+        return Chain([pedals[n] for n in names])
+
+    a, b, c = chain("eq", "delay", "distortion"), chain("delay", "eq", "distortion"), chain("distortion", "eq", "delay")
+    res = aggregate([P(c, [(a, np.log(0.30)), (b, np.log(0.25))], np.log(0.45))])
+    assert res.chain.effects == ["eq", "delay", "distortion"]
+    assert res.order_confidence == pytest.approx(0.55)
+    assert [(alt.effects, p) for alt, p in res.alternatives] == [(c.effects, pytest.approx(0.45))]
+    runner = res.runner_up_order()
+    assert runner is not None and runner[0].effects == c.effects
+
+
 def test_estimate_api_accepts_soundfile_layout(tiny_checkpoint):
     from ddspfx.infer import Estimator
 

@@ -46,10 +46,6 @@ class Prediction:
     ids: list[int] = field(default_factory=list)  # the decoded token ids
 
 
-MAX_ORDERS = 6
-"""Exhaustive order search: orders kept per clip (the best and five alternatives)."""
-
-
 class DdspfxModel(nn.Module):
     """``forward(batch)`` (teacher forcing) for training; ``predict(audio (B, T))`` for inference."""
 
@@ -153,7 +149,9 @@ class DdspfxModel(nn.Module):
                 if hs:
                     seqs, logp = order_search(self.decoder, memory[i:i + 1], mask[i:i + 1], self.vocab, hs[0].ids,
                                               slots[i], self.config.order_slot_weight)
-                    hyps[i] = [Hypothesis(q, float(lp)) for q, lp in zip(seqs[:MAX_ORDERS], logp.tolist())]
+                    # every order is kept: their probabilities sum to 1, so audibly equivalent orders can be
+                    # pooled exactly downstream (ddspfx.infer.aggregate)
+                    hyps[i] = [Hypothesis(q, float(lp)) for q, lp in zip(seqs, logp.tolist())]
         return hyps, heads
 
     def refine(self, chain: Chain, params: torch.Tensor) -> Chain:
@@ -190,10 +188,15 @@ class DdspfxModel(nn.Module):
                 continue
             best = hs[0]
             chain = self.refine(self.vocab.decode(best.ids), params[i])
+            by_effect = {p.effect: p for p in chain}
+            opens = {self.vocab.effect_open_id(e): e for e in self.vocab.effects}
             seen = {tuple(chain.effects)}
             alts = []
             for h in hs[1:]:
-                alt = self.refine(self.vocab.decode(h.ids), params[i])
+                order_ = [opens[t] for t in h.ids if t in opens]
+                # another order of the same pedals (the exhaustive search's case) needs no decoding
+                alt = (Chain([by_effect[e] for e in order_]) if sorted(order_) == sorted(by_effect)
+                       else self.refine(self.vocab.decode(h.ids), params[i]))
                 sig = tuple(alt.effects)
                 if sig not in seen:
                     seen.add(sig)
