@@ -113,6 +113,9 @@ def model_card(meta: dict[str, Any]) -> str:
     stem = (f", CNN stem {fe['conv_channels']}-{8 * fe['conv_channels']} channels, time pool {fe.get('conv_time_pool', '?')}"
             if fe.get("conv_channels") else "")
     effect_set = m.get("effect_set", "decoder")
+    order = ("every order of those effects is scored by the token decoder and the switching-matrix head "
+             f"(slot weight {m.get('order_slot_weight', 1.0):g})" if m.get("order_search", "exhaustive") == "exhaustive"
+             else "the token beam search orders them")
     lines = [
         f"# ddspfx model `{meta['weights']}`", "",
         f"Transformer encoder ({m['enc_layers']} layers, d_model {m['d_model']}) over a `{fe['name']}` front end "
@@ -120,8 +123,8 @@ def model_card(meta: dict[str, Any]) -> str:
         f"{meta['sample_rate']} Hz; pedal-token decoder ({m['dec_layers']} layers, vocabulary {meta['vocab']['size']} "
         f"tokens, at most {meta['vocab']['max_effects']} effects); presence, parameter and switching-matrix heads. "
         f"{meta['parameters'] / 1e6:.2f} M parameters, {meta['clip_seconds']} s analysis windows. At inference the "
-        + ("presence head picks the effects and the token search orders them" if effect_set == "presence"
-           else "token search picks the effects and their order") + "; the parameter head sets the values.", "",
+        + ("presence head picks the effects" if effect_set == "presence" else "token search picks the effects")
+        + f", {order}; the parameter head sets the values.", "",
         "## Training data", "",
         *[f"- {k}: {v}" for k, v in data.items()], "",
         "## Metrics at the end of training (validation split)", "",
