@@ -110,7 +110,8 @@ class Budget:
 
 def decode_tokens(model: Any, examples: list[Example], s: DecodeSettings, effect_set: str | None = None
                   ) -> list[Chain]:
-    """The model's own inference: grammar-constrained beam search over pedal tokens, refined params.
+    """The model's own inference: grammar-constrained beam search over pedal tokens (and the model config's
+    order search), values from the parameter head.
 
     ``effect_set``: who picks the effects ("decoder" or "presence"); None = the model config's (shipped) choice.
     """
@@ -163,8 +164,9 @@ def decode_heads(model: Any, examples: list[Example], s: DecodeSettings) -> list
 
 DECODERS: dict[str, Decoder] = {"tokens": decode_tokens, "tokens-own-set": decode_tokens_own_set, "heads": decode_heads}
 DECODER_NOTES: dict[str, str] = {
-    "tokens": "beam search over pedal tokens with the config's effect_set (the shipped inference)",
-    "tokens-own-set": "beam search over pedal tokens; the token decoder also picks the effects",
+    "tokens": "beam search over pedal tokens with the config's effect_set and order_search (the shipped inference)",
+    "tokens-own-set": "beam search over pedal tokens; the token decoder also picks the effects (then the config's "
+                      "order_search)",
     "heads": "presence head > 0.5 -> set; Hungarian order of the Sinkhorn switching matrix; parameter head values",
 }
 

@@ -151,7 +151,7 @@ def order_search(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch
     seg_len = torch.tensor([len(t) for _, t in segs], device=memory.device)
     pos = torch.cumsum(seg_len[order], dim=1) - seg_len[order]  # logits[pos] predicts the slot's opening tag
     open_ids = torch.tensor([t[0] for _, t in segs], device=memory.device)
-    choice = logits[torch.arange(p)[:, None], pos][..., open_ids]  # (P, slot, segment)
+    choice = logits[torch.arange(p, device=memory.device)[:, None], pos][..., open_ids]  # (P, slot, segment)
     rank = order.argsort(dim=1)  # (P, segment): its slot
     placed = rank[:, None, :] < torch.arange(n, device=memory.device)[None, :, None]  # already in an earlier slot
     lp = torch.log_softmax(choice.masked_fill(placed, float("-inf")), dim=-1)
