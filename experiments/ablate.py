@@ -493,6 +493,17 @@ def command_line(script: str, argv: Sequence[str] | None) -> str:
     return " ".join(["python", f"experiments/{script}", shlex.join(list(sys.argv[1:] if argv is None else argv))]).strip()
 
 
+def write_table(out: Path, title: str, command: str, header: str, table: str, payload: dict[str, Any]) -> None:
+    """``out/table.md`` (title, command, header, table) and ``out/results.json`` (payload), written
+    atomically, and the header and table printed: the report of a one-table experiment script."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "table.md", f"# {title}\n\nCommand: `{command}`\n\n{header}\n\n{table}\n")
+    atomic_write_text(out / "results.json", json.dumps(payload, indent=2))
+    print(header)
+    print(table)
+    print(f"wrote {out / 'table.md'} and {out / 'results.json'}")
+
+
 def selected(args: argparse.Namespace) -> list[str]:
     return [s.strip() for s in args.variants.split(",") if s.strip()]
 

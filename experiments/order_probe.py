@@ -20,7 +20,6 @@ at offset ``--seed`` (default 800,000: development seeds, not the README's test 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -28,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ablate import command_line, write_table
 from torch import nn
 from tqdm import tqdm
 
 from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, make_examples
-from ddspfx.fileio import atomic_write_text
 from ddspfx.metrics import NONLINEAR, pairwise_order
 
 OUT = Path(__file__).resolve().parent / "results" / "order_probe"
@@ -165,16 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{time.time() - t0:.0f} s on 1 CPU thread.")
     table = "\n".join(["| order from | nonlinear pair order | linear pair order |", "|---|---|---|",
                        *[f"| {k} | {v[0]:.3f} | {v[1]:.3f} |" for k, v in rows.items()]])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python experiments/order_probe.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_text(out / "table.md", f"# Order probe: does the encoder know the order?\n\nCommand: `{command.strip()}`\n\n"
-                      f"{header}\n\n{table}\n")
-    atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "best_epoch": best[1],
-                                                        "results": {k: list(v) for k, v in rows.items()}}, indent=2))
-    print(header)
-    print(table)
-    print(f"wrote {out / 'table.md'} and {out / 'results.json'}")
+    write_table(Path(args.out), "Order probe: does the encoder know the order?", command_line("order_probe.py", argv),
+                header, table, {"setup": vars(args), "best_epoch": best[1],
+                                "results": {k: list(v) for k, v in rows.items()}})
     return 0
 
 

@@ -19,7 +19,6 @@ so choosing a weight here does not tune to the test set.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -27,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ablate import command_line, write_table
 from tqdm import tqdm
 
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, Scorer, make_examples
-from ddspfx.fileio import atomic_write_text
 
 OUT = Path(__file__).resolve().parent / "results" / "order_search"
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 1000.0)
@@ -98,15 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines.append(f"| {name} | " + " | ".join(f"{r[k]:.1f}" if k == "ms_per_clip" else f"{r[k]:.3f}"
                                                   for k, _ in cols) + " |")
     table = "\n".join(lines)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python experiments/order_search.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write_text(out / "table.md", f"# Order read-out: beam vs exhaustive search\n\nCommand: `{command.strip()}`\n\n"
-                      f"{header}\n\n{table}\n")
-    atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "results": results}, indent=2))
-    print(header)
-    print(table)
-    print(f"wrote {out / 'table.md'} and {out / 'results.json'}")
+    write_table(Path(args.out), "Order read-out: beam vs exhaustive search", command_line("order_search.py", argv),
+                header, table, {"setup": vars(args), "results": results})
     return 0
 
 

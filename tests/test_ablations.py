@@ -193,7 +193,11 @@ def test_order_probe_script_and_antisymmetry(tiny_checkpoint, tmp_path: Path) ->
 
     spec = importlib.util.spec_from_file_location("order_probe", EXPERIMENTS / "order_probe.py")
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.path.insert(0, str(EXPERIMENTS))  # the script imports its folder's shared runner, as when run
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
     torch.manual_seed(0)
     probe = mod.PairProbe(16)
     memory, a, b = torch.randn(5, 9, 16), torch.tensor([0, 1, 2, 3, 4]), torch.tensor([6, 5, 4, 3, 2])
