@@ -121,7 +121,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
 
 def _parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python -m ddspfx.train", description="Train the ddspfx model.",
-                                epilog="Any --section.key VALUE overrides the config, e.g. --model.d_model 256 --trainer.max_steps 100")
+                  epilog="Any --section.key VALUE overrides the config, e.g. --model.d_model 256 --trainer.max_steps 100")
     p.add_argument("--config", default=None, help="default | debug | gpu | long | PATH.yaml (default: default)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

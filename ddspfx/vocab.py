@@ -97,6 +97,15 @@ class PedalVocab:
     def effect_close_id(self, name: str) -> int:
         return self._close[get_effect(name).name]
 
+    def opened_effect(self, id: int) -> str | None:
+        """The effect whose opening tag ``id`` is, else None."""
+        info = self._info[id]
+        return info.effect if info.kind == "open" else None
+
+    def effect_order(self, ids: Sequence[int]) -> list[str]:
+        """The effects a (partial) sequence opens, in order, without decoding or checking it."""
+        return [e for e in map(self.opened_effect, ids) if e is not None]
+
     def choice_ids(self) -> list[int]:
         """Ids that decide what the chain is -- an effect's opening tag or ``</chain>`` -- as opposed to
         parameter bins and forced closing tags (the loss can weight them: they carry presence and order)."""

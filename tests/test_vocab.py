@@ -76,6 +76,10 @@ def test_multi_effect_round_trip_preserves_order_and_values():
             for k in a.params:
                 assert value_to_bin(a.params[k], EFFECTS[a.effect].param(k)) == value_to_bin(b.params[k], EFFECTS[b.effect].param(k))
         assert VOCAB.decode(VOCAB.encode(chain) + [VOCAB.pad_id] * 3).effects == chain.effects
+        # the opening tags alone give the order, without decoding
+        assert VOCAB.effect_order(VOCAB.encode(chain)) == chain.effects
+        assert [VOCAB.opened_effect(VOCAB.effect_open_id(n)) for n in names] == names
+        assert VOCAB.opened_effect(VOCAB.eos_id) is None and VOCAB.opened_effect(VOCAB.effect_close_id(EFFECT_NAMES[0])) is None
 
 
 def test_every_prefix_is_allowed():

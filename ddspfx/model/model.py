@@ -189,11 +189,10 @@ class DdspfxModel(nn.Module):
             best = hs[0]
             chain = self.refine(self.vocab.decode(best.ids), params[i])
             by_effect = {p.effect: p for p in chain}
-            opens = {self.vocab.effect_open_id(e): e for e in self.vocab.effects}
             seen = {tuple(chain.effects)}
             alts = []
             for h in hs[1:]:
-                order_ = [opens[t] for t in h.ids if t in opens]
+                order_ = self.vocab.effect_order(h.ids)
                 # another order of the same pedals (the exhaustive search's case) needs no decoding
                 alt = (Chain([by_effect[e] for e in order_]) if sorted(order_) == sorted(by_effect)
                        else self.refine(self.vocab.decode(h.ids), params[i]))

@@ -110,11 +110,11 @@ def sequence_log_prob(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: 
 
 def pedal_segments(ids: Sequence[int], vocab) -> list[tuple[str, list[int]]]:
     """A finished hypothesis' ids -> (effect, ``<effect> bins... </effect>`` ids) per pedal, in chain order."""
-    opens = {vocab.effect_open_id(e): e for e in vocab.effects}
     segs: list[tuple[str, list[int]]] = []
     for i in ids:
-        if i in opens:
-            segs.append((opens[i], [i]))
+        effect = vocab.opened_effect(i)
+        if effect is not None:
+            segs.append((effect, [i]))
         elif segs and segs[-1][1][-1] != vocab.effect_close_id(segs[-1][0]):  # inside an open pedal
             segs[-1][1].append(i)
     return segs
