@@ -3,13 +3,18 @@
 Seeds: train examples come from seed 0 (indices 0..train_size-1), validation from
 10_000_000, and 20_000_000.. is reserved for held-out evaluation (``ddspfx.evaluate``), so no
 clip is ever shared between splits. Examples are generated deterministically from
-(seed, index), so workers and resumed runs see the same data.
+(seed, index), so workers and resumed runs see the same data; the training order is a seeded
+permutation per epoch that a resumed run re-enters where the interrupted one stopped
+(``ResumableShuffle``), so ``--resume`` trains on examples it has not seen yet.
 """
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import lightning as L
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, Sampler
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.config import DataConfig
@@ -44,10 +49,45 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE, da
                           sample_rate=sample_rate, sampler=sampler_config(cfg))
 
 
+class ResumableShuffle(Sampler[int]):
+    """A seeded permutation of ``range(n)`` per epoch that can start part-way through one.
+
+    Why: a plain shuffled DataLoader restarts its epoch from the top after ``--resume``, so a
+    resumed run would replay the examples it already trained on. Here the permutation depends
+    only on (seed, epoch), and ``seek(step, samples_per_step)`` skips what the interrupted run
+    consumed. Under DDP Lightning wraps this sampler and deals its indices out to the ranks,
+    so ``samples_per_step`` is the global batch (batch size x world size).
+    """
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n, self.seed = int(n), int(seed)
+        self.epoch, self.start = 0, 0
+
+    def seek(self, step: int, samples_per_step: int) -> None:
+        """Position after ``step`` optimiser steps of ``samples_per_step`` examples (drop_last epochs)."""
+        steps_per_epoch = max(1, self.n // samples_per_step)
+        self.epoch, within = divmod(int(step), steps_per_epoch)
+        self.start = within * samples_per_step
+
+    def permutation(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+
+    def __iter__(self) -> Iterator[int]:
+        order, self.start = self.permutation(self.epoch)[self.start:], 0
+        self.epoch += 1
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        # the whole epoch, even when resumed part-way: Lightning restores its in-epoch batch counter
+        # and ends the epoch when that counter reaches len(loader) or the iterator runs out
+        return self.n
+
+
 class EffectsDataModule(L.LightningDataModule):
-    def __init__(self, cfg: DataConfig, sample_rate: int = SAMPLE_RATE, dac_weights_hash: str | None = None) -> None:
+    def __init__(self, cfg: DataConfig, sample_rate: int = SAMPLE_RATE, dac_weights_hash: str | None = None,
+                 seed: int = 0) -> None:
         super().__init__()
-        self.cfg, self.sample_rate, self.dac_weights_hash = cfg, sample_rate, dac_weights_hash
+        self.cfg, self.sample_rate, self.dac_weights_hash, self.seed = cfg, sample_rate, dac_weights_hash, seed
         self.train_set = self.val_set = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -55,16 +95,19 @@ class EffectsDataModule(L.LightningDataModule):
             self.train_set = make_dataset(self.cfg, "train", self.sample_rate, self.dac_weights_hash)
             self.val_set = make_dataset(self.cfg, "val", self.sample_rate, self.dac_weights_hash)
 
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset, sampler: Sampler[int] | None = None) -> DataLoader:
         from ddspfx.data import collate
 
         w = self.cfg.num_workers
-        return DataLoader(dataset, batch_size=self.cfg.batch_size, shuffle=shuffle, num_workers=w,
-                          collate_fn=collate, persistent_workers=w > 0, drop_last=shuffle,
+        return DataLoader(dataset, batch_size=self.cfg.batch_size, sampler=sampler, num_workers=w,
+                          collate_fn=collate, persistent_workers=w > 0, drop_last=sampler is not None,
                           prefetch_factor=4 if w > 0 else None)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        sampler = ResumableShuffle(len(self.train_set), seed=self.seed)
+        if self.trainer is not None:  # Lightning restores global_step before it asks for the loader
+            sampler.seek(self.trainer.global_step, self.cfg.batch_size * self.trainer.world_size)
+        return self._loader(self.train_set, sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Sequence
@@ -84,7 +85,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     module = DdspfxLightning(cfg.to_dict())
     data = EffectsDataModule(cfg.data, module.model.sample_rate,
-                             dac_weights_hash=getattr(module.model.frontend, "weights_sha256", None))
+                             dac_weights_hash=getattr(module.model.frontend, "weights_sha256", None), seed=t.seed)
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False,
                                  save_last=True, save_top_k=1, monitor="val/loss", mode="min",
                                  every_n_train_steps=t.val_every, save_on_train_epoch_end=False)
@@ -101,6 +102,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
         logger=TensorBoardLogger(str(out), name="tb", version=""), plugins=[atomic_checkpoint_io()],
         enable_progress_bar=progress, num_sanity_val_steps=0, default_root_dir=str(out), enable_model_summary=progress,
     )
+    # the DataModule's ResumableShuffle re-enters the interrupted epoch itself (seek to global_step)
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     start = time.time()
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     seconds = time.time() - start

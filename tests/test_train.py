@@ -72,6 +72,7 @@ def test_resume_continues_from_last_checkpoint(debug_run):
 def test_interrupted_run_resumes_from_the_interruption(tmp_path):
     import lightning as L
 
+    from ddspfx.datamodule import ResumableShuffle
     from ddspfx.train import train
 
     class Crash(L.Callback):
@@ -79,14 +80,44 @@ def test_interrupted_run_resumes_from_the_interruption(tmp_path):
             if trainer.global_step == 2:
                 raise RuntimeError("simulated crash")
 
+    class Position(L.Callback):  # where the resumed run's training order starts
+        def on_train_start(self, trainer, *args):
+            sampler = trainer.train_dataloader.sampler
+            self.seen = (type(sampler), sampler.epoch, sampler.start, len(trainer.train_dataloader))
+            self.epoch_ends = []
+
+        def on_train_epoch_end(self, trainer, *args):
+            self.epoch_ends.append(trainer.global_step)
+
     cfg = load_config("debug", ["--trainer.max_steps", "4", "--trainer.val_every", "10", "--trainer.log_audio", "false"])
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(cfg, tmp_path, progress=False, extra_callbacks=[Crash()])
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 2
     assert not (tmp_path / "model.safetensors").exists()
-    result = train(cfg, tmp_path, resume=True, progress=False)
-    assert result["metrics"]["global_step"] == 4 and result["model"].is_file()
+    position = Position()
+    cfg.trainer.max_steps = 18  # past the end of the first epoch (64 examples / batch 4 = 16 steps)
+    result = train(cfg, tmp_path, resume=True, progress=False, extra_callbacks=[position])
+    assert result["metrics"]["global_step"] == 18 and result["model"].is_file()
+    # 2 steps x batch 4 were consumed before the crash: the resumed epoch skips those 8 examples
+    assert position.seen == (ResumableShuffle, 0, 8, 64 // 4)
+    # ... and still ends where an uninterrupted epoch would, so epoch 1 starts at step 16
+    assert position.epoch_ends == [16, 18]  # 18: max_steps ends epoch 1
+
+
+def test_resumable_shuffle_continues_the_interrupted_order():
+    from ddspfx.datamodule import ResumableShuffle
+
+    full = ResumableShuffle(10, seed=3)
+    epoch0, epoch1 = list(full), list(full)
+    assert sorted(epoch0) == list(range(10)) and sorted(epoch1) == list(range(10)) and epoch0 != epoch1
+    resumed = ResumableShuffle(10, seed=3)
+    resumed.seek(step=2, samples_per_step=3)  # 6 of 10 consumed in epoch 0 (3 steps per drop_last epoch)
+    assert list(resumed) == epoch0[6:] and list(resumed) == epoch1 and len(resumed) == 10
+    later = ResumableShuffle(10, seed=3)
+    later.seek(step=4, samples_per_step=3)  # step 4 = epoch 1, one step in
+    assert (later.epoch, later.start) == (1, 3) and list(later) == epoch1[3:]
+    assert list(ResumableShuffle(10, seed=4)) != epoch0
 
 
 def test_cli_errors(tmp_path, capsys):
