@@ -28,6 +28,20 @@ def run_script(name: str, out: Path, *extra: str, timeout: float = 240) -> subpr
     return proc
 
 
+def import_experiment(name: str):
+    """An experiments/ script as a module (it imports its folder's shared runner, as when run)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+    return mod
+
+
 def first_table_rows(md: str, heading: str) -> list[list[str]]:
     """Body rows (cells) of the first markdown table after the line ``heading``."""
     lines = md.splitlines()
@@ -187,17 +201,9 @@ def test_order_search_readout_script(tiny_checkpoint, tmp_path: Path) -> None:
 def test_order_probe_script_and_antisymmetry(tiny_checkpoint, tmp_path: Path) -> None:
     """experiments/order_probe.py end to end on a tiny model; its probe gives complementary answers for (a, b)
     and (b, a), and pair_rows lists each pair of a chain once per direction."""
-    import importlib.util
-
     import torch
 
-    spec = importlib.util.spec_from_file_location("order_probe", EXPERIMENTS / "order_probe.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(EXPERIMENTS))  # the script imports its folder's shared runner, as when run
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(EXPERIMENTS))
+    mod = import_experiment("order_probe")
     torch.manual_seed(0)
     probe = mod.PairProbe(16)
     memory, a, b = torch.randn(5, 9, 16), torch.tensor([0, 1, 2, 3, 4]), torch.tensor([6, 5, 4, 3, 2])
@@ -210,3 +216,28 @@ def test_order_probe_script_and_antisymmetry(tiny_checkpoint, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results["results"]) == 4 and 1 <= results["best_epoch"] <= 2
+
+
+def test_detect_conditions_counts_and_script(tiny_checkpoint, tmp_path: Path) -> None:
+    """experiments/detect_conditions.py: hand-counted recall cells for two clips, then the script end to end."""
+    from ddspfx.chain import Chain, Pedal
+
+    mod = import_experiment("detect_conditions")
+    eq = Pedal("eq", {"cutoff_frequency_hz": 5000.0, "gain_db": -12.0, "q": 0.5})  # range ends: high/low/low thirds
+    chain = Chain([Pedal("distortion", {"drive_db": 30.0}), eq, Pedal("reverb", {"room_size": 0.5, "damping": 0.5, "wet_level": 0.5, "dry_level": 0.8})])
+    assert mod.pedal_conditions(chain, 1) == ["position: after a nonlinear pedal", "other pedals: 2",
+                                              "knob freq: high third", "knob gain: low third", "knob Q: low third"]
+    assert mod.pedal_conditions(chain, 0)[:2] == ["position: no other nonlinear pedal", "other pedals: 2"]
+    table = mod.recall_by_condition([chain, Chain([])], [{"distortion", "reverb"}, {"eq"}])
+    assert table["all"] == {"distortion": [1, 1], "eq": [0, 1], "reverb": [1, 1]}
+    assert table["position: after a nonlinear pedal"] == {"eq": [0, 1], "reverb": [1, 1]}
+    alarms = table["false alarms (clips without it)"]
+    assert alarms["eq"] == [1, 1] and alarms["compressor"] == [0, 2] and "distortion" in alarms
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "detect_conditions.py"), "--checkpoint",
+                           str(tiny_checkpoint), "--n", "6", "--batch", "3", "--out", str(tmp_path)],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recall = json.loads((tmp_path / "results.json").read_text())["recall"]
+    assert sum(c[1] for c in recall["all"].values()) == sum(c[1] for k, r in recall.items() if k.startswith("other")
+                                                             for c in r.values())
+    assert "| all |" in (tmp_path / "table.md").read_text()
