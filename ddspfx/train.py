@@ -107,6 +107,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     start = time.time()
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
     seconds = time.time() - start
+    # Lightning writes last.ckpt only with validation, so a run ended by its time limit between two
+    # checks would resume from the older one: write the final state, and --resume extends a finished run
+    trainer.save_checkpoint(last)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
     metrics["global_step"] = int(trainer.global_step)
     model_path = out / "model.safetensors"

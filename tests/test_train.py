@@ -120,6 +120,24 @@ def test_resumable_shuffle_continues_the_interrupted_order():
     assert list(ResumableShuffle(10, seed=4)) != epoch0
 
 
+def test_run_stopped_between_checks_saves_its_final_step(tmp_path):
+    """A run stopped between two validation checks (as the time limit stops it) writes last.ckpt at its final
+    step, so --resume extends a finished run from where it stopped, not from the last check."""
+    import lightning as L
+
+    from ddspfx.train import train
+
+    class StopAtFive(L.Callback):  # what Lightning's Timer does when max_time runs out
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 5:
+                trainer.should_stop = True
+
+    cfg = load_config("debug", ["--trainer.max_steps", "100", "--trainer.val_every", "2", "--trainer.log_audio", "false"])
+    result = train(cfg, tmp_path, progress=False, extra_callbacks=[StopAtFive()])
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == result["metrics"]["global_step"] == 5
+
+
 def test_cli_errors(tmp_path, capsys):
     from ddspfx.train import main
 
