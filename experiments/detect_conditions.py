@@ -7,7 +7,9 @@ or missed under several conditions:
 - **position**: whether a nonlinear pedal (compressor, distortion) comes before it in the chain,
   only after it, or not at all -- an eq before a distortion is partly flattened by the clipping;
 - **chain length**: how many other pedals share the clip;
-- **knob**: each parameter's value in thirds of its catalog range (normalised as the model sees it).
+- **knob**: each parameter's value in thirds of the range the sampler draws from (uniform in the
+  knob's own scale, so a log knob's thirds are octave-like); a knob with a dead zone (the eq's
+  -5..+5 dB) in halves of each side, so the weaker and the stronger settings get their own rows.
 
 The last row gives the false alarms: the share of clips without the pedal where it was reported.
 The default clips are the development seeds (20,700,000+), not the test seeds of the README's table.
@@ -28,15 +30,39 @@ import torch
 from ablate import command_line, write_table
 from tqdm import tqdm
 
-from ddspfx.catalog import EFFECT_NAMES, get_effect, normalise
+from ddspfx.catalog import EFFECT_NAMES, Param, denormalise, get_effect, normalise
 from ddspfx.chain import Chain
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, make_examples
 
 OUT = Path(__file__).resolve().parent / "results" / "detect_conditions"
 NONLINEAR = ("compressor", "distortion")
-THIRDS = ("low third", "middle third", "high third")
 MIN_COUNT = 20  # cells with fewer true pedals print as "-": their recall is noise
+
+
+def knob_bins(param: Param) -> list[tuple[float, float]]:
+    """(low, high) edges in real units: thirds of the sampled range, or halves of each side of a dead zone."""
+    def edges(lo: float, hi: float, n: int) -> list[float]:
+        u = np.linspace(normalise(lo, param), normalise(hi, param), n + 1)
+        return [float(denormalise(x, param)) for x in u]
+
+    if param.dead_zone is None:
+        e = edges(param.sample_low, param.sample_high, 3)
+        return list(zip(e[:-1], e[1:]))
+    below, above = edges(param.sample_low, param.dead_zone[0], 2), edges(param.dead_zone[1], param.sample_high, 2)
+    return list(zip(below[:-1], below[1:])) + list(zip(above[:-1], above[1:]))
+
+
+def knob_condition(param: Param, value: float) -> str:
+    """``knob gain: 8.5..12 dB`` -- the bin of :func:`knob_bins` that holds ``value`` (the nearest, outside)."""
+    bins = knob_bins(param)
+    lo, hi = min(bins, key=lambda b: 0.0 if b[0] <= value <= b[1] else min(abs(value - b[0]), abs(value - b[1])))
+    unit = f" {param.unit}" if param.unit and param.unit != ":1" else param.unit
+
+    def fmt(v: float) -> str:
+        return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+    return f"knob {param.label or param.name}: {fmt(lo)}..{fmt(hi)}{unit}"
 
 
 def pedal_conditions(chain: Chain, i: int) -> list[str]:
@@ -48,9 +74,7 @@ def pedal_conditions(chain: Chain, i: int) -> list[str]:
                 else "no other nonlinear pedal")
     others = len(chain) - 1
     rows = [f"position: {position}", f"other pedals: {others if others < 3 else '3-4'}"]
-    for param in get_effect(pedal.effect).params:
-        u = float(normalise(pedal.params[param.name], param))
-        rows.append(f"knob {param.label or param.name}: {THIRDS[min(2, int(3 * u))]}")
+    rows += [knob_condition(param, pedal.params[param.name]) for param in get_effect(pedal.effect).params]
     return rows
 
 
@@ -111,8 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (f"Checkpoint {args.checkpoint or 'shipped'} (effect set: {model.config.effect_set}); {args.n} clips of "
               f"{model.clip_seconds:g} s (synth, chains of 0-{model.config.max_effects}, uniform order), seeds "
               f"{TEST_SEED_BASE + args.seed}+. Cells: recall of the true pedals (how many); '-' = fewer than "
-              f"{MIN_COUNT}. Knob thirds are of the catalog range; the sampler draws only audible settings, "
-              f"so some thirds are empty.")
+              f"{MIN_COUNT}. Knob rows: thirds of the range the sampler draws from; the eq's gain: halves of "
+              f"each side of its -5..+5 dB dead zone.")
     write_table(Path(args.out), "Presence recall by condition", command_line("detect_conditions.py", argv),
                 header, markdown(table), {"setup": vars(args), "recall": table})
     return 0

@@ -223,10 +223,13 @@ def test_detect_conditions_counts_and_script(tiny_checkpoint, tmp_path: Path) ->
     from ddspfx.chain import Chain, Pedal
 
     mod = import_experiment("detect_conditions")
-    eq = Pedal("eq", {"cutoff_frequency_hz": 5000.0, "gain_db": -12.0, "q": 0.5})  # range ends: high/low/low thirds
-    chain = Chain([Pedal("distortion", {"drive_db": 30.0}), eq, Pedal("reverb", {"room_size": 0.5, "damping": 0.5, "wet_level": 0.5, "dry_level": 0.8})])
+    # gain: the -5..+5 dB dead zone splits the sampled -12..12 into four; Q 3.0 lies above the sampled 0.5..2.5
+    eq = Pedal("eq", {"cutoff_frequency_hz": 5000.0, "gain_db": -6.0, "q": 3.0})
+    reverb = Pedal("reverb", {"room_size": 0.5, "damping": 0.5, "wet_level": 0.5, "dry_level": 0.8})
+    chain = Chain([Pedal("distortion", {"drive_db": 30.0}), eq, reverb])
     assert mod.pedal_conditions(chain, 1) == ["position: after a nonlinear pedal", "other pedals: 2",
-                                              "knob freq: high third", "knob gain: low third", "knob Q: low third"]
+                                              "knob freq: 1710..5000 Hz", "knob gain: -8.5..-5 dB",
+                                              "knob Q: 1.46..2.5"]
     assert mod.pedal_conditions(chain, 0)[:2] == ["position: no other nonlinear pedal", "other pedals: 2"]
     table = mod.recall_by_condition([chain, Chain([])], [{"distortion", "reverb"}, {"eq"}])
     assert table["all"] == {"distortion": [1, 1], "eq": [0, 1], "reverb": [1, 1]}
@@ -241,3 +244,27 @@ def test_detect_conditions_counts_and_script(tiny_checkpoint, tmp_path: Path) ->
     assert sum(c[1] for c in recall["all"].values()) == sum(c[1] for k, r in recall.items() if k.startswith("other")
                                                              for c in r.values())
     assert "| all |" in (tmp_path / "table.md").read_text()
+
+
+def test_blind_identifiability_pieces_and_script(tiny_checkpoint, tmp_path: Path) -> None:
+    """experiments/blind_identifiability.py: AUC on hand-made scores, the spectrum feature on a sine, then the
+    script end to end on a tiny model."""
+    mod = import_experiment("blind_identifiability")
+    labels = np.array([0, 0, 1, 1])
+    assert mod.roc_auc(labels, np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
+    assert mod.roc_auc(labels, np.array([0.4, 0.3, 0.2, 0.1])) == 0.0
+    assert mod.roc_auc(labels, np.array([0.1, 0.3, 0.2, 0.4])) == 0.75  # 3 of the 4 (pos, neg) pairs in order
+    assert mod.roc_auc(labels, np.full(4, 0.5)) == 0.5
+    sr = 44100
+    t = np.arange(2 * sr) / sr
+    spec = mod.long_term_spectrum(np.sin(2 * np.pi * 1000.0 * t) + 1e-3 * np.random.default_rng(0).normal(size=t.size), sr)
+    edges = np.geomspace(mod.F_MIN, mod.F_MAX, mod.N_BANDS + 1)
+    assert spec.shape == (mod.N_BANDS,) and abs(float(spec.mean())) < 1e-4
+    assert int(spec.argmax()) == int(np.searchsorted(edges, 1000.0)) - 1  # the band that holds 1 kHz
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "blind_identifiability.py"), "--checkpoint",
+                           str(tiny_checkpoint), "--n", "16", "--effects", "eq,delay", "--epochs", "5",
+                           "--out", str(tmp_path)], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert list(results) == ["eq", "delay"] and all(r["n_test"] == 4 for r in results.values())
+    assert all(0.0 <= r[k] <= 1.0 for r in results.values() for k in ("model_auc", "spectrum_mlp_auc", "model_recall"))
