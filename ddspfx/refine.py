@@ -6,17 +6,37 @@ parameters are optimised by gradient descent through the differentiable proxies 
 multi-resolution STFT loss; then every candidate is re-rendered with the *real* pedalboard
 effects and the closest one wins. Orders are discrete, so they are chosen by search, not
 by gradient.
+
+Effect sets are searched too: the least certain pedals of the estimate (presence probability
+nearest 0.5) are toggled -- added where a typical pedalboard puts them, starting from a neutral
+setting, or removed. Blind, some pedals cannot be told from the guitar's own tone (a lone eq:
+``experiments/blind_identifiability.py``); with the dry signal they can. A pedal more always fits
+at least as well, so a changed set must beat the best chain with the estimate's set by
+``set_margin`` (relative distance) to be chosen.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ddspfx.catalog import denormalise_params, denormalise_tensor, get_effect, normalise_params
+from ddspfx.catalog import (
+    TYPICAL_ORDER,
+    denormalise,
+    denormalise_params,
+    denormalise_tensor,
+    get_effect,
+    normalise,
+    normalise_params,
+)
 from ddspfx.chain import Chain, Pedal
 from ddspfx.metrics import MRSTFTDistance
+
+SET_MARGIN = 0.05
+"""A candidate with another effect set must be this much closer (relative MR-STFT distance) than the best
+candidate with the estimate's set."""
 
 
 @dataclass
@@ -28,6 +48,7 @@ class RefineResult:
     distance_before: float
     distance_after: float
     candidates: list[tuple[list[str], float]] = field(default_factory=list)
+    """(effects in order, pedalboard distance) of every candidate tried, the estimate itself last."""
 
     def summary(self) -> str:
         return (f"distance to the clip: dry {self.distance_dry:.3f}, estimate {self.distance_before:.3f}, "
@@ -82,9 +103,51 @@ def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int,
                   for p, z in zip(chain, logits)])
 
 
+def neutral_pedal(effect: str) -> Pedal:
+    """The effect at the middle of each knob's sampled range (in the knob's scale): the eq at 0 dB, where
+    adding it changes nothing until the fit moves it."""
+    eff = get_effect(effect)
+    mid = {p.name: float(denormalise(0.5 * (normalise(p.sample_low, p) + normalise(p.sample_high, p)), p))
+           for p in eff.params}
+    return Pedal(effect, mid)
+
+
+def toggled_chains(chain: Chain, confidence: dict[str, float], toggles: int, floor: float = 0.05) -> list[Chain]:
+    """``chain`` with each of its ``toggles`` least certain effects flipped: removed if present, else inserted
+    after the pedals a typical pedalboard puts before it. Effects the model is sure of (probability below
+    ``floor`` or above 1 - floor) are never flipped."""
+    present = set(chain.effects)
+    unsure = sorted((abs(p - 0.5), e) for e, p in confidence.items() if floor <= p <= 1.0 - floor)
+    out = []
+    for _, effect in unsure[:max(0, toggles)]:
+        if effect in present:
+            out.append(Chain([p for p in chain if p.effect != effect]))
+            continue
+        rank = TYPICAL_ORDER.index(effect)
+        at = max((i + 1 for i, p in enumerate(chain) if TYPICAL_ORDER.index(p.effect) < rank), default=0)
+        out.append(Chain(chain.pedals[:at] + [neutral_pedal(effect)] + chain.pedals[at:]))
+    return out
+
+
+def choose(scored: Sequence[tuple[Sequence[str], float]], estimate: Sequence[str], set_margin: float = SET_MARGIN
+           ) -> int:
+    """Index of the winner among (effects in order, distance) candidates: the closest, where one with another
+    effect set than ``estimate`` must beat the closest same-set candidate by ``set_margin`` (relative), since
+    a pedal more always fits at least as well. At least one candidate must have the estimate's set."""
+    same = [i for i, (fx, _) in enumerate(scored) if sorted(fx) == sorted(estimate)]
+    other = [i for i, (fx, _) in enumerate(scored) if sorted(fx) != sorted(estimate)]
+    best = min(same, key=lambda i: scored[i][1])
+    if other:
+        rival = min(other, key=lambda i: scored[i][1])
+        if scored[rival][1] < scored[best][1] * (1.0 - set_margin):
+            return rival
+    return best
+
+
 def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
-           max_seconds: float = 3.0) -> RefineResult:
-    """Fit the top-k candidate chains to (dry, wet) and keep the one pedalboard renders closest.
+           max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN) -> RefineResult:
+    """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one
+    pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`).
 
     ``steps=0`` only measures how close the estimate already is (no optimisation).
     """
@@ -104,23 +167,24 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
         return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain.effects, d_before)])
     seg = int(max_seconds * sample_rate)
     s = _loudest_segment(wet, seg)
-    candidates = [analysis.chain] + [c for c, _ in analysis.alternatives]
+    # keep the best estimate's values for effects it found; else the alternative's own
+    best_params = {p.effect: p.params for p in analysis.chain}
+    orders = [Chain([Pedal(p.effect, best_params.get(p.effect, p.params)) for p in c])
+              for c in [analysis.chain] + [c for c, _ in analysis.alternatives]]
     seen: set[tuple[str, ...]] = set()
-    scored: list[tuple[Chain, float]] = []
-    for cand in candidates:
-        sig = tuple(cand.effects)
-        if sig in seen:
-            continue
-        seen.add(sig)
-        # keep the best estimate's values for effects it found; else the alternative's own
-        best_params = {p.effect: p.params for p in analysis.chain}
-        start = Chain([Pedal(p.effect, best_params.get(p.effect, p.params)) for p in cand])
+    starts: list[Chain] = []
+    for cand in orders:
+        if tuple(cand.effects) not in seen and len(starts) < top_k:
+            seen.add(tuple(cand.effects))
+            starts.append(cand)
+    starts += [c for c in toggled_chains(analysis.chain, analysis.effect_confidence, toggles)
+               if tuple(c.effects) not in seen]
+    scored = []
+    for start in starts:
         fitted = fit_params(start, dry[s:s + seg], wet[s:s + seg], sample_rate, steps=steps)
         scored.append((fitted, pedalboard_distance(fitted)))
-        if len(scored) >= top_k:
-            break
     scored.append((analysis.chain, d_before))  # never worse than the estimate itself
-    best_chain, best_d = min(scored, key=lambda cd: cd[1])
+    best_chain, best_d = scored[choose([(c.effects, d) for c, d in scored], analysis.chain.effects, set_margin)]
     new = type(analysis)(chain=best_chain, effect_confidence=analysis.effect_confidence,
                          order_confidence=analysis.order_confidence, alternatives=analysis.alternatives,
                          windows=analysis.windows)

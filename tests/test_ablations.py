@@ -268,3 +268,17 @@ def test_blind_identifiability_pieces_and_script(tiny_checkpoint, tmp_path: Path
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     assert list(results) == ["eq", "delay"] and all(r["n_test"] == 4 for r in results.values())
     assert all(0.0 <= r[k] <= 1.0 for r in results.values() for k in ("model_auc", "spectrum_mlp_auc", "model_recall"))
+
+
+def test_refine_gain_script(tiny_checkpoint, tmp_path: Path) -> None:
+    """experiments/refine_gain.py end to end on a tiny model: one fit, one row per selection rule; the
+    no-set-change row keeps every estimate's effect set, and a margin of 0 changes at least as many sets."""
+    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "refine_gain.py"), "--checkpoint", str(tiny_checkpoint),
+                           "--n", "4", "--steps", "2", "--out", str(tmp_path)],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert list(rows)[:2] == ["dry (no effect)", "blind estimate"] and len(rows) == 7
+    assert rows["refined, no set change"]["set_changed"] == 0.0
+    assert rows["refined, set margin 0"]["set_changed"] >= rows["refined, set margin 0.1"]["set_changed"]
+    assert rows["dry (no effect)"]["micro_f1"] == 0.0

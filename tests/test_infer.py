@@ -184,3 +184,32 @@ def test_demo_prints_truth_and_estimate(tiny_checkpoint, capsys):
     assert main(["--demo", "--seed", "3", "--checkpoint", str(tiny_checkpoint)]) == 0
     out = capsys.readouterr().out
     assert "true:" in out and "estimated:" in out
+
+
+def test_refine_toggles_uncertain_pedals():
+    """Effect-set search with the dry signal: neutral start values, which pedals are flipped and where they go,
+    the margin rule on hand-made distances, then a lone eq the blind estimate missed is found by the fit."""
+    from ddspfx.infer import Analysis
+    from ddspfx.refine import choose, neutral_pedal, refine, toggled_chains
+
+    eq = neutral_pedal("eq")  # middle of the sampled ranges: 0 dB (between the two sides of the dead zone)
+    assert eq.params["gain_db"] == pytest.approx(0.0, abs=1e-9)
+    assert eq.params["cutoff_frequency_hz"] == pytest.approx(1000.0) and eq.params["q"] == pytest.approx(1.25 ** 0.5)
+    chain = Chain([Pedal("distortion", {"drive_db": 20.0}), Pedal("delay", {"delay_seconds": 0.2, "feedback": 0.1, "mix": 0.3})])
+    conf = {"distortion": 0.99, "delay": 0.6, "eq": 0.3, "reverb": 0.02, "compressor": 0.0, "chorus": 0.0, "phaser": 0.0}
+    flipped = toggled_chains(chain, conf, toggles=2)  # delay (|0.6 - 0.5| = 0.1) first, then eq; reverb is sure
+    assert [c.effects for c in flipped] == [["distortion"], ["distortion", "eq", "delay"]]
+    assert toggled_chains(chain, conf, toggles=0) == []
+    a, b, c = [], ["eq"], ["delay"]
+    assert choose([(a, 1.0), (b, 0.96)], a) == 0  # 4 % closer: not enough for another set
+    assert choose([(a, 1.0), (b, 0.94), (c, 0.90)], a) == 2  # 10 % closer
+    assert choose([(a, 1.0), (b, 0.94)], a, set_margin=0.1) == 0
+    assert choose([(["eq", "delay"], 0.5), (["delay", "eq"], 0.4), (c, 0.39)], ["eq", "delay"]) == 1  # an order
+
+    dry = _pluck(0.5)
+    wet = pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=10.0, q=1.0)(dry[None], SAMPLE_RATE)[0]
+    blind = Analysis(chain=Chain([]), effect_confidence={**dict.fromkeys(conf, 0.0), "eq": 0.3}, order_confidence=1.0)
+    result = refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=1)
+    assert result.analysis.chain.effects == ["eq"] and result.distance_after < 0.7 * result.distance_before
+    assert result.analysis.chain.pedals[0].params["gain_db"] > 5.0
+    assert refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=0).analysis.chain.effects == []
