@@ -504,6 +504,42 @@ def write_table(out: Path, title: str, command: str, header: str, table: str, pa
     print(f"wrote {out / 'table.md'} and {out / 'results.json'}")
 
 
+# --- read-out scripts: one trained checkpoint scored on held-out clips, no training ---------------
+
+
+def add_readout_args(p: argparse.ArgumentParser, out: Path, n: int = 1000, batch: bool = True) -> None:
+    """--checkpoint, --n, --seed (development seeds by default), [--batch], --out."""
+    p.add_argument("--checkpoint", help="model (.safetensors or run folder); default: the shipped model")
+    p.add_argument("--n", type=int, default=n, help=f"clips (default {n})")
+    p.add_argument("--seed", type=int, default=700000, help="offset from the evaluation seeds (default 700000: dev)")
+    if batch:
+        p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--out", default=str(out))
+
+
+def readout_setup(args: argparse.Namespace) -> tuple[Any, list[Example]]:
+    """The checkpoint (eval mode, 1 CPU thread) and its ``args.n`` held-out synth clips (chains of
+    0..max_effects, uniform order) from seed offset ``args.seed``."""
+    from ddspfx.checkpoint import load_model
+
+    if args.n < 1:
+        raise DdspfxError("--n must be at least 1")
+    torch.set_num_threads(1)
+    model = load_model(args.checkpoint).eval()
+    return model, make_examples("synth", args.n, args.seed, model.clip_seconds, model.config.max_effects, "uniform")
+
+
+def predict_batched(model: Any, examples: Sequence[Example], batch: int, desc: str = "predict", **kwargs: Any) -> list:
+    """``model.predict`` over the clips in batches of ``batch`` (kwargs: beam, order, ...)."""
+    from tqdm import tqdm
+
+    out: list = []
+    for s in tqdm(range(0, len(examples), batch), desc=desc, unit="batch", leave=False):
+        wet = torch.from_numpy(np.stack([ex.wet for ex in examples[s:s + batch]]).astype(np.float32))
+        out += model.predict(wet, **kwargs)
+    return out
+
+
 def selected(args: argparse.Namespace) -> list[str]:
     return [s.strip() for s in args.variants.split(",") if s.strip()]
 

@@ -26,14 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-from ablate import command_line, write_table
-from tqdm import tqdm
+from ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
 from ddspfx.catalog import EFFECT_NAMES, Param, denormalise, get_effect, normalise
 from ddspfx.chain import Chain
-from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, make_examples
+from ddspfx.errors import CliParser, cli_entry
+from ddspfx.evaluate import TEST_SEED_BASE
 
 OUT = Path(__file__).resolve().parent / "results" / "detect_conditions"
 NONLINEAR = ("compressor", "distortion")
@@ -109,28 +107,15 @@ def markdown(table: dict[str, dict[str, list[int]]]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python experiments/detect_conditions.py", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", help="model (.safetensors or run folder); default: the shipped model")
-    p.add_argument("--n", type=int, default=1000, help="clips (default 1000)")
-    p.add_argument("--seed", type=int, default=700000, help="offset from the evaluation seeds (default 700000: dev)")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--out", default=str(OUT))
+    add_readout_args(p, OUT)
     return p
 
 
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.n < 1:
-        raise DdspfxError("--n must be at least 1")
-    torch.set_num_threads(1)
-    from ddspfx.checkpoint import load_model
-
-    model = load_model(args.checkpoint).eval()
-    examples = make_examples("synth", args.n, args.seed, model.clip_seconds, model.config.max_effects, "uniform")
-    found: list[set[str]] = []
-    for s in tqdm(range(0, len(examples), args.batch), desc="predict", unit="batch", leave=False):
-        wet = torch.from_numpy(np.stack([ex.wet for ex in examples[s:s + args.batch]]).astype(np.float32))
-        found += [set(p.chain.effects) for p in model.predict(wet, beam=1, order="beam")]
+    model, examples = readout_setup(args)
+    found = [set(p.chain.effects) for p in predict_batched(model, examples, args.batch, beam=1, order="beam")]
     table = recall_by_condition([ex.chain for ex in examples], found)
     header = (f"Checkpoint {args.checkpoint or 'shipped'} (effect set: {model.config.effect_set}); {args.n} clips of "
               f"{model.clip_seconds:g} s (synth, chains of 0-{model.config.max_effects}, uniform order), seeds "

@@ -25,12 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-from ablate import command_line, write_table
-from tqdm import tqdm
+from ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
-from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, Scorer, make_examples
+from ddspfx.errors import CliParser, cli_entry
+from ddspfx.evaluate import TEST_SEED_BASE, Scorer
 
 OUT = Path(__file__).resolve().parent / "results" / "order_search"
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 1000.0)
@@ -38,12 +36,8 @@ WEIGHTS = (0.0, 0.5, 1.0, 2.0, 1000.0)
 
 def build_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python experiments/order_search.py", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", help="model (.safetensors or run folder); default: the shipped model")
-    p.add_argument("--n", type=int, default=1000, help="clips (default 1000)")
-    p.add_argument("--seed", type=int, default=700000, help="offset from the evaluation seeds (default 700000: dev)")
+    add_readout_args(p, OUT)
     p.add_argument("--beam", type=int, default=4)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--out", default=str(OUT))
     return p
 
 
@@ -59,23 +53,14 @@ def readouts(shipped_weight: float) -> list[tuple[str, str, float]]:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.n < 1:
-        raise DdspfxError("--n must be at least 1")
-    torch.set_num_threads(1)
-    from ddspfx.checkpoint import load_model
-
-    model = load_model(args.checkpoint).eval()
+    model, examples = readout_setup(args)
     shipped = float(model.config.order_slot_weight)
-    examples = make_examples("synth", args.n, args.seed, model.clip_seconds, model.config.max_effects, "uniform")
     results: dict[str, dict[str, float]] = {}
     for name, mode, weight in readouts(shipped):
         model.config.order_slot_weight = weight
-        chains, seconds = [], 0.0
-        for s in tqdm(range(0, len(examples), args.batch), desc=name, unit="batch", leave=False):
-            wet = torch.from_numpy(np.stack([ex.wet for ex in examples[s:s + args.batch]]).astype(np.float32))
-            t0 = time.perf_counter()
-            chains += [p.chain for p in model.predict(wet, beam=args.beam, order=mode)]
-            seconds += time.perf_counter() - t0
+        t0 = time.perf_counter()  # clips are rendered beforehand: this times the read-out alone
+        chains = [p.chain for p in predict_batched(model, examples, args.batch, desc=name, beam=args.beam, order=mode)]
+        seconds = time.perf_counter() - t0
         sc = Scorer(rerender=False)
         for ex, chain in zip(examples, chains):
             sc.add(ex, chain)

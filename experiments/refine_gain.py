@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ablate import command_line, write_table
+from ablate import add_readout_args, command_line, write_table
 from tqdm import tqdm
 
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
@@ -38,13 +38,10 @@ MARGINS = (float("inf"), 0.10, 0.05, 0.02, 0.0)
 
 def build_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python experiments/refine_gain.py", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", help="model (.safetensors or run folder); default: the shipped model")
-    p.add_argument("--n", type=int, default=60, help="clips drawn; those with no effect are skipped (default 60)")
+    add_readout_args(p, OUT, n=60, batch=False)  # of the --n clips drawn, those with no effect are skipped
     p.add_argument("--steps", type=int, default=60, help="optimisation steps per candidate (default 60)")
     p.add_argument("--top-k", type=int, default=3, help="candidate orders (default 3)")
     p.add_argument("--toggles", type=int, default=2, help="changed effect sets tried (default 2)")
-    p.add_argument("--seed", type=int, default=700000, help="offset from the evaluation seeds (default 700000: dev)")
-    p.add_argument("--out", default=str(OUT))
     return p
 
 
