@@ -59,7 +59,7 @@ def data_description(cfg: Config) -> dict[str, Any]:
 
 def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None,
           extra_callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-    """Run training; returns {"model": path, "metrics": {...}, "seconds": wall time}."""
+    """Run training; returns {"model": path, "metrics": {...}, "seconds": wall time, "rank": this process' DDP rank}."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
@@ -122,7 +122,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
         save_model(model, model_path, data=data_description(cfg), metrics=metrics, calibration=calibration,
                    notes={"config": cfg.to_dict(), "train_seconds_this_session": round(seconds, 1),
                           "reproduce": command or f"python -m ddspfx.train --out {out}"})
-    return {"model": model_path, "metrics": metrics, "seconds": seconds}
+    return {"model": model_path, "metrics": metrics, "seconds": seconds, "rank": int(trainer.global_rank)}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = "python -m ddspfx.train " + shlex.join(list(sys.argv[1:] if argv is None else argv))
     result = train(cfg, out, resume=args.resume, progress=not args.no_progress, command=command.strip())
+    if result["rank"] != 0:  # DDP: the other processes trained too, but rank 0 wrote the model and reports
+        return 0
     m = result["metrics"]
     shown = ", ".join(f"{k} {m[k]:.3f}" for k in ("val/loss", "val/chain_acc", "val/presence_f1") if k in m)
     print(f"trained {m.get('global_step', 0)} steps in {result['seconds'] / 60:.1f} min; {shown}")
