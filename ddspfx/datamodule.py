@@ -55,8 +55,10 @@ class ResumableShuffle(Sampler[int]):
     Why: a plain shuffled DataLoader restarts its epoch from the top after ``--resume``, so a
     resumed run would replay the examples it already trained on. Here the permutation depends
     only on (seed, epoch), and ``seek(step, samples_per_step)`` skips what the interrupted run
-    consumed. Under DDP Lightning wraps this sampler and deals its indices out to the ranks,
-    so ``samples_per_step`` is the global batch (batch size x world size).
+    consumed. A resumed epoch still yields ``n`` indices, the consumed ones rotated to the end:
+    Lightning restores its in-epoch batch counter and ends the epoch after the unseen part, and
+    under DDP its sampler wrapper needs ``len()`` indices to deal out to the ranks (in order, so
+    ``samples_per_step`` is the global batch: batch size x world size).
     """
 
     def __init__(self, n: int, seed: int = 0) -> None:
@@ -73,13 +75,12 @@ class ResumableShuffle(Sampler[int]):
         return torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
 
     def __iter__(self) -> Iterator[int]:
-        order, self.start = self.permutation(self.epoch)[self.start:], 0
-        self.epoch += 1
+        perm = self.permutation(self.epoch)
+        order = torch.cat([perm[self.start:], perm[:self.start]])
+        self.epoch, self.start = self.epoch + 1, 0
         return iter(order.tolist())
 
     def __len__(self) -> int:
-        # the whole epoch, even when resumed part-way: Lightning restores its in-epoch batch counter
-        # and ends the epoch when that counter reaches len(loader) or the iterator runs out
         return self.n
 
 
