@@ -280,5 +280,7 @@ def test_refine_gain_script(tiny_checkpoint, tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "results.json").read_text())["results"]
     assert list(rows)[:2] == ["dry (no effect)", "blind estimate"] and len(rows) == 7
     assert rows["refined, no set change"]["set_changed"] == 0.0
-    assert rows["refined, set margin 0"]["set_changed"] >= rows["refined, set margin 0.1"]["set_changed"]
+    margin = {k.split("margin ")[1].split()[0]: r for k, r in rows.items() if "margin" in k}
+    assert set(margin) == {"0.1", "0.05", "0.02", "0"} and rows["blind estimate"]["set_changed"] is None
+    assert margin["0"]["set_changed"] >= margin["0.05"]["set_changed"] >= margin["0.1"]["set_changed"]
     assert rows["dry (no effect)"]["micro_f1"] == 0.0

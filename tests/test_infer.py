@@ -201,8 +201,8 @@ def test_refine_toggles_uncertain_pedals():
     assert [c.effects for c in flipped] == [["distortion"], ["distortion", "eq", "delay"]]
     assert toggled_chains(chain, conf, toggles=0) == []
     a, b, c = [], ["eq"], ["delay"]
-    assert choose([(a, 1.0), (b, 0.96)], a) == 0  # 4 % closer: not enough for another set
-    assert choose([(a, 1.0), (b, 0.94), (c, 0.90)], a) == 2  # 10 % closer
+    assert choose([(a, 1.0), (b, 0.96)], a, set_margin=0.05) == 0  # 4 % closer: not enough for another set
+    assert choose([(a, 1.0), (b, 0.94), (c, 0.90)], a, set_margin=0.05) == 2  # 10 % closer
     assert choose([(a, 1.0), (b, 0.94)], a, set_margin=0.1) == 0
     assert choose([(["eq", "delay"], 0.5), (["delay", "eq"], 0.4), (c, 0.39)], ["eq", "delay"]) == 1  # an order
 
