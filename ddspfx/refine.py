@@ -53,8 +53,12 @@ class RefineResult:
     """(effects in order, pedalboard distance) of every candidate tried, the estimate itself last."""
 
     def summary(self) -> str:
+        estimate = self.candidates[-1][0] if self.candidates else []
+        added = [e for e in self.analysis.chain.effects if e not in estimate]
+        removed = [e for e in estimate if e not in self.analysis.chain.effects]
+        change = "".join(f"; {verb} {', '.join(fx)}" for verb, fx in (("added", added), ("removed", removed)) if fx)
         return (f"distance to the clip: dry {self.distance_dry:.3f}, estimate {self.distance_before:.3f}, "
-                f"refined {self.distance_after:.3f}")
+                f"refined {self.distance_after:.3f}{change}")
 
 
 def _loudest_segment(x: np.ndarray, n: int) -> int:

@@ -212,4 +212,5 @@ def test_refine_toggles_uncertain_pedals():
     result = refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=1)
     assert result.analysis.chain.effects == ["eq"] and result.distance_after < 0.7 * result.distance_before
     assert result.analysis.chain.pedals[0].params["gain_db"] > 5.0
+    assert result.summary().endswith("; added eq")
     assert refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=0).analysis.chain.effects == []
