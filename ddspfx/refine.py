@@ -51,6 +51,8 @@ class RefineResult:
     distance_after: float
     candidates: list[tuple[list[str], float]] = field(default_factory=list)
     """(effects in order, pedalboard distance) of every candidate tried, the estimate itself last."""
+    chains: list[Chain] = field(default_factory=list)
+    """The fitted chains of ``candidates``, in the same order."""
 
     def summary(self) -> str:
         estimate = self.candidates[-1][0] if self.candidates else []
@@ -170,7 +172,7 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
     d_dry = dist(dry, wet)
     d_before = pedalboard_distance(analysis.chain)
     if steps <= 0:
-        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain.effects, d_before)])
+        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain.effects, d_before)], [analysis.chain])
     seg = int(max_seconds * sample_rate)
     s = _loudest_segment(wet, seg)
     # keep the best estimate's values for effects it found; else the alternative's own
@@ -194,4 +196,4 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
     new = type(analysis)(chain=best_chain, effect_confidence=analysis.effect_confidence,
                          order_confidence=analysis.order_confidence, alternatives=analysis.alternatives,
                          windows=analysis.windows)
-    return RefineResult(new, d_dry, d_before, best_d, [(c.effects, d) for c, d in scored])
+    return RefineResult(new, d_dry, d_before, best_d, [(c.effects, d) for c, d in scored], [c for c, _ in scored])

@@ -8,8 +8,9 @@ with pedalboard. One fit serves every row: the rows differ only in the rule that
 distance) than the best chain with the estimate's set; "no set change" is an infinite margin,
 the behaviour before effect sets were searched. The shipped margin is ``ddspfx.refine.SET_MARGIN``.
 
-Columns: MR-STFT distance to the true wet (peak-normalised, pedalboard renders) and presence
-micro-F1 and eq F1 against the true chains. The default clips are development seeds
+Columns: MR-STFT distance to the true wet (peak-normalised, pedalboard renders), presence
+micro-F1 and eq F1 against the true chains, and the mean normalised parameter error of the pedals
+found (all knobs; the delay time alone, a knob whose loss landscape has many minima). The default clips are development seeds
 (20,700,000+), not the test seeds of the README's headline table.
 
     python experiments/refine_gain.py [--n 60] [--steps 60] [--seed 700000] [--out DIR]
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,9 +32,11 @@ import torch
 from ablate import add_readout_args, command_line, write_table
 from tqdm import tqdm
 
+from ddspfx.catalog import get_effect
+from ddspfx.chain import Chain
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, make_examples
-from ddspfx.metrics import PresenceCounts
+from ddspfx.metrics import PresenceCounts, knob_errors
 
 OUT = Path(__file__).resolve().parent / "results" / "refine"
 MARGINS = (float("inf"), 0.10, 0.05, 0.02, 0.0)
@@ -73,24 +77,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             for ex, an in tqdm(list(zip(examples, analyses)), desc="refine", unit="clip")]
     rows: dict[str, dict[str, float | None]] = {}
 
-    def add_row(name: str, picked: list[list[str]], dist: list[float], refined: bool = True) -> None:
+    def add_row(name: str, picked: list[Chain], dist: list[float], refined: bool = True) -> None:
         """One table row; "effect set changed" only for refined chains."""
         counts = PresenceCounts.empty()
-        for ex, fx in zip(examples, picked):
-            counts.add(ex.chain.effects, fx)
+        knobs: dict[str, list[float]] = defaultdict(list)
+        for ex, chain in zip(examples, picked):
+            counts.add(ex.chain.effects, chain.effects)
+            for effect, err in knob_errors(ex.chain, chain):
+                for param, e in zip(get_effect(effect).params, err):
+                    knobs[f"{effect}.{param.name}"].append(float(e))
         sc = counts.scores()
-        changed = [sorted(fx) != sorted(an.chain.effects) for fx, an in zip(picked, analyses)]
+        changed = [sorted(c.effects) != sorted(an.chain.effects) for c, an in zip(picked, analyses)]
+        errors = [e for errs in knobs.values() for e in errs]
         rows[name] = {"median_distance": float(np.median(dist)), "mean_distance": float(np.mean(dist)),
                       "micro_f1": sc["micro_f1"], "eq_f1": sc["f1/eq"],
-                      "set_changed": float(np.mean(changed)) if refined else None}
+                      "param_err": float(np.mean(errors)) if errors else None,
+                      "delay_time_err": float(np.mean(knobs["delay.delay_seconds"])) if knobs["delay.delay_seconds"] else None,
+                      "set_changed": float(np.mean(changed)) if refined else None,
+                      "knob_err": {k: float(np.mean(v)) for k, v in sorted(knobs.items())}}
 
-    add_row("dry (no effect)", [[] for _ in fits], [f.distance_dry for f in fits], refined=False)
-    add_row("blind estimate", [an.chain.effects for an in analyses], [f.distance_before for f in fits], refined=False)
+    add_row("dry (no effect)", [Chain([]) for _ in fits], [f.distance_dry for f in fits], refined=False)
+    add_row("blind estimate", [an.chain for an in analyses], [f.distance_before for f in fits], refined=False)
     for margin in MARGINS:
-        won = [f.candidates[choose(f.candidates, an.chain.effects, margin)] for f, an in zip(fits, analyses)]
-        add_row(f"refined, {margin_label(margin)}", [fx for fx, _ in won], [d for _, d in won])
+        won = [choose(f.candidates, an.chain.effects, margin) for f, an in zip(fits, analyses)]
+        add_row(f"refined, {margin_label(margin)}", [f.chains[i] for f, i in zip(fits, won)],
+                [f.candidates[i][1] for f, i in zip(fits, won)])
     cols = [("median_distance", "median MR-STFT"), ("mean_distance", "mean MR-STFT"), ("micro_f1", "presence µF1"),
-            ("eq_f1", "eq F1"), ("set_changed", "effect set changed")]
+            ("eq_f1", "eq F1"), ("param_err", "param err"), ("delay_time_err", "delay time err"),
+            ("set_changed", "effect set changed")]
     lines = ["| chain | " + " | ".join(c for _, c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join("–" if r[k] is None else f"{r[k]:.3f}" for k, _ in cols) + " |"
               for name, r in rows.items()]
