@@ -46,6 +46,9 @@ class Param:
     dead_zone: tuple[float, float] | None = None
     """An open interval (real units) inside the audible range the sampler skips: for knobs whose
     inaudible settings sit mid-range (an EQ peak of -5..+5 dB), which one interval cannot express."""
+    multimodal: bool = False
+    """The spectral loss has a local minimum at many values of this knob (a delay time: every echo
+    alignment), so fitting by gradient descent grid-searches it first (``ddspfx.refine.fit_params``)."""
 
     def __post_init__(self) -> None:
         if not self.low < self.high:
@@ -210,7 +213,7 @@ DELAY = _register(Effect(
     name="delay",
     pedalboard_class="Delay",
     params=(
-        Param("delay_seconds", 0.05, 0.6, "linear", "s", label="time"),
+        Param("delay_seconds", 0.05, 0.6, "linear", "s", label="time", multimodal=True),
         Param("feedback", 0.0, 0.7, "linear", "", label="feedback"),
         Param("mix", 0.1, 0.6, "linear", "", audible_low=0.2, label="mix"),
     ),

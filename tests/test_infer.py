@@ -214,3 +214,15 @@ def test_refine_toggles_uncertain_pedals():
     assert result.analysis.chain.pedals[0].params["gain_db"] > 5.0
     assert result.summary().endswith("; added eq")
     assert refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=0).analysis.chain.effects == []
+
+
+def test_fit_params_finds_a_far_delay_time():
+    """The delay time's loss has a minimum at every echo alignment, so gradient descent from a far start
+    stalls; refinement grid-searches such knobs (``Param.multimodal``) first."""
+    from ddspfx.refine import fit_params
+
+    dry = _pluck(1.5)
+    wet = pedalboard.Delay(delay_seconds=0.45, feedback=0.3, mix=0.4)(dry[None], SAMPLE_RATE)[0]
+    start = Chain([Pedal("delay", {"delay_seconds": 0.12, "feedback": 0.3, "mix": 0.4})])
+    fitted = fit_params(start, dry, wet, SAMPLE_RATE, steps=20)
+    assert fitted.pedals[0].params["delay_seconds"] == pytest.approx(0.45, abs=0.01)
