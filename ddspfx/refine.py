@@ -199,7 +199,7 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
     if steps <= 0:
         return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain.effects, d_before)], [analysis.chain])
     seg = int(max_seconds * sample_rate)
-    s = _loudest_segment(wet, seg)
+    loudest = _loudest_segment(wet, seg)
     # keep the best estimate's values for effects it found; else the alternative's own
     best_params = {p.effect: p.params for p in analysis.chain}
     orders = [Chain([Pedal(p.effect, best_params.get(p.effect, p.params)) for p in c])
@@ -214,6 +214,9 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
                if tuple(c.effects) not in seen]
     scored = []
     for start in starts:
+        # a chorus or phaser LFO runs from the clip's first sample: a segment cut later would start the
+        # proxy's LFO at another phase than the clip's, so such chains are fitted on the clip's start
+        s = 0 if any(not get_effect(p.effect).time_invariant for p in start) else loudest
         fitted = fit_params(start, dry[s:s + seg], wet[s:s + seg], sample_rate, steps=steps)
         scored.append((fitted, pedalboard_distance(fitted)))
     scored.append((analysis.chain, d_before))  # never worse than the estimate itself

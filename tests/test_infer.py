@@ -226,3 +226,26 @@ def test_fit_params_finds_a_far_delay_time():
     start = Chain([Pedal("delay", {"delay_seconds": 0.12, "feedback": 0.3, "mix": 0.4})])
     fitted = fit_params(start, dry, wet, SAMPLE_RATE, steps=20)
     assert fitted.pedals[0].params["delay_seconds"] == pytest.approx(0.45, abs=0.01)
+
+
+def test_refine_fits_time_variant_chains_from_the_clip_start(monkeypatch):
+    """A chorus' LFO runs from the clip's first sample, so its chain is fitted on the clip's start; a
+    time-invariant chain on the loudest segment."""
+    import ddspfx.refine as refine_mod
+    from ddspfx.infer import Analysis
+
+    dry = np.concatenate([0.01 * _pluck(2.0), _pluck(2.0)])  # the loud part starts at 2 s
+    starts = {}
+
+    def record(chain, dry_seg, wet_seg, sample_rate, steps):
+        starts[tuple(chain.effects)] = int(np.flatnonzero(np.isclose(dry, dry_seg[0]) & np.isclose(
+            np.roll(dry, -1), dry_seg[1]))[0])
+        return chain
+
+    monkeypatch.setattr(refine_mod, "fit_params", record)
+    chorus = Pedal("chorus", {"rate_hz": 1.0, "depth": 0.5, "centre_delay_ms": 7.0, "feedback": 0.0, "mix": 0.5})
+    eq = Pedal("eq", {"cutoff_frequency_hz": 1000.0, "gain_db": 6.0, "q": 1.0})
+    for chain in (Chain([eq]), Chain([eq, chorus])):
+        an = Analysis(chain=chain, effect_confidence={e: 1.0 for e in chain.effects}, order_confidence=1.0)
+        refine_mod.refine(dry, dry, an, SAMPLE_RATE, steps=1, max_seconds=1.0, toggles=0)
+    assert starts[("eq",)] >= 2 * SAMPLE_RATE and starts[("eq", "chorus")] == 0
