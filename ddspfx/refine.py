@@ -63,6 +63,10 @@ class RefineResult:
                 f"refined {self.distance_after:.3f}{change}")
 
 
+def _logit(u: float) -> float:
+    return float(np.log(u / (1.0 - u)))
+
+
 def _loudest_segment(x: np.ndarray, n: int) -> int:
     """Start index of the loudest ``n``-sample segment (hop n/4), where the pedals show most."""
     if x.shape[-1] <= n:
@@ -118,10 +122,10 @@ def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int,
                 for values in (np.linspace(0.02, 0.98, grid), best + np.linspace(-step, step, 9)):
                     trials = []
                     for u in [best, *np.clip(values, 0.01, 0.99)]:
-                        z[i] = float(np.log(u / (1.0 - u)))
+                        z[i] = _logit(u)
                         trials.append((float(loss_fn(render(), y)), float(u)))
                     best = min(trials)[1]
-                z[i] = float(np.log(best / (1.0 - best)))
+                z[i] = _logit(best)
     for _ in range(steps):
         opt.zero_grad()
         loss = loss_fn(render(), y)
