@@ -239,8 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-onto", metavar="DRY.wav", help="apply the estimated chain (pedalboard) to your own dry recording")
     p.add_argument("--out", metavar="OUT.wav", help="where --render-onto writes (default: <dry>_ddspfx.wav)")
     p.add_argument("--dry", metavar="DRY.wav", help="the clip's own dry recording, for --refine")
-    p.add_argument("--refine", action="store_true", help="analysis by synthesis with --dry: optimise params, pick the order")
+    p.add_argument("--refine", action="store_true",
+                   help="analysis by synthesis with --dry: optimise params, pick the order, check unsure pedals")
     p.add_argument("--refine-steps", type=int, default=150, help="optimisation steps for --refine (default 150)")
+    p.add_argument("--refine-toggles", type=int, default=2,
+                   help="--refine also tries adding or removing this many of the least certain pedals (default 2; "
+                        "0 keeps the estimate's pedals)")
     p.add_argument("--plot", metavar="OUT.png", help="spectrograms and the chain drawn as pedals")
     return p
 
@@ -260,6 +264,8 @@ def _check_args(args: argparse.Namespace) -> None:
             raise DdspfxError(f"--{flag.replace('_', '-')} works with one clip at a time; got {len(args.clips)} clips")
     if args.refine_steps < 0:
         raise DdspfxError("--refine-steps must be >= 0")
+    if args.refine_toggles < 0:
+        raise DdspfxError("--refine-toggles must be >= 0")
 
 
 def _load(path: str, sample_rate: int) -> np.ndarray:
@@ -297,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ddspfx.refine import refine
 
             dry = _load(args.dry, sr)
-            result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0)
+            result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0,
+                            toggles=args.refine_toggles)
             extra["refine"] = result.summary()
             analysis = result.analysis
         if args.render_onto:

@@ -67,6 +67,7 @@ def test_json_one_object_per_good_file_and_one_error_line_per_bad_one(clips, tin
 @pytest.mark.parametrize("argv, message", [
     (["--beam", "0", "x.wav"], "--beam must be at least 1"),
     (["x.wav", "--refine"], "--refine needs the clip's dry recording"),
+    (["x.wav", "--dry", "d.wav", "--refine", "--refine-toggles", "-1"], "--refine-toggles must be >= 0"),
     (["x.wav", "--bogus"], "unrecognized arguments"),
     (["x.wav", "--order-search", "sorted"], "invalid choice: 'sorted'"),
     ([], "give at least one clip"),
