@@ -120,6 +120,11 @@ def test_fit_params_recovers_distortion_drive_through_the_proxy():
     start = Chain([Pedal("distortion", {"drive_db": 8.0})])
     fitted = fit_params(start, dry, wet, SAMPLE_RATE, steps=80, lr=0.1)
     assert fitted.pedals[0].params["drive_db"] == pytest.approx(24.0, abs=1.5)
+    # a strong prior holds an anchored pedal at its start; an unanchored one still moves
+    held = fit_params(start, dry, wet, SAMPLE_RATE, steps=80, lr=0.1, prior=100.0)
+    assert held.pedals[0].params["drive_db"] < 12.0
+    free = fit_params(start, dry, wet, SAMPLE_RATE, steps=80, lr=0.1, prior=100.0, anchored=[False])
+    assert free.pedals[0].params["drive_db"] == pytest.approx(24.0, abs=1.5)
 
 
 def test_window_audio_and_vote():
@@ -238,7 +243,7 @@ def test_refine_fits_time_variant_chains_from_the_clip_start(monkeypatch):
     dry = np.concatenate([0.01 * _pluck(2.0), _pluck(2.0)])  # the loud part starts at 2 s
     starts = {}
 
-    def record(chain, dry_seg, wet_seg, sample_rate, steps):
+    def record(chain, dry_seg, wet_seg, sample_rate, steps, **kwargs):
         starts[tuple(chain.effects)] = int(np.flatnonzero(np.isclose(dry, dry_seg[0]) & np.isclose(
             np.roll(dry, -1), dry_seg[1]))[0])
         return chain
