@@ -132,9 +132,10 @@ def order_search(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch
     head's soft permutation (``slot_log_probs`` (N slots, N effects), effects in catalog order).
     The scores are log-softmaxed over the orders. Why exhaustive: at most 5! = 120 orders, one batched
     teacher-forced pass, while a beam of 4 sees a handful of orders and commits to the first pedal early.
-    Measured (experiments/results/order_search/, shipped model, 1000 development clips): nonlinear pair
-    order 0.777 (beam 4) -> 0.783 (decoder alone) -> 0.799 (with the switching head, weight 1); on the
-    28-minute default model's test clips 0.626 -> 0.658. Exact chains stay level.
+    Measured (experiments/results/order_search/, 1000 development clips): nonlinear pair order 0.777
+    (beam 4) -> 0.783 (decoder alone) -> 0.799 (with the switching head, weight 1) for the 128-minute model,
+    0.791 -> 0.806 -> 0.815 for the 248-minute one; on the 28-minute default model's test clips 0.626 ->
+    0.658. Exact chains stay level.
     """
     segs = pedal_segments(ids, vocab)
     if len(segs) < 2:
