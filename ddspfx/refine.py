@@ -55,10 +55,13 @@ class RefineResult:
     distance_dry: float
     distance_before: float
     distance_after: float
-    candidates: list[tuple[list[str], float]] = field(default_factory=list)
-    """(effects in order, pedalboard distance) of every candidate tried, the estimate itself last."""
-    chains: list[Chain] = field(default_factory=list)
-    """The fitted chains of ``candidates``, in the same order."""
+    scored: list[tuple[Chain, float]] = field(default_factory=list)
+    """(fitted chain, pedalboard distance) of every candidate tried, the estimate itself last."""
+
+    @property
+    def candidates(self) -> list[tuple[list[str], float]]:
+        """(effects in order, distance) of ``scored``: what :func:`choose` takes."""
+        return [(c.effects, d) for c, d in self.scored]
 
     def summary(self) -> str:
         estimate = self.candidates[-1][0] if self.candidates else []
@@ -137,15 +140,14 @@ def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int,
                         trials.append((float(loss_fn(render(), y)), float(u)))
                     best = min(trials)[1]
                 z[i] = _logit(best)
-    anchors = [(torch.sigmoid(z.detach()), i) for i, (z, a) in
-               enumerate(zip(logits, anchored if anchored is not None else [True] * len(logits))) if a]
+    pulled = [i for i, a in enumerate(anchored if anchored is not None else [True] * len(chain)) if a]
     for _ in range(steps):
         opt.zero_grad()
         loss = loss_fn(render(), y)
         if not torch.isfinite(loss):
             break
-        if prior > 0 and anchors:
-            loss = loss + prior * sum(((torch.sigmoid(logits[i]) - u0) ** 2).sum() for u0, i in anchors)
+        if prior > 0 and pulled:  # (a multimodal knob's pull is moot: its gradient is zeroed below)
+            loss = loss + prior * sum(((torch.sigmoid(logits[i]) - init[i]) ** 2).sum() for i in pulled)
         loss.backward()
         for z, knobs in zip(logits, multimodal):  # Adam would turn their near-zero, noisy gradients into full
             if knobs:                              # steps and walk away from the grid's minimum: hold them
@@ -217,7 +219,7 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
     d_dry = dist(dry, wet)
     d_before = pedalboard_distance(analysis.chain)
     if steps <= 0:
-        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain.effects, d_before)], [analysis.chain])
+        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain, d_before)])
     seg = int(max_seconds * sample_rate)
     loudest = _loudest_segment(wet, seg)
     # keep the best estimate's values for effects it found; else the alternative's own
@@ -241,8 +243,10 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
                             anchored=[p.effect in analysis.chain.effects for p in start])  # not a pedal added here
         scored.append((fitted, pedalboard_distance(fitted)))
     scored.append((analysis.chain, d_before))  # never worse than the estimate itself
-    best_chain, best_d = scored[choose([(c.effects, d) for c, d in scored], analysis.chain.effects, set_margin)]
+    result = RefineResult(analysis, d_dry, d_before, d_before, scored)
+    best_chain, best_d = scored[choose(result.candidates, analysis.chain.effects, set_margin)]
     new = type(analysis)(chain=best_chain, effect_confidence=analysis.effect_confidence,
                          order_confidence=analysis.order_confidence, alternatives=analysis.alternatives,
                          windows=analysis.windows)
-    return RefineResult(new, d_dry, d_before, best_d, [(c.effects, d) for c, d in scored], [c for c, _ in scored])
+    result.analysis, result.distance_after = new, best_d
+    return result

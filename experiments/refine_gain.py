@@ -100,8 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_row("blind estimate", [an.chain for an in analyses], [f.distance_before for f in fits], refined=False)
     for margin in MARGINS:
         won = [choose(f.candidates, an.chain.effects, margin) for f, an in zip(fits, analyses)]
-        add_row(f"refined, {margin_label(margin)}", [f.chains[i] for f, i in zip(fits, won)],
-                [f.candidates[i][1] for f, i in zip(fits, won)])
+        add_row(f"refined, {margin_label(margin)}", [f.scored[i][0] for f, i in zip(fits, won)],
+                [f.scored[i][1] for f, i in zip(fits, won)])
     cols = [("median_distance", "median MR-STFT"), ("mean_distance", "mean MR-STFT"), ("micro_f1", "presence µF1"),
             ("eq_f1", "eq F1"), ("param_err", "param err"), ("delay_time_err", "delay time err"),
             ("set_changed", "effect set changed")]
