@@ -75,6 +75,7 @@ class DataConfig:
     max_effects: int = 5  # sampler: at most this many effects per chain
     min_effects: int = 0  # sampler: at least this many effects per chain
     order: str = "uniform"  # sampler: "uniform" over permutations or "typical" pedalboard prior
+    render_variants: float = 0.0  # training only: chance that a pedal is rendered by another design (ddspfx.variants)
     train_folder: str = ""  # materialised training set (python -m ddspfx.data make); "" = generate on the fly
     val_folder: str = ""  # materialised validation set; "" = generate from the validation seed range
 

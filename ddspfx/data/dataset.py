@@ -39,12 +39,23 @@ class Example:
     seed: int
 
 
-def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int) -> Example:
-    """Source clip -> random chain -> pedalboard render, all from one seeded generator."""
+def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int,
+                     render_variants: float = 0.0) -> Example:
+    """Source clip -> random chain -> pedalboard render, all from one seeded generator.
+
+    With ``render_variants`` > 0 each pedal is rendered by another design of its type with that
+    probability (:mod:`ddspfx.variants`), drawn from a second generator, so the dry clip and the chain
+    of example ``i`` are the same as without.
+    """
     rng = np.random.default_rng(seed)
     dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
     chain = sampler.sample(rng, dry, sample_rate)
-    wet, gain = render_chain(dry, chain, sample_rate)
+    if render_variants > 0.0:
+        from ddspfx.variants import render_randomised
+
+        wet, gain = render_randomised(dry, chain, sample_rate, render_variants, np.random.default_rng([seed, 1]))
+    else:
+        wet, gain = render_chain(dry, chain, sample_rate)
     return Example(dry, wet, chain, gain, seed)
 
 
@@ -100,9 +111,13 @@ class EffectsDataset(Dataset):
     """
 
     def __init__(self, source_spec: Any = "synth", n: int = 10_000, seed: int = 0, duration_s: float = 2.0,
-                 sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None) -> None:
+                 sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
+                 render_variants: float = 0.0) -> None:
         if n < 0:
             raise DdspfxError(f"dataset size must be >= 0, got {n}")
+        if not 0.0 <= render_variants <= 1.0:
+            raise DdspfxError(f"render_variants is a probability in [0, 1], got {render_variants}")
+        self.render_variants = float(render_variants)
         self.source_spec = source_spec
         self.n = int(n)
         self.seed = int(seed)
@@ -151,7 +166,8 @@ class EffectsDataset(Dataset):
         """The raw example ``index`` (generated, not read from a folder)."""
         if not 0 <= index < self.n:
             raise IndexError(f"example {index} outside 0..{self.n - 1}")
-        return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate)
+        return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate,
+                                self.render_variants)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._folder is not None:
