@@ -1,8 +1,11 @@
 """Dry guitar sources: where the clean guitar that ddspfx puts through pedals comes from.
 
-``make_source(spec)`` understands four specs:
+``make_source(spec)`` understands these specs:
 
 - ``"synth"`` -- the embedded Karplus-Strong guitar (``ddspfx.sources.synth``); no download;
+- ``"modal"`` -- the embedded modal (additive stiff-string) guitar (``ddspfx.sources.modal``); no download;
+- ``"mix:A=w,B=w,..."`` -- each clip from one of the named sources, drawn with the given weights
+  (e.g. ``mix:synth=0.7,modal=0.3``);
 - ``"folder:PATH"`` -- any folder of audio files, searched recursively;
 - ``"egfxset:PATH"`` -- the clean recordings of EGFxSet (``Clean/<pickup>/<string>-<fret>.wav``);
 - ``"idmt:PATH"`` -- the electric-guitar recordings of IDMT-SMT-Guitar (``dataset1..4``).
@@ -13,6 +16,7 @@ random onset shift) and loudness-normalised to ``TARGET_DBFS`` RMS with a 0.99 p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -23,7 +27,7 @@ from ddspfx.errors import DdspfxError
 TARGET_DBFS = -20.0
 """RMS level (dBFS) of every dry clip a source returns."""
 
-SPECS: tuple[str, ...] = ("synth", "folder:PATH", "egfxset:PATH", "idmt:PATH")
+SPECS: tuple[str, ...] = ("synth", "modal", "mix:synth=0.7,modal=0.3", "folder:PATH", "egfxset:PATH", "idmt:PATH")
 
 
 @runtime_checkable
@@ -38,6 +42,53 @@ class Source(Protocol):
         ...
 
 
+def shifted_phrase(rng: np.random.Generator, duration_s: float, sample_rate: int, max_shift_s: float,
+                   render: Callable[[np.random.Generator, float], np.ndarray]) -> np.ndarray:
+    """``render(rng, seconds)`` after a random 0..max_shift_s of silence, cut to ``duration_s`` and
+    normalised to ``TARGET_DBFS`` RMS (peak <= 0.99): how the synthetic sources hand out a clip."""
+    from ddspfx.audio import normalise_loudness
+
+    n = int(round(duration_s * sample_rate))
+    shift = min(int(rng.integers(0, int(max_shift_s * sample_rate) + 1)), n // 2)
+    phrase = render(rng, (n - shift) / sample_rate)
+    x = np.zeros(n, dtype=np.float32)
+    x[shift: shift + phrase.size] = phrase[: n - shift]
+    return normalise_loudness(x, TARGET_DBFS)[0]
+
+
+class MixSource:
+    """``make_source("mix:synth=0.7,modal=0.3")``: each clip from one source, drawn with the weights."""
+
+    def __init__(self, sources: Sequence[Source], weights: Sequence[float]) -> None:
+        rates = {s.sample_rate for s in sources}
+        if len(rates) != 1:
+            raise DdspfxError(f"mixed sources must share one sample rate, got {sorted(rates)}")
+        self.sources = list(sources)
+        self.weights = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+        self.sample_rate = rates.pop()
+        self.name = "mix:" + ",".join(f"{s.name}={w:g}" for s, w in zip(self.sources, self.weights))
+
+    def sample(self, rng: np.random.Generator, duration_s: float) -> np.ndarray:
+        return self.sources[int(rng.choice(len(self.sources), p=self.weights))].sample(rng, duration_s)
+
+
+def _mix(body: str, spec: str, sample_rate: int) -> MixSource:
+    parts, weights = [], []
+    for item in filter(None, (x.strip() for x in body.split(","))):
+        name, eq, w = item.partition("=")
+        try:
+            weight = float(w) if eq else 1.0
+        except ValueError:
+            raise DdspfxError(f"source {spec!r}: weight {w!r} of {name!r} is not a number") from None
+        if weight <= 0 or name.strip().lower().startswith("mix"):
+            raise DdspfxError(f"source {spec!r}: each part needs a positive weight and cannot be a mix itself")
+        parts.append(make_source(name.strip(), sample_rate))
+        weights.append(weight)
+    if not parts:
+        raise DdspfxError(f"source {spec!r} names no sources; write e.g. mix:synth=0.7,modal=0.3")
+    return MixSource(parts, weights)
+
+
 def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
     """Build the source a spec string names (see the module docstring); DdspfxError for a bad spec."""
     kind, sep, path = spec.partition(":")
@@ -46,6 +97,12 @@ def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
         from ddspfx.sources.synth import SynthSource
 
         return SynthSource(sample_rate)
+    if kind == "modal" and not sep:
+        from ddspfx.sources.modal import ModalSource
+
+        return ModalSource(sample_rate)
+    if kind == "mix":
+        return _mix(path, spec, sample_rate)
     if kind in ("folder", "egfxset", "idmt"):
         if not path:
             raise DdspfxError(f"source {spec!r} needs a path, e.g. {kind}:/data/{kind}")
@@ -59,4 +116,4 @@ def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
     raise DdspfxError(f"unknown source {spec!r}; use one of {', '.join(SPECS)}")
 
 
-__all__ = ["Source", "make_source", "SPECS", "TARGET_DBFS"]
+__all__ = ["Source", "MixSource", "make_source", "shifted_phrase", "SPECS", "TARGET_DBFS"]

@@ -483,13 +483,7 @@ class SynthSource:
 
     def sample(self, rng: np.random.Generator, duration_s: float) -> np.ndarray:
         """A phrase of a random kind, onset-shifted, normalised to ``TARGET_DBFS`` RMS (peak <= 0.99)."""
-        from ddspfx.audio import normalise_loudness
-        from ddspfx.sources import TARGET_DBFS
+        from ddspfx.sources import shifted_phrase
 
-        n = int(round(duration_s * self.sample_rate))
-        shift = int(rng.integers(0, int(self.max_shift_s * self.sample_rate) + 1))
-        shift = min(shift, n // 2)
-        phrase = render_phrase(rng, (n - shift) / self.sample_rate, self.sample_rate)
-        x = np.zeros(n, dtype=np.float32)
-        x[shift : shift + phrase.size] = phrase[: n - shift]
-        return normalise_loudness(x, TARGET_DBFS)[0]
+        return shifted_phrase(rng, duration_s, self.sample_rate, self.max_shift_s,
+                              lambda r, seconds: render_phrase(r, seconds, self.sample_rate))
