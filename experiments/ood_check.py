@@ -9,7 +9,15 @@ Conditions (all test seeds 20_000_000+, disjoint from training 0.. and validatio
 3. ``phrases``: only riffs / arpeggios / power and open chords;
 4. ``other renderers``: the *same* dry clips and sampled chains as (1), rendered by the small numpy/scipy
    re-implementations below instead of pedalboard (same effect types, different DSP);
-5. ``6 s clips``: 6 s clips, analysed through the Estimator's windowing + voting.
+5. ``6 s clips``: 6 s clips, analysed through the Estimator's windowing + voting;
+6. ``modal guitar``: dry clips from ``ddspfx.sources.modal``, an additive stiff-string guitar that shares no
+   DSP with the Karplus-Strong synth. Out of distribution for a model trained on ``synth``; a model trained
+   on ``mix:synth=0.7,modal=0.3`` has heard it (the row then measures what that training bought);
+7. ``other guitar``: dry clips from ``subtractive_guitar.py`` (a synth "pluck" patch: PolyBLEP oscillator,
+   swept state-variable low-pass), which no ddspfx training source uses.
+
+Training may render a share of its pedals with ``ddspfx.variants`` (``data.render_variants``): other
+designs of the same effect types, chosen to differ from the renderers below, so (4) stays held out.
 
 Every system is scored by ``ddspfx.evaluate.Scorer``. For (4) the audible-equivalence metric re-renders with
 pedalboard, which is not how the wet clip was made, so it is reported as NaN; the exact and LTI-run chain
@@ -38,6 +46,9 @@ from ddspfx.evaluate import COLUMNS, TEST_SEED_BASE, Example, Scorer
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
 from ddspfx.render import output_gain_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from subtractive_guitar import subtractive_phrase  # noqa: E402
 
 # --- other renderers: same effect types, DSP that differs from pedalboard's -------------------------------
 
@@ -242,6 +253,7 @@ class Condition:
     kinds: tuple[str, ...] | None  # synth phrase kinds (None: all, as in training)
     seed_offset: int  # added to TEST_SEED_BASE + --seed, so conditions draw disjoint examples
     alt_render: bool = False
+    source: str = "synth"  # dry guitar: "synth", "modal" (ddspfx.sources) or "subtractive" (held out)
 
 
 CONDITIONS = (
@@ -250,22 +262,28 @@ CONDITIONS = (
     Condition("phrases only (chords/arps/riffs)", 2.0, PHRASE_KINDS, 2_000_000),
     Condition("other renderers (numpy DSP)", 2.0, None, 0, alt_render=True),  # same dry + chains as (1)
     Condition("6 s clips (windowed + voting)", 6.0, None, 3_000_000),
+    Condition("modal guitar", 2.0, None, 4_000_000, source="modal"),
+    Condition("other guitar (subtractive synth)", 2.0, None, 5_000_000, source="subtractive"),
 )
 
 
-def synth_dry(rng: np.random.Generator, seconds: float, kinds: tuple[str, ...] | None) -> np.ndarray:
-    """``SynthSource.sample`` with the phrase kind restricted: onset shift, then loudness normalisation."""
-    from ddspfx.audio import normalise_loudness
-    from ddspfx.sources import TARGET_DBFS
+def synth_dry(rng: np.random.Generator, seconds: float, kinds: tuple[str, ...] | None,
+              source: str = "synth") -> np.ndarray:
+    """A dry clip as the training sources hand it out (onset shift, loudness normalisation): ddspfx's synth
+    with the phrase kind restricted, its modal guitar, or the held-out subtractive guitar."""
+    from ddspfx.sources import shifted_phrase
+    from ddspfx.sources.modal import modal_phrase
     from ddspfx.sources.synth import render_phrase
 
-    n = int(round(seconds * SAMPLE_RATE))
-    shift = min(int(rng.integers(0, int(0.25 * SAMPLE_RATE) + 1)), n // 2)
-    kind = None if kinds is None else kinds[int(rng.integers(0, len(kinds)))]
-    phrase = render_phrase(rng, (n - shift) / SAMPLE_RATE, SAMPLE_RATE, kind=kind)
-    x = np.zeros(n, dtype=np.float32)
-    x[shift:shift + phrase.size] = phrase[: n - shift]
-    return normalise_loudness(x, TARGET_DBFS)[0]
+    def render(r: np.random.Generator, secs: float) -> np.ndarray:
+        if source == "modal":
+            return modal_phrase(r, secs, SAMPLE_RATE)
+        if source == "subtractive":
+            return subtractive_phrase(r, secs, SAMPLE_RATE)
+        kind = None if kinds is None else kinds[int(r.integers(0, len(kinds)))]
+        return render_phrase(r, secs, SAMPLE_RATE, kind=kind)
+
+    return shifted_phrase(rng, seconds, SAMPLE_RATE, 0.25, render)
 
 
 def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Example]]) -> list[Example]:
@@ -282,7 +300,7 @@ def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Exa
     out = []
     for i in range(n):
         rng = np.random.default_rng(example_seed(base, i))
-        dry = synth_dry(rng, cond.seconds, cond.kinds)
+        dry = synth_dry(rng, cond.seconds, cond.kinds, cond.source)
         chain = sampler.sample(rng, dry, SAMPLE_RATE)
         wet, _ = render_chain(dry, chain, SAMPLE_RATE)
         out.append(Example(dry=dry, wet=wet, chain=chain))
@@ -391,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
     wall = time.time() - t0
     header = (f"n = {args.n} clips per condition, chains of 0-5 effects in uniform order, test seeds "
-              f"{TEST_SEED_BASE + args.seed}+ (per-condition offsets 0 / 1e6 / 2e6 / same as in-distribution / 3e6), "
+              f"{TEST_SEED_BASE + args.seed}+ (per-condition offsets 0 / 1e6 / 2e6 / same as in-distribution / 3e6 / 4e6 / 5e6), "
               f"wall time {wall:.0f} s (CPU, 1 thread). Other renderers: the tau-equivalence column is NaN (it re-renders "
               "with pedalboard); read exact and LTI-run chain accuracy there. Sampling error: a 95% binomial interval on a "
               f"chain accuracy near 0.3 is +-{1.96 * math.sqrt(0.21 / args.n):.2f} at this n. NaN pair-order cells: no such pair in common.")

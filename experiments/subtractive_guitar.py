@@ -38,7 +38,7 @@ def polyblep_saw(f0: float, n: int, sample_rate: float, pulse_width: float | Non
     if pulse_width is None:
         return saw
     shifted = (phase + 1 - pulse_width) % 1.0
-    return saw - (2 * shifted - 1 - blep(shifted))  # difference of two saws = a pulse (DC aside)
+    return saw - (2 * shifted - 1 - blep(shifted))  # two saws' difference: -2(1-w) for w of the period, then 2w
 
 
 @njit(cache=True)
