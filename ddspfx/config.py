@@ -66,7 +66,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    source: str = "synth"  # dry source spec: synth | folder:PATH | egfxset:PATH | idmt:PATH
+    source: str = "synth"  # dry source spec: synth | modal | mix:synth=0.7,modal=0.3 | folder:PATH | egfxset:PATH | idmt:PATH
     duration_s: float = 2.0  # clip length in seconds
     train_size: int = 1_000_000  # examples addressable by the train seed range (generated on the fly)
     val_size: int = 256  # fixed validation examples
