@@ -195,7 +195,7 @@ def reverb_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.r
     """Freeverb's wet path delayed by a 5-60 ms pre-delay; the dry path as pedalboard's (gain 2 * dry_level)."""
     wet = _pedalboard(x, "reverb", {**params, "dry_level": 0.0}, sr)
     d = int(rng.uniform(0.005, 0.060) * sr)
-    wet = np.concatenate([np.zeros(d, np.float32), wet[: x.shape[-1] - d]])
+    wet = np.concatenate([np.zeros(d, np.float32), wet])[: x.shape[-1]]
     return (2.0 * params["dry_level"] * x + wet).astype(np.float32)
 
 
