@@ -16,6 +16,9 @@ Conditions (all test seeds 20_000_000+, disjoint from training 0.. and validatio
 7. ``other guitar``: dry clips from ``subtractive_guitar.py`` (a synth "pluck" patch: PolyBLEP oscillator,
    swept state-variable low-pass), which no ddspfx training source uses.
 
+For every condition with its own dry clips, the clean (dry) clips themselves are analysed too: every pedal
+reported there is a false alarm, the failure a player with a clean guitar sees first.
+
 Training may render a share of its pedals with ``ddspfx.variants`` (``data.render_variants``): other
 designs of the same effect types, chosen to differ from the renderers below, so (4) stays held out.
 
@@ -341,6 +344,23 @@ def per_effect_table(results: dict[str, dict[str, dict[str, float]]], system: st
     return "\n".join(rows)
 
 
+def dry_false_alarms(preds: Sequence[Chain]) -> dict[str, float]:
+    """On clean clips every reported pedal is a false alarm: the share of clips with any, and per effect."""
+    from ddspfx.catalog import EFFECT_NAMES
+
+    n = max(len(preds), 1)
+    out = {"any": sum(len(p) > 0 for p in preds) / n}
+    out.update({e: sum(e in p.effects for p in preds) / n for e in EFFECT_NAMES})
+    return out
+
+
+def dry_table(reports: dict[str, dict[str, float]]) -> str:
+    keys = list(next(iter(reports.values())))
+    rows = ["| dry clips of | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    rows += [f"| {c} | " + " | ".join(f"{r[k]:.2f}" for k in keys) + " |" for c, r in reports.items()]
+    return "\n".join(rows)
+
+
 def plot_bars(path: Path, results: dict[str, dict[str, dict[str, float]]]) -> None:
     from ddspfx.plots import _matplotlib
 
@@ -394,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cnn = CNNBaseline.load(args.cnn_checkpoint)
     cache: dict[int, list[Example]] = {}
     results: dict[str, dict[str, dict[str, float]]] = {}
+    dry_reports: dict[str, dict[str, float]] = {}
     for cond in CONDITIONS:
         tc = time.time()
         examples = make_condition(cond, args.n, args.seed, cache)
@@ -405,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         systems["true set, random order"] = [reorder(ex.chain, list(rng.permutation(ex.chain.effects))) for ex in examples]
         systems["no effect (dry)"] = [Chain() for _ in examples]
         results[cond.name] = {s: score(examples, preds, cond.alt_render) for s, preds in systems.items()}
+        if not cond.alt_render:  # (4) shares its dry clips with (1)
+            dry_reports[cond.name] = dry_false_alarms([a.chain for a in estimator.analyse_many([ex.dry for ex in examples])])
         print(f"{cond.name}: {time.time() - tc:.0f} s; ddspfx micro-F1 {results[cond.name]['ddspfx']['micro_f1']:.3f}",
               flush=True)
     wall = time.time() - t0
@@ -415,9 +438,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"chain accuracy near 0.3 is +-{1.96 * math.sqrt(0.21 / args.n):.2f} at this n. NaN pair-order cells: no such pair in common.")
     blocks = [f"## {c}\n\n{table(r)}" for c, r in results.items()]
     blocks.append("## ddspfx presence F1 per effect\n\n" + per_effect_table(results, "ddspfx"))
+    blocks.append("## Clean guitar in: share of the *dry* clips where ddspfx reports a pedal\n\n" +
+                  dry_table(dry_reports))
     atomic_write_text(out / "table.md", "# ddspfx out-of-distribution checks\n\n" + header + "\n\n" +
                       "\n\n".join(blocks) + "\n\n![presence and chain accuracy](ood_bars.png)\n")
-    atomic_write_text(out / "results.json", json.dumps({"setup": {**vars(args), "wall_s": wall}, "results": results},
+    atomic_write_text(out / "results.json", json.dumps({"setup": {**vars(args), "wall_s": wall}, "results": results,
+                                                        "dry_false_alarms": dry_reports},
                                                        indent=2))
     plot_bars(out / "ood_bars.png", results)
     print(header)

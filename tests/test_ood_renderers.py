@@ -140,3 +140,17 @@ def test_render_alt_applies_output_gain_and_keeps_length() -> None:
     assert y.shape == x.shape and y.dtype == np.float32
     assert np.max(np.abs(y)) == pytest.approx(0.99, abs=1e-6)
     assert np.max(np.abs(ood.render_alt(x, Chain()))) == pytest.approx(0.99 if np.max(np.abs(x)) > 0.99 else np.max(np.abs(x)))
+
+
+def test_dry_false_alarms_count_reported_pedals() -> None:
+    from ddspfx.chain import Chain
+
+    def chain(*effects: str) -> Chain:
+        from ddspfx.catalog import get_effect
+
+        return Chain.from_list([{"effect": e, "params": {p.name: p.low for p in get_effect(e).params}} for e in effects])
+
+    rates = ood.dry_false_alarms([chain(), chain("eq"), chain("eq", "phaser"), chain()])
+    assert rates["any"] == 0.5 and rates["eq"] == 0.5 and rates["phaser"] == 0.25 and rates["delay"] == 0.0
+    table = ood.dry_table({"modal guitar": rates})
+    assert "| modal guitar | 0.50 |" in table
