@@ -1,6 +1,6 @@
 """Out-of-distribution checks of the shipped model: held-out sets that differ from training in ONE way each.
 
-``python experiments/ood_check.py [--n 150] [--seed 0] [--cnn-checkpoint DIR] [--out experiments/results/ood]``
+``python experiments/ood_check.py [--n 150] [--seed 0] [--checkpoint M] [--compare NAME=M2] [--cnn-checkpoint DIR] [--out DIR]``
 
 Conditions (all test seeds 20_000_000+, disjoint from training 0.. and validation 10_000_000..):
 
@@ -390,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="test-set seed offset (seeds start at 20,000,000)")
     p.add_argument("--checkpoint", help="model checkpoint; default: the shipped model")
     p.add_argument("--cnn-checkpoint", help="folder of a trained CNN-on-mel baseline; adds its rows")
+    p.add_argument("--compare", metavar="NAME=CHECKPOINT", action="append", default=[],
+                   help="another ddspfx model's rows, e.g. --compare 'previous release=runs/long2' (repeatable)")
     p.add_argument("--out", default="experiments/results/ood", help="output folder")
     return p
 
@@ -407,6 +409,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.time()
     out = Path(args.out)
     estimator = Estimator(args.checkpoint)
+    others = {}
+    for item in args.compare:
+        name, eq, path = item.partition("=")
+        if not eq or not name.strip() or not path.strip():
+            raise DdspfxError(f"--compare {item!r}: write NAME=CHECKPOINT, e.g. --compare 'previous=runs/long2'")
+        others[f"ddspfx, {name.strip()}"] = Estimator(path.strip())
     cnn = None
     if args.cnn_checkpoint:
         from ddspfx.baselines import CNNBaseline
@@ -420,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         examples = make_condition(cond, args.n, args.seed, cache)
         wets = [ex.wet for ex in examples]
         systems: dict[str, list[Chain]] = {"ddspfx": [a.chain for a in estimator.analyse_many(wets)]}
+        systems.update({name: [a.chain for a in est.analyse_many(wets)] for name, est in others.items()})
         if cnn is not None:
             systems["CNN on mel (baseline)"] = cnn.predict_clips(wets)
         rng = np.random.default_rng(args.seed)
@@ -427,7 +436,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         systems["no effect (dry)"] = [Chain() for _ in examples]
         results[cond.name] = {s: score(examples, preds, cond.alt_render) for s, preds in systems.items()}
         if not cond.alt_render:  # (4) shares its dry clips with (1)
-            dry_reports[cond.name] = dry_false_alarms([a.chain for a in estimator.analyse_many([ex.dry for ex in examples])])
+            drys = [ex.dry for ex in examples]
+            for name, est in {"ddspfx": estimator, **others}.items():
+                row = cond.name if name == "ddspfx" else f"{cond.name} -- {name}"
+                dry_reports[row] = dry_false_alarms([a.chain for a in est.analyse_many(drys)])
         print(f"{cond.name}: {time.time() - tc:.0f} s; ddspfx micro-F1 {results[cond.name]['ddspfx']['micro_f1']:.3f}",
               flush=True)
     wall = time.time() - t0
@@ -437,7 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "with pedalboard); read exact and LTI-run chain accuracy there. Sampling error: a 95% binomial interval on a "
               f"chain accuracy near 0.3 is +-{1.96 * math.sqrt(0.21 / args.n):.2f} at this n. NaN pair-order cells: no such pair in common.")
     blocks = [f"## {c}\n\n{table(r)}" for c, r in results.items()]
-    blocks.append("## ddspfx presence F1 per effect\n\n" + per_effect_table(results, "ddspfx"))
+    for system in ["ddspfx", *others]:
+        blocks.append(f"## {system}: presence F1 per effect\n\n" + per_effect_table(results, system))
     blocks.append("## Clean guitar in: share of the *dry* clips where ddspfx reports a pedal\n\n" +
                   dry_table(dry_reports))
     atomic_write_text(out / "table.md", "# ddspfx out-of-distribution checks\n\n" + header + "\n\n" +
