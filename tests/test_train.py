@@ -200,3 +200,15 @@ def test_train_flag_errors_are_one_line(capsys):
     assert main(["--config"]) == 2  # argparse: "expected one argument"
     err = capsys.readouterr().err
     assert "expected one argument" in err and "python -m ddspfx.train --help" in err and err.count("\n") == 1
+
+
+def test_training_on_mixed_guitars_with_render_variants(tmp_path):
+    """The robustness recipe's data settings train end to end and are recorded in the run's config."""
+    from ddspfx.train import train
+
+    cfg = load_config("debug", ["--trainer.max_steps", "2", "--trainer.val_every", "2", "--trainer.log_audio", "false",
+                                "--data.source", "mix:synth=0.5,modal=0.5", "--data.render_variants", "0.5"])
+    result = train(cfg, tmp_path, progress=False)
+    assert result["metrics"]["global_step"] == 2
+    saved = load_config(str(tmp_path / "config.yaml")).data
+    assert saved.source == "mix:synth=0.5,modal=0.5" and saved.render_variants == 0.5
