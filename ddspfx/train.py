@@ -54,7 +54,7 @@ def data_description(cfg: Config) -> dict[str, Any]:
     d = cfg.data
     return {"source": d.source, "duration_s": d.duration_s, "effects": f"{d.min_effects}-{d.max_effects}",
             "order": d.order, "train_seed_range": [0, d.train_size], "val_seed_range": [10_000_000, 10_000_000 + d.val_size],
-            "train_folder": d.train_folder or None}
+            "train_folder": d.train_folder or None, "render_variants": d.render_variants}
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None,
