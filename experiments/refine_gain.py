@@ -13,7 +13,7 @@ micro-F1 and eq F1 against the true chains, and the mean normalised parameter er
 found (all knobs; the delay time alone, a knob whose loss landscape has many minima). The default clips are development seeds
 (20,700,000+), not the test seeds of the README's headline table.
 
-    python experiments/refine_gain.py [--n 60] [--steps 60] [--seed 700000] [--out DIR]
+    python experiments/refine_gain.py [--n 60] [--steps 60] [--seed 700000] [--source synth|folder:PATH] [--out DIR]
 
 The shipped margin was chosen with the default seeds; report with others (e.g. ``--seed 710000``).
 """
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=60, help="optimisation steps per candidate (default 60)")
     p.add_argument("--top-k", type=int, default=3, help="candidate orders (default 3)")
     p.add_argument("--toggles", type=int, default=2, help="changed effect sets tried (default 2)")
+    p.add_argument("--source", default="synth", help="dry guitar spec (default synth), e.g. folder:PATH of recordings")
     return p
 
 
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.time()
     est = Estimator(args.checkpoint)
-    examples = [ex for ex in make_examples("synth", args.n, args.seed, est.model.clip_seconds, 5, "uniform")
+    examples = [ex for ex in make_examples(args.source, args.n, args.seed, est.model.clip_seconds, 5, "uniform")
                 if len(ex.chain)]
     analyses = est.analyse_many([ex.wet for ex in examples])
     fits = [refine(ex.wet, ex.dry, an, est.sample_rate, steps=args.steps, top_k=args.top_k, toggles=args.toggles,
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += [f"| {name} | " + " | ".join("–" if r[k] is None else f"{r[k]:.3f}" for k, _ in cols) + " |"
               for name, r in rows.items()]
     header = (f"Checkpoint {args.checkpoint or 'shipped'}; {len(examples)} clips with effects of the {args.n} drawn "
-              f"(synth, {est.model.clip_seconds:g} s, chains of 1-5, uniform order), seeds {TEST_SEED_BASE + args.seed}+; "
+              f"({args.source}, {est.model.clip_seconds:g} s, chains of 1-5, uniform order), seeds {TEST_SEED_BASE + args.seed}+; "
               f"{args.steps} steps per candidate, top-{args.top_k} orders + {args.toggles} toggled sets, 1 CPU thread, "
               f"{time.time() - t0:.0f} s in all. Distances: pedalboard render of the chain on the true dry vs the "
               f"true wet.")
