@@ -20,7 +20,8 @@ Conditions (all test seeds 20_000_000+, disjoint from training 0.. and validatio
    notes, lines and strummed chords by a sampler. Skipped, with a note, where npm cannot fetch them.
 
 For every condition with its own dry clips, the clean (dry) clips themselves are analysed too: every pedal
-reported there is a false alarm, the failure a player with a clean guitar sees first.
+reported there is a false alarm, the failure a player with a clean guitar sees first; their mean
+third-octave spectra are plotted side by side (``dry_spectra.png``).
 
 Training may render a share of its pedals with ``ddspfx.variants`` (``data.render_variants``): other
 designs of the same effect types, chosen to differ from the renderers below, so (4) stays held out.
@@ -380,6 +381,35 @@ def dry_table(reports: dict[str, dict[str, float]]) -> str:
     return "\n".join(rows)
 
 
+def mean_spectrum_db(clips: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean power of loudness-normalised clips in third-octave bands from 50 Hz to 16 kHz (band centres, dB
+    relative to the mean over the bands): the long-term spectrum without each note's harmonic comb."""
+    f, p = signal.welch(np.stack(clips), SAMPLE_RATE, nperseg=4096, axis=-1)
+    power = np.mean(p, axis=0)
+    edges = np.geomspace(50.0, 16000.0, 26)  # ~1/3 octave each
+    db = np.array([10 * np.log10(power[(f >= lo) & (f < hi)].mean() + 1e-12) for lo, hi in zip(edges[:-1], edges[1:])])
+    return np.sqrt(edges[:-1] * edges[1:]), db - db.mean()
+
+
+def plot_spectra(path: Path, spectra: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Why a model can hear an eq on a clean guitar: the dry sources' mean spectra side by side."""
+    from ddspfx.plots import _matplotlib
+
+    plt = _matplotlib()
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for name, (f, db) in spectra.items():
+        ax.semilogx(f, db, label=name, lw=1.4, marker=".")
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("dB per third octave (mean over bands = 0)")
+    ax.set_title("mean spectrum of the dry clips per condition")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
 def plot_bars(path: Path, results: dict[str, dict[str, dict[str, float]]]) -> None:
     from ddspfx.plots import _matplotlib
 
@@ -442,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache: dict[int, list[Example]] = {}
     results: dict[str, dict[str, dict[str, float]]] = {}
     dry_reports: dict[str, dict[str, float]] = {}
+    dry_spectra: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for cond in CONDITIONS:
         tc = time.time()
         try:
@@ -462,6 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[cond.name] = {s: score(examples, preds, cond.alt_render) for s, preds in systems.items()}
         if not cond.alt_render:  # (4) shares its dry clips with (1)
             drys = [ex.dry for ex in examples]
+            dry_spectra[cond.name] = mean_spectrum_db(drys)
             for name, est in {"ddspfx": estimator, **others}.items():
                 row = cond.name if name == "ddspfx" else f"{cond.name} -- {name}"
                 dry_reports[row] = dry_false_alarms([a.chain for a in est.analyse_many(drys)])
@@ -477,13 +509,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for system in ["ddspfx", *others]:
         blocks.append(f"## {system}: presence F1 per effect\n\n" + per_effect_table(results, system))
     blocks.append("## Clean guitar in: share of the *dry* clips where ddspfx reports a pedal\n\n" +
-                  dry_table(dry_reports))
+                  dry_table(dry_reports) + "\n\nTheir mean spectra: ![dry spectra](dry_spectra.png)")
     atomic_write_text(out / "table.md", "# ddspfx out-of-distribution checks\n\n" + header + "\n\n" +
                       "\n\n".join(blocks) + "\n\n![presence and chain accuracy](ood_bars.png)\n")
     atomic_write_text(out / "results.json", json.dumps({"setup": {**vars(args), "wall_s": wall}, "results": results,
                                                         "dry_false_alarms": dry_reports},
                                                        indent=2))
     plot_bars(out / "ood_bars.png", results)
+    plot_spectra(out / "dry_spectra.png", dry_spectra)
     print(header)
     print("\n\n".join(blocks))
     return 0
