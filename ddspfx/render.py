@@ -58,13 +58,17 @@ def output_gain_for(y: np.ndarray, ceiling: float = PEAK_CEILING) -> float:
     return 1.0 if peak <= ceiling else ceiling / peak
 
 
+def limit_output(y: np.ndarray) -> tuple[np.ndarray, float]:
+    """(``output_gain * y`` as float32, ``output_gain``): the output-gain rule applied to a rendered chain."""
+    gain = output_gain_for(y)
+    y = np.asarray(y, dtype=np.float32)
+    return (y if gain == 1.0 else y * np.float32(gain)), float(gain)
+
+
 def render_chain(dry: np.ndarray, chain: Chain, sample_rate: float) -> tuple[np.ndarray, float]:
     """Render ``chain`` on ``dry`` (T,) or (C, T); returns (wet float32 of the same shape, output_gain).
 
     ``wet == output_gain * chain.to_pedalboard()(dry)`` (fitted to the input length), peak <= 0.99.
     """
-    shape = np.shape(dry)
-    y = run_pedalboard(dry, chain, sample_rate)  # (C, T)
-    gain = output_gain_for(y)
-    wet = y if gain == 1.0 else y * np.float32(gain)  # float32 either way
-    return wet.reshape(shape), float(gain)
+    wet, gain = limit_output(run_pedalboard(dry, chain, sample_rate))  # (C, T)
+    return wet.reshape(np.shape(dry)), gain

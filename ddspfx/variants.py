@@ -22,18 +22,16 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from numba import njit
 
-from ddspfx.catalog import get_effect, pedalboard_plugin
-from ddspfx.chain import Chain
-from ddspfx.render import output_gain_for
+from ddspfx.catalog import get_effect
+from ddspfx.chain import Chain, Pedal
+from ddspfx.render import limit_output, run_pedalboard
 
 Variant = Callable[[np.ndarray, float, dict[str, float], np.random.Generator], np.ndarray]
 
 
 def _pedalboard(x: np.ndarray, effect: str, params: Mapping[str, float], sample_rate: float) -> np.ndarray:
     """One pedalboard plugin on mono float32 (T,), fresh state, output length = input length."""
-    y = pedalboard_plugin(effect, dict(params))(np.ascontiguousarray(x[None, :], dtype=np.float32),
-                                                 float(sample_rate), reset=True)
-    return np.asarray(y, dtype=np.float32)[0, : x.shape[-1]]
+    return run_pedalboard(x, Chain([Pedal(effect, dict(params))]), sample_rate)[0]
 
 
 def _clamped(effect: str, params: Mapping[str, float]) -> dict[str, float]:
@@ -224,5 +222,4 @@ def render_randomised(dry: np.ndarray, chain: Chain, sample_rate: float, p: floa
             y = VARIANTS[pedal.effect](y, float(sample_rate), params, rng)
         else:
             y = _pedalboard(y, pedal.effect, params, sample_rate)
-    gain = output_gain_for(y)
-    return (y if gain == 1.0 else y * np.float32(gain)).astype(np.float32), float(gain)
+    return limit_output(y)

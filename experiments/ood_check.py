@@ -52,7 +52,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import COLUMNS, TEST_SEED_BASE, Example, Scorer
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
-from ddspfx.render import output_gain_for
+from ddspfx.render import limit_output
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_guitar import RecordedNotes, fetch  # noqa: E402
@@ -246,7 +246,7 @@ def render_alt(dry: np.ndarray, chain: Chain, sample_rate: float = SAMPLE_RATE) 
     y = np.asarray(dry, dtype=np.float32)
     for pedal in chain:
         y = alt_pedal(y, pedal.effect, dict(pedal.params), sample_rate)
-    return (y * np.float32(output_gain_for(y))).astype(np.float32)
+    return limit_output(y)[0]
 
 
 # --- test sets -----------------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ CONDITIONS = (
 )
 
 
-def synth_dry(rng: np.random.Generator, seconds: float, kinds: tuple[str, ...] | None,
+def condition_dry(rng: np.random.Generator, seconds: float, kinds: tuple[str, ...] | None,
               source: str = "synth") -> np.ndarray:
     """A dry clip as the training sources hand it out (onset shift, loudness normalisation): ddspfx's synth
     with the phrase kind restricted, its modal guitar, or the held-out subtractive guitar."""
@@ -323,7 +323,7 @@ def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Exa
     out = []
     for i in range(n):
         rng = np.random.default_rng(example_seed(base, i))
-        dry = synth_dry(rng, cond.seconds, cond.kinds, cond.source)
+        dry = condition_dry(rng, cond.seconds, cond.kinds, cond.source)
         chain = sampler.sample(rng, dry, SAMPLE_RATE)
         wet, _ = render_chain(dry, chain, SAMPLE_RATE)
         out.append(Example(dry=dry, wet=wet, chain=chain))

@@ -9,7 +9,7 @@ It shares none of the Karplus-Strong synth's DSP:
 
 - **string**: additive (modal) synthesis of a *stiff* string. Partial k sits at
   ``f_k = k f0 sqrt(1 + B k^2)`` (inharmonicity ``B``, Fletcher 1964; the KS loop is harmonic), with
-  amplitude ``|sin(pi k beta)| / k^rolloff`` (pluck position ``beta``) and its own decay time
+  amplitude ``|sin(pi k beta)| / k^r`` (pluck position ``beta``, r 0-0.8, up to 40 partials) and its own decay time
   ``tau_k = tau_0 / (1 + c (f_k / 1 kHz)^2)`` (tau_0 0.6-3 s, c 0.05-1) (high partials die faster), random phases;
 - **attack**: a 2-5 ms high-passed noise burst (the pick), absent from the KS excitation's shape;
 - **vibrato**: a slow sinusoidal pitch wobble of 0-15 cents on sustained notes;
@@ -30,13 +30,9 @@ from numba import njit
 from scipy import signal
 
 from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.sources.synth import midi_to_hz
 
-E_STANDARD = (40, 45, 50, 55, 59, 64)  # MIDI notes of the open strings
 CHORD_SHAPES = ((0, 7, 12, 16, 19, 24), (0, 7, 12, 15, 19, 24), (0, 4, 7, 12, 16), (0, 7, 10, 16, 19), (0, 7, 12))
-
-
-def midi_hz(m: float) -> float:
-    return 440.0 * 2.0 ** ((m - 69.0) / 12.0)
 
 
 def partial_frequencies(f0: float, b: float, k_max: int) -> np.ndarray:
@@ -121,7 +117,7 @@ def modal_phrase(rng: np.random.Generator, seconds: float, sample_rate: float) -
             m = root + int(rng.choice([0, 2, 3, 5, 7, 9, 10, 12, 14, 15]))
             end = int(starts[j + 1]) if j + 1 < count else n
             release = end - s if legato else int((end - s) * rng.uniform(0.4, 0.9))
-            x[s:] += modal_note(midi_hz(m), n - s, sample_rate, rng, release) * rng.uniform(0.6, 1.0)
+            x[s:] += modal_note(float(midi_to_hz(m)), n - s, sample_rate, rng, release) * rng.uniform(0.6, 1.0)
     else:  # 1-3 strummed chords
         for c in range(int(rng.integers(1, 4))):
             start = int(c * n / 3 + rng.uniform(0, 0.05) * n)
@@ -131,7 +127,7 @@ def modal_phrase(rng: np.random.Generator, seconds: float, sample_rate: float) -
             order = range(len(shape)) if rng.random() < 0.7 else reversed(range(len(shape)))
             for i, j in enumerate(order):
                 s = min(n - 1, start + int(i * gap))
-                x[s:] += modal_note(midi_hz(root + shape[j]), n - s, sample_rate, rng) * rng.uniform(0.5, 1.0)
+                x[s:] += modal_note(float(midi_to_hz(root + shape[j])), n - s, sample_rate, rng) * rng.uniform(0.5, 1.0)
     return body_filter(x, sample_rate, rng)
 
 
