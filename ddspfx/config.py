@@ -76,6 +76,7 @@ class DataConfig:
     min_effects: int = 0  # sampler: at least this many effects per chain
     order: str = "uniform"  # sampler: "uniform" over permutations or "typical" pedalboard prior
     render_variants: float = 0.0  # training only: chance that a pedal is rendered by another design (ddspfx.variants)
+    dry_tone: float = 0.0  # training only: chance that the dry clip goes through a random tone stage (ddspfx.sources.tone)
     train_folder: str = ""  # materialised training set (python -m ddspfx.data make); "" = generate on the fly
     val_folder: str = ""  # materialised validation set; "" = generate from the validation seed range
 
@@ -124,6 +125,7 @@ class TrainerConfig:
     seed: int = 0  # global seed (weights, crops, shuffling)
     threads: int = 1  # torch CPU threads (1 leaves a core to the data worker on a 2-core machine)
     beam: int = 4  # beam width for validation chain accuracy (1 = greedy)
+    init_from: str = ""  # start from these weights ("default" = the shipped model, or a model.safetensors / run folder)
 
 
 @dataclass

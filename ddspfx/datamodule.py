@@ -47,7 +47,8 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE, da
         raise DdspfxError(f"data.{split}_size {n} would overlap the next split's seed range; keep it below 10_000_000")
     return EffectsDataset(source_spec=cfg.source, n=n, seed=seed, duration_s=cfg.duration_s,
                           sample_rate=sample_rate, sampler=sampler_config(cfg),
-                          render_variants=cfg.render_variants if split == "train" else 0.0)
+                          render_variants=cfg.render_variants if split == "train" else 0.0,
+                          dry_tone=cfg.dry_tone if split == "train" else 0.0)
 
 
 class ResumableShuffle(Sampler[int]):

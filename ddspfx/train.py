@@ -54,7 +54,33 @@ def data_description(cfg: Config) -> dict[str, Any]:
     d = cfg.data
     return {"source": d.source, "duration_s": d.duration_s, "effects": f"{d.min_effects}-{d.max_effects}",
             "order": d.order, "train_seed_range": [0, d.train_size], "val_seed_range": [10_000_000, 10_000_000 + d.val_size],
-            "train_folder": d.train_folder or None, "render_variants": d.render_variants}
+            "train_folder": d.train_folder or None, "render_variants": d.render_variants, "dry_tone": d.dry_tone}
+
+
+def initialise_from(model, spec: str) -> None:
+    """Copy the weights of an exported model (``"default"`` = the shipped one) into ``model`` to fine-tune it.
+
+    Why: fine-tuning the shipped model on your own guitar or other data needs a fresh optimiser and
+    learning-rate schedule, which ``--resume`` (it continues a run where it stopped) does not give.
+    """
+    import dataclasses
+
+    from ddspfx.checkpoint import load_model
+
+    source = load_model(None if spec == "default" else spec)
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    ours, theirs = flat(dataclasses.asdict(model.config)), flat(dataclasses.asdict(source.config))
+    state = source.state_dict()
+    mismatch = [k for k, v in model.state_dict().items() if k not in state or state[k].shape != v.shape]
+    if mismatch or set(state) - set(model.state_dict()):
+        diff = " ".join(f"--model.{k} {theirs[k]}" for k in ours if k in theirs and ours[k] != theirs[k])
+        raise DdspfxError(f"--trainer.init_from {spec}: that model has another architecture; pass {diff or 'its config'}")
+    model.load_state_dict(state)
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None,
@@ -84,6 +110,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     L.seed_everything(t.seed, workers=True, verbose=False)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     module = DdspfxLightning(cfg.to_dict())
+    if t.init_from and not resume:
+        initialise_from(module.model, t.init_from)
     data = EffectsDataModule(cfg.data, module.model.sample_rate,
                              dac_weights_hash=getattr(module.model.frontend, "weights_sha256", None), seed=t.seed)
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False,

@@ -207,8 +207,40 @@ def test_training_on_mixed_guitars_with_render_variants(tmp_path):
     from ddspfx.train import train
 
     cfg = load_config("debug", ["--trainer.max_steps", "2", "--trainer.val_every", "2", "--trainer.log_audio", "false",
-                                "--data.source", "mix:synth=0.5,modal=0.5", "--data.render_variants", "0.5"])
+                                "--data.source", "mix:synth=0.5,modal=0.5", "--data.render_variants", "0.5",
+                                "--data.dry_tone", "0.5"])
     result = train(cfg, tmp_path, progress=False)
     assert result["metrics"]["global_step"] == 2
     saved = load_config(str(tmp_path / "config.yaml")).data
-    assert saved.source == "mix:synth=0.5,modal=0.5" and saved.render_variants == 0.5
+    assert saved.source == "mix:synth=0.5,modal=0.5" and saved.render_variants == 0.5 and saved.dry_tone == 0.5
+    assert json.loads((tmp_path / "model.json").read_text())["data"]["dry_tone"] == 0.5
+
+
+def test_init_from_starts_a_new_run_from_exported_weights(debug_run, tmp_path):
+    """--trainer.init_from copies an exported model's weights, then trains with a fresh optimiser from step 0."""
+    from safetensors.torch import load_file
+
+    from ddspfx.lightning_module import DdspfxLightning
+    from ddspfx.train import initialise_from, train
+
+    src, _ = debug_run
+    exported = load_file(str(src / "model.safetensors"))
+    fresh = DdspfxLightning(load_config("debug").to_dict()).model
+    assert any(not torch.equal(v, exported[k]) for k, v in fresh.state_dict().items())  # a new init differs...
+    initialise_from(fresh, str(src))
+    assert all(torch.equal(v, exported[k]) for k, v in fresh.state_dict().items())  # ...until it takes the weights
+
+    cfg = load_config("debug", ["--trainer.max_steps", "1", "--trainer.val_every", "1", "--trainer.log_audio", "false",
+                                "--trainer.init_from", str(src / "model.safetensors")])
+    result = train(cfg, tmp_path / "ft", progress=False)
+    assert result["metrics"]["global_step"] == 1
+    tuned = load_file(str(tmp_path / "ft" / "model.safetensors"))
+    # one small step from the exported weights moves the parameters a little (AdamW: about lr = 1e-3 each);
+    # BatchNorm statistics and counters are buffers and move on their own
+    params = [k for k, _ in fresh.named_parameters()]
+    near = max(float((tuned[k] - exported[k]).abs().max()) for k in params)
+    assert 0.0 < near < 0.01
+
+    wider = DdspfxLightning(load_config("debug", ["--model.d_model", "48"]).to_dict()).model
+    with pytest.raises(DdspfxError, match="another architecture; pass --model.d_model 32"):
+        initialise_from(wider, str(src))

@@ -40,15 +40,23 @@ class Example:
 
 
 def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int,
-                     render_variants: float = 0.0) -> Example:
+                     render_variants: float = 0.0, dry_tone: float = 0.0) -> Example:
     """Source clip -> random chain -> pedalboard render, all from one seeded generator.
 
     With ``render_variants`` > 0 each pedal is rendered by another design of its type with that
     probability (:mod:`ddspfx.variants`), drawn from a second generator, so the dry clip and the chain
-    of example ``i`` are the same as without.
+    of example ``i`` are the same as without. With ``dry_tone`` > 0 the dry clip goes through a random
+    tone stage (:mod:`ddspfx.sources.tone`) with that probability, drawn from a third generator: it is
+    part of the guitar, so the labels do not change.
     """
     rng = np.random.default_rng(seed)
     dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
+    if dry_tone > 0.0:
+        tone_rng = np.random.default_rng([seed, 2])
+        if tone_rng.random() < dry_tone:
+            from ddspfx.sources.tone import apply_tone, random_tone
+
+            dry = apply_tone(dry, random_tone(tone_rng), sample_rate)
     chain = sampler.sample(rng, dry, sample_rate)
     if render_variants > 0.0:
         from ddspfx.variants import render_randomised
@@ -112,12 +120,14 @@ class EffectsDataset(Dataset):
 
     def __init__(self, source_spec: Any = "synth", n: int = 10_000, seed: int = 0, duration_s: float = 2.0,
                  sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
-                 render_variants: float = 0.0) -> None:
+                 render_variants: float = 0.0, dry_tone: float = 0.0) -> None:
         if n < 0:
             raise DdspfxError(f"dataset size must be >= 0, got {n}")
-        if not 0.0 <= render_variants <= 1.0:
-            raise DdspfxError(f"render_variants is a probability in [0, 1], got {render_variants}")
+        for name, p in (("render_variants", render_variants), ("dry_tone", dry_tone)):
+            if not 0.0 <= p <= 1.0:
+                raise DdspfxError(f"{name} is a probability in [0, 1], got {p}")
         self.render_variants = float(render_variants)
+        self.dry_tone = float(dry_tone)
         self.source_spec = source_spec
         self.n = int(n)
         self.seed = int(seed)
@@ -167,7 +177,7 @@ class EffectsDataset(Dataset):
         if not 0 <= index < self.n:
             raise IndexError(f"example {index} outside 0..{self.n - 1}")
         return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate,
-                                self.render_variants)
+                                self.render_variants, self.dry_tone)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._folder is not None:

@@ -26,7 +26,6 @@ length, whatever the number of notes; the per-sample loop is compiled with numba
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -35,6 +34,7 @@ import numpy as np
 from scipy.signal import sosfilt
 
 from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.sources.biquad import rbj_highpass, rbj_lowpass, rbj_peak
 
 OPEN_STRINGS: tuple[int, ...] = (40, 45, 50, 55, 59, 64)
 """MIDI notes of the open strings in standard tuning, low E (index 0) to high E (index 5)."""
@@ -206,39 +206,11 @@ def _ks_voices(out, starts, ends, offs, n_int, ap_c, g_on, a_on, g_off, a_off,
             out[t] += y
 
 
-def _rbj_peak(f: float, gain_db: float, q: float, fs: float) -> np.ndarray:
-    """RBJ Audio-EQ-Cookbook peaking biquad as one sos row."""
-    A = 10.0 ** (gain_db / 40.0)
-    w = 2.0 * math.pi * f / fs
-    al = math.sin(w) / (2.0 * q)
-    b = [1 + al * A, -2 * math.cos(w), 1 - al * A]
-    a = [1 + al / A, -2 * math.cos(w), 1 - al / A]
-    return np.array(b + a) / a[0]
-
-
-def _rbj_lowpass(f: float, q: float, fs: float) -> np.ndarray:
-    w = 2.0 * math.pi * min(f, 0.45 * fs) / fs
-    al = math.sin(w) / (2.0 * q)
-    cw = math.cos(w)
-    b = [(1 - cw) / 2, 1 - cw, (1 - cw) / 2]
-    a = [1 + al, -2 * cw, 1 - al]
-    return np.array(b + a) / a[0]
-
-
-def _rbj_highpass(f: float, q: float, fs: float) -> np.ndarray:
-    w = 2.0 * math.pi * f / fs
-    al = math.sin(w) / (2.0 * q)
-    cw = math.cos(w)
-    b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
-    a = [1 + al, -2 * cw, 1 - al]
-    return np.array(b + a) / a[0]
-
-
 def body_sos(tone: GuitarTone, sample_rate: int) -> np.ndarray:
     """The body + pickup filter as second-order sections ``(S, 6)`` for scipy.signal.sosfilt."""
-    rows = [_rbj_peak(f, g, q, sample_rate) for f, g, q in tone.body]
-    rows.append(_rbj_lowpass(tone.pickup_hz, tone.pickup_q, sample_rate))
-    rows.append(_rbj_highpass(35.0, 0.707, sample_rate))
+    rows = [rbj_peak(f, g, q, sample_rate) for f, g, q in tone.body]
+    rows.append(rbj_lowpass(tone.pickup_hz, tone.pickup_q, sample_rate))
+    rows.append(rbj_highpass(35.0, 0.707, sample_rate))
     return np.stack(rows)
 
 
