@@ -43,7 +43,8 @@ def phaser_coefficients(
     hi = _top_frequency(sample_rate)
     norm_centre = torch.log10(centre_frequency_hz / 20.0) / math.log10(_top_frequency(CONSTRUCTOR_SAMPLE_RATE) / 20.0)
     sweep = torch.clamp(0.5 * depth[:, None] * lfo + norm_centre[:, None], 0.0, 1.0)
-    cutoff = 20.0 * torch.pow(torch.as_tensor(hi / 20.0, dtype=sweep.dtype), sweep)  # (B, K) Hz
+    # 20 (hi/20)^sweep, written as an exp: torch.pow with a CPU scalar-tensor base fails its backward on CUDA
+    cutoff = 20.0 * torch.exp(sweep * math.log(hi / 20.0))  # (B, K) Hz
     g = torch.tan(math.pi * cutoff / sample_rate)
     G = g / (1.0 + g)
     return G.repeat_interleave(UPDATE_EVERY, dim=-1)[:, :num_samples]  # (B, T)
