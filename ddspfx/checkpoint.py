@@ -131,8 +131,8 @@ def model_card(meta: dict[str, Any]) -> str:
         *[f"- {k}: {v:.4g}" if isinstance(v, float) else f"- {k}: {v}" for k, v in sorted(metrics.items())
           if k.startswith("val/") or k == "global_step"], "",
         "## Reproduce", "",
-        f"    {meta.get('notes', {}).get('reproduce', 'python -m ddspfx.train')}", "",
-        *([f"Trained on: {meta['notes']['trained_on']}.", ""] if meta.get("notes", {}).get("trained_on") else []),
+        *(f"    {line}" for line in str(meta.get("notes", {}).get("reproduce", "python -m ddspfx.train")).splitlines()), "",
+        *([f"Trained on: {str(meta['notes']['trained_on']).rstrip('.')}.", ""] if meta.get("notes", {}).get("trained_on") else []),
         *(["## Presence thresholds", "", f"Per pedal, chosen for {cal.get('objective', 'f1')} on "
            f"{cal.get('clips', '?')} validation clips ({cal.get('source', 'synth')}): "
            + ", ".join(f"{k} {v:.2f}" for k, v in meta["presence_thresholds"].items()) + ".", ""]

@@ -1,0 +1,87 @@
+"""Does the model take the guitar's own tone for a pedal? Clean clips in, pedals reported out.
+
+Why: the dry tone stage (``ddspfx.sources.tone``, ``--data.dry_tone``) is meant to teach that a darker
+or fuller guitar is not an eq. This feeds *clean* clips -- the embedded synth, the synth through a
+random tone stage (the training distribution of the stage, other seeds), and optionally a folder of
+recorded dry guitar -- to each model and reports how often it names a pedal, and its median eq
+confidence.
+
+    python experiments/tone_false_alarms.py --compare L3=/work/runs/long3 --folder DIR --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
+from ddspfx.fileio import atomic_write_text
+
+
+def clean_clips(kind: str, n: int, seed: int, folder: str | None = None) -> list[np.ndarray]:
+    from ddspfx.sources import make_source
+
+    rng = np.random.default_rng(seed)
+    if kind == "folder":
+        src = make_source(f"folder:{folder}")
+        return [src.sample(rng, 2.0) for _ in range(n)]
+    src = make_source("synth")
+    clips = [src.sample(rng, 2.0) for _ in range(n)]
+    if kind == "toned synth":
+        from ddspfx.sources.tone import apply_tone, random_tone
+
+        clips = [apply_tone(x, random_tone(rng), SAMPLE_RATE) for x in clips]
+    return clips
+
+
+def report(model, clips: Sequence[np.ndarray]) -> dict[str, float]:
+    probs = []
+    for x in clips:
+        with torch.no_grad():
+            conf = model.predict(torch.from_numpy(np.asarray(x, dtype=np.float32))[None], beam=1)[0].effect_confidence
+        probs.append([conf[e] for e in EFFECT_NAMES])
+    p = np.array(probs)
+    hit = p > model.presence_thresholds.numpy()[None]
+    out = {"any": float(hit.any(1).mean()), "eq_median_confidence": float(np.median(p[:, EFFECT_NAMES.index("eq")]))}
+    out.update({e: float(hit[:, i].mean()) for i, e in enumerate(EFFECT_NAMES)})
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ddspfx.checkpoint import load_model
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", default=None, help="model (default: the shipped one)")
+    ap.add_argument("--compare", action="append", default=[], help="NAME=CHECKPOINT, repeatable")
+    ap.add_argument("--folder", default=None, help="a folder of recorded dry guitar (optional)")
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=760000)
+    ap.add_argument("--out", default="experiments/results/tone_stage")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    systems = {"shipped" if args.checkpoint is None else "ddspfx": args.checkpoint}
+    systems.update(dict(c.split("=", 1) for c in args.compare))
+    kinds = ["synth", "toned synth"] + (["folder"] if args.folder else [])
+    data = {k: clean_clips(k, args.n, args.seed, args.folder) for k in kinds}
+    results = {s: {k: report(load_model(path), data[k]) for k in kinds} for s, path in systems.items()}
+    cols = ["any", *EFFECT_NAMES, "eq_median_confidence"]
+    lines = [f"Clean clips in ({args.n} per kind, seed {args.seed}): share where a pedal is reported, and the median eq "
+             "confidence.", "", "| clean clips | system | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for k in kinds:
+        for s in systems:
+            lines.append(f"| {k if k != 'folder' else 'folder:' + Path(args.folder).name} | {s} | " + " | ".join(f"{results[s][k][c]:.2f}" for c in cols) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = Path(args.out)
+    atomic_write_text(out / "clean_false_alarms.md", text)
+    atomic_write_text(out / "clean_false_alarms.json", json.dumps({"args": vars(args), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
