@@ -68,6 +68,7 @@ def initialise_from(model, spec: str) -> None:
     from ddspfx.checkpoint import load_model
 
     source = load_model(None if spec == "default" else spec)
+
     def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in d.items():

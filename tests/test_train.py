@@ -244,3 +244,11 @@ def test_init_from_starts_a_new_run_from_exported_weights(debug_run, tmp_path):
     wider = DdspfxLightning(load_config("debug", ["--model.d_model", "48"]).to_dict()).model
     with pytest.raises(DdspfxError, match="another architecture; pass --model.d_model 32"):
         initialise_from(wider, str(src))
+
+
+def test_init_from_a_missing_model_is_a_one_line_error(tmp_path, capsys):
+    from ddspfx.train import main
+
+    assert main(["--config", "debug", "--out", str(tmp_path / "r"), "--trainer.init_from", str(tmp_path / "nope")]) != 0
+    err = capsys.readouterr().err
+    assert "not found" in err and "nope" in err and err.strip().count("\n") == 0
