@@ -4,13 +4,13 @@ Why: a model trained on one embedded guitar learns that guitar's brightness as "
 guitar reaches a pedal, or a recorder, through a tone knob and a long cable (a resonant low-pass
 at a few kHz), often through an amplifier and a speaker cabinet (a steep roll-off above 3-6 kHz, a
 low cut) and a room or microphone (more or less low end). The released model reported an eq on
-every clean recorded-guitar clip of ``experiments/ood_check.py``. Colouring a share of the training
+nearly every clean recorded-guitar clip of ``experiments/ood_check.py``. Colouring a share of the training
 dry clips with such a stage, under the same labels (no pedal), teaches it that the guitar's own
 tone is not an eq pedal.
 
 The ranges are textbook ones for passive pickups (load resonance 1.5-9 kHz, Q up to ~1.4 with the
 tone knob at various settings), 1x12"-4x12" cabinets (roll-off from 2.5-6 kHz, 24 dB/octave) and
-speaker low cuts (40-120 Hz); they were not fitted to any test clips.
+low cuts (60-120 Hz with a cabinet, 20-60 Hz without); they were not fitted to any test clips.
 
 Pure functions: ``random_tone(rng) -> ToneStage``, ``tone_sos(stage, fs)``, ``apply_tone(x, stage, fs)``.
 """
