@@ -185,7 +185,7 @@ class Estimator:
                 lengths.append(p.shape[-1])
             with torch.inference_mode():
                 preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
-                                                lengths=torch.tensor(lengths), effect_set=self.effect_set,
+                                                lengths=torch.tensor(lengths, device=self.device), effect_set=self.effect_set,
                                                 order=self.order_search))
         grouped: dict[int, list[Any]] = defaultdict(list)
         for o, p in zip(owner, preds):

@@ -6,6 +6,9 @@ forward+backward on a batch of 8 x 2 s (``bench_proxies.bench_rate``); one train
 debug and default configs (CE + heads, and with the proxy MR-STFT term); inference latency per 3-s
 clip on one thread, model only (``Estimator.analyse_many``) and whole process with start-up
 (``python -m ddspfx.infer clip.wav``), with real-time factors; and the peak memory of each part.
+With ``--device cuda`` the train and infer sections time the same steps on a GPU (the train rows add
+the ``gpu`` config under its own precision, bf16 autocast, and the infer rows a batch of 64 clips);
+CUDA work is synchronised before each clock read.
 
 Every section runs in its own fresh process (``--only SECTION``), so its peak resident memory
 (``resource.getrusage``: ru_maxrss of the process, and of its children where it starts any) is its
@@ -13,6 +16,7 @@ own; tracemalloc is not used because torch's tensors bypass Python's allocator. 
 the command that reproduces it. Times are wall clock on a shared machine: compare rows of one run.
 
     python experiments/benchmarks.py [--quick] [--checkpoint MODEL.safetensors] [--only render|proxies|train|infer]
+                                     [--device cuda]
 """
 
 from __future__ import annotations
@@ -53,10 +57,12 @@ class Row:
 class Settings:
     quick: bool
     checkpoint: str | None
+    device: str = "cpu"
 
     @property
     def flags(self) -> list[str]:
-        return (["--quick"] if self.quick else []) + (["--checkpoint", self.checkpoint] if self.checkpoint else [])
+        return ((["--quick"] if self.quick else []) + (["--checkpoint", self.checkpoint] if self.checkpoint else [])
+                + (["--device", self.device] if self.device != "cpu" else []))
 
     def command(self, section: str) -> str:
         return shlex.join(["python", "experiments/benchmarks.py", "--only", section, *self.flags])
@@ -68,13 +74,22 @@ def peak_mib(children: bool = False) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
+def _sync(device: str) -> None:
+    """Wait for queued GPU work, so that a clock read measures it (CUDA launches return at once)."""
+    if device.startswith("cuda"):
+        import torch
+        torch.cuda.synchronize()
+
+
+def median_time(fn: Callable[[], object], repeats: int, device: str = "cpu") -> float:
     """Median wall time (s) of ``fn()`` over ``repeats`` runs after one warm-up run."""
     fn()
+    _sync(device)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        _sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -130,12 +145,15 @@ def section_proxies(s: Settings) -> list[Row]:
     return rows
 
 
-def train_step_time(config: str, stft: bool, repeats: int) -> tuple[float, int, float]:
+def train_step_time(config: str, stft: bool, repeats: int, device: str = "cpu") -> tuple[float, int, float]:
     """Median seconds of one optimisation step (forward, loss, backward, AdamW) on a real batch.
 
     Returns (seconds, batch size, clip seconds). With ``stft`` the step is past the MR-STFT warm-up
     (``global_step`` None, as in validation) and the term's weight is 1 (as experiments/bench_train.py does).
+    On a GPU a bf16 config (trainer.precision "bf16-mixed") runs under bf16 autocast, as Lightning would.
     """
+    import contextlib
+
     import torch
 
     from ddspfx.config import load_config
@@ -145,18 +163,21 @@ def train_step_time(config: str, stft: bool, repeats: int) -> tuple[float, int, 
     cfg = load_config(config, ["--loss.stft", "1.0"] if stft else [])
     ds = EffectsDataset(source_spec=cfg.data.source, n=cfg.data.batch_size, seed=0, duration_s=cfg.data.duration_s)
     batch = collate([ds[i] for i in range(cfg.data.batch_size)])
+    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
     torch.manual_seed(0)
-    module = DdspfxLightning(cfg.to_dict())
+    module = DdspfxLightning(cfg.to_dict()).to(device)
     opt = torch.optim.AdamW(module.parameters(), 1e-4)
     global_step = None if stft else 0
+    bf16 = device.startswith("cuda") and cfg.trainer.precision.startswith("bf16")
 
     def step() -> None:
-        terms = module.loss_fn(module.model(batch), batch, global_step)
+        with torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+            terms = module.loss_fn(module.model(batch), batch, global_step)
         opt.zero_grad()
         terms["loss"].backward()
         opt.step()
 
-    return median_time(step, repeats), cfg.data.batch_size, cfg.data.duration_s
+    return median_time(step, repeats, device), cfg.data.batch_size, cfg.data.duration_s
 
 
 def section_train(s: Settings) -> list[Row]:
@@ -164,12 +185,14 @@ def section_train(s: Settings) -> list[Row]:
 
     torch.set_num_threads(1)
     rows = []
-    for config in ("debug", "default"):
+    gpu = s.device != "cpu"
+    for config in ("debug", "default") + (("gpu",) if gpu else ()):
         for stft in (False, True):
             repeats = 2 if s.quick else 4
-            t, b, dur = train_step_time(config, stft, repeats)
+            t, b, dur = train_step_time(config, stft, repeats, s.device)
             what = f"training step, {config} config, " + ("CE + heads + proxy MR-STFT" if stft else "CE + heads")
-            rows.append(Row("train", what, f"batch {b} x {dur:g} s, 1 thread, median of {repeats}",
+            where = f"{s.device} ({torch.cuda.get_device_name()})" if gpu else "1 thread"
+            rows.append(Row("train", what, f"batch {b} x {dur:g} s, {where}, median of {repeats}",
                             f"{t:.3f} s/step", f"{b / t:.1f} clips/s", peak_mib(), s.command("train")))
     return rows
 
@@ -215,13 +238,24 @@ def section_infer(s: Settings) -> list[Row]:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         ckpt, which = _checkpoint(s, tmp)
-        est = Estimator(ckpt)
+        gpu = s.device != "cpu"
+        where = f"{s.device} ({torch.cuda.get_device_name()})" if gpu else "1 thread"
+        est = Estimator(ckpt, device=s.device, batch_size=64)
+        many = [wet * g for g in np.linspace(0.5, 1.0, 64)]  # 64 different clips for the batched GPU rows
         for beam in (1, 4):
             est.beam = beam
-            t = median_time(lambda: est.analyse_many([wet]), repeats)
+            t = median_time(lambda: est.analyse_many([wet]), repeats, s.device)
             rows.append(Row("infer", f"model only: Estimator.analyse_many, beam {beam}",
-                            f"one 3-s clip, 1 thread, median of {repeats}; {which}", f"{1e3 * t:.0f} ms/clip",
+                            f"one 3-s clip, {where}, median of {repeats}; {which}", f"{1e3 * t:.0f} ms/clip",
                             f"RTF {t / seconds:.3f} ({seconds / t:.0f}x real time)", peak_mib(), s.command("infer")))
+            if gpu:  # a GPU earns its keep on batches: 64 clips in one call
+                t = median_time(lambda: est.analyse_many(many), repeats, s.device)
+                rows.append(Row("infer", f"model only: Estimator.analyse_many, beam {beam}",
+                                f"64 3-s clips per call, {where}, median of {repeats}; {which}",
+                                f"{1e3 * t / 64:.1f} ms/clip", f"{64 / t:.0f} clips/s ({64 * seconds / t:.0f}x real time)",
+                                peak_mib(), s.command("infer")))
+        if gpu:  # the whole-process row is the CLI on the CPU
+            return rows
         clip = tmp / "clip.wav"
         sf.write(clip, wet, SAMPLE_RATE)
         cmd = [sys.executable, "-m", "ddspfx.infer", str(clip), "--checkpoint", str(ckpt)]
@@ -278,11 +312,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer clips and repeats (a few minutes)")
     ap.add_argument("--checkpoint", help="model for the inference rows (default: shipped model, else an untrained one)")
     ap.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections (repeatable)")
+    ap.add_argument("--device", default="cpu", help="torch device for the train and infer sections, e.g. cuda")
     ap.add_argument("--rows-json", type=Path, help=argparse.SUPPRESS)  # internal: a child writes its rows here
     args = ap.parse_args(argv)
     if args.checkpoint and not Path(args.checkpoint).is_file():
         ap.error(f"--checkpoint {args.checkpoint} not found")
-    s = Settings(args.quick, args.checkpoint)
+    if args.device != "cpu" and set(args.only or SECTIONS) - {"train", "infer"}:
+        ap.error("--device times only the train and infer sections: add --only train --only infer")
+    s = Settings(args.quick, args.checkpoint, args.device)
     if args.rows_json:  # child: one section in this process
         (section,) = args.only
         rows = RUNNERS[section](s)

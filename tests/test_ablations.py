@@ -34,6 +34,7 @@ def import_experiment(name: str):
 
     spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up while the class is made
     sys.path.insert(0, str(EXPERIMENTS))
     try:
         spec.loader.exec_module(mod)
@@ -284,3 +285,14 @@ def test_refine_gain_script(tiny_checkpoint, tmp_path: Path) -> None:
     assert set(margin) == {"0.1", "0.05", "0.02", "0"} and rows["blind estimate"]["set_changed"] is None
     assert margin["0"]["set_changed"] >= margin["0.05"]["set_changed"] >= margin["0.1"]["set_changed"]
     assert rows["dry (no effect)"]["micro_f1"] == 0.0
+
+
+def test_benchmarks_device_flag_reproduces_and_refuses_cpu_only_sections(capsys) -> None:
+    bench = import_experiment("benchmarks")
+    s = bench.Settings(quick=True, checkpoint=None, device="cuda")
+    assert s.command("infer") == "python experiments/benchmarks.py --only infer --quick --device cuda"
+    assert bench.Settings(quick=False, checkpoint=None).command("train") == "python experiments/benchmarks.py --only train"
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--device", "cuda", "--only", "render"])
+    assert exc.value.code == 2
+    assert "--only train --only infer" in capsys.readouterr().err
