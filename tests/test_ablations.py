@@ -296,3 +296,30 @@ def test_benchmarks_device_flag_reproduces_and_refuses_cpu_only_sections(capsys)
         bench.main(["--device", "cuda", "--only", "render"])
     assert exc.value.code == 2
     assert "--only train --only infer" in capsys.readouterr().err
+
+
+def test_scaling_curve_fit_and_target_against_closed_form(tmp_path: Path) -> None:
+    sc = import_experiment("scaling_curve")
+    clips = [1e5, 2e5, 4e5, 8e5]
+    a, b = sc.fit_log2(clips, [0.5 + 0.02 * np.log2(c) for c in clips])
+    assert a == pytest.approx(0.5) and b == pytest.approx(0.02)
+    # 0.5 + 0.02 log2(x) = 0.9  <=>  x = 2**20
+    assert sc.clips_to_target(a, b, 0.9, higher=True) == pytest.approx(2.0 ** 20)
+    assert sc.clips_to_target(a, -0.01, 0.06, higher=False) == pytest.approx(2.0 ** ((0.06 - a) / -0.01))
+    assert sc.clips_to_target(a, -0.01, 0.9, higher=True) == float("inf")  # moving away from the target
+
+    def results(path: Path, f1: float, seed: int) -> str:
+        r = {"micro_f1": f1, "equivalent_chain_acc": 0.5, "pairwise_order_acc_nonlinear": 0.8, "param_error": 0.15}
+        path.write_text(json.dumps({"setup": {"n": 10, "seed": seed, "source": "synth"}, "results": {"ddspfx": r}}))
+        return str(path)
+
+    p1, p2 = results(tmp_path / "a.json", 0.80, 1), results(tmp_path / "b.json", 0.84, 1)
+    out = tmp_path / "out"
+    assert sc.main(["--point", "small", "1e5", "10", p1, "--point", "big", "2e5", "20", p2,
+                    "--fit-from", "0", "--out", str(out)]) == 0
+    md = (out / "table.md").read_text()
+    assert "| presence µF1 | +0.0400 | 0.97 |" in md  # 0.80 -> 0.84 over one doubling
+    assert (out / "scaling.png").stat().st_size > 0
+    with pytest.raises(SystemExit):  # points scored on different clips cannot share a curve
+        sc.main(["--point", "a", "1e5", "1", p1, "--point", "b", "2e5", "2", results(tmp_path / "c.json", 0.9, 2),
+                 "--out", str(out)])
