@@ -52,6 +52,7 @@ class Scorer:
     rerender: bool = True
     presence: PresenceCounts = field(default_factory=PresenceCounts.empty)
     exact: list[bool] = field(default_factory=list)
+    right_set: list[bool] = field(default_factory=list)  # the true pedals, in any order
     equivalent: list[bool] = field(default_factory=list)
     lti_equivalent: list[bool] = field(default_factory=list)
     class_equivalent: list[bool] = field(default_factory=list)
@@ -74,6 +75,7 @@ class Scorer:
         self.presence.add(t, p)
         self.exact.append(t == p)
         same_set = sorted(t) == sorted(p)
+        self.right_set.append(same_set)
         self.lti_equivalent.append(same_set and lti_canonical(t) == lti_canonical(p))
         self.class_equivalent.append(same_set and equivalent_canonical(t) == equivalent_canonical(p))
         if not same_set:
@@ -117,6 +119,9 @@ class Scorer:
         out.update({
             "exact_chain_acc": mean(self.exact),
             "equivalent_chain_acc": mean(self.equivalent),
+            "set_acc": mean(self.right_set),
+            # equivalent = right set AND an audibly equivalent order: which of the two holds a system back
+            "equivalent_given_set": mean([e for e, r in zip(self.equivalent, self.right_set) if r]),
             "lti_equivalent_chain_acc": mean(self.lti_equivalent),
             "class_equivalent_chain_acc": mean(self.class_equivalent),
             "pairwise_order_acc_nonlinear": mean(self.pairs_nonlinear),
@@ -167,7 +172,8 @@ def baseline_systems(sampler_config, seed: int) -> dict[str, Callable[[Example],
 
 COLUMNS = [
     ("micro_f1", "presence µF1"), ("macro_f1", "presence mF1"), ("exact_chain_acc", "exact chain"),
-    ("equivalent_chain_acc", "equiv. chain (τ)"), ("lti_equivalent_chain_acc", "equiv. (LTI runs)"),
+    ("equivalent_chain_acc", "equiv. chain (τ)"), ("set_acc", "right set"),
+    ("equivalent_given_set", "equiv. if right set"), ("lti_equivalent_chain_acc", "equiv. (LTI runs)"),
     ("class_equivalent_chain_acc", "equiv. (measured classes)"),
     ("pairwise_order_acc_nonlinear", "pair order (nonlin)"), ("pairwise_order_acc_linear", "pair order (lin)"),
     ("chain_length_mae", "length MAE"), ("param_error", "param err"), ("rerender_mrstft", "re-render MRSTFT"),

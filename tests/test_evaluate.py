@@ -78,3 +78,25 @@ def test_cli_writes_report_json_and_plots(tiny_checkpoint, tmp_path, capsys):
     assert (out / "presence_confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert "| ddspfx |" in (out / "report.md").read_text()
     assert main(["--n", "0"]) == 2
+
+
+def test_right_set_splits_equivalence_into_set_and_order(examples):
+    """equivalent = right set x equivalent-given-right-set; a missing pedal is a wrong set, a swap is not."""
+    from ddspfx.chain import Pedal
+    from ddspfx.render import render_chain
+
+    ex = examples[0]
+    comp = {"threshold_db": -35.0, "ratio": 8.0, "attack_ms": 2.0, "release_ms": 100.0}
+    chain = Chain([Pedal("compressor", comp), Pedal("distortion", {"drive_db": 30.0})])
+    wet, _ = render_chain(ex.dry, chain, 44100)
+    ex2 = type(ex)(dry=ex.dry, wet=wet, chain=chain)
+    sc = Scorer(rerender=False)
+    sc.add(ex2, chain)  # right set, right order
+    sc.add(ex2, reorder(chain, ["distortion", "compressor"]))  # right set, audibly wrong order
+    comp_only = Chain([Pedal("compressor", comp)])
+    sc.add(ex2, comp_only)  # a pedal missing
+    sc.add(ex2, comp_only)
+    s = sc.summary()
+    assert s["set_acc"] == pytest.approx(2 / 4)
+    assert s["equivalent_given_set"] == pytest.approx(1 / 2)
+    assert s["equivalent_chain_acc"] == pytest.approx(s["set_acc"] * s["equivalent_given_set"])
