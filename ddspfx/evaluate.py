@@ -53,6 +53,7 @@ class Scorer:
     presence: PresenceCounts = field(default_factory=PresenceCounts.empty)
     exact: list[bool] = field(default_factory=list)
     right_set: list[bool] = field(default_factory=list)  # the true pedals, in any order
+    right_set_but: dict[str, list[bool]] = field(default_factory=dict)  # effect -> right set when its errors don't count
     equivalent: list[bool] = field(default_factory=list)
     lti_equivalent: list[bool] = field(default_factory=list)
     class_equivalent: list[bool] = field(default_factory=list)
@@ -76,6 +77,8 @@ class Scorer:
         self.exact.append(t == p)
         same_set = sorted(t) == sorted(p)
         self.right_set.append(same_set)
+        for name in EFFECT_NAMES:
+            self.right_set_but.setdefault(name, []).append(set(t) - {name} == set(p) - {name})
         self.lti_equivalent.append(same_set and lti_canonical(t) == lti_canonical(p))
         self.class_equivalent.append(same_set and equivalent_canonical(t) == equivalent_canonical(p))
         if not same_set:
@@ -130,6 +133,7 @@ class Scorer:
             "param_error": mean(self.param_errors),
             "rerender_mrstft": mean(self.rerender_dist),
             "rerender_sisdr_db": mean(self.rerender_sisdr),
+            **{f"set_acc_without/{k}": mean(v) for k, v in self.right_set_but.items()},
             "n": len(self.exact),
         })
         out.update({f"param_error/{k}": mean(v) for k, v in sorted(self.per_knob.items())})
@@ -194,12 +198,15 @@ def per_pedal_table(results: dict[str, dict[str, float]]) -> str:
     """Presence F1 per pedal and normalised error per knob, one column per system that has them.
 
     Why: the headline means hide which pedals are missed and which knobs are guessed (a knob
-    predicted at mid-range scores about 0.25 on a uniformly sampled range).
+    predicted at mid-range scores about 0.25 on a uniformly sampled range). "Right set if its errors
+    did not count" (beside the "right set" column) says how many chains each pedal alone costs.
     """
     names = [n for n, r in results.items() if any(k.startswith("param_error/") for k in r)]
     rows = ["| pedal / knob | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for effect in EFFECT_NAMES:
         rows.append(f"| **{effect}** F1 | " + " | ".join(f"{results[n].get('f1/' + effect, float('nan')):.3f}" for n in names) + " |")
+        rows.append("| right set if its errors did not count | "
+                    + " | ".join(f"{results[n].get('set_acc_without/' + effect, float('nan')):.3f}" for n in names) + " |")
         for knob in get_effect(effect).params:
             key = f"param_error/{effect}.{knob.name}"
             rows.append(f"| {knob.name} err | " + " | ".join(f"{results[n].get(key, float('nan')):.3f}" for n in names) + " |")

@@ -100,3 +100,5 @@ def test_right_set_splits_equivalence_into_set_and_order(examples):
     assert s["set_acc"] == pytest.approx(2 / 4)
     assert s["equivalent_given_set"] == pytest.approx(1 / 2)
     assert s["equivalent_chain_acc"] == pytest.approx(s["set_acc"] * s["equivalent_given_set"])
+    assert s["set_acc_without/distortion"] == 1.0  # the missing pedal was the distortion
+    assert s["set_acc_without/compressor"] == s["set_acc_without/eq"] == pytest.approx(2 / 4)
