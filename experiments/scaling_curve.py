@@ -88,12 +88,15 @@ def plot(points: Sequence[Point], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(4 * len(METRICS), 3.4))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     xs = [p.clips for p in points]
-    for ax, (key, label, target, _) in zip(axes, METRICS):
+    for i, (ax, (key, label, target, _)) in enumerate(zip(axes.flat, METRICS)):
         ax.plot(xs, [p.values[key] for p in points], "o-")
-        for p in points:
-            ax.annotate(p.label, (p.clips, p.values[key]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        for j, p in enumerate(points):  # numbers on the points, names in the legend text of the first panel
+            ax.annotate(str(j + 1), (p.clips, p.values[key]), fontsize=7, xytext=(2, 4), textcoords="offset points")
+        if i == 0:
+            ax.text(0.02, 0.98, "\n".join(f"{j + 1}: {p.label}" for j, p in enumerate(points)), transform=ax.transAxes,
+                    va="top", fontsize=7)
         ax.axhline(target, ls="--", c="grey", lw=1)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("training clips seen")
