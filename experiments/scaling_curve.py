@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ddspfx.fileio import atomic_write_text
+
 METRICS: tuple[tuple[str, str, float, bool], ...] = (
     # (results.json key, label, issue-4 target, higher is better)
     ("micro_f1", "presence µF1", 0.97, True),
@@ -84,10 +86,10 @@ def table(points: Sequence[Point], fit_from: float) -> str:
 
 
 def plot(points: Sequence[Point], out: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ddspfx.fileio import atomic_path
+    from ddspfx.plots import _matplotlib
 
+    plt = _matplotlib()
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     xs = [p.clips for p in points]
     for i, (ax, (key, label, target, _)) in enumerate(zip(axes.flat, METRICS)):
@@ -102,10 +104,9 @@ def plot(points: Sequence[Point], out: Path) -> None:
         ax.set_xlabel("training clips seen")
         ax.set_title(f"{label} (target {target:g}, dashed)", fontsize=9)
     fig.tight_layout()
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    tmp.replace(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,9 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     n, seed, source = setups.pop()
     text = (f"# Development figures vs training\n\nCommand: `python experiments/scaling_curve.py` (see README here).  \n"
             f"Evaluation: {n} clips, source {source}, seeds {seed}+ (development seeds).\n\n" + table(points, args.fit_from))
-    tmp = args.out / "table.md.tmp"
-    tmp.write_text(text + "\n\n![scaling.png](scaling.png)\n")
-    tmp.replace(args.out / "table.md")
+    atomic_write_text(args.out / "table.md", text + "\n\n![scaling.png](scaling.png)\n")
     plot(points, args.out / "scaling.png")
     print(text)
     return 0
