@@ -60,9 +60,21 @@ class Settings:
     device: str = "cpu"
 
     @property
+    def gpu(self) -> bool:
+        return self.device != "cpu"
+
+    @property
+    def where(self) -> str:
+        """Where a timed row ran, for its setting column."""
+        if not self.gpu:
+            return "1 thread"
+        import torch
+        return f"{self.device} ({torch.cuda.get_device_name()})"
+
+    @property
     def flags(self) -> list[str]:
         return ((["--quick"] if self.quick else []) + (["--checkpoint", self.checkpoint] if self.checkpoint else [])
-                + (["--device", self.device] if self.device != "cpu" else []))
+                + (["--device", self.device] if self.gpu else []))
 
     def command(self, section: str) -> str:
         return shlex.join(["python", "experiments/benchmarks.py", "--only", section, *self.flags])
@@ -185,14 +197,12 @@ def section_train(s: Settings) -> list[Row]:
 
     torch.set_num_threads(1)
     rows = []
-    gpu = s.device != "cpu"
-    for config in ("debug", "default") + (("gpu",) if gpu else ()):
+    for config in ("debug", "default") + (("gpu",) if s.gpu else ()):
         for stft in (False, True):
             repeats = 2 if s.quick else 4
             t, b, dur = train_step_time(config, stft, repeats, s.device)
             what = f"training step, {config} config, " + ("CE + heads + proxy MR-STFT" if stft else "CE + heads")
-            where = f"{s.device} ({torch.cuda.get_device_name()})" if gpu else "1 thread"
-            rows.append(Row("train", what, f"batch {b} x {dur:g} s, {where}, median of {repeats}",
+            rows.append(Row("train", what, f"batch {b} x {dur:g} s, {s.where}, median of {repeats}",
                             f"{t:.3f} s/step", f"{b / t:.1f} clips/s", peak_mib(), s.command("train")))
     return rows
 
@@ -238,23 +248,21 @@ def section_infer(s: Settings) -> list[Row]:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         ckpt, which = _checkpoint(s, tmp)
-        gpu = s.device != "cpu"
-        where = f"{s.device} ({torch.cuda.get_device_name()})" if gpu else "1 thread"
         est = Estimator(ckpt, device=s.device, batch_size=64)
         many = [wet * g for g in np.linspace(0.5, 1.0, 64)]  # 64 different clips for the batched GPU rows
         for beam in (1, 4):
             est.beam = beam
             t = median_time(lambda: est.analyse_many([wet]), repeats, s.device)
             rows.append(Row("infer", f"model only: Estimator.analyse_many, beam {beam}",
-                            f"one 3-s clip, {where}, median of {repeats}; {which}", f"{1e3 * t:.0f} ms/clip",
+                            f"one 3-s clip, {s.where}, median of {repeats}; {which}", f"{1e3 * t:.0f} ms/clip",
                             f"RTF {t / seconds:.3f} ({seconds / t:.0f}x real time)", peak_mib(), s.command("infer")))
-            if gpu:  # a GPU earns its keep on batches: 64 clips in one call
+            if s.gpu:  # a GPU earns its keep on batches: 64 clips in one call
                 t = median_time(lambda: est.analyse_many(many), repeats, s.device)
                 rows.append(Row("infer", f"model only: Estimator.analyse_many, beam {beam}",
-                                f"64 3-s clips per call, {where}, median of {repeats}; {which}",
+                                f"64 3-s clips per call, {s.where}, median of {repeats}; {which}",
                                 f"{1e3 * t / 64:.1f} ms/clip", f"{64 / t:.0f} clips/s ({64 * seconds / t:.0f}x real time)",
                                 peak_mib(), s.command("infer")))
-        if gpu:  # the whole-process row is the CLI on the CPU
+        if s.gpu:  # the whole-process row is the CLI on the CPU
             return rows
         clip = tmp / "clip.wav"
         sf.write(clip, wet, SAMPLE_RATE)
