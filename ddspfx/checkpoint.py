@@ -196,3 +196,26 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     model.metadata = meta
     model.checkpoint_path = path
     return model.to(device).eval()
+
+
+def git_commit(folder: str | Path | None = None) -> str:
+    """The commit of the checkout ddspfx runs from (``-dirty`` with uncommitted changes); ``unknown`` outside git."""
+    import subprocess
+
+    where = Path(folder) if folder is not None else Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def provenance(model: Any) -> dict[str, str]:
+    """What a results table must record about the model it scored: file, weights SHA-256, training source,
+    and the git commit of the code that scored it."""
+    path = Path(getattr(model, "checkpoint_path", DEFAULT_CHECKPOINT))
+    meta = getattr(model, "metadata", {}) or {}
+    return {"checkpoint": str(path), "sha256": str(meta.get("sha256") or file_sha256(path)),
+            "trained_on": str(meta.get("data", {}).get("source", "?")), "git_commit": git_commit()}

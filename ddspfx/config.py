@@ -61,12 +61,14 @@ class ModelConfig:
     effect_set: str = "presence"  # inference: who picks the effects -- "presence" head (the search orders them) or "decoder"
     order_search: str = "exhaustive"  # inference: "exhaustive" scores every order of the found effects, "beam" keeps the beam's
     order_slot_weight: float = 1.0  # exhaustive order search: weight of the switching-matrix head beside the decoder
+    input_level: bool = False  # scale each clip to TARGET_DBFS RMS before the front end, so a recording's level
+    # cannot change the answer; False only in models trained before it existed (their sidecars lack the key)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
 
 
 @dataclass
 class DataConfig:
-    source: str = "synth"  # dry source spec: synth | modal | mix:synth=0.7,modal=0.3 | folder:PATH | egfxset:PATH | idmt:PATH
+    source: str = "synth"  # dry source spec: synth | modal | mix:synth=0.7,modal=0.3 | folder:PATH | egfxset:PATH | idmt:PATH | sf2:BANK
     duration_s: float = 2.0  # clip length in seconds
     train_size: int = 1_000_000  # examples addressable by the train seed range (generated on the fly)
     val_size: int = 256  # fixed validation examples
@@ -77,6 +79,7 @@ class DataConfig:
     order: str = "uniform"  # sampler: "uniform" over permutations or "typical" pedalboard prior
     render_variants: float = 0.0  # training only: chance that a pedal is rendered by another design (ddspfx.variants)
     dry_tone: float = 0.0  # training only: chance that the dry clip goes through a random tone stage (ddspfx.sources.tone)
+    noise_floor: float = 0.0  # training only: chance that the dry clip carries a recording's hum and hiss (ddspfx.sources.tone)
     train_folder: str = ""  # materialised training set (python -m ddspfx.data make); "" = generate on the fly
     val_folder: str = ""  # materialised validation set; "" = generate from the validation seed range
 

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Sampler
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.config import DataConfig
 from ddspfx.errors import DdspfxError
+from ddspfx.sources.soundfont import check_training_source
 
 TRAIN_SEED = 0
 VAL_SEED = 10_000_000
@@ -45,10 +46,13 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE, da
     seed, n = (TRAIN_SEED, cfg.train_size) if split == "train" else (VAL_SEED, cfg.val_size)
     if seed + n > (VAL_SEED if split == "train" else TEST_SEED):
         raise DdspfxError(f"data.{split}_size {n} would overlap the next split's seed range; keep it below 10_000_000")
-    return EffectsDataset(source_spec=cfg.source, n=n, seed=seed, duration_s=cfg.duration_s,
-                          sample_rate=sample_rate, sampler=sampler_config(cfg),
-                          render_variants=cfg.render_variants if split == "train" else 0.0,
-                          dry_tone=cfg.dry_tone if split == "train" else 0.0)
+    dataset = EffectsDataset(source_spec=cfg.source, n=n, seed=seed, duration_s=cfg.duration_s,
+                             sample_rate=sample_rate, sampler=sampler_config(cfg),
+                             render_variants=cfg.render_variants if split == "train" else 0.0,
+                             dry_tone=cfg.dry_tone if split == "train" else 0.0,
+                             noise_floor=cfg.noise_floor if split == "train" else 0.0)
+    check_training_source(dataset.source)  # the held-out judges' SoundFonts never reach training or validation
+    return dataset
 
 
 class ResumableShuffle(Sampler[int]):

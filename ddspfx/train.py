@@ -54,7 +54,8 @@ def data_description(cfg: Config) -> dict[str, Any]:
     d = cfg.data
     return {"source": d.source, "duration_s": d.duration_s, "effects": f"{d.min_effects}-{d.max_effects}",
             "order": d.order, "train_seed_range": [0, d.train_size], "val_seed_range": [10_000_000, 10_000_000 + d.val_size],
-            "train_folder": d.train_folder or None, "render_variants": d.render_variants, "dry_tone": d.dry_tone}
+            "train_folder": d.train_folder or None, "render_variants": d.render_variants, "dry_tone": d.dry_tone,
+            "noise_floor": d.noise_floor}
 
 
 def initialise_from(model, spec: str) -> None:

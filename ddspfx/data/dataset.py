@@ -40,14 +40,16 @@ class Example:
 
 
 def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int,
-                     render_variants: float = 0.0, dry_tone: float = 0.0) -> Example:
+                     render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0) -> Example:
     """Source clip -> random chain -> pedalboard render, all from one seeded generator.
 
     With ``render_variants`` > 0 each pedal is rendered by another design of its type with that
     probability (:mod:`ddspfx.variants`), drawn from a second generator, so the dry clip and the chain
     of example ``i`` are the same as without. With ``dry_tone`` > 0 the dry clip goes through a random
     tone stage (:mod:`ddspfx.sources.tone`) with that probability, drawn from a third generator: it is
-    part of the guitar, so the labels do not change.
+    part of the guitar, so the labels do not change. With ``noise_floor`` > 0 the dry clip gets a
+    recording's hum and hiss (:func:`ddspfx.sources.tone.noise_floor`) with that probability, from a
+    fourth generator; the labels do not change either.
     """
     rng = np.random.default_rng(seed)
     dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
@@ -57,6 +59,12 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
             from ddspfx.sources.tone import apply_tone, random_tone
 
             dry = apply_tone(dry, random_tone(tone_rng), sample_rate)
+    if noise_floor > 0.0:
+        noise_rng = np.random.default_rng([seed, 3])
+        if noise_rng.random() < noise_floor:
+            from ddspfx.sources.tone import add_noise_floor
+
+            dry = add_noise_floor(dry, noise_rng, sample_rate)
     chain = sampler.sample(rng, dry, sample_rate)
     if render_variants > 0.0:
         from ddspfx.variants import render_randomised
@@ -120,14 +128,15 @@ class EffectsDataset(Dataset):
 
     def __init__(self, source_spec: Any = "synth", n: int = 10_000, seed: int = 0, duration_s: float = 2.0,
                  sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
-                 render_variants: float = 0.0, dry_tone: float = 0.0) -> None:
+                 render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0) -> None:
         if n < 0:
             raise DdspfxError(f"dataset size must be >= 0, got {n}")
-        for name, p in (("render_variants", render_variants), ("dry_tone", dry_tone)):
+        for name, p in (("render_variants", render_variants), ("dry_tone", dry_tone), ("noise_floor", noise_floor)):
             if not 0.0 <= p <= 1.0:
                 raise DdspfxError(f"{name} is a probability in [0, 1], got {p}")
         self.render_variants = float(render_variants)
         self.dry_tone = float(dry_tone)
+        self.noise_floor = float(noise_floor)
         self.source_spec = source_spec
         self.n = int(n)
         self.seed = int(seed)
@@ -177,7 +186,7 @@ class EffectsDataset(Dataset):
         if not 0 <= index < self.n:
             raise IndexError(f"example {index} outside 0..{self.n - 1}")
         return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate,
-                                self.render_variants, self.dry_tone)
+                                self.render_variants, self.dry_tone, self.noise_floor)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._folder is not None:

@@ -33,6 +33,26 @@ from ddspfx.model.decoder import TokenDecoder
 from ddspfx.model.encoder import Encoder
 from ddspfx.model.heads import QueryHeads
 from ddspfx.model.search import Hypothesis, beam_search, order_search
+from ddspfx.sources import TARGET_DBFS
+
+
+def normalise_level(audio: torch.Tensor, lengths: torch.Tensor | None = None,
+                    target_dbfs: float = TARGET_DBFS) -> torch.Tensor:
+    """(B, T) -> (B, T) with each clip's RMS over its first ``lengths`` samples at ``target_dbfs``.
+
+    Why: a recording's level is arbitrary, so the model must not hear it; the knobs stay defined for a
+    dry guitar at ``TARGET_DBFS`` RMS (the sources' level). Clips quieter than -100 dBFS are left as they are
+    (nothing to hear; no gain blows up silence).
+    """
+    x = audio.float()
+    if lengths is None:
+        power = x.square().mean(-1)
+    else:
+        valid = torch.arange(x.shape[-1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+        power = (x.square() * valid).sum(-1) / valid.sum(-1).clamp_min(1)
+    rms = power.sqrt()
+    gain = torch.where(rms > 1e-5, 10.0 ** (target_dbfs / 20.0) / rms.clamp_min(1e-5), torch.ones_like(rms))
+    return (x * gain[:, None]).to(audio.dtype)
 
 
 @dataclass
@@ -85,6 +105,8 @@ class DdspfxModel(nn.Module):
         if codes is not None and hasattr(self.frontend, "forward_codes"):
             tokens, mask = self.frontend.forward_codes(codes)
         else:
+            if self.config.input_level:
+                audio = normalise_level(audio, lengths)
             tokens, mask = self.frontend(audio, lengths)
         return self.encoder(tokens, mask), mask
 

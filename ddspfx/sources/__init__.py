@@ -8,7 +8,9 @@
   (e.g. ``mix:synth=0.7,modal=0.3``);
 - ``"folder:PATH"`` -- any folder of audio files, searched recursively;
 - ``"egfxset:PATH"`` -- the clean recordings of EGFxSet (``Clean/<pickup>/<string>-<fret>.wav``);
-- ``"idmt:PATH"`` -- the electric-guitar recordings of IDMT-SMT-Guitar (``dataset1..4``).
+- ``"idmt:PATH"`` -- the electric-guitar recordings of IDMT-SMT-Guitar (``dataset1..4``);
+- ``"sf2:BANK"`` -- phrases played by the dry guitars of a SoundFont (``ddspfx.sources.soundfont``):
+  ``sf2:timgm6mb``, ``sf2:gmbank`` or ``sf2:/path/bank.sf2[#27,8/25]``.
 
 Every source returns dry mono float32 ``(T,)`` clips at its sample rate, cropped (with a
 random onset shift) and loudness-normalised to ``TARGET_DBFS`` RMS with a 0.99 peak limit.
@@ -27,7 +29,8 @@ from ddspfx.errors import DdspfxError
 TARGET_DBFS = -20.0
 """RMS level (dBFS) of every dry clip a source returns."""
 
-SPECS: tuple[str, ...] = ("synth", "modal", "mix:synth=0.7,modal=0.3", "folder:PATH", "egfxset:PATH", "idmt:PATH")
+SPECS: tuple[str, ...] = ("synth", "modal", "mix:synth=0.7,modal=0.3", "folder:PATH", "egfxset:PATH", "idmt:PATH",
+                          "sf2:timgm6mb", "sf2:PATH#PROGRAM")
 
 
 @runtime_checkable
@@ -103,6 +106,10 @@ def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
         return ModalSource(sample_rate)
     if kind == "mix":
         return _mix(path, spec, sample_rate)
+    if kind == "sf2" and sep:
+        from ddspfx.sources.soundfont import make_soundfont_source
+
+        return make_soundfont_source(path, sample_rate)
     if kind in ("folder", "egfxset", "idmt"):
         if not path:
             raise DdspfxError(f"source {spec!r} needs a path, e.g. {kind}:/data/{kind}")

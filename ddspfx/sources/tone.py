@@ -73,3 +73,31 @@ def apply_tone(x: np.ndarray, stage: ToneStage, sample_rate: float) -> np.ndarra
 
 
 __all__ = ["ToneStage", "random_tone", "tone_sos", "apply_tone"]
+
+
+NOISE_DB = (-72.0, -42.0)
+"""Noise floor range (dB relative to the clip's RMS): a quiet studio DI to a noisy single-coil."""
+
+
+def noise_floor(num_samples: int, rms: float, rng: np.random.Generator, sample_rate: float) -> np.ndarray:
+    """What a real guitar recording carries besides the notes: mains hum (50 or 60 Hz with odd
+    harmonics, as single-coil pickups pick it up) and pink-ish hiss (cable, preamp, converter),
+    together ``NOISE_DB`` below ``rms`` (float32 ``(num_samples,)``). Labels do not change: no pedal
+    makes it, and a model that calls hiss a reverb or an eq has to unlearn it here."""
+    level = rms * 10.0 ** (rng.uniform(*NOISE_DB) / 20.0)
+    t = np.arange(num_samples) / sample_rate
+    mains = 50.0 if rng.random() < 0.5 else 60.0
+    hum = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 2 * np.pi))
+              for k in (1, 3, 5, 7))
+    white = rng.standard_normal(num_samples)
+    pink = sosfilt(np.array([rbj_lowpass(float(rng.uniform(1500.0, 8000.0)), BUTTERWORTH_Q, sample_rate)]), white)
+    hiss = pink + rng.uniform(0.05, 0.5) * white
+    mix = rng.uniform(0.0, 1.0)  # hum share
+    n = mix * hum / (np.std(hum) + 1e-12) + (1 - mix) * hiss / (np.std(hiss) + 1e-12)
+    return (level * n / (np.std(n) + 1e-12)).astype(np.float32)
+
+
+def add_noise_floor(x: np.ndarray, rng: np.random.Generator, sample_rate: float) -> np.ndarray:
+    """``x`` plus a random :func:`noise_floor` (same dtype and shape)."""
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+    return (x + noise_floor(x.size, rms, rng, sample_rate)).astype(np.float32)

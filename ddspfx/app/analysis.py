@@ -1,0 +1,249 @@
+"""The pure functions behind the analysis page: clip in, chain, pictures, re-renders and downloads out.
+
+Nothing here imports Gradio, so every step is testable (and usable) without a server. Each function
+reuses the command line's own code: the clip is read and checked by ``ddspfx.audio`` (the same one-line
+messages as ``python -m ddspfx.infer``), the JSON object is ``Analysis.to_json`` (what ``infer --json``
+prints), the spectrogram figure is ``ddspfx.plots.plot_analysis`` and renders go through
+``ddspfx.render.render_chain`` (pedalboard).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ddspfx.audio import check_audio, load_audio, save_audio
+from ddspfx.catalog import get_effect
+from ddspfx.chain import Chain
+from ddspfx.errors import AudioError, DdspfxError
+from ddspfx.infer import Analysis, Estimator
+
+MAX_UPLOAD_MB = 50.0
+"""Largest upload the page analyses (MB, 10^6 bytes): 50 MB holds about 5 minutes of 44.1 kHz 24-bit stereo wav."""
+
+BUILTIN_DRY_SEED = 0
+"""Seed of the built-in dry guitar phrase (``ddspfx.sources.synth``): the same phrase on every visit."""
+
+BUILTIN_DRY_MAX_SECONDS = 30.0
+"""The built-in phrase is as long as the clip, but at most this long (s)."""
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction in [0, 1], what is happening)``; the page passes Gradio's progress bar."""
+
+
+def _no_progress(fraction: float, desc: str) -> None:
+    return None
+
+
+def error_line(exc: BaseException) -> str:
+    """The line the command line prints for a user error (``ddspfx: error: ...``)."""
+    return f"ddspfx: error: {exc}"
+
+
+def read_clip(path: str | os.PathLike[str], sample_rate: int, name: str | None = None,
+              max_mb: float = MAX_UPLOAD_MB) -> np.ndarray:
+    """Read, resample and downmix an uploaded clip and refuse one ddspfx cannot analyse.
+
+    ``name`` is what the user called the file (an upload lives under a temporary name); messages use it,
+    so the page says what ``python -m ddspfx.infer name`` would. Returns float32 ``(T,)`` at ``sample_rate``.
+    """
+    path = Path(path)
+    shown = name or path.name
+    if path.is_file():
+        size_mb = path.stat().st_size / 1e6
+        if size_mb > max_mb:
+            raise AudioError(f"{shown} is {size_mb:.1f} MB; the page takes files up to {max_mb:.0f} MB "
+                             "(trim the clip, or run python -m ddspfx.infer on it)")
+    try:
+        x = load_audio(path, sample_rate=sample_rate, mono=True)
+        check_audio(x, sample_rate, name=str(path))
+    except DdspfxError as exc:
+        raise type(exc)(str(exc).replace(str(path), shown)) from None
+    return x
+
+
+@dataclass
+class PageResult:
+    """Everything the analysis page shows for one clip (paths live in the request's temporary folder)."""
+
+    analysis: Analysis
+    record: dict[str, Any]
+    """The ``infer --json`` object (plus ``refine`` when refined, as the CLI adds it)."""
+    snippet: str
+    plot: Path
+    renders: dict[str, Path] = field(default_factory=dict)
+    """Re-renders by kind: ``clip_dry`` (a), ``your_dry`` (b), ``builtin_dry`` (c)."""
+    downloads: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def pedalboard_snippet(chain: Chain, source: str = "the clip") -> str:
+    """A short, self-contained Python program that builds the chain as a ``pedalboard.Pedalboard``.
+
+    Values are written with ``repr`` (the shortest exact float), so the board renders the same samples as
+    ``Chain.to_pedalboard()``.
+    """
+    lines = [f"# ddspfx's estimate for {source}: {' -> '.join(chain.effects) or 'no effects (dry)'}",
+             "import numpy as np", "import pedalboard", "import soundfile as sf", "",
+             "board = pedalboard.Pedalboard(["]
+    for pedal in chain:
+        eff = get_effect(pedal.effect)
+        kwargs = {p.name: float(pedal.params[p.name]) for p in eff.params}
+        kwargs.update({k: float(v) for k, v in eff.fixed.items()})
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        lines.append(f"    pedalboard.{eff.pedalboard_class}({args}),")
+    lines += ["])", "",
+              'dry, sr = sf.read("my_dry_guitar.wav", dtype="float32", always_2d=True)  # (T, C)',
+              "wet = board(np.ascontiguousarray(dry.T), sr, reset=True)  # (C, T)",
+              "wet *= min(1.0, 0.99 / max(float(np.abs(wet).max()), 1e-12))  # ddspfx turns down only what would clip",
+              'sf.write("my_wet_guitar.wav", wet.T, sr)', ""]
+    return "\n".join(lines)
+
+
+def _knobs(pedal_describe: str) -> list[str]:
+    """``"delay (time 380 ms, feedback 0.35)"`` -> ``["time 380 ms", "feedback 0.35"]`` (``Pedal.describe``'s units)."""
+    return pedal_describe.split("(", 1)[1].rstrip(")").split(", ") if "(" in pedal_describe else []
+
+
+def chain_html(analysis: Analysis) -> str:
+    """The chain as pedals in signal order, each knob in real units, with the confidences and the runner-up.
+
+    Each pedal is a ``div.ddspfx-pedal`` with ``data-effect`` and ``data-position`` (1 = hears the guitar
+    first), and the CLI's text (``Analysis.describe``) is in ``pre.ddspfx-describe``, so people and the
+    browser test read the same page.
+    """
+    esc = html.escape
+    chain = analysis.chain
+    parts = ['<div class="ddspfx-chain" style="display:flex;flex-wrap:wrap;align-items:center;gap:6px">',
+             '<div class="ddspfx-io" style="font-weight:bold">guitar &rarr;</div>']
+    if not chain.pedals:
+        parts.append('<div class="ddspfx-pedal ddspfx-dry" data-effect="" data-position="0" '
+                     'style="padding:10px;border:2px dashed #888;border-radius:10px">no effects (dry)</div>')
+    for i, pedal in enumerate(chain, start=1):
+        eff = get_effect(pedal.effect)
+        conf = analysis.effect_confidence.get(pedal.effect, 0.0)
+        knobs = "".join(f'<li class="ddspfx-knob">{esc(k)}</li>' for k in _knobs(pedal.describe()))
+        parts.append(
+            f'<div class="ddspfx-pedal" data-effect="{esc(pedal.effect)}" data-position="{i}" '
+            f'data-confidence="{conf:.4f}" title="{esc(eff.pedalboard_class)}" '
+            'style="min-width:150px;padding:8px 10px;border:2px solid #333;border-radius:10px;background:#f4f1ea">'
+            f'<div style="font-weight:bold">{i}. {esc(pedal.effect.upper())}</div>'
+            f'<ul style="margin:4px 0;padding-left:16px;font-size:90%">{knobs}</ul>'
+            f'<div class="ddspfx-confidence" style="font-size:85%">present: {conf:.2f}</div></div>')
+        parts.append('<div style="font-size:150%">&rarr;</div>')
+    parts.append('<div class="ddspfx-io" style="font-weight:bold">amp</div></div>')
+    notes = [f"order confidence: {analysis.order_confidence:.2f} (over {analysis.windows} window(s))"]
+    runner_up = analysis.runner_up_order()
+    if runner_up is not None:
+        notes.append(f'runner-up order (would sound different): <span class="ddspfx-runner-up">'
+                     f'{esc(" -> ".join(runner_up[0].effects))}</span> (p={runner_up[1]:.2f})')
+    else:
+        notes.append("runner-up order: none close (no other order of these pedals within "
+                     "a quarter of the best's probability)")
+    absent = [f"{esc(e)} {p:.2f}" for e, p in analysis.effect_confidence.items()
+              if e not in chain.effects and p >= 0.3]
+    if absent:
+        notes.append("possibly also: " + ", ".join(absent))
+    parts.append("<ul>" + "".join(f"<li>{n}</li>" for n in notes) + "</ul>")
+    parts.append(f'<pre class="ddspfx-describe" style="white-space:pre-wrap">{esc(analysis.describe())}</pre>')
+    return "".join(parts)
+
+
+def builtin_dry(seconds: float, sample_rate: int) -> np.ndarray:
+    """The built-in dry guitar phrase (``ddspfx.sources.synth``, fixed seed), ``seconds`` long (capped)."""
+    from ddspfx.sources import make_source
+
+    seconds = float(min(max(seconds, 1.0), BUILTIN_DRY_MAX_SECONDS))
+    return make_source("synth", sample_rate=sample_rate).sample(np.random.default_rng(BUILTIN_DRY_SEED), seconds)
+
+
+def render_onto(dry: np.ndarray, chain: Chain, sample_rate: int) -> np.ndarray:
+    """The chain put on ``dry`` with pedalboard (``ddspfx.render.render_chain``: peak <= 0.99, same length)."""
+    from ddspfx.render import render_chain
+
+    wet, _gain = render_chain(dry, chain, sample_rate)
+    return wet
+
+
+def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rate: int, name: str,
+                  dry: np.ndarray | None = None, your_dry: np.ndarray | None = None,
+                  extra: dict[str, Any] | None = None, progress: Progress = _no_progress) -> PageResult:
+    """Plot, re-render and write the downloads of an analysed clip into ``workdir`` (a temporary folder)."""
+    from ddspfx.plots import plot_analysis
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    chain = analysis.chain
+    stem = Path(name).stem or "clip"
+    record = {**analysis.to_json(name), **(extra or {})}
+    snippet = pedalboard_snippet(chain, source=name)
+    progress(0.75, "drawing the spectrograms")
+    plot = workdir / f"{stem}_ddspfx.png"
+    plot_analysis(str(plot), wet, chain, sample_rate, dry=dry, title=Path(name).name)
+    progress(0.85, "re-rendering the chain with pedalboard")
+    sources = {"clip_dry": dry, "your_dry": your_dry,
+               "builtin_dry": builtin_dry(len(wet) / sample_rate, sample_rate)}
+    renders: dict[str, Path] = {}
+    for kind, source in sources.items():
+        if source is None:
+            continue
+        path = workdir / f"{stem}_ddspfx_on_{kind}.wav"
+        save_audio(path, render_onto(source, chain, sample_rate), sample_rate)
+        renders[kind] = path
+    json_path = workdir / f"{stem}_chain.json"
+    json_path.write_text(json.dumps(record, indent=1) + "\n")
+    py_path = workdir / f"{stem}_pedalboard.py"
+    py_path.write_text(snippet)
+    downloads = [*renders.values(), json_path, py_path, plot]
+    return PageResult(analysis, record, snippet, plot, renders, downloads)
+
+
+def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str | None = None,
+                   dry_path: str | None = None, your_dry_path: str | None = None, refine: bool = False,
+                   refine_steps: int = 150, refiner: Callable[..., Any] | None = None,
+                   progress: Progress = _no_progress, max_mb: float = MAX_UPLOAD_MB) -> PageResult:
+    """Upload in, page out: read and check the clips, estimate the chain, optionally refine it, render.
+
+    ``refiner(wet, dry, analysis, sample_rate, steps, progress)`` returns a ``RefineResult``; the page passes
+    one that runs in a cancellable process (:func:`ddspfx.app.jobs.refine_in_process`), the default runs
+    ``ddspfx.refine.refine`` here. Raises ``DdspfxError`` with the CLI's one-line messages.
+    """
+    import time
+
+    start = time.perf_counter()
+    sr = estimator.sample_rate
+    name = name or Path(wet_path).name
+    progress(0.05, "reading the clip")
+    wet = read_clip(wet_path, sr, name=name, max_mb=max_mb)
+    dry = read_clip(dry_path, sr, max_mb=max_mb) if dry_path else None
+    your_dry = read_clip(your_dry_path, sr, max_mb=max_mb) if your_dry_path else None
+    if refine and dry is None:
+        raise DdspfxError("--refine needs the clip's dry recording: add it under 'the clip's own dry'")
+    progress(0.15, f"listening: {max(1, round(len(wet) / estimator.window))} window(s) of "
+                   f"{estimator.window / sr:.0f} s")
+    analysis = estimator.analyse_many([wet])[0]
+    extra: dict[str, Any] = {}
+    if dry is not None:
+        run = refiner or _refine_here
+        result = run(wet, dry, analysis, sr, refine_steps if refine else 0, progress)
+        extra["refine"] = result.summary()
+        analysis = result.analysis
+    page = write_outputs(workdir, wet, analysis, sr, name, dry=dry, your_dry=your_dry, extra=extra,
+                         progress=progress)
+    page.seconds = time.perf_counter() - start
+    progress(1.0, "done")
+    return page
+
+
+def _refine_here(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int,
+                 progress: Progress) -> Any:
+    from ddspfx.refine import refine
+
+    progress(0.3, "refining: fitting candidate chains to the dry" if steps else "measuring the estimate on the dry")
+    return refine(wet, dry, analysis, sample_rate, steps=steps)

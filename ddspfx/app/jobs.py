@@ -1,0 +1,116 @@
+"""Long work that a page visitor can cancel: refinement runs in its own process.
+
+A Python thread cannot be stopped, so cancelling a Gradio event would only stop *waiting* for a
+refinement that goes on burning the CPU. ``refine_in_process`` runs ``ddspfx.refine.refine`` in a
+spawned process, relays its progress, and terminates it when the visitor presses Cancel.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ddspfx.errors import DdspfxError
+
+MAX_CANDIDATES = 5
+"""Chains refinement fits at most: its top-3 orders plus 2 toggled pedal sets (``refine``'s defaults)."""
+
+
+class Cancelled(DdspfxError):
+    """The visitor cancelled the work."""
+
+
+class CancelFlags:
+    """One ``threading.Event`` per browser session: the Cancel button sets it, long work polls it."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(session, threading.Event())
+
+    def cancel(self, session: str) -> None:
+        self.get(session).set()
+
+    def reset(self, session: str) -> threading.Event:
+        event = self.get(session)
+        event.clear()
+        return event
+
+
+def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int) -> None:
+    """Child process: refine, reporting each fitted candidate chain through ``conn``."""
+    import torch
+
+    import ddspfx.refine as refine_module
+
+    torch.set_num_threads(1)  # the server's process keeps the other core for the page
+    fit = refine_module.fit_params
+    fitted = [0]
+
+    def fit_and_report(*args: Any, **kwargs: Any) -> Any:
+        # refine() looks fit_params up in its module on each call; wrapping it (in this child process only)
+        # is how its progress becomes visible without changing refine's signature
+        out = fit(*args, **kwargs)
+        fitted[0] += 1
+        conn.send(("progress", fitted[0]))
+        return out
+
+    refine_module.fit_params = fit_and_report  # type: ignore[assignment]
+    try:
+        result = refine_module.refine(wet, dry, analysis, sample_rate, steps=steps)
+        conn.send(("done", result))
+    except BaseException as exc:  # noqa: B902 - everything goes back to the parent as one line
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int,
+                      progress: Callable[[float, str], None], cancel: threading.Event | None = None,
+                      poll_s: float = 0.1) -> Any:
+    """``ddspfx.refine.refine`` in a spawned process; progress per fitted candidate; ``cancel`` kills it.
+
+    Raises :class:`Cancelled` when ``cancel`` is set, ``DdspfxError`` when the child fails.
+    """
+    if steps <= 0:  # measuring the estimate only: fast, not worth a process
+        from ddspfx.refine import refine
+
+        return refine(wet, dry, analysis, sample_rate, steps=0)
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker, args=(child, wet, dry, analysis, sample_rate, steps), daemon=True)
+    progress(0.2, "refining: starting the fitting process")
+    proc.start()
+    child.close()
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled; nothing was kept")
+            if parent.poll(poll_s):
+                try:
+                    kind, payload = parent.recv()
+                except EOFError:
+                    raise DdspfxError("refinement stopped unexpectedly (its process exited)") from None
+                if kind == "progress":
+                    done = min(int(payload), MAX_CANDIDATES)
+                    progress(0.2 + 0.5 * done / MAX_CANDIDATES,
+                             f"refining: fitted {payload} candidate chain(s) (at most {MAX_CANDIDATES})")
+                elif kind == "done":
+                    return payload
+                else:
+                    raise DdspfxError(f"refinement failed: {payload}")
+            elif not proc.is_alive() and not parent.poll():
+                raise DdspfxError(f"refinement stopped unexpectedly (exit code {proc.exitcode})")
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(timeout=5)
+        parent.close()
+

