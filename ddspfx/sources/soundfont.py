@@ -80,6 +80,8 @@ NOT_DRY: dict[tuple[int, int], str] = {
 }
 """Guitar presets that carry an effect their label would not name."""
 
+FLUID_BLOCK = 64  # FluidSynth renders in blocks of 64 samples and starts a note at a block boundary
+FLUID_SETTLE = 1024  # samples rendered after a reset before a clip starts
 STRINGS = 6  # one MIDI channel per string (channels 0-5; channel 9 is GM's drum channel)
 BEND_RANGE = 2.0  # semitones: GM's default pitch-bend range
 
@@ -125,7 +127,8 @@ def _library() -> ctypes.CDLL:
         ("fluid_synth_noteon", i, [p, i, i, i]), ("fluid_synth_noteoff", i, [p, i, i]),
         ("fluid_synth_pitch_bend", i, [p, i, i]), ("fluid_synth_system_reset", i, [p]),
         ("fluid_synth_write_float", i, [p, i, fp, i, i, fp, i, i]),
-        ("fluid_set_log_function", p, [i, p, p]),
+        ("fluid_set_log_function", p, [i, p, p]), ("fluid_synth_get_sfont_by_id", p, [p, i]),
+        ("fluid_synth_add_sfont", i, [p, p]), ("fluid_synth_remove_sfont", i, [p, p]),
     ):
         f = getattr(lib, fn)
         f.restype, f.argtypes = res, args
@@ -135,7 +138,12 @@ def _library() -> ctypes.CDLL:
 
 
 class FluidSynth:
-    """One FluidSynth instance with one SoundFont loaded: dry (no reverb, no chorus), mono out."""
+    """One SoundFont loaded into FluidSynth: dry (no reverb, no chorus), mono out.
+
+    Each :meth:`render` runs on a fresh synthesiser that shares the loaded SoundFont (0.1 ms to make):
+    a reused one carries voice state from clip to clip (measured: after another clip, a note's first
+    50 ms differed by up to 0.02 at a 0.13 peak), and a dataset's example must depend on its seed only.
+    """
 
     def __init__(self, path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE, gain: float = 0.5) -> None:
         self._lib = lib = _library()
@@ -146,24 +154,40 @@ class FluidSynth:
         lib.fluid_settings_setint(self._settings, b"synth.reverb.active", 0)
         lib.fluid_settings_setint(self._settings, b"synth.chorus.active", 0)
         lib.fluid_settings_setint(self._settings, b"synth.cpu-cores", 1)
-        self._synth = lib.new_fluid_synth(self._settings)
-        if not self._synth:
+        lib.fluid_settings_setint(self._settings, b"synth.polyphony", 64)
+        self._owner = lib.new_fluid_synth(self._settings)  # holds the SoundFont; never plays
+        if not self._owner:
             lib.delete_fluid_settings(self._settings)
+            self._settings = None
             raise DdspfxError("FluidSynth could not start a synthesiser; check the libfluidsynth install")
-        self._sfont = lib.fluid_synth_sfload(self._synth, os.fsencode(os.fspath(path)), 1)
-        if self._sfont < 0:
+        sfont_id = lib.fluid_synth_sfload(self._owner, os.fsencode(os.fspath(path)), 1)
+        if sfont_id < 0:
             self.close()
             raise DdspfxError(f"FluidSynth cannot read {os.fspath(path)!r} as a SoundFont; is it an .sf2/.sf3 file?")
+        self._sfont = lib.fluid_synth_get_sfont_by_id(self._owner, sfont_id)
+        self._sfont_id = sfont_id
 
     def has_preset(self, bank: int, program: int) -> bool:
-        return self._lib.fluid_synth_program_select(self._synth, 0, self._sfont, bank, program) == 0
+        return self._lib.fluid_synth_program_select(self._owner, 0, self._sfont_id, bank, program) == 0
 
     def render(self, notes: Sequence[Note], num_samples: int, bank: int, program: int) -> np.ndarray:
         """``notes`` on preset (bank, program) -> mono float32 ``(num_samples,)`` at the synth's level."""
-        lib, synth = self._lib, self._synth
-        lib.fluid_synth_system_reset(synth)  # silences the previous clip's voices at once
+        lib = self._lib
+        synth = lib.new_fluid_synth(self._settings)
+        try:
+            sfont_id = lib.fluid_synth_add_sfont(synth, self._sfont)
+            try:
+                return self._play(synth, sfont_id, notes, num_samples, bank, program)
+            finally:
+                lib.fluid_synth_remove_sfont(synth, self._sfont)
+        finally:
+            lib.delete_fluid_synth(synth)
+
+    def _play(self, synth: int, sfont_id: int, notes: Sequence[Note], num_samples: int, bank: int,
+              program: int) -> np.ndarray:
+        lib = self._lib
         for chan in range(STRINGS):
-            if lib.fluid_synth_program_select(synth, chan, self._sfont, bank, program) != 0:
+            if lib.fluid_synth_program_select(synth, chan, sfont_id, bank, program) != 0:
                 raise DdspfxError(f"preset {bank}/{program} is not in this SoundFont")
         sr = self.sample_rate
         events: list[tuple[int, int, int, int, float, float]] = []  # (sample, on?, chan, key, bend, velocity)
@@ -184,7 +208,7 @@ class FluidSynth:
         for when, kind, chan, key, bend, velocity in events:
             when = min(when, num_samples)
             if when > t:  # render up to the event
-                self._write(left, right, t, when - t)
+                self._write(synth, left, right, t, when - t)
                 t = when
             if kind == 1:  # note-on: release this string's note, bend for its tuning, pluck
                 if chan in sounding:
@@ -197,16 +221,16 @@ class FluidSynth:
                 del sounding[chan]
         return 0.5 * (left + right)
 
-    def _write(self, left: np.ndarray, right: np.ndarray, offset: int, n: int) -> None:
+    def _write(self, synth: int, left: np.ndarray, right: np.ndarray, offset: int, n: int) -> None:
         fp = ctypes.POINTER(ctypes.c_float)
         lp = left[offset:].ctypes.data_as(fp)
         rp = right[offset:].ctypes.data_as(fp)
-        self._lib.fluid_synth_write_float(self._synth, n, lp, 0, 1, rp, 0, 1)
+        self._lib.fluid_synth_write_float(synth, n, lp, 0, 1, rp, 0, 1)
 
     def close(self) -> None:
-        if getattr(self, "_synth", None):
-            self._lib.delete_fluid_synth(self._synth)
-            self._synth = None
+        if getattr(self, "_owner", None):
+            self._lib.delete_fluid_synth(self._owner)  # frees the SoundFont too
+            self._owner = None
         if getattr(self, "_settings", None):
             self._lib.delete_fluid_settings(self._settings)
             self._settings = None
