@@ -11,10 +11,9 @@ from tiny_sf2 import write_sf2
 
 from ddspfx.config import DataConfig
 from ddspfx.errors import DdspfxError
-from ddspfx.sources import MixSource, TARGET_DBFS, make_source
+from ddspfx.sources import TARGET_DBFS, MixSource, make_source, soundfont
 from ddspfx.sources.synth import Note
 
-soundfont = pytest.importorskip("ddspfx.sources.soundfont")
 SR = 44_100
 
 
