@@ -91,3 +91,40 @@ def test_dataset_dry_tone_must_be_a_probability():
 
     with pytest.raises(DdspfxError, match="dry_tone"):
         EffectsDataset("synth", n=1, dry_tone=1.5)
+
+
+def test_noise_floor_sits_in_its_range_below_the_clip():
+    from ddspfx.sources.tone import NOISE_DB, add_noise_floor
+
+    x = 0.1 * np.sin(2 * np.pi * 220 * np.arange(44_100) / 44_100).astype(np.float32)
+    levels = []
+    for seed in range(40):
+        y = add_noise_floor(x, np.random.default_rng(seed), 44_100)
+        assert y.dtype == np.float32 and y.shape == x.shape
+        levels.append(20 * np.log10(np.std(y.astype(np.float64) - x) / np.sqrt(np.mean(x.astype(np.float64) ** 2))))
+    assert NOISE_DB[0] - 0.1 <= min(levels) and max(levels) <= NOISE_DB[1] + 0.1
+    assert max(levels) - min(levels) > 10  # drawn across the range, not one level
+
+
+def test_noise_floor_hum_is_at_the_mains_frequency():
+    from ddspfx.sources.tone import noise_floor
+
+    found = set()
+    for seed in range(30):
+        n = noise_floor(44_100, 1.0, np.random.default_rng(seed), 44_100).astype(np.float64)
+        spec = np.abs(np.fft.rfft(n))  # 1-Hz bins
+        hum = max(spec[50], spec[60])
+        if hum > 20 * np.median(spec[30:200]):  # clips with a hum share: the peak is exactly at 50 or 60 Hz
+            found.add(50 if spec[50] > spec[60] else 60)
+    assert found == {50, 60}
+
+
+def test_dataset_noise_floor_keeps_labels_and_is_off_at_zero():
+    plain = EffectsDataset("synth", n=4, seed=5)
+    noisy = EffectsDataset("synth", n=4, seed=5, noise_floor=1.0)
+    for i in range(3):
+        a, b = plain.example(i), noisy.example(i)
+        assert a.chain == b.chain  # hum and hiss are no pedal
+        diff_db = 20 * np.log10(np.std(b.dry.astype(np.float64) - a.dry) / np.std(a.dry.astype(np.float64)))
+        assert -72.5 < diff_db < -41.5
+    np.testing.assert_array_equal(EffectsDataset("synth", n=4, seed=5, noise_floor=0.0).example(1).wet, plain.example(1).wet)
