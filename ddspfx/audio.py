@@ -123,6 +123,8 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
     Output length is ``round(T * sr_out / sr_in)``.
     """
+    if not (sr_in > 0 and sr_out > 0):
+        raise AudioError(f"sample rates must be positive, got {sr_in} -> {sr_out} Hz; pass the rate the audio was recorded at")
     x = np.asarray(x, dtype=np.float32)
     if int(sr_in) == int(sr_out):
         return x
@@ -130,6 +132,19 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
         return soxr.resample(x, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
     y = soxr.resample(np.ascontiguousarray(x.T), sr_in, sr_out, quality="HQ")  # (T', C)
     return np.ascontiguousarray(y.T, dtype=np.float32)
+
+
+def as_float(x: np.ndarray) -> np.ndarray:
+    """float32 audio in [-1, 1] from any sample type, scaled as soundfile scales PCM: int16 / 2**15,
+    int32 / 2**31, uint8 (offset binary) (x - 128) / 128; floats are only cast."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating):
+        return x.astype(np.float32, copy=False)
+    if x.dtype == np.uint8:
+        return ((x.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+    if np.issubdtype(x.dtype, np.signedinteger):
+        return (x.astype(np.float64) / float(2 ** (8 * x.dtype.itemsize - 1))).astype(np.float32)
+    raise AudioError(f"audio samples must be numbers (float or PCM integers), got dtype {x.dtype}")
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:

@@ -48,7 +48,11 @@ def read_weights(path: Path, name: str, remedy: str) -> dict[str, torch.Tensor]:
 
 def fill_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], name: str, kind: str, remedy: str) -> None:
     """Load ``state`` into ``model``; a one-line DdspfxError naming the first key that does not fit."""
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a tensor whose shape differs: the sidecar describes another architecture
+        first = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc).splitlines()[0])
+        raise DdspfxError(f"{name} does not fit the {kind} its sidecar describes ({first.rstrip('.')}); {remedy}") from None
     if result.missing_keys or result.unexpected_keys:
         what = (result.missing_keys or result.unexpected_keys)[0]
         raise DdspfxError(f"{name} does not fit the {kind} its sidecar describes (e.g. {what}); {remedy}")

@@ -72,15 +72,26 @@ class Analysis:
         return "\n".join(lines)
 
 
+def window_starts(num_samples: int, window: int) -> list[int]:
+    """Where the windows of a clip start: every ``window`` samples, plus one that ends with the clip,
+    so every sample is heard. A clip up to 1.5 windows long is one window (the model takes any length)."""
+    if num_samples <= int(1.5 * window):
+        return [0]
+    starts = list(range(0, num_samples - window + 1, window))
+    if starts[-1] + window < num_samples:
+        starts.append(num_samples - window)  # overlaps the previous window rather than dropping the end
+    return starts
+
+
 def window_audio(audio: np.ndarray, window: int) -> list[np.ndarray]:
-    """Cut a clip into windows of ``window`` samples (a short last piece joins the previous one).
+    """Cut a clip into the windows of :func:`window_starts` (all of ``window`` samples, or the whole clip).
 
     Windows that are near-silent compared with the loudest one are dropped: they carry no
     information about the pedals and would vote noise.
     """
-    if audio.shape[-1] <= int(1.5 * window):
+    starts = window_starts(audio.shape[-1], window)
+    if len(starts) == 1:
         return [audio]
-    starts = list(range(0, audio.shape[-1] - window + 1, window))
     pieces = [audio[s:s + window] for s in starts]
     rms = np.array([np.sqrt(np.mean(p.astype(np.float64) ** 2)) for p in pieces])
     keep = rms >= 0.1 * rms.max()
@@ -193,9 +204,11 @@ class Estimator:
         return [aggregate(grouped[i]) for i in range(len(clips))]
 
     def analyse(self, audio: np.ndarray, sample_rate: int) -> Analysis:
-        from ddspfx.audio import check_audio, resample, to_mono
+        from ddspfx.audio import as_float, check_audio, resample, to_mono
 
-        x = np.asarray(audio, dtype=np.float32)
+        if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+            raise DdspfxError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
+        x = as_float(np.asarray(audio))
         if x.ndim == 2:
             # soundfile gives (T, C), pedalboard (C, T): channels are the short axis
             x = to_mono(x.T if x.shape[0] > x.shape[1] else x)

@@ -44,3 +44,20 @@ def test_cli_entry_turns_user_errors_into_one_line(capsys):
     assert main() == 2
     err = capsys.readouterr().err
     assert err == "ddspfx: error: clip.wav is 0.10 s long; ddspfx needs at least 0.25 s of audio\n"
+
+
+def test_a_sidecar_describing_other_shapes_is_a_one_line_error(tiny_checkpoint, tmp_path):
+    import json
+    import shutil
+
+    from ddspfx.checkpoint import load_model, sidecar_path
+    from ddspfx.errors import DdspfxError
+
+    path = tmp_path / "m.safetensors"
+    shutil.copy(tiny_checkpoint, path)
+    meta = json.loads(sidecar_path(tiny_checkpoint).read_text())
+    meta["model"]["ff_mult"] = int(meta["model"].get("ff_mult", 4)) * 2  # same keys, other feed-forward widths
+    sidecar_path(path).write_text(json.dumps(meta))
+    with pytest.raises(DdspfxError, match="does not fit the model its sidecar describes") as info:
+        load_model(path)
+    assert "\n" not in str(info.value) and "size mismatch" in str(info.value)

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, get_effect
 from ddspfx.chain import Chain, Pedal
-from ddspfx.infer import aggregate, main, window_audio
+from ddspfx.infer import aggregate, main, window_audio, window_starts
 
 
 def _pluck(seconds: float = 1.0, sr: int = SAMPLE_RATE, f0: float = 196.0, seed: int = 0) -> np.ndarray:
@@ -152,6 +152,21 @@ def test_window_audio_and_vote():
     assert runner is not None and runner[0].effects == ["delay", "distortion"]
 
 
+@pytest.mark.parametrize("windows", [1.0, 1.5, 1.9, 1.95, 2.6, 2.95, 3.0, 7.3])
+def test_windows_hear_the_whole_clip(windows):
+    w = 1000
+    n = int(windows * w)
+    starts = window_starts(n, w)
+    heard = np.zeros(n, bool)
+    for s in starts:
+        heard[s: s + (w if len(starts) > 1 else n)] = True
+    assert heard.all()  # the end of the clip is analysed too (a 3.9-s clip was heard for 2 s only)
+    if len(starts) > 1:
+        assert all(s + w <= n for s in starts) and len(starts) == int(np.ceil(n / w))
+    pieces = window_audio(np.ones(n, np.float32), w)
+    assert sum(p.shape[0] for p in pieces) >= n
+
+
 def test_vote_pools_audibly_equivalent_orders():
     """eq and delay commute (measured, ddspfx/commuting.json): "eq, delay, distortion" (0.30) and "delay, eq,
     distortion" (0.25) sound the same, so together (0.55) they beat the single most likely order (0.45)."""
@@ -184,6 +199,28 @@ def test_estimate_api_accepts_soundfile_layout(tiny_checkpoint):
     a = est.analyse(np.stack([x, x], axis=1), SAMPLE_RATE)  # (T, C) as soundfile returns it
     b = est.analyse(x, SAMPLE_RATE)
     assert a.chain.to_list() == b.chain.to_list()
+
+
+def test_integer_pcm_is_scaled_like_soundfile_reads_it(tiny_checkpoint):
+    from ddspfx.audio import as_float
+    from ddspfx.infer import Estimator
+
+    assert as_float(np.array([-32768, 0, 16384], np.int16)).tolist() == [-1.0, 0.0, 0.5]
+    assert as_float(np.array([0, 128, 192], np.uint8)).tolist() == [-1.0, 0.0, 0.5]
+    assert as_float(np.array([-(2 ** 31), 2 ** 30], np.int32)).tolist() == [-1.0, 0.5]
+    x = _pluck(1.0)
+    pcm = np.round(x * 32767).astype(np.int16)
+    est = Estimator(tiny_checkpoint, beam=2)
+    assert est.analyse(pcm, SAMPLE_RATE).chain.to_list() == est.analyse(pcm.astype(np.float32) / 32768, SAMPLE_RATE).chain.to_list()
+
+
+@pytest.mark.parametrize("rate", [0, -44100, 44100.5])
+def test_bad_sample_rates_are_one_line_errors(tiny_checkpoint, rate):
+    from ddspfx.errors import DdspfxError
+    from ddspfx.infer import Estimator
+
+    with pytest.raises(DdspfxError, match="sample_rate must be a positive whole number"):
+        Estimator(tiny_checkpoint).analyse(_pluck(1.0), rate)
 
 
 def test_demo_prints_truth_and_estimate(tiny_checkpoint, capsys):
