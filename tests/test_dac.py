@@ -399,7 +399,7 @@ def test_cached_codes_reach_the_model_like_live_encoding(weights: Path, tmp_path
 def test_training_steps_with_dac_frontend(weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m ddspfx.train --config debug --model.frontend.name dac --model.frontend.dac_weights W` runs
     with the tiny DAC standing in for pretrained weights, and the exported model reloads."""
-    train = pytest.importorskip("ddspfx.train")
+    from ddspfx import train
     out = tmp_path / "run"
     rc = train.main(["--config", "debug", "--out", str(out), "--no-progress", "--model.frontend.name", "dac",
                      "--model.frontend.dac_weights", str(weights), "--trainer.max_steps", "3", "--loss.stft", "0"])
@@ -419,7 +419,7 @@ def test_training_steps_with_dac_frontend(weights: Path, tmp_path: Path, monkeyp
 def test_training_from_a_folder_reads_the_code_cache(weights: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """After `data encode`, training on the folder never runs the codec (it would raise here)."""
-    train = pytest.importorskip("ddspfx.train")
+    from ddspfx import train
     from ddspfx.data.materialise import make_dataset
 
     folder = tmp_path / "ds"

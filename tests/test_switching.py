@@ -33,26 +33,17 @@ from ddspfx.proxies.switching import (
 SR = 22_050
 
 
-def _available() -> tuple[list[str], dict[str, str]]:
-    """Effects whose proxy module imports now, and why the others were skipped."""
-    ok, why = [], {}
+def _proxy_functions() -> dict[str, object]:
+    """Every effect's proxy function. An ImportError or AttributeError here fails the module: a broken proxy
+    is a failure, never a skip."""
+    out = {}
     for name in EFFECT_NAMES:
         module, func = _PROXY_FUNCTIONS[name].split(":")
-        try:
-            getattr(importlib.import_module(module), func)
-            ok.append(name)
-        except (ImportError, AttributeError) as exc:
-            why[name] = f"{type(exc).__name__}: {exc}"
-    return ok, why
+        out[name] = getattr(importlib.import_module(module), func)
+    return out
 
 
-AVAILABLE, UNAVAILABLE = _available()
-
-
-def _need(*names: str) -> None:
-    missing = [n for n in names if n not in AVAILABLE]
-    if missing:
-        pytest.skip("proxy not importable yet: " + "; ".join(f"{n} ({UNAVAILABLE[n]})" for n in missing))
+AVAILABLE = list(_proxy_functions())
 
 
 def _guitar(n: int, seed: int = 0, batch: int = 1) -> torch.Tensor:
@@ -158,7 +149,6 @@ def test_straight_through_is_hard_forward_soft_backward() -> None:
 
 def test_soft_slot_formula_by_hand() -> None:
     """Two effects, soft perm and gates: the interface formula written out step by step."""
-    _need("distortion", "eq")
     effects = ("distortion", "eq")
     x0 = _guitar(2048, seed=1, batch=3)
     perm = sinkhorn(torch.randn(3, 2, 2, generator=torch.Generator().manual_seed(11)), tau=1.0, n_iters=100)
@@ -177,8 +167,6 @@ def test_soft_slot_formula_by_hand() -> None:
 
 def test_hard_chain_equals_sequential_apply() -> None:
     """One-hot perm and {0,1} gates: exactly the present effects applied in slot order."""
-    if len(AVAILABLE) < 2:
-        pytest.skip(f"needs two importable proxies; unavailable: {UNAVAILABLE}")
     effects = tuple(AVAILABLE)
     n, batch, t = len(effects), 4, 4096
     dry = _guitar(t, seed=2, batch=batch)
@@ -219,7 +207,6 @@ def test_all_gates_closed_is_identity() -> None:
 
 
 def test_skipping_treats_small_weights_as_bypass_and_saves_work() -> None:
-    _need("distortion", "eq")
     effects = ("distortion", "eq")
     dry = _guitar(2048, seed=4, batch=2)
     perm = torch.tensor([[[1.0 - 4e-4, 4e-4], [4e-4, 1.0 - 4e-4]], [[0.3, 0.7], [0.7, 0.3]]])
@@ -238,9 +225,8 @@ def test_hard_chain_close_to_pedalboard() -> None:
     """LTI + distortion chains, hard order: proxy chain vs pedalboard's render of the same chain."""
     import auraloss
 
-    names = [e for e in ("eq", "distortion", "delay", "reverb") if e in AVAILABLE and (EFFECTS[e].lti or e == "distortion")]
-    if len(names) < 2:
-        pytest.skip(f"needs two of eq/distortion/delay/reverb; unavailable: {UNAVAILABLE}")
+    names = [e for e in ("eq", "distortion", "delay", "reverb") if EFFECTS[e].lti or e == "distortion"]
+    assert len(names) >= 2
     loss = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=[256, 1024], hop_sizes=[64, 256], win_lengths=[256, 1024])
     rng = np.random.default_rng(5)
     dry = _guitar(SR // 2, seed=5)
@@ -261,7 +247,6 @@ def test_hard_chain_close_to_pedalboard() -> None:
 
 
 def test_gradients_reach_logits_gates_and_params() -> None:
-    _need("distortion", "eq")
     effects = tuple(e for e in AVAILABLE)
     n = len(effects)
     dry = _guitar(4096, seed=6, batch=2)
@@ -282,7 +267,6 @@ def test_gradients_reach_logits_gates_and_params() -> None:
 
 def test_gradcheck_through_sinkhorn_gates_and_params() -> None:
     """Finite differences in float64 on a short clip: the chain's gradients are the true ones."""
-    _need("distortion", "eq")
     effects = ("distortion", "eq")
     dry = _guitar(256, seed=8).double()
     chain = SoftChain(effects, eps=0.0)

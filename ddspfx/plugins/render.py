@@ -1,0 +1,134 @@
+"""Render a chain of hosted LADSPA plugins, and draw plugin pedals from ``ddspfx.plugins.table``.
+
+Conventions follow ``ddspfx.render`` (pedalboard's renderer), so plugin and pedalboard clips are
+interchangeable in a data set: float32 ``(C, T)`` in, a fresh plugin instance per pedal and clip (no
+state leaks between clips), output fitted to the input length (tails cut), and the same output-gain
+rule (:func:`ddspfx.render.limit_output`: turn down only what would clip). Each channel of a
+multi-channel clip runs through its own instance (plugins are hosted mono, see ``ddspfx.plugins.ladspa``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ddspfx.errors import DdspfxError
+from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
+from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for
+from ddspfx.render import as_channels_first, fit_length, limit_output
+from ddspfx.sampler import _uniform_excluding, from_unit, unit
+
+
+@dataclass(frozen=True)
+class PluginPedal:
+    """One pedal rendered by a plugin: the ddspfx effect type, the table entry, and its drawn control values."""
+
+    effect: str
+    implementation: str
+    controls: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Implementation:
+        return get_implementation(self.implementation)
+
+    def labels(self) -> dict[str, float]:
+        """Catalog parameters (catalog units) these controls carry; other parameters are unlabelled."""
+        return self.spec.catalog_labels(self.controls)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready record: type, implementation, raw controls, catalog labels and the parameter-loss mask."""
+        return {"effect": self.effect, "implementation": self.implementation, "controls": dict(self.controls),
+                "params": self.labels(), "param_mask": self.spec.param_mask().tolist()}
+
+
+def is_installed(impl: Implementation) -> bool:
+    """Whether the implementation's library file is present (no dlopen)."""
+    try:
+        find_library(impl.library, impl.package)
+    except DdspfxError:
+        return False
+    return True
+
+
+def installed_implementations(effect: str) -> tuple[Implementation, ...]:
+    """The table entries for ``effect`` whose Debian package is installed here."""
+    return tuple(i for i in implementations_for(effect) if is_installed(i))
+
+
+def _library(impl: Implementation) -> LadspaLibrary:
+    lib = load_library(impl.library, impl.package)
+    info = lib.plugin(impl.label)
+    if info.unique_id != impl.unique_id:
+        raise DdspfxError(f"{impl.name}: {lib.path} has {impl.label!r} with unique ID {info.unique_id}, the table expects "
+                          f"{impl.unique_id}; reinstall {impl.package}")
+    return lib
+
+
+def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndarray:
+    """One plugin pedal on mono float32 ``x`` (T,): fresh instance, no output gain; returns (T,) float32."""
+    impl = pedal.spec
+    if impl.effect != pedal.effect:
+        raise ValueError(f"{impl.name} implements {impl.effect}, not {pedal.effect}")
+    unknown = set(pedal.controls) - {c.port for c in impl.controls}
+    if unknown:
+        raise KeyError(f"{impl.name}: unknown controls {sorted(unknown)}; drawn controls: {[c.port for c in impl.controls]}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    with LadspaPlugin(_library(impl), impl.label, sample_rate, impl.plugin_controls(pedal.controls),
+                      inputs=impl.inputs, outputs=impl.outputs) as plugin:
+        y = plugin.process(x)
+    dry = pedal.controls.get(HOST_DRY)
+    if dry is not None:
+        y += np.float32(dry) * x
+    return y
+
+
+def run_plugin_chain(dry: np.ndarray, steps: Sequence[PluginPedal], sample_rate: float) -> np.ndarray:
+    """The chain on ``dry`` (T,) or (C, T) as float32 (C, T) fitted to the input length, no output gain."""
+    x = as_channels_first(dry)  # (C, T)
+    out = np.empty_like(x)
+    for c in range(x.shape[0]):
+        y = x[c]
+        for pedal in steps:
+            y = run_plugin(y, pedal, sample_rate)
+        out[c] = fit_length(y[None, :], x.shape[-1])[0]
+    return out
+
+
+def render_plugin_chain(dry: np.ndarray, steps: Sequence[PluginPedal], sample_rate: float) -> tuple[np.ndarray, float]:
+    """Render plugin pedals on ``dry`` (T,) or (C, T); returns (wet float32 of the same shape, output_gain).
+
+    ``wet == output_gain * chain(dry)`` with the gain rule of :func:`ddspfx.render.limit_output` (peak <= 0.99).
+    """
+    wet, gain = limit_output(run_plugin_chain(dry, steps, sample_rate))  # (C, T)
+    return wet.reshape(np.shape(dry)), gain
+
+
+# --- drawing pedals -----------------------------------------------------------------------------------------------
+
+
+def sample_controls(rng: np.random.Generator, impl: Implementation) -> dict[str, float]:
+    """Control values for ``impl``, one draw per control in table order (uniform in its scale, minus dead zones)."""
+    out: dict[str, float] = {}
+    for c in impl.controls:
+        if c.choices:
+            out[c.port] = float(c.choices[int(rng.integers(len(c.choices)))])
+            continue
+        p = c.param
+        gap = None if c.dead_zone is None else (unit(c.dead_zone[0], p), unit(c.dead_zone[1], p))
+        v = from_unit(_uniform_excluding(rng, 0.0, 1.0, gap), p)
+        out[c.port] = float(round(v)) if c.integer else v
+    return out
+
+
+def sample_plugin_pedal(rng: np.random.Generator, effect: str,
+                        implementations: Sequence[Implementation] | None = None) -> PluginPedal:
+    """A plugin pedal of type ``effect``: an implementation uniformly from ``implementations`` (default: every
+    table entry for the effect), then its controls. Deterministic for a given generator state."""
+    pool = tuple(implementations) if implementations is not None else implementations_for(effect)
+    pool = tuple(i for i in pool if i.effect == effect)
+    if not pool:
+        raise DdspfxError(f"no plugin implementation of {effect!r} to draw from")
+    impl = pool[int(rng.integers(len(pool)))]
+    return PluginPedal(effect, impl.name, sample_controls(rng, impl))
