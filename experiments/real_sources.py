@@ -1,6 +1,7 @@
 """Real guitar, any level: each model scored on dry sources it was or was not trained on (leave-one-source-out).
 
-``python experiments/real_sources.py [--n 150] [--seed 700000] [--model NAME=CHECKPOINT ...] [--sources A,B] [--out DIR]``
+``python experiments/real_sources.py [--n 150] [--seed 700000] [--model NAME=CHECKPOINT ...] [--sources A,B]
+[--renderer pedalboard|plugins] [--out DIR]``
 
 For every (source, model): the usual blind metrics on chains of 0-5 pedals rendered by pedalboard onto that
 source's dry clips (precision, recall, micro-F1, exact and audibly equivalent chains, nonlinear pair order,
@@ -14,6 +15,15 @@ with npm on first use, skipped with a note where it cannot). Whether a model was
 from its model card (``data.source``) and printed beside each row, so a "held-out" row is one whose guitar
 the model never heard. The judges' banks (``sf2:fluidr3``, ``sf2:musescore``) are for the final report only:
 never choose a model on them.
+
+``--renderer plugins`` renders every pedal with a real third-party plugin of its type instead of pedalboard
+(``ddspfx.plugins``: an implementation drawn uniformly from the installed table entries, its knobs drawn from
+their audible ranges). The labels are the effect types and their order; knob values do not transfer, so the
+parameter error and the audibly-equivalent column (which re-renders with pedalboard) are not reported, and a
+table gives each implementation's recall (how often the model found a pedal that implementation rendered).
+No ddspfx model has trained on these plugins, so every row is zero-shot.
+
+A few rows of baselines need no model: the most common chain, a random chain and the true set in a random order.
 
 Seeds: ``--seed`` offsets the test seeds (20_000_000+). Development runs use ``--seed 700000``; the final
 report uses ``--seed 0``. Each results.json records the checkpoints' SHA-256 and the git commit.
@@ -35,7 +45,7 @@ from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
 from ddspfx.chain import Chain
 from ddspfx.data.dataset import example_seed, generate_example
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer
+from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer, baseline_systems
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import ChainSampler, SamplerConfig
 
@@ -75,15 +85,28 @@ def make_dry_source(spec: str) -> Any:
     return make_source(spec)
 
 
-def make_set(spec: str, n: int, seed: int, seconds: float) -> list[Example]:
-    """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``."""
+def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "pedalboard"
+             ) -> tuple[list[Example], list[list[str]]]:
+    """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``, and
+    per clip the implementation that rendered each pedal ("pedalboard", or a plugin's table name)."""
     source = make_dry_source(spec)
     sampler = ChainSampler(SamplerConfig(max_effects=5))
-    out = []
+    out, impls = [], []
     for i in tqdm(range(n), desc=f"render {spec}", unit="clip", leave=False):
-        ex = generate_example(source, sampler, example_seed(TEST_SEED_BASE + seed, i), seconds, SAMPLE_RATE)
-        out.append(Example(dry=ex.dry, wet=ex.wet, chain=ex.chain))
-    return out
+        seed_i = example_seed(TEST_SEED_BASE + seed, i)
+        ex = generate_example(source, sampler, seed_i, seconds, SAMPLE_RATE)
+        if renderer == "plugins":
+            from ddspfx.plugins.render import installed_implementations, render_plugin_chain, sample_plugin_pedal
+
+            rng = np.random.default_rng([seed_i, 5])  # the same dry and chain as pedalboard's clip i
+            steps = [sample_plugin_pedal(rng, p.effect, installed_implementations(p.effect)) for p in ex.chain]
+            wet, _ = render_plugin_chain(ex.dry, steps, SAMPLE_RATE)
+            out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
+            impls.append([s.implementation for s in steps])
+        else:
+            out.append(Example(dry=ex.dry, wet=ex.wet, chain=ex.chain))
+            impls.append(["pedalboard"] * len(ex.chain))
+    return out, impls
 
 
 def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
@@ -95,7 +118,30 @@ def trained_on(model: Any) -> str:
     return str(model.metadata.get("data", {}).get("source", "?"))
 
 
-def score_model(estimator: Any, examples: Sequence[Example], level_n: int) -> tuple[dict[str, float], list[Chain]]:
+def score_chains(examples: Sequence[Example], preds: Sequence[Chain], knobs: bool) -> dict[str, float]:
+    """Scorer's summary; without ``knobs`` (clips not made by pedalboard) the knob and re-render columns are NaN."""
+    sc = Scorer(rerender=knobs)
+    for ex, p in zip(examples, preds):
+        sc.add(ex, p)
+    r = sc.summary()
+    if not knobs:
+        r.update(param_error=float("nan"), equivalent_chain_acc=float("nan"))
+    return r
+
+
+def implementation_recall(examples: Sequence[Example], impls: Sequence[Sequence[str]],
+                          preds: Sequence[Chain]) -> dict[str, float]:
+    """Per implementation: the share of the pedals it rendered whose effect type the model reported."""
+    hits: dict[str, list[bool]] = {}
+    for ex, names, pred in zip(examples, impls, preds):
+        for pedal, name in zip(ex.chain, names):
+            hits.setdefault(name, []).append(pedal.effect in pred.effects)
+    return {name: float(np.mean(v)) for name, v in sorted(hits.items())} | {
+        f"n/{name}": float(len(v)) for name, v in sorted(hits.items())}
+
+
+def score_model(estimator: Any, examples: Sequence[Example], level_n: int, knobs: bool = True
+                ) -> tuple[dict[str, float], list[Chain]]:
     def chains(clips: Sequence[np.ndarray]) -> list[Chain]:
         out: list[Chain] = []
         for s in range(0, len(clips), 32):
@@ -103,10 +149,7 @@ def score_model(estimator: Any, examples: Sequence[Example], level_n: int) -> tu
         return out
 
     preds = chains([ex.wet for ex in examples])
-    sc = Scorer()
-    for ex, p in zip(examples, preds):
-        sc.add(ex, p)
-    r = sc.summary()
+    r = score_chains(examples, preds, knobs)
     clean = dry_false_alarms(chains([ex.dry for ex in examples]))
     r.update({f"clean_{k}": v for k, v in clean.items()})
     subset = examples[:level_n]
@@ -133,6 +176,22 @@ def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def implementation_table(recalls: dict[tuple[str, str], dict[str, float]]) -> str:
+    """Rows: implementations (grouped by effect type); columns: (source, model) recall with the pedal count."""
+    from ddspfx.plugins.table import get_implementation
+
+    cols = list(recalls)
+    names = sorted({k for r in recalls.values() for k in r if not k.startswith("n/")},
+                   key=lambda k: (EFFECT_NAMES.index(get_implementation(k).effect) if k != "pedalboard" else -1, k))
+    lines = ["| effect | implementation | " + " | ".join(f"{s} / {m}" for s, m in cols) + " |",
+             "|---" * (len(cols) + 2) + "|"]
+    for name in names:
+        effect = get_implementation(name).effect if name != "pedalboard" else "all"
+        cells = [f"{recalls[c][name]:.2f} (n={int(recalls[c][f'n/{name}'])})" if name in recalls[c] else "–" for c in cols]
+        lines.append(f"| {effect} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def heard(spec: str, training_source: str) -> str:
     """'yes' when the training spec names this source (a mix part or the whole spec)."""
     parts = training_source.removeprefix("mix:").split(",")
@@ -149,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a model to score (repeatable); default: shipped=the shipped model")
     p.add_argument("--sources", default="synth,sf2:timgm6mb,sf2:gmbank,tonejs:electric,tonejs:acoustic",
                    help="comma-separated dry sources")
+    p.add_argument("--renderer", choices=["pedalboard", "plugins"], default="pedalboard",
+                   help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA plugins")
+    p.add_argument("--no-baselines", action="store_true", help="score only the models")
     p.add_argument("--out", default="experiments/results/real_sources/dev", help="output folder")
     return p
 
@@ -167,32 +229,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     models = dict(m.split("=", 1) for m in args.model) if args.model else {"shipped": ""}
     estimators = {name: Estimator(path or None) for name, path in models.items()}
     rows: list[tuple[str, str, str, dict[str, float]]] = []
+    recalls: dict[tuple[str, str], dict[str, float]] = {}
     skipped: dict[str, str] = {}
+    knobs = args.renderer == "pedalboard"
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
         try:
-            examples = make_set(spec, args.n, args.seed, args.seconds)
+            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer)
         except DdspfxError as e:
             skipped[spec] = str(e)
             print(f"skipped {spec}: {e}", file=sys.stderr)
             continue
         for name, est in estimators.items():
-            r, _ = score_model(est, examples, args.level_n)
+            r, preds = score_model(est, examples, args.level_n, knobs)
             rows.append((spec, name, heard(spec, trained_on(est.model)), r))
+            recalls[(spec, name)] = implementation_recall(examples, impls, preds)
             print(results_table(rows[-1:]).splitlines()[-1], flush=True)
+        if not args.no_baselines:
+            for name, system in baseline_systems(SamplerConfig(max_effects=5), args.seed).items():
+                if "typical" not in name:
+                    rows.append((spec, f"baseline: {name}", "–", score_chains(examples, [system(ex) for ex in examples], knobs)))
     header = (f"{args.n} clips of {args.seconds:g} s per source (level check: first {args.level_n}), chains of 0-5 "
-              f"pedals rendered by pedalboard, uniform order, seeds {TEST_SEED_BASE + args.seed}+.")
+              f"pedals rendered by {'pedalboard' if knobs else 'third-party LADSPA plugins (ddspfx.plugins)'}, "
+              f"uniform order, seeds {TEST_SEED_BASE + args.seed}+.")
     prov = {name: provenance(est.model) for name, est in estimators.items()}
     prov_lines = "\n".join(f"- {name}: `{p['checkpoint']}`, SHA-256 `{p['sha256']}`, trained on `{p['trained_on']}`"
                            for name, p in prov.items())
     commit = next(iter(prov.values()))["git_commit"]
     report = (f"# Real guitar, any level\n\n{header}\n\nModels (git commit `{commit}`):\n{prov_lines}\n\n"
               f"{results_table(rows)}\n\n## Per pedal: F1 on effected clips / false alarms on clean clips\n\n"
-              f"{per_pedal_table(rows)}\n" + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
+              f"{per_pedal_table([r for r in rows if not r[1].startswith('baseline')])}\n"
+              + ("" if knobs else f"\n## Recall per plugin implementation\n\n{implementation_table(recalls)}\n") + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
     out = Path(args.out)
     atomic_write_text(out / "report.md", report)
     atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "provenance": prov, "skipped": skipped,
                                                         "rows": [{"source": s, "model": m, "heard": h, **r}
-                                                                 for s, m, h, r in rows]}, indent=2))
+                                                                 for s, m, h, r in rows],
+                                                        "implementation_recall": [{"source": s, "model": m, **r}
+                                                                                  for (s, m), r in recalls.items()]},
+                                                       indent=2))
     print(report)
     return 0
 
