@@ -202,7 +202,9 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
            max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR
            ) -> RefineResult:
     """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one
-    pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`).
+    pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`), or no
+    pedal at all when the dry itself is closer than all of them: the result is never farther from the clip
+    than its dry.
 
     ``steps=0`` only measures how close the estimate already is (no optimisation).
     """
@@ -245,6 +247,9 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: 
     scored.append((analysis.chain, d_before))  # never worse than the estimate itself
     result = RefineResult(analysis, d_dry, d_before, d_before, scored)
     best_chain, best_d = scored[choose(result.candidates, analysis.chain.effects, set_margin)]
+    if d_dry <= best_d:  # the simplest answer: no pedal at all is closer than every fitted chain
+        best_chain, best_d = Chain([]), d_dry
+        scored.append((best_chain, d_dry))
     new = type(analysis)(chain=best_chain, effect_confidence=analysis.effect_confidence,
                          order_confidence=analysis.order_confidence, alternatives=analysis.alternatives,
                          windows=analysis.windows)

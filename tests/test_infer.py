@@ -259,6 +259,22 @@ def test_refine_toggles_uncertain_pedals():
     assert refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=0).analysis.chain.effects == []
 
 
+def test_refine_never_ends_farther_from_the_clip_than_its_dry():
+    """A clean clip (wet == dry) that the blind estimate thinks has a chorus and an eq: no fitted chain is as
+    close as the dry itself, so refinement answers "no pedal"."""
+    from ddspfx.infer import Analysis
+    from ddspfx.refine import refine
+
+    dry = _pluck(0.5)
+    guess = Chain([Pedal("chorus", {"rate_hz": 2.0, "depth": 0.6, "centre_delay_ms": 8.0, "feedback": 0.2, "mix": 0.6}),
+                   Pedal("eq", {"cutoff_frequency_hz": 900.0, "gain_db": 9.0, "q": 1.0})])
+    conf = {**dict.fromkeys(EFFECT_NAMES, 0.0), "chorus": 0.9, "eq": 0.9}
+    result = refine(dry.copy(), dry, Analysis(chain=guess, effect_confidence=conf, order_confidence=1.0),
+                    SAMPLE_RATE, steps=10, toggles=0)
+    assert result.analysis.chain.effects == []
+    assert result.distance_after == pytest.approx(result.distance_dry) and result.distance_after <= result.distance_before
+
+
 def test_fit_params_finds_a_far_delay_time():
     """The delay time's loss has a minimum at every echo alignment, so gradient descent from a far start
     stalls; refinement grid-searches such knobs (``Param.multimodal``) first."""
