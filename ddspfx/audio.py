@@ -47,12 +47,9 @@ def _check_finite(x: np.ndarray, name: str) -> None:
         )
 
 
-def load_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE, mono: bool = True) -> np.ndarray:
-    """Read an audio file, resample it to ``sample_rate`` and (by default) downmix it.
-
-    Returns float32 ``(T,)`` if ``mono`` else ``(C, T)``. Raises AudioError with one line
-    for a missing, unreadable, unsupported, empty or non-finite file.
-    """
+def open_audio(path: str | os.PathLike[str]) -> sf.SoundFile:
+    """Open an audio file for reading (header only); AudioError with one line for a missing, unreadable,
+    unsupported or empty file. Use it as a context manager."""
     path = Path(path)
     name = str(path)
     if not path.exists():
@@ -60,22 +57,41 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE, mon
     if path.is_dir():
         raise AudioError(f"{name} is a folder, not an audio file; pass a file such as {name}/clip.wav")
     try:
-        data, sr_in = sf.read(str(path), dtype="float32", always_2d=True)  # (T, C)
+        f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         reason = str(exc).split("\n")[0].split(": ", 1)[-1].rstrip(".")  # drop soundfile's "Error opening 'x':"
         raise AudioError(
             f"{name} is not an audio file ddspfx can read ({reason}); "
             "convert it to wav, flac, ogg or aiff"
         ) from None
-    if data.shape[0] == 0 or data.shape[1] == 0:
+    if f.frames == 0 or f.channels == 0:
+        f.close()
         raise AudioError(f"{name} contains no audio samples; record or export the clip again")
+    return f
+
+
+def read_span(f: sf.SoundFile, start: int, frames: int, sample_rate: int, name: str, mono: bool = True) -> np.ndarray:
+    """``frames`` frames from ``start`` (in the file's own rate) of an open file, checked finite, downmixed
+    (by default) and resampled to ``sample_rate``: float32 ``(T,)`` or ``(C, T)``."""
+    f.seek(start)
+    data = f.read(frames, dtype="float32", always_2d=True)  # (T, C)
     x = np.ascontiguousarray(data.T)  # (C, T)
     _check_finite(x, name)
     if mono:
         x = to_mono(x)
-    if sr_in != sample_rate:
-        x = resample(x, sr_in, sample_rate)
+    if f.samplerate != sample_rate:
+        x = resample(x, f.samplerate, sample_rate)
     return x.astype(np.float32, copy=False)
+
+
+def load_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE, mono: bool = True) -> np.ndarray:
+    """Read an audio file, resample it to ``sample_rate`` and (by default) downmix it.
+
+    Returns float32 ``(T,)`` if ``mono`` else ``(C, T)``. Raises AudioError with one line
+    for a missing, unreadable, unsupported, empty or non-finite file.
+    """
+    with open_audio(path) as f:
+        return read_span(f, 0, f.frames, sample_rate, str(path), mono)
 
 
 def audio_info(path: str | os.PathLike[str]) -> sf._SoundFileInfo | None:

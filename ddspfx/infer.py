@@ -25,6 +25,9 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 
+STREAM_SECONDS = 60.0
+"""Files longer than this are analysed window by window from disk (bounded memory, a progress bar)."""
+
 ORDER_RUNNER_UP_RATIO = 0.25
 """Report the runner-up order when its probability is at least this fraction of the best."""
 
@@ -96,6 +99,11 @@ def window_audio(audio: np.ndarray, window: int) -> list[np.ndarray]:
     rms = np.array([np.sqrt(np.mean(p.astype(np.float64) ** 2)) for p in pieces])
     keep = rms >= 0.1 * rms.max()
     return [p for p, k in zip(pieces, keep) if k]
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad (T,) to n samples (a resampled window may be a sample off)."""
+    return x[:n] if x.shape[-1] >= n else np.pad(x, (0, n - x.shape[-1]))
 
 
 def aggregate(predictions: Sequence[Any]) -> Analysis:
@@ -203,6 +211,44 @@ class Estimator:
             grouped[o].append(p)
         return [aggregate(grouped[i]) for i in range(len(clips))]
 
+    def analyse_file(self, path: str | Path, progress: bool = False) -> Analysis:
+        """A file of any length, read one window at a time (memory: one batch of windows, not the file).
+
+        Same windows, silence rule and vote as :meth:`analyse_many`; each window is resampled on its own,
+        so for files not at the model's rate the result may differ from a whole-file read in the last digits.
+        """
+        import torch
+        from tqdm import tqdm
+
+        from ddspfx.audio import SILENCE_DBFS, check_audio, open_audio, read_span
+
+        name = str(path)
+        with open_audio(path) as f:
+            native = max(1, int(round(self.window * f.samplerate / self.sample_rate)))
+            if f.frames <= int(1.5 * native):  # one window: nothing to stream
+                clip = read_span(f, 0, f.frames, self.sample_rate, name)
+                check_audio(clip, self.sample_rate, name=name)
+                return self.analyse_many([clip])[0]
+            starts = window_starts(f.frames, native)
+            rms, peak = np.zeros(len(starts)), np.zeros(len(starts))
+            for i, s in enumerate(starts):  # first pass: levels only (native rate, no resampling)
+                w = read_span(f, s, native, f.samplerate, name).astype(np.float64)
+                rms[i], peak[i] = np.sqrt(np.mean(w * w)), np.max(np.abs(w))
+            if peak.max() < 10 ** (SILENCE_DBFS / 20):  # a silent file: the same one-line error as a short clip gets
+                check_audio(np.full(self.window, peak.max(), np.float32), self.sample_rate, name=name)
+            kept = [s for s, r in zip(starts, rms) if r >= 0.1 * rms.max()]
+            preds: list[Any] = []
+            bar = tqdm(total=len(kept), desc=Path(name).name, unit="window", disable=not progress, leave=False)
+            for b in range(0, len(kept), self.batch_size):
+                batch = np.stack([_fit(read_span(f, s, native, self.sample_rate, name), self.window)
+                                  for s in kept[b:b + self.batch_size]])
+                with torch.inference_mode():
+                    preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
+                                                    effect_set=self.effect_set, order=self.order_search))
+                bar.update(len(batch))
+            bar.close()
+        return aggregate(preds)
+
     def analyse(self, audio: np.ndarray, sample_rate: int) -> Analysis:
         from ddspfx.audio import as_float, check_audio, resample, to_mono
 
@@ -281,6 +327,14 @@ def _check_args(args: argparse.Namespace) -> None:
         raise DdspfxError("--refine-toggles must be >= 0")
 
 
+def _long_file(path: str) -> bool:
+    """True for a readable file longer than ``STREAM_SECONDS`` (read from its header only)."""
+    from ddspfx.audio import audio_info
+
+    info = audio_info(path)
+    return info is not None and info.frames / info.samplerate > STREAM_SECONDS
+
+
 def _load(path: str, sample_rate: int) -> np.ndarray:
     """Read, resample and downmix a clip, and refuse one ddspfx cannot analyse (one-line error)."""
     from ddspfx.audio import check_audio, load_audio
@@ -299,23 +353,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     sr = estimator.sample_rate
     if args.demo:
         return _demo(estimator, args.seed, out)
-    clips: list[np.ndarray] = []
+    clips: list[np.ndarray | None] = []
     names: list[str] = []
+    streamed: dict[str, Analysis] = {}
     failed = 0
+    whole_clip_needed = bool(args.dry or args.render_onto or args.plot)
     for path in args.clips:
         try:
-            clips.append(_load(path, sr))
+            info = None if whole_clip_needed else _long_file(path)
+            if info:  # long file: window by window from disk, with progress on stderr
+                streamed[path] = estimator.analyse_file(path, progress=True)
+                clips.append(None)
+            else:
+                clips.append(_load(path, sr))
             names.append(path)
         except DdspfxError as exc:
             print(f"ddspfx: error: {exc}", file=sys.stderr)
             failed += 1
-    analyses = estimator.analyse_many(clips) if clips else []
+    in_memory = [c for c in clips if c is not None]
+    analysed = iter(estimator.analyse_many(in_memory) if in_memory else [])
+    analyses = [streamed[n] if c is None else next(analysed) for n, c in zip(names, clips)]
     for name, clip, analysis in zip(names, clips, analyses):
         extra: dict[str, Any] = {}
         if args.dry:
             from ddspfx.refine import refine
 
             dry = _load(args.dry, sr)
+            assert clip is not None  # --dry reads whole clips
             result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0,
                             toggles=args.refine_toggles)
             extra["refine"] = result.summary()
@@ -333,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ddspfx.plots import plot_analysis
 
             dry_for_plot = _load(args.dry, sr) if args.dry else None
+            assert clip is not None  # --plot reads whole clips
             plot_analysis(args.plot, clip, analysis.chain, sr, dry=dry_for_plot, title=Path(name).name)
             extra["plot"] = args.plot
         if args.json:

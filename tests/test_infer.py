@@ -308,3 +308,37 @@ def test_refine_fits_time_variant_chains_from_the_clip_start(monkeypatch):
         an = Analysis(chain=chain, effect_confidence={e: 1.0 for e in chain.effects}, order_confidence=1.0)
         refine_mod.refine(dry, dry, an, SAMPLE_RATE, steps=1, max_seconds=1.0, toggles=0)
     assert starts[("eq",)] >= 2 * SAMPLE_RATE and starts[("eq", "chorus")] == 0
+
+
+def test_long_files_are_read_window_by_window_with_the_same_answer(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    import ddspfx.audio
+    import ddspfx.infer as infer
+
+    x = np.concatenate([_pluck(1.0, seed=s) for s in range(7)])  # 7 s: many windows, the last one aligned to the end
+    path = tmp_path / "long.wav"
+    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    est = infer.Estimator(tiny_checkpoint, beam=2)
+    whole = est.analyse_many([x])[0]
+    reads: list[int] = []
+    real_read = ddspfx.audio.read_span
+    monkeypatch.setattr(ddspfx.audio, "read_span", lambda f, s, n, *a, **k: reads.append(n) or real_read(f, s, n, *a, **k))
+    streamed = est.analyse_file(path)
+    assert streamed.chain.to_list() == whole.chain.to_list()
+    assert streamed.windows == whole.windows == len(window_starts(x.size, est.window)) > 3
+    assert max(reads) == est.window  # never more than one window of the file in memory at once
+
+    monkeypatch.setattr(infer, "STREAM_SECONDS", 5.0)  # the CLI streams files longer than this
+    assert main([str(path), "--json", "--checkpoint", str(tiny_checkpoint), "--beam", "2"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["chain"] == whole.chain.to_list() and "window" in out.err  # progress on stderr
+
+
+def test_a_long_silent_file_is_a_one_line_error(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    import ddspfx.infer as infer
+
+    path = tmp_path / "silent.wav"
+    sf.write(path, np.zeros(7 * SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    monkeypatch.setattr(infer, "STREAM_SECONDS", 5.0)
+    assert main([str(path), "--checkpoint", str(tiny_checkpoint)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "silent" in err[0]
