@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="listening test: optimisation steps for the refined condition (default 150)")
     p.add_argument("--listening-report", metavar="RATINGS.sqlite",
                    help="write the per-condition means (95 %% intervals), a plot and a CSV for a listening test")
-    p.add_argument("--out", metavar="DIR", help="where --listening-report writes (default: beside the database)")
+    p.add_argument("--out", metavar="DIR", help="where --listening-report writes (default: report/ beside the database)")
     return p
 
 
@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             test = ListeningTest.open(args.listening_test, db, max_trials=args.trials, anchor=args.anchor)
             print(f"preparing {len(test.trials)} trial(s) in {test.stimuli_dir} (cached for restarts)",
                   file=sys.stderr, flush=True)
-            test.prepare(estimator, refine_steps=args.refine_steps, log=sys.stderr)
+            test.prepare(estimator, refine_steps=args.refine_steps, model=args.checkpoint or "shipped", log=sys.stderr)
             demo = build_listening_app(test, workspace)
         else:
             from ddspfx.app.page import build_app

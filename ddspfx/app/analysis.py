@@ -103,7 +103,7 @@ def pedalboard_snippet(chain: Chain, source: str = "the clip") -> str:
               'dry, sr = sf.read("my_dry_guitar.wav", dtype="float32", always_2d=True)  # (T, C)',
               "wet = board(np.ascontiguousarray(dry.T), sr, reset=True)  # (C, T)",
               "wet *= min(1.0, 0.99 / max(float(np.abs(wet).max()), 1e-12))  # ddspfx turns down only what would clip",
-              'sf.write("my_wet_guitar.wav", wet.T, sr)', ""]
+              'sf.write("my_wet_guitar.wav", wet.T, sr, subtype="FLOAT")  # float32, as ddspfx writes wavs', ""]
     return "\n".join(lines)
 
 

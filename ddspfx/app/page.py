@@ -9,13 +9,14 @@ its own process is terminated (``ddspfx.app.jobs``).
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from ddspfx.app.analysis import MAX_UPLOAD_MB, analyse_upload, chain_html, error_line
-from ddspfx.app.jobs import CancelFlags, refine_in_process
+from ddspfx.app.jobs import CancelFlags, Cancelled, refine_in_process
 from ddspfx.app.workspace import Workspace
 from ddspfx.errors import DdspfxError
 from ddspfx.infer import Estimator
@@ -28,8 +29,11 @@ Drop a **wet guitar clip** (any format soundfile reads, any rate or length) or r
 the spectrograms, and the estimated chain re-rendered with pedalboard onto (a) the clip's own dry if you
 give it, (b) your own dry guitar, and (c) a built-in dry guitar phrase."""
 
-# A/B switching at the same playback position: when one player on the page starts, the others pause and
-# it jumps to where the last one was. Gradio's players are <audio> elements in the page's DOM.
+PLAIN_PLAYER = gr.WaveformOptions(show_recording_waveform=False)
+"""The browser's own <audio> player (Gradio's waveform player hides its media element, which A/B needs)."""
+
+# A/B switching at the same playback position: when one player in a .ddspfx-ab row starts, the one that
+# played last pauses and the new one jumps to where it was.
 AB_SYNC_JS = """
 () => {
   let last = null;
@@ -67,13 +71,15 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
         def step(fraction: float, desc: str) -> None:
             progress(fraction, desc=desc)
 
-        def refiner(*args: Any) -> Any:
-            return refine_in_process(*args, cancel=cancel)
+        def refiner(wet: Any, dry: Any, analysis: Any, sample_rate: int, steps: int, on_progress: Any) -> Any:
+            return refine_in_process(wet, dry, analysis, sample_rate, steps, on_progress, cancel=cancel)
 
         try:
             page = analyse_upload(estimator, workspace.job_dir(), wet, name=Path(wet).name, dry_path=dry,
                                   your_dry_path=your_dry, refine=bool(refine), refine_steps=int(refine_steps),
                                   refiner=refiner, progress=step, max_mb=max_mb)
+        except Cancelled:
+            return ("Cancelled; nothing was kept.", *empty)
         except DdspfxError as exc:
             return (error_line(exc), *empty)
         renders = [str(page.renders[k]) if k in page.renders else None for k in RENDER_LABELS]
@@ -112,9 +118,10 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
                                 interactive=False)
         gr.Markdown("## Listen (A/B: starting one player continues from where the last one was)")
         with gr.Row(elem_classes=["ddspfx-ab"]):
-            clip_out = gr.Audio(type="filepath", label="the clip", interactive=False, elem_id="ddspfx-clip")
-            render_outs = [gr.Audio(type="filepath", label=label, interactive=False, elem_id=f"ddspfx-{kind}")
-                           for kind, label in RENDER_LABELS.items()]
+            clip_out = gr.Audio(type="filepath", label="the clip", interactive=False, elem_id="ddspfx-clip",
+                                waveform_options=PLAIN_PLAYER)
+            render_outs = [gr.Audio(type="filepath", label=label, interactive=False, elem_id=f"ddspfx-{kind}",
+                                    waveform_options=PLAIN_PLAYER) for kind, label in RENDER_LABELS.items()]
         gr.Markdown("## Take it away")
         with gr.Row():
             json_out = gr.Code(language="json", label="the chain as JSON (what infer --json prints)",
@@ -129,9 +136,18 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
     return demo
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (what ``--port 0`` asks for)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 def launch(demo: gr.Blocks, workspace: Workspace, host: str, port: int, max_mb: float = MAX_UPLOAD_MB,
            block: bool = True, quiet: bool = False) -> tuple[Any, str]:
     """Start the server (queue on); returns (FastAPI app, local URL). ``block=False`` returns at once."""
+    if port == 0:
+        port = free_port(host)
     demo.queue(default_concurrency_limit=1, max_size=32)
     app, url, _ = demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=True,
                               allowed_paths=[str(workspace.root)], max_file_size=f"{2 * max_mb:.0f}mb",

@@ -19,8 +19,9 @@ from pathlib import Path
 class Workspace:
     """``root/gradio`` holds Gradio's uploads and cache, ``root/jobs/<n>`` one folder per request."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, previous_env: str | None = None) -> None:
         self.root = root
+        self._previous_env = previous_env  # GRADIO_TEMP_DIR before us, put back on close
         self.gradio = root / "gradio"
         self.jobs = root / "jobs"
         self._counter = itertools.count(1)
@@ -30,7 +31,7 @@ class Workspace:
     def create(cls, parent: str | os.PathLike[str] | None = None) -> "Workspace":
         """A fresh ``ddspfx-app-*`` folder under ``parent`` (default: the system's temporary folder)."""
         root = Path(tempfile.mkdtemp(prefix="ddspfx-app-", dir=parent)).resolve()
-        ws = cls(root)
+        ws = cls(root, os.environ.get("GRADIO_TEMP_DIR"))
         ws.gradio.mkdir()
         ws.jobs.mkdir()
         os.environ["GRADIO_TEMP_DIR"] = str(ws.gradio)
@@ -46,5 +47,10 @@ class Workspace:
         return path
 
     def close(self) -> None:
-        """Remove everything the app wrote."""
+        """Remove everything the app wrote (and point Gradio back where it pointed before)."""
         shutil.rmtree(self.root, ignore_errors=True)
+        if os.environ.get("GRADIO_TEMP_DIR") == str(self.gradio):
+            if self._previous_env is None:
+                os.environ.pop("GRADIO_TEMP_DIR", None)
+            else:
+                os.environ["GRADIO_TEMP_DIR"] = self._previous_env
