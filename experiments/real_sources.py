@@ -230,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     estimators = {name: Estimator(path or None) for name, path in models.items()}
     rows: list[tuple[str, str, str, dict[str, float]]] = []
     recalls: dict[tuple[str, str], dict[str, float]] = {}
+    clips: list[dict[str, Any]] = []  # every clip's truth and each model's answer, for studies after the fact
     skipped: dict[str, str] = {}
     knobs = args.renderer == "pedalboard"
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
@@ -243,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             r, preds = score_model(est, examples, args.level_n, knobs)
             rows.append((spec, name, heard(spec, trained_on(est.model)), r))
             recalls[(spec, name)] = implementation_recall(examples, impls, preds)
+            clips += [{"source": spec, "model": name, "index": i, "truth": ex.chain.to_list(), "implementations": im,
+                       "predicted": p.to_list()} for i, (ex, im, p) in enumerate(zip(examples, impls, preds))]
             print(results_table(rows[-1:]).splitlines()[-1], flush=True)
         if not args.no_baselines:
             for name, system in baseline_systems(SamplerConfig(max_effects=5), args.seed).items():
@@ -265,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                         "rows": [{"source": s, "model": m, "heard": h, **r}
                                                                  for s, m, h, r in rows],
                                                         "implementation_recall": [{"source": s, "model": m, **r}
-                                                                                  for (s, m), r in recalls.items()]},
+                                                                                  for (s, m), r in recalls.items()],
+                                                        "clips": clips},
                                                        indent=2))
     print(report)
     return 0
