@@ -62,6 +62,15 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+QUIET: dict[str, tuple[str, float, float]] = {
+    # effect -> (knob, quiet from, quiet to): the third of the sampled range where the pedal is least audible
+    "compressor": ("threshold_db", -30.0, -20.0), "distortion": ("drive_db", 10.0, 20.0),
+    "eq": ("gain_db", -7.33, 7.33), "chorus": ("mix", 0.35, 0.5), "phaser": ("mix", 0.4, 0.533),
+    "delay": ("mix", 0.2, 0.333), "reverb": ("wet_level", 0.2, 0.333),
+}
+"""Quiet settings: what a recording's noise floor and tone would hide first (a low-mix reverb, a small eq)."""
+
+
 class RecordedSource:
     """A tonejs recorded-note guitar as a ``Source``: sampler phrases, loudness-normalised like every source."""
 
@@ -192,6 +201,27 @@ def implementation_table(recalls: dict[tuple[str, str], dict[str, float]]) -> st
     return "\n".join(lines)
 
 
+def quiet_table(clips: Sequence[dict[str, Any]]) -> str:
+    """Per (source, model): each pedal's recall at its quiet settings (``QUIET``) and at the others."""
+    groups: dict[tuple[str, str], dict[str, dict[bool, list[bool]]]] = {}
+    for c in clips:
+        found = {p["effect"] for p in c["predicted"]}
+        for pedal in c["truth"]:
+            knob, lo, hi = QUIET[pedal["effect"]]
+            quiet = lo <= pedal["params"][knob] <= hi
+            groups.setdefault((c["source"], c["model"]), {}).setdefault(pedal["effect"], {True: [], False: []})[quiet].append(
+                pedal["effect"] in found)
+    lines = ["| source | model | " + " | ".join(f"{e} quiet / other" for e in EFFECT_NAMES) + " |",
+             "|---" * (len(EFFECT_NAMES) + 2) + "|"]
+    for (source, model), per in groups.items():
+        cells = []
+        for e in EFFECT_NAMES:
+            q, o = per.get(e, {True: [], False: []})[True], per.get(e, {True: [], False: []})[False]
+            cells.append(f"{np.mean(q):.2f} (n={len(q)}) / {np.mean(o):.2f}" if q and o else "–")
+        lines.append(f"| {source} | {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def heard(spec: str, training_source: str) -> str:
     """'yes' when the training spec names this source (a mix part or the whole spec)."""
     parts = training_source.removeprefix("mix:").split(",")
@@ -261,7 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = (f"# Real guitar, any level\n\n{header}\n\nModels (git commit `{commit}`):\n{prov_lines}\n\n"
               f"{results_table(rows)}\n\n## Per pedal: F1 on effected clips / false alarms on clean clips\n\n"
               f"{per_pedal_table([r for r in rows if not r[1].startswith('baseline')])}\n"
-              + ("" if knobs else f"\n## Recall per plugin implementation\n\n{implementation_table(recalls)}\n") + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
+              + (f"\n## Quiet pedals: recall at the least audible third of each pedal's range / elsewhere\n\n"
+                 f"{' / '.join(f'{e}: {k} {lo:g}..{hi:g}' for e, (k, lo, hi) in QUIET.items())}\n\n{quiet_table(clips)}\n"
+                 if knobs else f"\n## Recall per plugin implementation\n\n{implementation_table(recalls)}\n") + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
     out = Path(args.out)
     atomic_write_text(out / "report.md", report)
     atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "provenance": prov, "skipped": skipped,
