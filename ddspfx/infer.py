@@ -375,14 +375,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     analyses = [streamed[n] if c is None else next(analysed) for n, c in zip(names, clips)]
     for name, clip, analysis in zip(names, clips, analyses):
         extra: dict[str, Any] = {}
+        dry_aligned: np.ndarray | None = None
         if args.dry:
+            from ddspfx.align import align_dry
             from ddspfx.refine import refine
 
-            dry = _load(args.dry, sr)
             assert clip is not None  # --dry reads whole clips
+            dry, lag = align_dry(_load(args.dry, sr), clip, sr)  # a DI and its wet track rarely start together
+            dry_aligned = dry
             result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0,
                             toggles=args.refine_toggles)
             extra["refine"] = result.summary()
+            extra["dry_offset_ms"] = round(1000.0 * lag / sr, 2)
             analysis = result.analysis
         if args.render_onto:
             from ddspfx.audio import save_audio
@@ -396,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.plot:
             from ddspfx.plots import plot_analysis
 
-            dry_for_plot = _load(args.dry, sr) if args.dry else None
+            dry_for_plot = dry_aligned if args.dry else None
             assert clip is not None  # --plot reads whole clips
             plot_analysis(args.plot, clip, analysis.chain, sr, dry=dry_for_plot, title=Path(name).name)
             extra["plot"] = args.plot
@@ -405,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             out.write(f"{name}: {analysis.describe()}\n")
             if "refine" in extra:
-                out.write(f"  refine: {extra['refine']}\n")
+                out.write(f"  refine: {extra['refine']} (dry moved by {extra['dry_offset_ms']:g} ms to line up)\n")
             for key in ("rendered", "plot"):
                 if key in extra:
                     out.write(f"  wrote {extra[key]}\n")

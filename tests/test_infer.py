@@ -342,3 +342,15 @@ def test_a_long_silent_file_is_a_one_line_error(tiny_checkpoint, tmp_path, monke
     assert main([str(path), "--checkpoint", str(tiny_checkpoint)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "silent" in err[0]
+
+
+def test_dry_is_lined_up_with_the_clip_before_refinement(clips, tiny_checkpoint, tmp_path, capsys):
+    from ddspfx.align import shift
+
+    dry = _pluck(1.0)
+    wet = pedalboard.Distortion(drive_db=20.0)(dry[None], SAMPLE_RATE)[0]
+    sf.write(tmp_path / "wet.wav", 0.5 * shift(wet, 441), SAMPLE_RATE, subtype="FLOAT")  # recorded 10 ms late
+    sf.write(tmp_path / "dry.wav", dry, SAMPLE_RATE, subtype="FLOAT")
+    assert main([str(tmp_path / "wet.wav"), "--dry", str(tmp_path / "dry.wav"), "--json",
+                 "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert json.loads(capsys.readouterr().out)["dry_offset_ms"] == 10.0
