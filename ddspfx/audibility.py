@@ -27,6 +27,7 @@ import numpy as np
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.knobs import sample_params
 
 THRESHOLDS_DB: dict[str, float] = {
     # about 1.5x the median score of a setting the design brief calls inaudible (in brackets, on
@@ -129,18 +130,14 @@ class ScoreTable:
 def _draw(rng: np.random.Generator, effect: str, audible: bool) -> dict[str, float]:
     """Settings from the sampler's audible draw, or uniform over the full catalog range."""
     if audible:
-        from ddspfx.sampler import sample_params
-
         return sample_params(rng, effect)
     return {p.name: float(denormalise(rng.uniform(0.0, 1.0), p)) for p in get_effect(effect).params}
 
 
 def synth_dry(rng: np.random.Generator, duration_s: float, sample_rate: int) -> np.ndarray:
     """A dry synthetic guitar phrase from ``ddspfx.sources`` (the embedded default source)."""
-    try:
-        from ddspfx.sources import make_source
-    except ImportError as exc:
-        raise DdspfxError(f"the synthetic guitar source is not available ({exc}); reinstall ddspfx") from None
+    from ddspfx.sources import make_source
+
     return make_source("synth", sample_rate=sample_rate).sample(rng, duration_s)
 
 

@@ -11,9 +11,11 @@ appear in ``labels.jsonl``, in ``ddspfx.infer --json`` and in checkpoints.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from functools import cached_property
+from typing import Literal, Mapping, Sequence, overload
 
 import numpy as np
 
@@ -64,6 +66,11 @@ class Param:
     def sample_high(self) -> float:
         return self.high if self.audible_high is None else self.audible_high
 
+    @cached_property
+    def edges(self) -> tuple[float, ...]:
+        """The bin edges in real units; see :func:`bin_edges` (cached: :func:`value_to_bin` runs per knob per clip)."""
+        return tuple(float(denormalise(k / self.bins, self)) for k in range(self.bins + 1))
+
 
 @dataclass(frozen=True)
 class Effect:
@@ -98,38 +105,80 @@ class Effect:
         return self.linear and self.time_invariant
 
 
-# --- normalisation: value <-> [0, 1]; both take (value, param) in that order -------------
+# --- normalisation and bins: value <-> [0, 1] <-> bin; all take (value, param) in that order ---
+# The one implementation: the sampler, the vocabulary, the data targets and the metrics all call these.
 
 
+@overload
+def normalise(value: float, param: Param) -> float: ...
+@overload
+def normalise(value: np.ndarray, param: Param) -> np.ndarray: ...
 def normalise(value: float | np.ndarray, param: Param) -> float | np.ndarray:
-    """Real units -> [0, 1] (clipped), uniform in the parameter's scale."""
+    """Real units -> [0, 1] (clipped), uniform in the parameter's scale.
+
+    A scalar comes back as a Python float, computed with ``math`` (the data path calls this per knob
+    per clip, and numpy's per-call overhead would dominate); an array comes back as an array.
+    """
+    if isinstance(value, (int, float)):  # np.float64 is a float
+        if param.scale == "log":
+            if value <= 0:
+                return 0.0  # log(0) is -inf: clipped to the bottom of the range, like the array path
+            u = (math.log(value) - math.log(param.low)) / (math.log(param.high) - math.log(param.low))
+        else:
+            u = (value - param.low) / (param.high - param.low)
+        return min(1.0, max(0.0, u))
+    v = np.asarray(value, dtype=np.float64)
     if param.scale == "log":
-        u = (np.log(value) - math.log(param.low)) / (math.log(param.high) - math.log(param.low))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = (np.log(v) - math.log(param.low)) / (math.log(param.high) - math.log(param.low))
+        w = np.where(v > 0, w, 0.0)  # log of 0 or below: the bottom of the range, as on the scalar path
     else:
-        u = (np.asarray(value, dtype=np.float64) - param.low) / (param.high - param.low)
-    u = np.clip(u, 0.0, 1.0)
-    return float(u) if np.ndim(u) == 0 else u
+        w = (v - param.low) / (param.high - param.low)
+    w = np.clip(w, 0.0, 1.0)
+    return float(w) if np.ndim(w) == 0 else w
 
 
+@overload
+def denormalise(u: float, param: Param) -> float: ...
+@overload
+def denormalise(u: np.ndarray, param: Param) -> np.ndarray: ...
 def denormalise(u: float | np.ndarray, param: Param) -> float | np.ndarray:
-    """[0, 1] -> real units; the inverse of :func:`normalise` on the range."""
-    u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+    """[0, 1] -> real units (``u`` clipped to [0, 1]); the inverse of :func:`normalise` on the range.
+
+    Scalars in, Python float out (``math``); arrays in, array out (numpy), as in :func:`normalise`.
+    """
+    if isinstance(u, (int, float)):
+        x = min(1.0, max(0.0, float(u)))
+        if param.scale == "log":
+            return math.exp(math.log(param.low) + x * (math.log(param.high) - math.log(param.low)))
+        return param.low + x * (param.high - param.low)
+    a = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
     if param.scale == "log":
-        v = np.exp(math.log(param.low) + u * (math.log(param.high) - math.log(param.low)))
+        v = np.exp(math.log(param.low) + a * (math.log(param.high) - math.log(param.low)))
     else:
-        v = param.low + u * (param.high - param.low)
+        v = param.low + a * (param.high - param.low)
     return float(v) if np.ndim(v) == 0 else v
 
 
+def bin_edges(param: Param) -> tuple[float, ...]:
+    """The ``bins + 1`` bin edges in real units: edge k is ``denormalise(k / bins)``, so edge 0 is
+    (about) ``low`` and the last is (about) ``high``. Bin b holds the values in [edge b, edge b+1)."""
+    return param.edges
+
+
 def value_to_bin(value: float, param: Param) -> int:
-    """The bin (0..bins-1) a real value falls in; bins are uniform in normalised space."""
-    u = float(normalise(value, param))
-    # the 1e-9 keeps a value exactly on an edge (after a float round trip) in the upper bin
-    return min(int(u * param.bins + 1e-9), param.bins - 1)
+    """The bin (0..bins-1) a real value falls in: b with edge b <= value < edge b+1 (see :func:`bin_edges`).
+
+    Bins are uniform in normalised space, but the comparison is made against the edges in real units,
+    not on ``normalise(value) * bins``: a value exactly on an edge (as :func:`denormalise` computes it)
+    then lands in the upper bin and one a float step below it in the lower bin, with no tolerance to
+    tune. Values outside the range go to the end bins.
+    """
+    return min(max(bisect.bisect_right(param.edges, value) - 1, 0), param.bins - 1)
 
 
 def bin_to_value(b: int, param: Param) -> float:
-    """The centre of bin ``b`` in real units."""
+    """The centre of bin ``b`` in real units (uniform in normalised space)."""
     if not 0 <= b < param.bins:
         raise ValueError(f"{param.name}: bin {b} outside 0..{param.bins - 1}")
     return float(denormalise((b + 0.5) / param.bins, param))
@@ -310,14 +359,3 @@ def denormalise_tensor(u, param: Param):
         return torch.exp(lo + u * (hi - lo))
     return param.low + u * (param.high - param.low)
 
-
-def normalise_tensor(value, param: Param):
-    """Torch version of :func:`normalise`: real units -> [0, 1], clipped."""
-    import torch
-
-    if param.scale == "log":
-        lo, hi = math.log(param.low), math.log(param.high)
-        u = (torch.log(value) - lo) / (hi - lo)
-    else:
-        u = (value - param.low) / (param.high - param.low)
-    return torch.clamp(u, 0.0, 1.0)

@@ -21,7 +21,7 @@ from typing import Any
 from ddspfx.catalog import EFFECT_NAMES, get_effect
 
 COMMUTING_JSON = Path(__file__).with_name("commuting.json")
-"""The shipped measurement (written by ``python experiments/order_symmetry.py``)."""
+"""The shipped measurement (written by ``python -m experiments.order_symmetry``)."""
 
 Pairs = frozenset[frozenset[str]]
 
@@ -53,7 +53,7 @@ def _load(path: str) -> Pairs:
     p = Path(path)
     if not p.exists():
         warnings.warn(f"{p} is missing; using the linear time-invariant pairs as the commuting pairs "
-                      "(run `python experiments/order_symmetry.py` to measure them)", stacklevel=3)
+                      "(run `python -m experiments.order_symmetry` to measure them)", stacklevel=3)
         return lti_pairs()
     return parse_pairs(read_table(p)["commuting_pairs"])
 

@@ -22,6 +22,13 @@ CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu", "long")
 EFFECT_SET_MODES: tuple[str, ...] = ("decoder", "presence")
 ORDER_SEARCH_MODES: tuple[str, ...] = ("exhaustive", "beam")
 
+# Seed ranges of the splits (example i of a split is generated from ``example_seed(base, i)``), disjoint so
+# that no clip is shared: training from 0, validation from 10_000_000 (``ddspfx.datamodule``), held-out
+# evaluation from 20_000_000 (``ddspfx.evaluate`` and the experiments).
+TRAIN_SEED = 0
+VAL_SEED = 10_000_000
+TEST_SEED_BASE = 20_000_000
+
 
 @dataclass
 class FrontEndConfig:

@@ -2,7 +2,7 @@
 
 Seeds: train examples come from seed 0 (indices 0..train_size-1), validation from
 10_000_000, and 20_000_000.. is reserved for held-out evaluation (``ddspfx.evaluate``), so no
-clip is ever shared between splits. Examples are generated deterministically from
+clip is ever shared between splits (the constants live in ``ddspfx.config``). Examples are generated deterministically from
 (seed, index), so workers and resumed runs see the same data; the training order is a seeded
 permutation per epoch that a resumed run re-enters where the interrupted one stopped
 (``ResumableShuffle``), so ``--resume`` trains on examples it has not seen yet.
@@ -10,29 +10,30 @@ permutation per epoch that a resumed run re-enters where the interrupted one sto
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 from ddspfx.catalog import SAMPLE_RATE
-from ddspfx.config import DataConfig
+from ddspfx.config import TEST_SEED_BASE, TRAIN_SEED, VAL_SEED, DataConfig
 from ddspfx.errors import DdspfxError
 from ddspfx.sources.soundfont import check_training_source
 
-TRAIN_SEED = 0
-VAL_SEED = 10_000_000
-TEST_SEED = 20_000_000
-
-
-def sampler_config(cfg: DataConfig):
+if TYPE_CHECKING:
+    from ddspfx.data import EffectsDataset
     from ddspfx.sampler import SamplerConfig
 
-    return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=cfg.order)
+
+def sampler_config(cfg: DataConfig) -> SamplerConfig:
+    from ddspfx.sampler import SamplerConfig, check_order
+
+    return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=check_order(cfg.order))
 
 
-def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE, dac_weights_hash: str | None = None):
+def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,
+                 dac_weights_hash: str | None = None) -> EffectsDataset:
     """The EffectsDataset of ``split`` ("train" or "val").
 
     With a materialised folder and ``dac_weights_hash`` (a DAC front end), items carry the codes
@@ -44,7 +45,7 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE, da
     if folder:
         return EffectsDataset.from_folder(folder, dac_weights_hash=dac_weights_hash)
     seed, n = (TRAIN_SEED, cfg.train_size) if split == "train" else (VAL_SEED, cfg.val_size)
-    if seed + n > (VAL_SEED if split == "train" else TEST_SEED):
+    if seed + n > (VAL_SEED if split == "train" else TEST_SEED_BASE):
         raise DdspfxError(f"data.{split}_size {n} would overlap the next split's seed range; keep it below 10_000_000")
     dataset = EffectsDataset(source_spec=cfg.source, n=n, seed=seed, duration_s=cfg.duration_s,
                              sample_rate=sample_rate, sampler=sampler_config(cfg),
@@ -95,12 +96,18 @@ class EffectsDataModule(L.LightningDataModule):
                  seed: int = 0) -> None:
         super().__init__()
         self.cfg, self.sample_rate, self.dac_weights_hash, self.seed = cfg, sample_rate, dac_weights_hash, seed
-        self.train_set = self.val_set = None
+        self.train_set: EffectsDataset | None = None
+        self.val_set: EffectsDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is None:
+        self._datasets()
+
+    def _datasets(self) -> tuple[EffectsDataset, EffectsDataset]:
+        """(train, val), built on first use."""
+        if self.train_set is None or self.val_set is None:
             self.train_set = make_dataset(self.cfg, "train", self.sample_rate, self.dac_weights_hash)
             self.val_set = make_dataset(self.cfg, "val", self.sample_rate, self.dac_weights_hash)
+        return self.train_set, self.val_set
 
     def _loader(self, dataset, sampler: Sampler[int] | None = None) -> DataLoader:
         from ddspfx.data import collate
@@ -111,10 +118,11 @@ class EffectsDataModule(L.LightningDataModule):
                           prefetch_factor=4 if w > 0 else None)
 
     def train_dataloader(self) -> DataLoader:
-        sampler = ResumableShuffle(len(self.train_set), seed=self.seed)
+        train_set = self._datasets()[0]
+        sampler = ResumableShuffle(len(train_set), seed=self.seed)
         if self.trainer is not None:  # Lightning restores global_step before it asks for the loader
             sampler.seek(self.trainer.global_step, self.cfg.batch_size * self.trainer.world_size)
-        return self._loader(self.train_set, sampler)
+        return self._loader(train_set, sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set)
+        return self._loader(self._datasets()[1])

@@ -118,6 +118,8 @@ def stft_weight(step: int | None, cfg: LossConfig) -> float:
 class DdspfxLoss(nn.Module):
     """All terms of the objective, weighted per :class:`LossConfig`."""
 
+    token_weights: torch.Tensor | None  # (V,) buffer, see choice_weights
+
     def __init__(self, cfg: LossConfig, pad_id: int, sample_rate: int = SAMPLE_RATE, sinkhorn_tau: float = 1.0,
                  sinkhorn_iters: int = 20, token_weights: torch.Tensor | None = None) -> None:
         super().__init__()

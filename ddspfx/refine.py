@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from ddspfx.catalog import (
 )
 from ddspfx.chain import Chain, Pedal
 from ddspfx.metrics import MRSTFTDistance
+
+if TYPE_CHECKING:  # infer imports this module at run time; the type alone creates no cycle
+    from ddspfx.infer import Analysis
 
 SET_MARGIN = 0.10
 """A candidate with another effect set must be this much closer (relative MR-STFT distance) than the best
@@ -51,7 +55,7 @@ distance 1.12 / 1.15 / 1.21 (blind 1.44); chorus mix error 0.44 / 0.25 / 0.11 (b
 class RefineResult:
     """The refined analysis and what refinement gained (distances: MR-STFT, peak-normalised)."""
 
-    analysis: object  # ddspfx.infer.Analysis (not imported: infer imports this module)
+    analysis: Analysis
     distance_dry: float
     distance_before: float
     distance_after: float
@@ -150,7 +154,7 @@ def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int,
             loss = loss + prior * sum(((torch.sigmoid(logits[i]) - init[i]) ** 2).sum() for i in pulled)
         loss.backward()
         for z, knobs in zip(logits, multimodal):  # Adam would turn their near-zero, noisy gradients into full
-            if knobs:                              # steps and walk away from the grid's minimum: hold them
+            if knobs and z.grad is not None:       # steps and walk away from the grid's minimum: hold them
                 z.grad[knobs] = 0.0
         opt.step()
     return Chain([Pedal(p.effect, denormalise_params(p.effect, torch.sigmoid(z).detach().double().numpy()))
@@ -198,7 +202,7 @@ def choose(scored: Sequence[tuple[Sequence[str], float]], estimate: Sequence[str
     return best
 
 
-def refine(wet: np.ndarray, dry: np.ndarray, analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
+def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
            max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR
            ) -> RefineResult:
     """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one

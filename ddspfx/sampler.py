@@ -9,17 +9,26 @@ redrawn until :func:`ddspfx.audibility.is_audible` passes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal, Sequence, cast
 
 import numpy as np
 
-from ddspfx.catalog import EFFECT_NAMES, EFFECTS, SAMPLE_RATE, TYPICAL_ORDER, Param, get_effect
+from ddspfx.audibility import is_audible
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, denormalise, get_effect, normalise
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
+from ddspfx.knobs import sample_params, uniform_excluding
 
 Order = Literal["uniform", "typical"]
+ORDERS: tuple[str, ...] = ("uniform", "typical")
+
+
+def check_order(order: str) -> Order:
+    """A command-line or config order prior as an :data:`Order`, or a one-line error naming the choices."""
+    if order not in ORDERS:
+        raise DdspfxError(f"order must be 'uniform' or 'typical', got {order!r}")
+    return cast(Order, order)
 
 
 @dataclass
@@ -43,8 +52,7 @@ class SamplerConfig:
             raise DdspfxError(f"need 0 <= min_effects <= max_effects, got {self.min_effects}..{self.max_effects}")
         if self.max_effects > len(self.effects):
             raise DdspfxError(f"max_effects={self.max_effects} but only {len(self.effects)} effects are allowed")
-        if self.order not in ("uniform", "typical"):
-            raise DdspfxError(f"order must be 'uniform' or 'typical', got {self.order!r}")
+        check_order(self.order)
         if not 0.0 <= self.deviation <= 1.0:
             raise DdspfxError(f"deviation is a probability in [0, 1], got {self.deviation}")
         if self.count_weights is not None:
@@ -55,51 +63,11 @@ class SamplerConfig:
             self.count_weights = tuple(float(v) for v in w)
 
 
-def unit(value: float, p: Param) -> float:
-    """Scalar :func:`ddspfx.catalog.normalise` in plain floats (the data path calls it per knob per clip)."""
-    if p.scale == "log":
-        u = (math.log(value) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
-    else:
-        u = (value - p.low) / (p.high - p.low)
-    return min(1.0, max(0.0, u))
-
-
-def from_unit(u: float, p: Param) -> float:
-    """Scalar :func:`ddspfx.catalog.denormalise` in plain floats."""
-    u = min(1.0, max(0.0, float(u)))
-    if p.scale == "log":
-        return math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low)))
-    return p.low + u * (p.high - p.low)
-
-
-DEAD_ZONES: dict[str, dict[str, tuple[float, float]]] = {
-    e.name: {p.name: p.dead_zone for p in e.params if p.dead_zone is not None} for e in EFFECTS.values()
-}
-"""Open intervals (real units) excluded from the sampler's draw, per effect and knob (from the catalog)."""
-
-
-def _uniform_excluding(rng: np.random.Generator, lo: float, hi: float, gap: tuple[float, float] | None) -> float:
-    """Uniform on [lo, hi] minus the open interval ``gap`` (all normalised)."""
-    if gap is None:
-        return float(rng.uniform(lo, hi))
-    a, b = max(lo, gap[0]), min(hi, gap[1])
-    if a >= b:
-        return float(rng.uniform(lo, hi))
-    u = rng.uniform(0.0, (a - lo) + (hi - b))
-    return float(lo + u if u < a - lo else b + (u - (a - lo)))
-
-
-def sample_params(rng: np.random.Generator, effect: str) -> dict[str, float]:
-    """Real-unit params, uniform in normalised space over each knob's audible sub-range (minus dead zones)."""
-    eff = get_effect(effect)
-    zones = DEAD_ZONES.get(eff.name, {})
-    out = {}
-    for p in eff.params:
-        lo, hi = unit(p.sample_low, p), unit(p.sample_high, p)
-        gap = zones.get(p.name)
-        gap_u = None if gap is None else (unit(gap[0], p), unit(gap[1], p))
-        out[p.name] = from_unit(_uniform_excluding(rng, lo, hi, gap_u), p)
-    return out
+# Old names, kept for ddspfx.plugins.render: the catalog's normalise/denormalise and knobs.uniform_excluding
+# (the same functions, not copies); new code imports them from their homes.
+unit = normalise
+from_unit = denormalise
+_uniform_excluding = uniform_excluding
 
 
 def typical_order(effects: Sequence[str]) -> list[str]:
@@ -163,14 +131,13 @@ class ChainSampler:
         return Chain(pedals)
 
     def _audible_params(self, rng: np.random.Generator, name: str, dry: np.ndarray, sample_rate: int) -> dict[str, float]:
-        from ddspfx.audibility import is_audible
-
-        best, best_score = None, -np.inf
-        for _ in range(max(1, self.config.audibility_tries)):
+        best = sample_params(rng, name)
+        ok, best_score = is_audible(name, best, dry, sample_rate)
+        for _ in range(max(1, self.config.audibility_tries) - 1):
+            if ok:
+                break
             params = sample_params(rng, name)
             ok, score = is_audible(name, params, dry, sample_rate)
-            if ok:
-                return params
-            if score > best_score:
+            if ok or score > best_score:
                 best, best_score = params, score
         return best

@@ -13,13 +13,23 @@ import time
 import warnings
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, cast, get_args
 
 import yaml
 
 from ddspfx.config import Config, load_config
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
+
+Precision = Literal["64-true", "32-true", "16-true", "bf16-true", "16-mixed", "bf16-mixed"]
+"""The ``trainer.precision`` values Lightning takes (its current names)."""
+
+
+def check_precision(precision: str) -> Precision:
+    """``trainer.precision`` as a :data:`Precision`, or a one-line error naming the choices."""
+    if precision not in get_args(Precision):
+        raise DdspfxError(f"trainer.precision must be one of {', '.join(get_args(Precision))}, got {precision!r}")
+    return cast(Precision, precision)
 
 
 def atomic_checkpoint_io():
@@ -125,7 +135,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     trainer = L.Trainer(
-        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=t.precision,
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=check_precision(t.precision),
         max_steps=t.max_steps, max_time=timedelta(minutes=t.max_time_min) if t.max_time_min > 0 else None,
         val_check_interval=t.val_every, check_val_every_n_epoch=None, limit_val_batches=t.limit_val_batches,
         log_every_n_steps=t.log_every, gradient_clip_val=cfg.optim.grad_clip, callbacks=callbacks,

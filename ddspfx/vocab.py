@@ -21,19 +21,19 @@ from typing import AbstractSet, Sequence
 
 import torch
 
-from ddspfx.catalog import EFFECT_NAMES, bin_to_value, get_effect
+from ddspfx.catalog import EFFECT_NAMES, bin_to_value, get_effect, value_to_bin
 from ddspfx.chain import Chain, Pedal
-from ddspfx.sampler import unit
 
 PAD, BOS, EOS = "<pad>", "<chain>", "</chain>"
 
 
 @dataclass(frozen=True)
 class _Info:
-    """What one id means: kind is pad/bos/eos/open/close/param; effect/param index/bin where relevant."""
+    """What one id means: kind is pad/bos/eos/open/close/param; effect/param index/bin where relevant
+    (``effect`` is "" for pad/bos/eos)."""
 
     kind: str
-    effect: str | None = None
+    effect: str = ""
     param_index: int = -1
     bin: int = -1
 
@@ -118,7 +118,7 @@ class PedalVocab:
     # --- encode / decode ----------------------------------------------------------------
 
     def encode(self, chain: Chain) -> list[int]:
-        """``<chain> (<effect> p:bin ... </effect>)* </chain>``; values are binned per the catalog."""
+        """``<chain> (<effect> p:bin ... </effect>)* </chain>``; values are binned by ``catalog.value_to_bin``."""
         ids = [self.bos_id]
         for pedal in chain:
             if pedal.effect not in self._open:
@@ -126,7 +126,7 @@ class PedalVocab:
             eff = get_effect(pedal.effect)
             ids.append(self._open[eff.name])
             for i, p in enumerate(eff.params):
-                ids.append(self._param_ids[eff.name][i][min(int(unit(pedal.params[p.name], p) * p.bins), p.bins - 1)])
+                ids.append(self._param_ids[eff.name][i][value_to_bin(pedal.params[p.name], p)])
             ids.append(self._close[eff.name])
         ids.append(self.eos_id)
         return ids
@@ -169,9 +169,10 @@ class PedalVocab:
 
     # --- grammar ------------------------------------------------------------------------
 
-    def _state(self, prefix: Sequence[int]) -> tuple[str, set[str], str | None, int]:
-        """Walk a prefix: (phase, used effects, open effect, params written). Raises on an invalid prefix."""
-        phase, used, current, n_params = "start", set(), None, 0
+    def _state(self, prefix: Sequence[int]) -> tuple[str, set[str], str, int]:
+        """Walk a prefix: (phase, used effects, open effect or "", params written). Raises on an invalid prefix."""
+        phase, current, n_params = "start", "", 0
+        used: set[str] = set()
         for pos, i in enumerate(prefix):
             i = int(i)
             if i == self.pad_id:
@@ -196,7 +197,7 @@ class PedalVocab:
                     n_params += 1
                 else:
                     ok = info.kind == "close" and info.effect == current
-                    phase, current = "between", None
+                    phase, current = "between", ""
             if not ok:
                 raise ValueError(f"position {pos}: token {self.token(i)!r} not allowed here")
         return phase, used, current, n_params

@@ -490,7 +490,9 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
 
 
 def command_line(script: str, argv: Sequence[str] | None) -> str:
-    return " ".join(["python", f"experiments/{script}", shlex.join(list(sys.argv[1:] if argv is None else argv))]).strip()
+    """The command that reproduces a run of ``experiments/<script>``: ``python -m experiments.<name> ARGS``."""
+    module = "experiments." + Path(script).stem
+    return " ".join(["python", "-m", module, shlex.join(list(sys.argv[1:] if argv is None else argv))]).strip()
 
 
 def write_table(out: Path, title: str, command: str, header: str, table: str, payload: dict[str, Any]) -> None:

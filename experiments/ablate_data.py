@@ -17,7 +17,7 @@ chains, and the table says so).
 Default (2-core CPU): 22 min of training split over the variants that run (3 x 7.3 min, or 4 x 5.5
 with ``--real-folder``) + about 4 min of evaluation (150 clips x 2-3 test sets) ~= 27 min.
 
-    python experiments/ablate_data.py [--real-folder PATH] [--budget-min M] [--n-test 150] [--scale 1] [--smoke]
+    python -m experiments.ablate_data [--real-folder PATH] [--budget-min M] [--n-test 150] [--scale 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ablate import (
+from ddspfx.config import load_config, parse_overrides
+from ddspfx.errors import DdspfxError, cli_entry
+from experiments.ablate import (
     Ablation,
     TestSet,
     Variant,
@@ -39,9 +41,6 @@ from ablate import (
     selected,
     split_budget,
 )
-
-from ddspfx.config import load_config, parse_overrides
-from ddspfx.errors import DdspfxError, cli_entry
 
 NAME = "data"
 TOTAL_TRAIN_MIN = 22.0

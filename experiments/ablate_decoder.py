@@ -22,7 +22,7 @@ each on this CPU: 2 s for a 5-pedal set).
 
 Default (2-core CPU): 1 run x 20 min + about 5 min of evaluation on 150 clips ~= 26 min.
 
-    python experiments/ablate_decoder.py [--budget-min 20] [--n-test 150] [--max-orders 120] [--scale 1] [--smoke]
+    python -m experiments.ablate_decoder [--budget-min 20] [--n-test 150] [--max-orders 120] [--scale 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -34,7 +34,13 @@ import sys
 from typing import Any, Sequence
 
 import numpy as np
-from ablate import (
+
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index, get_effect
+from ddspfx.chain import Chain, Pedal
+from ddspfx.errors import cli_entry
+from ddspfx.evaluate import Example
+from ddspfx.metrics import MRSTFTDistance
+from experiments.ablate import (
     Ablation,
     DecodeSettings,
     TestSet,
@@ -49,12 +55,6 @@ from ablate import (
     run_ablation,
     selected,
 )
-
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index, get_effect
-from ddspfx.chain import Chain, Pedal
-from ddspfx.errors import cli_entry
-from ddspfx.evaluate import Example
-from ddspfx.metrics import MRSTFTDistance
 
 NAME = "decoder"
 

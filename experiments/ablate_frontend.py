@@ -13,7 +13,7 @@
 Default (2-core CPU): 26 min of training split over the variants that can run (2 x 13 min without
 DAC, 3 x 8.7 min with it) + about 1.5 min of evaluation on 200 clips ~= 28 min.
 
-    python experiments/ablate_frontend.py [--budget-min M] [--n-test 200] [--scale 1] [--smoke]
+    python -m experiments.ablate_frontend [--budget-min M] [--n-test 200] [--scale 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ablate import (
+from ddspfx.errors import cli_entry
+from experiments.ablate import (
     Ablation,
     TestSet,
     Variant,
@@ -35,8 +36,6 @@ from ablate import (
     selected,
     split_budget,
 )
-
-from ddspfx.errors import cli_entry
 
 NAME = "frontend"
 TOTAL_TRAIN_MIN = 26.0

@@ -17,7 +17,7 @@ much on a CPU (``experiments/results/benchmarks.md``), take fewer steps; the tab
 
 Default (2-core CPU): 3 runs x 8 min + about 2 min of evaluation on 200 clips ~= 27 min.
 
-    python experiments/ablate_objective.py [--budget-min 8] [--n-test 200] [--scale 1] [--config default] [--smoke]
+    python -m experiments.ablate_objective [--budget-min 8] [--n-test 200] [--scale 1] [--config default] [--smoke]
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from ablate import (
+from ddspfx.errors import cli_entry
+from experiments.ablate import (
     Ablation,
     TestSet,
     Variant,
@@ -40,8 +41,6 @@ from ablate import (
     stft_overrides,
     stft_schedule,
 )
-
-from ddspfx.errors import cli_entry
 
 NAME = "objective"
 

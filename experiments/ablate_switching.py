@@ -14,7 +14,7 @@ shows whether the switching matrix itself learned the order.
 
 Default (2-core CPU): 3 runs x 8 min + about 2 min of evaluation on 200 clips ~= 27 min.
 
-    python experiments/ablate_switching.py [--budget-min 8] [--n-test 200] [--scale 1] [--smoke]
+    python -m experiments.ablate_switching [--budget-min 8] [--n-test 200] [--scale 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from ablate import (
+from ddspfx.errors import cli_entry
+from experiments.ablate import (
     Ablation,
     TestSet,
     Variant,
@@ -37,8 +38,6 @@ from ablate import (
     stft_overrides,
     stft_schedule,
 )
-
-from ddspfx.errors import cli_entry
 
 NAME = "switching"
 

@@ -4,7 +4,7 @@ DAC's 44 kHz architecture with random weights (same compute as the pretrained mo
 batch of 8 x 2 s clips; the mel front end (``build_frontend("mel")``) runs on the same batch.
 Needs descript-audio-codec (``pip install 'ddspfx[dac]'``). One table on stdout.
 
-    python experiments/bench_dac.py [--threads 1] [--repeats 3] [--batch 8] [--seconds 2]
+    python -m experiments.bench_dac [--threads 1] [--repeats 3] [--batch 8] [--seconds 2]
 """
 
 from __future__ import annotations

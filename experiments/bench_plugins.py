@@ -7,7 +7,7 @@ plugins (``render_plugin_chain``, implementations drawn per clip) vs pedalboard 
 the same dry clips and effect types. clips/s/core = clips / CPU seconds of this process
 (``time.process_time``, robust to other jobs on the machine); wall-clock clips/s beside it.
 
-    python experiments/bench_plugins.py [--n 100] [--seconds 2]
+    python -m experiments.bench_plugins [--n 100] [--seconds 2]
 """
 
 from __future__ import annotations

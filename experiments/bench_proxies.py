@@ -5,7 +5,7 @@ permutation of all 7 effects, and a near-hard one with and without skipping negl
 evaluations) for a batch of mono guitar clips, at 44.1 kHz and 22.05 kHz, next to pedalboard's
 render of the same thing (a loop over the batch: pedalboard cannot take batches).
 
-    python experiments/bench_proxies.py [--batch 8] [--seconds 2] [--threads 2] [--repeats 2]
+    python -m experiments.bench_proxies [--batch 8] [--seconds 2] [--threads 2] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, TYPICAL_ORDER, denormalise_
 from ddspfx.chain import Chain, Pedal
 from ddspfx.proxies import get_proxy
 from ddspfx.proxies.recovery import dry_clips
-from ddspfx.proxies.switching import SoftChain, chain_to_targets, sinkhorn
+from ddspfx.proxies.switching import SoftChain, sinkhorn
+from ddspfx.targets import chain_to_targets
 
 
 @dataclass

@@ -8,7 +8,7 @@ and back to back (paired, so load from other processes hits both alike):
 clips/s = workers / mean per-clip time (means, unlike medians, add up: the synth source's cost varies
 10x from a single note to a riff). Goal: whole / floor <= 1.3.
 
-    python experiments/bench_render.py [--n 200] [--seconds 2]
+    python -m experiments.bench_render [--n 200] [--seconds 2]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Step time of the training objective: CE + heads, and with the proxy MR-STFT term.
 
-    python experiments/bench_train.py [--threads 1] [--config default] [--section.key VALUE ...]
+    python -m experiments.bench_train [--threads 1] [--config default] [--section.key VALUE ...]
 
 Times one optimisation step (forward, loss, backward, AdamW) on a real batch of the config's
 size, median of 4 after a warm-up, wall clock and process CPU time; reports the machine's load

@@ -15,7 +15,7 @@ Every section runs in its own fresh process (``--only SECTION``), so its peak re
 own; tracemalloc is not used because torch's tensors bypass Python's allocator. Each row carries
 the command that reproduces it. Times are wall clock on a shared machine: compare rows of one run.
 
-    python experiments/benchmarks.py [--quick] [--checkpoint MODEL.safetensors] [--only render|proxies|train|infer]
+    python -m experiments.benchmarks [--quick] [--checkpoint MODEL.safetensors] [--only render|proxies|train|infer]
                                      [--device cuda]
 """
 
@@ -77,7 +77,7 @@ class Settings:
                 + (["--device", self.device] if self.gpu else []))
 
     def command(self, section: str) -> str:
-        return shlex.join(["python", "experiments/benchmarks.py", "--only", section, *self.flags])
+        return shlex.join(["python", "-m", "experiments.benchmarks", "--only", section, *self.flags])
 
 
 def peak_mib(children: bool = False) -> float:
@@ -124,7 +124,7 @@ def timed_process(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float
 
 def section_render(s: Settings) -> list[Row]:
     """Pedalboard render and EffectsDataset items/s, one worker (bench_render: paired per-clip timing)."""
-    import bench_render
+    from experiments import bench_render
 
     n, seconds = (20, 2.0) if s.quick else (100, 2.0)
     rows = []
@@ -142,8 +142,9 @@ def section_render(s: Settings) -> list[Row]:
 
 def section_proxies(s: Settings) -> list[Row]:
     """Each proxy and the SoftChain, batch 8 x 2 s at 44.1 kHz, one thread (bench_proxies.bench_rate)."""
-    import bench_proxies
     import torch
+
+    from experiments import bench_proxies
 
     torch.set_num_threads(1)
     repeats = 1 if s.quick else 2
@@ -223,7 +224,7 @@ def _checkpoint(s: Settings, tmp: Path) -> tuple[Path, str]:
     cfg = load_config("default")
     torch.manual_seed(0)
     path, _ = save_model(DdspfxModel(cfg.model, clip_seconds=cfg.data.duration_s), tmp / "untrained.safetensors",
-                         notes={"reproduce": "experiments/benchmarks.py: untrained, for timing only"})
+                         notes={"reproduce": "python -m experiments.benchmarks: untrained, for timing only"})
     return path, "untrained default-config model (no checkpoint shipped; same network, decode length may differ from a trained one)"
 
 
@@ -291,7 +292,7 @@ def run_section_in_child(section: str, s: Settings) -> list[Row]:
     """Run one section in a fresh interpreter so its peak memory is its own."""
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "rows.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--only", section, "--rows-json", str(out), *s.flags]
+        cmd = [sys.executable, "-m", "experiments.benchmarks", "--only", section, "--rows-json", str(out), *s.flags]
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, env=env, cwd=REPO)
@@ -337,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for section in args.only or SECTIONS:
         rows += run_section_in_child(section, s)
-    command = shlex.join(["python", "experiments/benchmarks.py", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(["python", "-m", "experiments.benchmarks", *(argv if argv is not None else sys.argv[1:])])
     print(format_table(rows, s, time.perf_counter() - t0, command))
     return 0
 

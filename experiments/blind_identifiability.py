@@ -15,7 +15,7 @@ tell the wet clips from the dry ones:
 The score is the ROC AUC (0.5 = chance, 1 = always told apart). The clips come from their own seed
 (``--seed``), not from the training, validation or test seeds.
 
-    python experiments/blind_identifiability.py [--checkpoint PATH] [--n 1600] [--seed 31] [--out DIR]
+    python -m experiments.blind_identifiability [--checkpoint PATH] [--n 1600] [--seed 31] [--out DIR]
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ablate import command_line, write_table
 from tqdm import tqdm
 
 from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
+from experiments.ablate import command_line, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "blind_identifiability"
 N_BANDS, F_MIN, F_MAX = 48, 60.0, 16_000.0
@@ -98,7 +98,7 @@ def lone_pedal_clips(effect: str, n: int, seed: int, seconds: float, sample_rate
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CliParser(prog="python experiments/blind_identifiability.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python -m experiments.blind_identifiability", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", help="model (.safetensors or run folder); default: the shipped model")
     p.add_argument("--n", type=int, default=1600, help="clips per effect, half of them wet (default 1600)")
     p.add_argument("--seed", type=int, default=31)

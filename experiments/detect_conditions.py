@@ -14,7 +14,7 @@ or missed under several conditions:
 The last row gives the false alarms: the share of clips without the pedal where it was reported.
 The default clips are the development seeds (20,700,000+), not the test seeds of the README's table.
 
-    python experiments/detect_conditions.py [--checkpoint PATH] [--n 1000] [--seed 700000] [--out DIR]
+    python -m experiments.detect_conditions [--checkpoint PATH] [--n 1000] [--seed 700000] [--out DIR]
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
 from ddspfx.catalog import EFFECT_NAMES, Param, denormalise, get_effect, normalise
 from ddspfx.chain import Chain
 from ddspfx.errors import CliParser, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE
+from experiments.ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "detect_conditions"
 NONLINEAR = ("compressor", "distortion")
@@ -106,7 +106,7 @@ def markdown(table: dict[str, dict[str, list[int]]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CliParser(prog="python experiments/detect_conditions.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python -m experiments.detect_conditions", description=__doc__.splitlines()[0])
     add_readout_args(p, OUT)
     return p
 

@@ -1,6 +1,6 @@
 """Out-of-distribution checks of the shipped model: held-out sets that differ from training in ONE way each.
 
-``python experiments/ood_check.py [--n 150] [--seed 0] [--checkpoint M] [--compare NAME=M2] [--cnn-checkpoint DIR] [--out DIR]``
+``python -m experiments.ood_check [--n 150] [--seed 0] [--checkpoint M] [--compare NAME=M2] [--cnn-checkpoint DIR] [--out DIR]``
 
 Conditions (all test seeds 20_000_000+, disjoint from training 0.. and validation 10_000_000..):
 
@@ -53,10 +53,8 @@ from ddspfx.evaluate import COLUMNS, TEST_SEED_BASE, Example, Scorer
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
 from ddspfx.render import limit_output
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_guitar import RecordedNotes, fetch  # noqa: E402
-from subtractive_guitar import subtractive_phrase  # noqa: E402
+from experiments.real_guitar import RecordedNotes, fetch
+from experiments.subtractive_guitar import subtractive_phrase
 
 # --- other renderers: same effect types, DSP that differs from pedalboard's -------------------------------
 
@@ -434,7 +432,7 @@ def plot_bars(path: Path, results: dict[str, dict[str, dict[str, float]]]) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CliParser(prog="python experiments/ood_check.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python -m experiments.ood_check", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=150, help="clips per condition (default 150)")
     p.add_argument("--seed", type=int, default=0, help="test-set seed offset (seeds start at 20,000,000)")
     p.add_argument("--checkpoint", help="model checkpoint; default: the shipped model")

@@ -14,7 +14,7 @@ trained with BCE on ``--n-train`` clips (10 % of them held out to pick the epoch
 not used for that) and scored on ``--n-test`` other clips. All clips come from the evaluation seed range
 at offset ``--seed`` (default 800,000: development seeds, not the README's test seeds).
 
-    python experiments/order_probe.py [--checkpoint PATH] [--n-train 6000] [--n-test 1000] [--epochs 40]
+    python -m experiments.order_probe [--checkpoint PATH] [--n-train 6000] [--n-test 1000] [--epochs 40]
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ablate import command_line, write_table
 from torch import nn
 from tqdm import tqdm
 
@@ -35,6 +34,7 @@ from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, make_examples
 from ddspfx.metrics import NONLINEAR, pairwise_order
+from experiments.ablate import command_line, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "order_probe"
 
@@ -83,7 +83,7 @@ def probe_accuracy(probe: PairProbe, memory: torch.Tensor, rows: torch.Tensor) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CliParser(prog="python experiments/order_probe.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python -m experiments.order_probe", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", help="model (.safetensors or run folder); default: the shipped model")
     p.add_argument("--n-train", type=int, default=6000, help="probe training clips (default 6000)")
     p.add_argument("--n-test", type=int, default=1000, help="held-out clips (default 1000)")

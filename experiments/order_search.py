@@ -13,7 +13,7 @@ rows differ only in the order:
 The default clips are the development seeds (20,700,000+), not the test seeds the README's table uses,
 so choosing a weight here does not tune to the test set.
 
-    python experiments/order_search.py [--checkpoint PATH] [--n 1000] [--seed 700000] [--out DIR]
+    python -m experiments.order_search [--checkpoint PATH] [--n 1000] [--seed 700000] [--out DIR]
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
 from ddspfx.errors import CliParser, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, Scorer
+from experiments.ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "order_search"
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 1000.0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CliParser(prog="python experiments/order_search.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python -m experiments.order_search", description=__doc__.splitlines()[0])
     add_readout_args(p, OUT)
     p.add_argument("--beam", type=int, default=4)
     return p

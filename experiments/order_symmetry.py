@@ -23,7 +23,7 @@ next to the linear time-invariant rule.
 Writes ``<out>/heatmap.png``, ``<out>/table.md``, ``<out>/results.json`` and the package table
 ``ddspfx/commuting.json`` (``--package-json``; read by ``ddspfx.commuting``). Seeded; one thread.
 
-    python experiments/order_symmetry.py [--n 20] [--chains 200] [--scale 1] [--tau 0.1] [--seed 0]
+    python -m experiments.order_symmetry [--n 20] [--chains 200] [--scale 1] [--tau 0.1] [--seed 0]
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error("need 0 < --tau < 1, 0 < --min-fraction <= 1, --n >= 1 and --chains >= 1")
     torch.set_num_threads(1)
     n, n_chains = max(1, round(args.n * args.scale)), max(1, round(args.chains * args.scale))
-    command = " ".join(["python experiments/order_symmetry.py", shlex.join(argv if argv is not None else sys.argv[1:])]).strip()
+    command = " ".join(["python -m experiments.order_symmetry", shlex.join(argv if argv is not None else sys.argv[1:])]).strip()
     t0 = time.perf_counter()
 
     source = make_source("synth")

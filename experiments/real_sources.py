@@ -1,6 +1,6 @@
 """Real guitar, any level: each model scored on dry sources it was or was not trained on (leave-one-source-out).
 
-``python experiments/real_sources.py [--n 150] [--seed 700000] [--model NAME=CHECKPOINT ...] [--sources A,B]
+``python -m experiments.real_sources [--n 150] [--seed 700000] [--model NAME=CHECKPOINT ...] [--sources A,B]
 [--renderer pedalboard|plugins] [--out DIR]``
 
 For every (source, model): the usual blind metrics on chains of 0-5 pedals rendered by pedalboard onto that
@@ -48,9 +48,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer, baseline_systems
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import ChainSampler, SamplerConfig
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ood_check import dry_false_alarms, recorded_guitar  # noqa: E402
+from experiments.ood_check import dry_false_alarms, recorded_guitar
 
 LEVELS_DBFS: tuple[float, ...] = (-30.0, -20.0, -10.0, 0.0)
 """Peak levels of the level-stability check (dBFS)."""
@@ -229,7 +227,7 @@ def heard(spec: str, training_source: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CliParser(prog="python experiments/real_sources.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python -m experiments.real_sources", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=150, help="clips per source (default 150)")
     p.add_argument("--level-n", type=int, default=60, help="clips of each source in the level check (default 60)")
     p.add_argument("--seed", type=int, default=700000, help="test-seed offset (default 700000: development)")

@@ -13,7 +13,7 @@ micro-F1 and eq F1 against the true chains, and the mean normalised parameter er
 found (all knobs; the delay time alone, a knob whose loss landscape has many minima). The default clips are development seeds
 (20,700,000+), not the test seeds of the README's headline table.
 
-    python experiments/refine_gain.py [--n 60] [--steps 60] [--seed 700000] [--source synth|folder:PATH] [--out DIR]
+    python -m experiments.refine_gain [--n 60] [--steps 60] [--seed 700000] [--source synth|folder:PATH] [--out DIR]
 
 The shipped margin was chosen with the default seeds; report with others (e.g. ``--seed 710000``).
 """
@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ablate import add_readout_args, command_line, write_table
 from tqdm import tqdm
 
 from ddspfx.catalog import get_effect
@@ -37,13 +36,14 @@ from ddspfx.chain import Chain
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, make_examples
 from ddspfx.metrics import PresenceCounts, knob_errors
+from experiments.ablate import add_readout_args, command_line, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "refine"
 MARGINS = (float("inf"), 0.10, 0.05, 0.02, 0.0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CliParser(prog="python experiments/refine_gain.py", description=__doc__.splitlines()[0])
+    p = CliParser(prog="python -m experiments.refine_gain", description=__doc__.splitlines()[0])
     add_readout_args(p, OUT, n=60, batch=False)  # of the --n clips drawn, those with no effect are skipped
     p.add_argument("--steps", type=int, default=60, help="optimisation steps per candidate (default 60)")
     p.add_argument("--top-k", type=int, default=3, help="candidate orders (default 3)")

@@ -8,7 +8,7 @@ least squares to the points from ``--fit-from`` clips on, and the table says how
 needs to reach the issue's target. That is the recent rate carried on, not a prediction: curves like these
 usually bend down, so the figure is a lower bound on what the same model and recipe would need.
 
-    python experiments/scaling_curve.py --point "28-min default" 102528 28 runs/dev_default/results.json \\
+    python -m experiments.scaling_curve --point "28-min default" 102528 28 runs/dev_default/results.json \\
         --point ... --out experiments/results/scaling
 """
 
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"the points were evaluated on different clips (n, seed, source): {sorted(map(str, setups))}")
     args.out.mkdir(parents=True, exist_ok=True)
     n, seed, source = setups.pop()
-    text = (f"# Development figures vs training\n\nCommand: `python experiments/scaling_curve.py` (see README here).  \n"
+    text = (f"# Development figures vs training\n\nCommand: `python -m experiments.scaling_curve` (see README here).  \n"
             f"Evaluation: {n} clips, source {source}, seeds {seed}+ (development seeds).\n\n" + table(points, args.fit_from))
     atomic_write_text(args.out / "table.md", text + "\n\n![scaling.png](scaling.png)\n")
     plot(points, args.out / "scaling.png")

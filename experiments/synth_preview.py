@@ -3,8 +3,8 @@
 Writes one wav per phrase kind (and a scale of single notes) plus a spectrogram PNG,
 so a person can check that it sounds like a plucked guitar and not like a sine::
 
-    python experiments/synth_preview.py --out runs/synth_preview --seed 0
-    python experiments/synth_preview.py --bench 200      # time 2-s phrases per kind (one thread)
+    python -m experiments.synth_preview --out runs/synth_preview --seed 0
+    python -m experiments.synth_preview --bench 200      # time 2-s phrases per kind (one thread)
 """
 
 from __future__ import annotations

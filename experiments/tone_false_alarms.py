@@ -6,7 +6,7 @@ random tone stage (the training distribution of the stage, other seeds), and opt
 recorded dry guitar -- to each model and reports how often it names a pedal, and its median eq
 confidence.
 
-    python experiments/tone_false_alarms.py --compare L3=/work/runs/long3 --folder DIR --out DIR
+    python -m experiments.tone_false_alarms --compare L3=/work/runs/long3 --folder DIR --out DIR
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def clean_clips(kind: str, n: int, seed: int, folder: str | None = None) -> list
 
 def report(model, clips: Sequence[np.ndarray]) -> dict[str, float]:
     """ood_check's clean-clip false-alarm shares of the reported chains, plus the median eq confidence."""
-    from ood_check import dry_false_alarms
+    from experiments.ood_check import dry_false_alarms
 
     with torch.no_grad():
         preds = [model.predict(torch.from_numpy(np.asarray(x, dtype=np.float32))[None], beam=1)[0] for x in clips]

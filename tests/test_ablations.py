@@ -1,11 +1,12 @@
 """The ablation scripts (experiments/ablate_*.py) end to end in --smoke mode, and their own pieces.
 
-The scripts import their shared runner as ``ablate`` from their own folder, so they run as
-subprocesses (``python experiments/ablate_x.py``), exactly as a user runs them.
+The scripts run as subprocesses (``python -m experiments.ablate_x`` from the repository root), exactly as a
+user runs them; their pieces are imported from the ``experiments`` package.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -17,30 +18,19 @@ import pytest
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
-EXPERIMENTS = REPO / "experiments"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def run_script(name: str, out: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / name), "--smoke", "--out", str(out), *extra],
+    proc = subprocess.run([sys.executable, "-m", f"experiments.{Path(name).stem}", "--smoke", "--out", str(out), *extra],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
 def import_experiment(name: str):
-    """An experiments/ script as a module (it imports its folder's shared runner, as when run)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up while the class is made
-    sys.path.insert(0, str(EXPERIMENTS))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(EXPERIMENTS))
-    return mod
+    """An experiments/ script as a module of the ``experiments`` package."""
+    return importlib.import_module(f"experiments.{name}")
 
 
 def first_table_rows(md: str, heading: str) -> list[list[str]]:
@@ -93,11 +83,11 @@ def test_objective_smoke_end_to_end(tmp_path: Path) -> None:
 
 SNIPPET = r"""
 import json, numpy as np, torch
-from ablate import heads_chain
-from ablate_decoder import search_order
+from experiments.ablate import heads_chain
+from experiments.ablate_decoder import search_order
 from ddspfx.chain import Chain, Pedal
 from ddspfx.metrics import MRSTFTDistance
-from ddspfx.proxies.switching import chain_to_targets
+from ddspfx.targets import chain_to_targets
 from ddspfx.render import render_chain
 from ddspfx.sampler import sample_params
 from ddspfx.sources import make_source
@@ -124,7 +114,7 @@ print(json.dumps({"exhaustive": exhaustive.effects, "greedy": greedy.effects, "t
 
 
 def test_order_search_and_heads_readout(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", SNIPPET], cwd=EXPERIMENTS, env=ENV, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", SNIPPET], cwd=REPO, env=ENV, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -189,7 +179,7 @@ def test_data_smoke_with_real_folder(tmp_path: Path) -> None:
 def test_order_search_readout_script(tiny_checkpoint, tmp_path: Path) -> None:
     """experiments/order_search.py on a tiny model: one row per read-out; the effect sets (and so the presence
     and chain-length columns in results.json) are the same in every row, only the order may differ."""
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "order_search.py"), "--checkpoint", str(tiny_checkpoint),
+    proc = subprocess.run([sys.executable, "-m", "experiments.order_search", "--checkpoint", str(tiny_checkpoint),
                            "--n", "6", "--batch", "3", "--out", str(tmp_path)],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -211,7 +201,7 @@ def test_order_probe_script_and_antisymmetry(tiny_checkpoint, tmp_path: Path) ->
     assert torch.allclose(probe(memory, a, b), -probe(memory, b, a), atol=1e-6)
     rows = mod.pair_rows([["distortion", "delay", "reverb"], []], offset=10).tolist()
     assert len(rows) == 6 and all(r[0] == 10 for r in rows) and sum(r[3] for r in rows) == 3
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "order_probe.py"), "--checkpoint", str(tiny_checkpoint),
+    proc = subprocess.run([sys.executable, "-m", "experiments.order_probe", "--checkpoint", str(tiny_checkpoint),
                            "--n-train", "20", "--n-test", "6", "--epochs", "2", "--out", str(tmp_path)],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -237,7 +227,7 @@ def test_detect_conditions_counts_and_script(tiny_checkpoint, tmp_path: Path) ->
     assert table["position: after a nonlinear pedal"] == {"eq": [0, 1], "reverb": [1, 1]}
     alarms = table["false alarms (clips without it)"]
     assert alarms["eq"] == [1, 1] and alarms["compressor"] == [0, 2] and "distortion" in alarms
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "detect_conditions.py"), "--checkpoint",
+    proc = subprocess.run([sys.executable, "-m", "experiments.detect_conditions", "--checkpoint",
                            str(tiny_checkpoint), "--n", "6", "--batch", "3", "--out", str(tmp_path)],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -262,7 +252,7 @@ def test_blind_identifiability_pieces_and_script(tiny_checkpoint, tmp_path: Path
     edges = np.geomspace(mod.F_MIN, mod.F_MAX, mod.N_BANDS + 1)
     assert spec.shape == (mod.N_BANDS,) and abs(float(spec.mean())) < 1e-4
     assert int(spec.argmax()) == int(np.searchsorted(edges, 1000.0)) - 1  # the band that holds 1 kHz
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "blind_identifiability.py"), "--checkpoint",
+    proc = subprocess.run([sys.executable, "-m", "experiments.blind_identifiability", "--checkpoint",
                            str(tiny_checkpoint), "--n", "16", "--effects", "eq,delay", "--epochs", "5",
                            "--out", str(tmp_path)], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -274,7 +264,7 @@ def test_blind_identifiability_pieces_and_script(tiny_checkpoint, tmp_path: Path
 def test_refine_gain_script(tiny_checkpoint, tmp_path: Path) -> None:
     """experiments/refine_gain.py end to end on a tiny model: one fit, one row per selection rule; the
     no-set-change row keeps every estimate's effect set, and a margin of 0 changes at least as many sets."""
-    proc = subprocess.run([sys.executable, str(EXPERIMENTS / "refine_gain.py"), "--checkpoint", str(tiny_checkpoint),
+    proc = subprocess.run([sys.executable, "-m", "experiments.refine_gain", "--checkpoint", str(tiny_checkpoint),
                            "--n", "4", "--steps", "2", "--out", str(tmp_path)],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -290,8 +280,8 @@ def test_refine_gain_script(tiny_checkpoint, tmp_path: Path) -> None:
 def test_benchmarks_device_flag_reproduces_and_refuses_cpu_only_sections(capsys) -> None:
     bench = import_experiment("benchmarks")
     s = bench.Settings(quick=True, checkpoint=None, device="cuda")
-    assert s.command("infer") == "python experiments/benchmarks.py --only infer --quick --device cuda"
-    assert bench.Settings(quick=False, checkpoint=None).command("train") == "python experiments/benchmarks.py --only train"
+    assert s.command("infer") == "python -m experiments.benchmarks --only infer --quick --device cuda"
+    assert bench.Settings(quick=False, checkpoint=None).command("train") == "python -m experiments.benchmarks --only train"
     with pytest.raises(SystemExit) as exc:
         bench.main(["--device", "cuda", "--only", "render"])
     assert exc.value.code == 2

@@ -1,6 +1,7 @@
 """The effect table: normalisation, bins, and the mapping onto pedalboard's real plugins."""
 
 import math
+import sys
 
 import numpy as np
 import pedalboard
@@ -10,6 +11,7 @@ from ddspfx.catalog import (
     EFFECT_NAMES,
     EFFECTS,
     TYPICAL_ORDER,
+    bin_edges,
     bin_to_value,
     denormalise,
     denormalise_params,
@@ -22,6 +24,19 @@ from ddspfx.catalog import (
 from ddspfx.chain import Chain, Pedal
 
 ALL_PARAMS = [(e.name, p) for e in EFFECTS.values() for p in e.params]
+
+
+def float_below(x: float) -> float:
+    """The largest float below ``x`` that compares below it: the next float down, or (where denormals are
+    flushed to zero by a library that set the CPU's FTZ/DAZ flags) the largest normal float below 0."""
+    y = math.nextafter(x, -math.inf)
+    return y if y < x else x - sys.float_info.min
+
+
+def float_above(x: float) -> float:
+    """The smallest float above ``x`` that compares above it (see :func:`float_below`)."""
+    y = math.nextafter(x, math.inf)
+    return y if y > x else x + sys.float_info.min
 
 
 def test_catalog_has_the_public_effect_names():
@@ -54,6 +69,63 @@ def test_bins_cover_the_range_and_centres_round_trip(effect, param):
     assert value_to_bin(param.high, param) == param.bins - 1
     with pytest.raises(ValueError):
         bin_to_value(param.bins, param)
+
+
+@pytest.mark.parametrize("effect,param", ALL_PARAMS, ids=[f"{e}.{p.name}" for e, p in ALL_PARAMS])
+def test_bin_edges_are_the_closed_form(effect, param):
+    """Edge k is low + k/bins of the range (linear) or low * (high/low)^(k/bins) (log)."""
+    k = np.arange(param.bins + 1)
+    if param.scale == "log":
+        want = param.low * (param.high / param.low) ** (k / param.bins)
+    else:
+        want = param.low + (param.high - param.low) * k / param.bins
+    np.testing.assert_allclose(bin_edges(param), want, rtol=1e-13, atol=1e-15)
+
+
+def test_bins_of_known_values():
+    drive = get_effect("distortion").param("drive_db")  # 0..40 dB, linear, 16 bins of 2.5 dB
+    assert bin_edges(drive) == tuple(2.5 * k for k in range(17))
+    assert [value_to_bin(v, drive) for v in (-1.0, 0.0, 2.4999999999999996, 2.5, 20.0, 37.5, 40.0, 41.0)] == [
+        0, 0, 0, 1, 8, 15, 15, 15]
+    ratio = get_effect("compressor").param("ratio")  # 1..20, log
+    edge1 = 20.0 ** (1 / 16)  # 1.2058...
+    assert value_to_bin(edge1 * (1 - 1e-12), ratio) == 0 and value_to_bin(edge1 * (1 + 1e-12), ratio) == 1
+    assert value_to_bin(math.sqrt(20.0), ratio) == 8  # the geometric middle of the range is edge 8
+    assert bin_to_value(0, ratio) == pytest.approx(20.0 ** (1 / 32))
+
+
+@pytest.mark.parametrize("effect,param", ALL_PARAMS, ids=[f"{e}.{p.name}" for e, p in ALL_PARAMS])
+def test_every_bin_edge(effect, param):
+    """At every edge: the edge value opens its bin and the float just below it closes the previous one.
+
+    Also the values ``denormalise`` gives one float step either side of k/bins (the 3 x 425 edge cases on
+    which the vocabulary's old rule and the old ``value_to_bin`` disagreed 372 times) fall in the bin whose
+    edges bracket them.
+    """
+    edges = bin_edges(param)
+    assert len(edges) == param.bins + 1 and all(a < b for a, b in zip(edges, edges[1:]))
+    top = param.bins - 1
+    for k, e in enumerate(edges):
+        assert value_to_bin(e, param) == min(k, top), k
+        assert value_to_bin(float_above(e), param) == min(k, top), k
+        if k > 0:
+            assert value_to_bin(float_below(e), param) == k - 1, k
+        for u in (float_below(k / param.bins), k / param.bins, float_above(k / param.bins)):
+            v = denormalise(u, param)
+            b = value_to_bin(v, param)
+            assert (b == 0 or edges[b] <= v) and (b == top or v < edges[b + 1]), (k, u, v, b)
+
+
+@pytest.mark.parametrize("effect,param", ALL_PARAMS, ids=[f"{e}.{p.name}" for e, p in ALL_PARAMS])
+def test_scalar_and_array_normalisation_agree(effect, param):
+    """Scalars go through math, arrays through numpy: same formula, same values to rounding."""
+    u = np.linspace(0.0, 1.0, 33)
+    scalars = np.array([denormalise(float(x), param) for x in u])
+    assert all(isinstance(denormalise(float(x), param), float) for x in u[:3])
+    np.testing.assert_allclose(scalars, denormalise(u, param), rtol=1e-14)
+    np.testing.assert_allclose([normalise(float(v), param) for v in scalars], normalise(scalars, param), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(normalise(scalars, param), u, atol=1e-13)
+    assert normalise(param.low - 1.0, param) == 0.0 and normalise(np.array([param.low - 1.0]), param)[0] == 0.0
 
 
 @pytest.mark.parametrize("name", EFFECT_NAMES)

@@ -42,9 +42,9 @@ def _reachable(order: tuple[str, ...], pairs) -> set[tuple[str, ...]]:
 
 
 def test_shipped_table_is_present_and_consistent():
-    assert COMMUTING_JSON.exists(), "run python experiments/order_symmetry.py"
+    assert COMMUTING_JSON.exists(), "run python -m experiments.order_symmetry"
     table = read_table()
-    assert 0 < table["tau"] < 1 and table["command"].startswith("python experiments/order_symmetry.py")
+    assert 0 < table["tau"] < 1 and table["command"].startswith("python -m experiments.order_symmetry")
     assert len(table["measured"]) == len(EFFECT_NAMES) * (len(EFFECT_NAMES) - 1) // 2
     # the listed pairs are exactly those whose measured fraction passes the threshold
     listed = parse_pairs(table["commuting_pairs"])

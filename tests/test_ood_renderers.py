@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,16 +12,7 @@ from scipy import signal
 SR = 44_100
 
 
-def _load():
-    path = Path(__file__).resolve().parents[1] / "experiments" / "ood_check.py"
-    spec = importlib.util.spec_from_file_location("ood_check", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["ood_check"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ood = _load()
+ood = importlib.import_module("experiments.ood_check")
 
 
 @pytest.mark.parametrize("drive_db", [0.0, 12.0, 30.0])
@@ -157,7 +146,7 @@ def test_dry_false_alarms_count_reported_pedals() -> None:
 
 
 def test_recorded_note_names_to_midi() -> None:
-    import real_guitar as rg  # on sys.path since ood_check put its folder there
+    from experiments import real_guitar as rg
     assert [rg.note_midi(n) for n in ("E2", "A2", "Cs2", "Fs5", "C6", "As4")] == [40, 45, 37, 78, 84, 70]
     with pytest.raises(ValueError):
         rg.note_midi("H2")
@@ -166,8 +155,9 @@ def test_recorded_note_names_to_midi() -> None:
 def test_recorded_notes_sampler_pitch_and_phrases(tmp_path) -> None:
     """A fake folder of two 'recordings' (sines at A2 and C3): a pitch between them is the nearest one
     resampled, and every phrase kind fits the clip length."""
-    import real_guitar as rg  # on sys.path since ood_check put its folder there
     import soundfile as sf
+
+    from experiments import real_guitar as rg
     t = np.arange(2 * SR) / SR
     for name, f0 in (("A2", 110.0), ("C3", 130.81)):
         sf.write(tmp_path / f"{name}.mp3", (0.5 * np.sin(2 * np.pi * f0 * t) * np.exp(-t)).astype(np.float32), SR)

@@ -22,13 +22,13 @@ from ddspfx.proxies import (
 )
 from ddspfx.proxies.switching import (
     SoftChain,
-    chain_to_targets,
     gumbel_sinkhorn,
     hard_permutation,
     sinkhorn,
     straight_through,
     targets_to_chain,
 )
+from ddspfx.targets import chain_to_targets
 
 SR = 22_050
 

@@ -186,9 +186,9 @@ def test_chain_scores_against_hand_counts():
 
 
 def test_seed_ranges_are_disjoint():
-    from ddspfx.datamodule import TEST_SEED, TRAIN_SEED, VAL_SEED, make_dataset
+    from ddspfx.datamodule import TEST_SEED_BASE, TRAIN_SEED, VAL_SEED, make_dataset
 
-    assert TRAIN_SEED < VAL_SEED < TEST_SEED
+    assert TRAIN_SEED < VAL_SEED < TEST_SEED_BASE
     cfg = load_config("debug", ["--data.train_size", "10000001"]).data
     with pytest.raises(DdspfxError, match="overlap"):
         make_dataset(cfg, "train")

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from ddspfx.catalog import EFFECT_NAMES, EFFECTS, bin_to_value, denormalise, value_to_bin
+from ddspfx.catalog import EFFECT_NAMES, EFFECTS, bin_edges, bin_to_value, denormalise, value_to_bin
 from ddspfx.chain import Chain, Pedal
 from ddspfx.vocab import PedalVocab
 
 VOCAB = PedalVocab()
+
+
+def float_below(x: float) -> float:
+    """The largest float below ``x`` that compares below it: the next float down, or (where denormals are
+    flushed to zero by a library that set the CPU's FTZ/DAZ flags) the largest normal float below 0."""
+    y = math.nextafter(x, -math.inf)
+    return y if y < x else x - sys.float_info.min
+
+
+def float_above(x: float) -> float:
+    """The smallest float above ``x`` that compares above it (see :func:`float_below`)."""
+    y = math.nextafter(x, math.inf)
+    return y if y > x else x + sys.float_info.min
 
 
 def _pedal_at_bins(name: str, bins: list[int]) -> Pedal:
@@ -63,6 +79,20 @@ def test_bin_edges(name):
         hi = {q.name: q.high for q in eff.params}
         assert VOCAB.encode(Chain([Pedal(name, lo)]))[2 + i] == VOCAB.param_id(name, p.name, 0)
         assert VOCAB.encode(Chain([Pedal(name, hi)]))[2 + i] == VOCAB.param_id(name, p.name, p.bins - 1)
+
+
+@pytest.mark.parametrize("name", EFFECT_NAMES)
+def test_tokens_bin_like_the_catalog_at_every_edge(name):
+    """The token of a knob value is ``catalog.value_to_bin``'s bin, at every edge and one float step either
+    side of it (the metric that compares bins and the vocabulary must not disagree)."""
+    eff = EFFECTS[name]
+    base = {q.name: bin_to_value(0, q) for q in eff.params}
+    for i, p in enumerate(eff.params):
+        for k, e in enumerate(bin_edges(p)):
+            for v, want in ((float_below(e), max(k - 1, 0)), (e, min(k, p.bins - 1)),
+                            (float_above(e), min(k, p.bins - 1))):
+                ids = VOCAB.encode(Chain([Pedal(name, {**base, p.name: v})]))
+                assert ids[2 + i] == VOCAB.param_id(name, p.name, want) == VOCAB.param_id(name, p.name, value_to_bin(v, p)), (p.name, k, v)
 
 
 def test_multi_effect_round_trip_preserves_order_and_values():

@@ -99,6 +99,9 @@ def assign_slots(log_p: np.ndarray) -> list[int]:
 class CNNBaseline(nn.Module):
     """``audio (B, T) -> presence logits (B, N), slot logits (B, N, S), params (B, N, MAX_PARAMS) in [0, 1]``."""
 
+    window: torch.Tensor  # (n_fft,) buffer
+    fb: torch.Tensor  # (n_mels, n_fft // 2 + 1) buffer
+
     def __init__(self, config: CNNConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or CNNConfig()

@@ -9,6 +9,7 @@ N = len(EFFECT_NAMES). ``collate`` batches them. ``python -m ddspfx.data make|pr
 """
 
 from ddspfx.data.collate import collate
-from ddspfx.data.dataset import EffectsDataset, chain_targets, example_seed, make_item
+from ddspfx.data.dataset import EffectsDataset, example_seed, make_item
+from ddspfx.targets import chain_targets
 
 __all__ = ["EffectsDataset", "collate", "chain_targets", "example_seed", "make_item"]

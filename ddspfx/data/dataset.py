@@ -15,11 +15,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, effect_index, get_effect
+from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
+from ddspfx.data.layout import read_labels
 from ddspfx.errors import DdspfxError
 from ddspfx.render import render_chain
-from ddspfx.sampler import ChainSampler, SamplerConfig, unit
+from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.targets import chain_targets
 from ddspfx.vocab import PedalVocab
 
 
@@ -73,30 +75,6 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
     else:
         wet, gain = render_chain(dry, chain, sample_rate)
     return Example(dry, wet, chain, gain, seed)
-
-
-def chain_targets(chain: Chain) -> dict[str, torch.Tensor]:
-    """presence (N,), order (N,) full permutation, length (), params (N, MAX_PARAMS), param_mask (N, MAX_PARAMS)."""
-    n = len(EFFECT_NAMES)
-    presence = torch.zeros(n, dtype=torch.float32)
-    params = torch.zeros(n, MAX_PARAMS, dtype=torch.float32)
-    mask = torch.zeros(n, MAX_PARAMS, dtype=torch.bool)
-    slots = []
-    for pedal in chain:
-        e = effect_index(pedal.effect)
-        presence[e] = 1.0
-        u = [unit(pedal.params[p.name], p) for p in get_effect(pedal.effect).params]
-        params[e, : len(u)] = torch.tensor(u, dtype=torch.float32)
-        mask[e, : len(u)] = True
-        slots.append(e)
-    order = slots + [e for e in range(n) if e not in slots]  # absent effects fill the tail in catalog order
-    return {
-        "presence": presence,
-        "order": torch.tensor(order, dtype=torch.int64),
-        "length": torch.tensor(len(slots), dtype=torch.int64),
-        "params": params,
-        "param_mask": mask,
-    }
 
 
 def make_item(dry: np.ndarray, wet: np.ndarray, chain: Chain, output_gain: float, vocab: PedalVocab) -> dict[str, Any]:
@@ -156,8 +134,6 @@ class EffectsDataset(Dataset):
         With ``dac_weights_hash``, items also carry ``"dac_codes"`` (n_q, F) int64 from the
         cache written by ``python -m ddspfx.data encode --frontend dac DIR``, when present.
         """
-        from ddspfx.data.materialise import read_labels
-
         root = Path(root)
         records = sorted(read_labels(root), key=lambda r: int(r["id"]))
         if not records:
@@ -190,23 +166,23 @@ class EffectsDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._folder is not None:
-            return self._read(index)
+            return self._read(self._folder, index)
         ex = self.example(int(index))
         return make_item(ex.dry, ex.wet, ex.chain, ex.output_gain, self.vocab)
 
-    def _read(self, index: int) -> dict[str, Any]:
+    def _read(self, folder: _FolderIndex, index: int) -> dict[str, Any]:
         import soundfile as sf
 
-        rec = self._folder.records[index]
-        dry, sr_d = sf.read(self._folder.root / rec["dry"], dtype="float32", always_2d=False)
-        wet, sr_w = sf.read(self._folder.root / rec["wet"], dtype="float32", always_2d=False)
+        rec = folder.records[index]
+        dry, sr_d = sf.read(folder.root / rec["dry"], dtype="float32", always_2d=False)
+        wet, sr_w = sf.read(folder.root / rec["wet"], dtype="float32", always_2d=False)
         if sr_d != rec["sample_rate"] or sr_w != rec["sample_rate"]:
             raise DdspfxError(f"example {rec['id']}: wav sample rate differs from labels.jsonl; regenerate the folder")
         item = make_item(dry, wet, Chain.from_list(rec["chain"]), float(rec["output_gain"]), self.vocab)
         if self._dac_hash:
             from ddspfx.frontends.dac_cache import load_codes
 
-            codes = load_codes(self._folder.root, rec["id"], self._dac_hash)
+            codes = load_codes(folder.root, rec["id"], self._dac_hash)
             if codes is not None:
                 item["dac_codes"] = torch.from_numpy(codes.astype(np.int64))
         return item

@@ -1,6 +1,6 @@
 """``python -m ddspfx.data make``: write dry/wet wavs and labels.jsonl, in parallel, resumably.
 
-Folder layout::
+Folder layout (``ddspfx.data.layout`` reads and names it)::
 
     DIR/meta.json            how the folder was made (source, seed, seconds, sample rate); a rerun must agree
     DIR/dry/000123.wav       float32 mono wav
@@ -19,54 +19,14 @@ import multiprocessing
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
-
-import numpy as np
+from typing import Any
 
 from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.data.dataset import EffectsDataset
+from ddspfx.data.layout import FORMAT_VERSION, LABELS, META, example_paths, read_labels, write_wav
 from ddspfx.errors import DdspfxError
-from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import ChainSampler, SamplerConfig
-
-LABELS = "labels.jsonl"
-META = "meta.json"
-FORMAT_VERSION = 1
-
-
-def example_paths(index: int) -> tuple[str, str]:
-    """(dry, wet) paths of example ``index``, relative to the folder."""
-    return f"dry/{index:06d}.wav", f"wet/{index:06d}.wav"
-
-
-def write_wav(path: Path, x: np.ndarray, sample_rate: int) -> None:
-    """Atomic float32 wav (exact samples, so labels reproduce the wet file to float precision)."""
-    import soundfile as sf
-
-    with atomic_path(path, suffix=".wav") as tmp:
-        sf.write(tmp, np.asarray(x, dtype=np.float32), int(sample_rate), subtype="FLOAT", format="WAV")
-
-
-def _parse_lines(text: str) -> Iterator[dict[str, Any]]:
-    for line in text.split("\n"):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "id" in rec and "dry" in rec and "wet" in rec:
-            yield rec
-
-
-def read_labels(root: str | Path) -> list[dict[str, Any]]:
-    """Complete records of ``root/labels.jsonl`` (a truncated last line is skipped); [] if absent."""
-    path = Path(root) / LABELS
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]  # drop the partial line of an interrupted append
-    return list(_parse_lines(text))
 
 
 def repair(root: Path) -> dict[int, dict[str, Any]]:
@@ -109,8 +69,6 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(root: str, source: str, seed: int, seconds: float, sample_rate: int, sampler: dict[str, Any]) -> None:
-    from ddspfx.data.dataset import EffectsDataset
-
     _WORKER["root"] = Path(root)
     _WORKER["dataset"] = EffectsDataset(source, n=2**62, seed=seed, duration_s=seconds, sample_rate=sample_rate,
                                         sampler=SamplerConfig(**sampler))

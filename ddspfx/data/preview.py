@@ -9,7 +9,7 @@ import numpy as np
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.data.dataset import EffectsDataset
-from ddspfx.data.materialise import write_wav
+from ddspfx.data.layout import write_wav
 from ddspfx.fileio import atomic_path
 from ddspfx.sampler import SamplerConfig
 

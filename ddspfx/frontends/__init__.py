@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from ddspfx.errors import DdspfxError
@@ -31,13 +30,9 @@ def build_frontend(name: str | None = None, /, **cfg: Any) -> FrontEnd:
 
         return MelFrontEnd(**{k: v for k, v in cfg.items() if not k.startswith("dac_")})
     if name == "dac":
-        try:
-            module = importlib.import_module("ddspfx.frontends.dac")
-        except ImportError as exc:
-            raise DdspfxError(
-                f"the dac front end is not available ({exc}); install it with: pip install ddspfx[dac]"
-            ) from None
-        return module.build(**cfg)
+        from ddspfx.frontends.dac import build  # imports the optional ``dac`` package only when it runs
+
+        return build(**cfg)
     raise DdspfxError(f"unknown front end {name!r}; choose one of: {', '.join(FRONTEND_NAMES)}")
 
 

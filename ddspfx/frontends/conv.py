@@ -9,6 +9,7 @@ transformer that follows; ``ceil_mode`` keeps a trailing partial frame.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import torch
 from torch import nn
@@ -27,6 +28,10 @@ def conv_blocks(channels: Sequence[int], pools: Sequence[tuple[int, int]], in_ch
     return nn.Sequential(*layers)
 
 
+@overload
+def pooled_length(n: int, pools: Sequence[int]) -> int: ...
+@overload
+def pooled_length(n: torch.Tensor, pools: Sequence[int]) -> torch.Tensor: ...
 def pooled_length(n: torch.Tensor | int, pools: Sequence[int]) -> torch.Tensor | int:
     """Length of an axis of ``n`` bins after ceil-mode pools of the given sizes."""
     for p in pools:

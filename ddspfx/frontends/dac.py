@@ -22,7 +22,7 @@ import threading
 import urllib.parse
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -137,7 +137,24 @@ def resolve_weights(weights_path: str | os.PathLike[str] | None = None, model_ty
     return path
 
 
-def load_codec(path: str | os.PathLike[str]) -> nn.Module:
+class DACCodec(Protocol):
+    """What ddspfx uses of a ``dac.DAC`` model (an ``nn.Module``; the dac package ships no type information)."""
+
+    sample_rate: int
+    hop_length: int
+    codebook_size: int
+    n_codebooks: int
+    latent_dim: int
+    quantizer: Any  # dac's ResidualVectorQuantize: ``from_codes(codes) -> (z, ...)``
+
+    def encode(self, audio_data: torch.Tensor, n_quantizers: int | None = None) -> tuple[Any, ...]: ...
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+    def to(self, *args: Any, **kwargs: Any) -> Any: ...
+    def eval(self) -> Any: ...
+    def requires_grad_(self, requires_grad: bool = True) -> Any: ...
+
+
+def load_codec(path: str | os.PathLike[str]) -> DACCodec:
     """A frozen DAC (eval mode, no grad) from a weights file saved by ``DAC.save`` (pretrained or not)."""
     dac = import_dac()
     try:
@@ -150,7 +167,7 @@ def load_codec(path: str | os.PathLike[str]) -> nn.Module:
     return codec
 
 
-def codec_rate(codec: nn.Module) -> int:
+def codec_rate(codec: DACCodec) -> int:
     return int(codec.sample_rate)
 
 
@@ -174,7 +191,7 @@ def resampled_length(num_samples: int, sample_rate: int, codec_sample_rate: int)
     return int(round(num_samples * codec_sample_rate / sample_rate))
 
 
-def encode_codes(codec: nn.Module, audio: torch.Tensor, n_quantizers: int | None = None
+def encode_codes(codec: DACCodec, audio: torch.Tensor, n_quantizers: int | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """audio (B, T) at the codec's rate -> (codes (B, n_q, F) int64, z (B, latent_dim, F) float32).
 
@@ -200,6 +217,7 @@ class DACFrontEnd(FrontEnd):
     """
 
     name = "dac"
+    _codec: DACCodec  # set with object.__setattr__ in __init__, see there
 
     def __init__(
         self,
@@ -240,9 +258,10 @@ class DACFrontEnd(FrontEnd):
             self.embed = nn.ModuleList()
             self.proj: nn.Module = nn.Sequential(nn.LayerNorm(self.latent_dim), nn.Linear(self.latent_dim, d))
         elif combine == "sum":
-            self.embed = nn.ModuleList(nn.Embedding(self.codebook_size, d) for _ in range(n_q))
-            for e in self.embed:
+            embeddings = [nn.Embedding(self.codebook_size, d) for _ in range(n_q)]
+            for e in embeddings:
                 nn.init.normal_(e.weight, std=n_q ** -0.5)  # the sum starts at unit scale
+            self.embed = nn.ModuleList(embeddings)
             self.proj = nn.LayerNorm(d)
         else:
             self.code_dim = max(16, -(-d // n_q))  # per-codebook width before the projection
@@ -250,9 +269,9 @@ class DACFrontEnd(FrontEnd):
             self.proj = nn.Sequential(nn.Linear(n_q * self.code_dim, d), nn.LayerNorm(d))
 
     @property
-    def codec(self) -> nn.Module:
+    def codec(self) -> DACCodec:
         """The frozen DAC, moved lazily to wherever the embedding lives."""
-        return self._codec  # type: ignore[attr-defined,no-any-return]
+        return self._codec
 
     def config(self) -> dict[str, Any]:
         return {

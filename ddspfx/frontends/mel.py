@@ -8,7 +8,7 @@ frames are concatenated before the projection to shorten the encoder's sequence.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -57,6 +57,8 @@ class MelFrontEnd(FrontEnd):
     """``audio (B, T) -> (tokens (B, F', dim), mask (B, F'))`` with F' = ceil(frames / stack)."""
 
     name = "mel"
+    window: torch.Tensor  # (n_fft,) buffer
+    fb: torch.Tensor  # (n_mels, n_fft // 2 + 1) buffer
 
     def __init__(
         self,
@@ -107,6 +109,10 @@ class MelFrontEnd(FrontEnd):
             "conv_channels": self.conv_channels, "conv_time_pool": self.conv_time_pool,
         }
 
+    @overload
+    def _valid_frames(self, frames: int) -> int: ...
+    @overload
+    def _valid_frames(self, frames: torch.Tensor) -> torch.Tensor: ...
     def _valid_frames(self, frames: torch.Tensor | int) -> torch.Tensor | int:
         """STFT frames -> tokens: through the stem's time pools, then ``stack``."""
         if self.conv_channels > 0:
@@ -126,7 +132,7 @@ class MelFrontEnd(FrontEnd):
         b, f, m = x.shape
         pad = (-f) % self.stack
         if pad:
-            x = torch.cat([x, x.new_full((b, pad, m), x.min().detach())], dim=1)
+            x = torch.cat([x, x.min().detach().expand(b, pad, m)], dim=1)  # pad with the minimum, no host sync
         return x.reshape(b, (f + pad) // self.stack, m * self.stack)  # (B, F', M*stack)
 
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -37,7 +40,7 @@ class TokenDecoder(nn.Module):
         return self.head(self.norm(x))  # (B, T, V)
 
     def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        return [block.cross_attn.project_kv(memory) for block in self.blocks]
+        return [block.cross_attn.project_kv(memory) for block in cast(Iterable[CrossBlock], self.blocks)]
 
     def forward(self, ids: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor) -> torch.Tensor:
         """ids (B, L) -> logits (B, L, V) for the next token at each position (causal)."""

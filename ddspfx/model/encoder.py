@@ -11,6 +11,8 @@ from ddspfx.model.layers import sinusoidal_positions
 class Encoder(nn.Module):
     """``tokens (B, F, D), mask (B, F) True=valid -> memory (B, F, D)`` with sinusoidal positions."""
 
+    pos: torch.Tensor  # (max_frames, D) buffer
+
     def __init__(self, dim: int, n_heads: int, layers: int, ff_mult: int, dropout: float, max_frames: int) -> None:
         super().__init__()
         self.register_buffer("pos", sinusoidal_positions(max_frames, dim), persistent=False)

@@ -10,6 +10,8 @@ give the switching-matrix logits (B, N, N), rows = slots, cols = effects, which
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import cast
 
 import torch
 from torch import nn
@@ -35,7 +37,7 @@ class QueryHeads(nn.Module):
         b = memory.shape[0]
         x = self.queries[None].expand(b, -1, -1)  # (B, 2N, D)
         mask = memory_mask[:, None, None, :]
-        for block in self.blocks:
+        for block in cast(Iterable[CrossBlock], self.blocks):  # the ModuleList holds CrossBlocks only
             x = block(x, block.cross_attn.project_kv(memory), mask)
         x = self.norm(x)
         eff, slot = x[:, : self.n], x[:, self.n:]  # (B, N, D) each

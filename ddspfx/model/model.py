@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index, get_effect, normalise
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index
 from ddspfx.chain import Chain, Pedal
 from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES, ModelConfig
 from ddspfx.errors import DdspfxError
@@ -69,6 +70,9 @@ class Prediction:
 class DdspfxModel(nn.Module):
     """``forward(batch)`` (teacher forcing) for training; ``predict(audio (B, T))`` for inference."""
 
+    metadata: dict[str, Any]  # the sidecar; set by ddspfx.checkpoint.load_model (absent on a fresh model)
+    checkpoint_path: Path  # the weights file; set by ddspfx.checkpoint.load_model (absent on a fresh model)
+
     def __init__(self, config: ModelConfig | None = None, clip_seconds: float = 2.0) -> None:
         super().__init__()
         from ddspfx.vocab import PedalVocab
@@ -102,8 +106,9 @@ class DdspfxModel(nn.Module):
         ``codes`` (B, n_q, F): DAC codes precomputed by ``python -m ddspfx.data encode``; used instead
         of running the codec on ``audio`` when the front end takes them (the codec is the costly part).
         """
-        if codes is not None and hasattr(self.frontend, "forward_codes"):
-            tokens, mask = self.frontend.forward_codes(codes)
+        forward_codes = getattr(self.frontend, "forward_codes", None)  # front ends that take codes (DAC)
+        if codes is not None and forward_codes is not None:
+            tokens, mask = forward_codes(codes)
         else:
             if self.config.input_level:
                 audio = normalise_level(audio, lengths)
@@ -225,7 +230,3 @@ class DdspfxModel(nn.Module):
             preds.append(Prediction(chain, conf, alts, float(best.log_prob), list(best.ids)))
         return preds
 
-
-def normalised_chain_params(chain: Chain) -> dict[str, list[float]]:
-    """Chain -> {effect: normalised params} (for metrics and logging)."""
-    return {p.effect: [float(normalise(p.params[q.name], q)) for q in get_effect(p.effect).params] for p in chain}

@@ -22,7 +22,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, check_effect_names, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
@@ -45,7 +44,7 @@ class FidelityConfig:
 
 @dataclass
 class EffectFidelity:
-    """One row of the table; ``error`` is set (and the numbers are NaN) when the proxy could not run."""
+    """One row of the table."""
 
     effect: str
     median_ratio: float
@@ -53,35 +52,12 @@ class EffectFidelity:
     max_abs_error: float
     median_spread: float
     n: int
-    error: str = ""
-
-
-def plucked_string(rng: np.random.Generator, seconds: float, sample_rate: int) -> np.ndarray:
-    """A fallback guitar phrase: Karplus-Strong-like decaying noise bursts through a comb, (T,) float32."""
-    t = int(round(seconds * sample_rate))
-    y = np.zeros(t, dtype=np.float64)
-    start = 0
-    while start < t:
-        period = int(sample_rate / rng.uniform(82.0, 660.0))  # E2..E5
-        note = int(rng.uniform(0.25, 0.8) * sample_rate)
-        n_len = min(note, t - start)
-        burst = np.zeros(n_len)
-        burst[: min(period, n_len)] = rng.uniform(-1.0, 1.0, size=min(period, n_len))
-        loss = rng.uniform(0.990, 0.999)
-        feedback = np.zeros(period + 2)  # y[n] = x[n] + loss * (y[n-P] + y[n-P-1]) / 2
-        feedback[0], feedback[period], feedback[period + 1] = 1.0, -0.5 * loss, -0.5 * loss
-        y[start : start + n_len] += lfilter([1.0], feedback, burst)
-        start += note
-    y /= max(np.max(np.abs(y)), 1e-9)
-    return (0.5 * y).astype(np.float32)
 
 
 def guitar_clip(rng: np.random.Generator, seconds: float, sample_rate: int) -> np.ndarray:
-    """A dry guitar phrase (T,) float32: the project's synth if present, else :func:`plucked_string`."""
-    try:
-        from ddspfx.sources.synth import render_phrase
-    except ImportError:
-        return plucked_string(rng, seconds, sample_rate)
+    """A dry guitar phrase (T,) float32 from the synthetic guitar, zero-padded to ``seconds``."""
+    from ddspfx.sources.synth import render_phrase
+
     x = np.asarray(render_phrase(rng, seconds, sample_rate), dtype=np.float32)
     t = int(round(seconds * sample_rate))
     return np.pad(x, (0, max(0, t - x.size)))[:t]
@@ -121,10 +97,7 @@ def measure_effect(effect: str, config: FidelityConfig, progress: Callable[[], N
         a, b = random_params(effect, rng), random_params(effect, rng)
         ref_a = run_pedalboard(x, Chain([Pedal(effect, a)]), config.sample_rate)
         ref_b = run_pedalboard(x, Chain([Pedal(effect, b)]), config.sample_rate)
-        try:
-            y = render_proxy(effect, x, a, config.sample_rate)
-        except ImportError as exc:
-            return EffectFidelity(effect, *([float("nan")] * 4), n=0, error=f"proxy not available ({exc})")
+        y = render_proxy(effect, x, a, config.sample_rate)
         spread = distance(ref_b, ref_a)
         spreads.append(spread)
         ratios.append(distance(y, ref_a) / max(spread, 1e-12))
@@ -163,12 +136,9 @@ def format_table(rows: Sequence[EffectFidelity], config: FidelityConfig) -> str:
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        if r.error:
-            lines.append(f"| {r.effect} | - | - | - | {r.error} |")
-        else:
-            lines.append(
-                f"| {r.effect} | {r.median_ratio:.2e} | {r.p90_ratio:.2e} | {r.max_abs_error:.2e} | {r.median_spread:.3f} |"
-            )
+        lines.append(
+            f"| {r.effect} | {r.median_ratio:.2e} | {r.p90_ratio:.2e} | {r.max_abs_error:.2e} | {r.median_spread:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

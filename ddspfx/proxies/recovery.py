@@ -97,26 +97,18 @@ class EffectRecovery:
 
 
 def dry_clips(rng: np.random.Generator, n: int, duration_s: float, sample_rate: int) -> np.ndarray:
-    """n dry guitar clips (n, T) float32: the synth's phrases, or a plucked tone without it."""
-    try:
-        from ddspfx.sources.synth import render_phrase
-    except ImportError:
-        render_phrase = None
+    """n dry guitar clips (n, T) float32: the synthetic guitar's phrases."""
+    from ddspfx.sources.synth import render_phrase
+
     t_len = int(round(duration_s * sample_rate))
     out = np.zeros((n, t_len), dtype=np.float32)
     for i in range(n):
-        if render_phrase is not None:
-            for _ in range(20):  # a short phrase can start after the clip ends: redraw silent ones
-                out[i] = render_phrase(rng, duration_s, sample_rate)
-                if np.sqrt(np.mean(out[i] ** 2)) > 0.01:
-                    break
-            else:
-                raise DdspfxError(f"the synth gave silent {duration_s:g} s clips; use a longer --seconds")
+        for _ in range(20):  # a short phrase can start after the clip ends: redraw silent ones
+            out[i] = render_phrase(rng, duration_s, sample_rate)
+            if np.sqrt(np.mean(out[i] ** 2)) > 0.01:
+                break
         else:
-            t = np.arange(t_len) / sample_rate
-            f0 = rng.uniform(82.0, 330.0)
-            x = sum((0.6 / k) * np.sin(2 * np.pi * k * f0 * t) * np.exp(-t * k * rng.uniform(2, 5)) for k in range(1, 10))
-            out[i] = (0.8 * x / np.max(np.abs(x))).astype(np.float32)
+            raise DdspfxError(f"the synth gave silent {duration_s:g} s clips; use a longer --seconds")
     return out
 
 

@@ -42,7 +42,6 @@ from ddspfx.catalog import (
     denormalise_params,
     denormalise_tensor,
     get_effect,
-    normalise_params,
 )
 from ddspfx.chain import Chain, Pedal
 from ddspfx.proxies import apply
@@ -192,35 +191,7 @@ class SoftChain(nn.Module):
         return x
 
 
-# --- targets <-> chains ---------------------------------------------------------------------
-
-
-def chain_to_targets(
-    chain: Chain, effects: Sequence[str] = EFFECT_NAMES
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A chain -> (perm (N, N), gates (N,), params (N, MAX_PARAMS)) float32 targets.
-
-    Slot i holds the chain's i-th pedal; the slots after the chain hold the absent effects in
-    ``effects`` order (closed gates, so their place does not change the sound). Params are
-    normalised, 0 for absent effects and unused columns.
-    """
-    effects = tuple(effects)
-    n = len(effects)
-    missing = [e for e in chain.effects if e not in effects]
-    if missing:
-        raise ValueError(f"chain uses effects {missing} that are not among {list(effects)}")
-    present = chain.effects
-    order = [effects.index(e) for e in present] + [j for j, e in enumerate(effects) if e not in present]
-    perm = torch.zeros(n, n, dtype=torch.float32)
-    perm[torch.arange(n), torch.tensor(order)] = 1.0
-    gates = torch.zeros(n, dtype=torch.float32)
-    params = torch.zeros(n, MAX_PARAMS, dtype=torch.float32)
-    for pedal in chain:
-        j = effects.index(pedal.effect)
-        gates[j] = 1.0
-        u = normalise_params(pedal.effect, pedal.params)
-        params[j, : len(u)] = torch.from_numpy(u).float()
-    return perm, gates, params
+# --- targets -> chains (chains -> targets: ddspfx.targets) ----------------------------------
 
 
 def targets_to_chain(
@@ -249,7 +220,6 @@ def targets_to_chain(
 
 __all__ = [
     "SoftChain",
-    "chain_to_targets",
     "gumbel_sinkhorn",
     "hard_permutation",
     "sinkhorn",

@@ -28,6 +28,7 @@ from ddspfx.audio import (
 )
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import AudioError, DdspfxError
+from ddspfx.sources.base import TARGET_DBFS
 
 
 class FileListSource:
@@ -70,8 +71,6 @@ class FileListSource:
 
     def sample(self, rng: np.random.Generator, duration_s: float, max_tries: int = 16) -> np.ndarray:
         """A random non-silent crop of a random file: float32 ``(round(duration_s * sample_rate),)``."""
-        from ddspfx.sources import TARGET_DBFS
-
         n = int(round(duration_s * self.sample_rate))
         best: np.ndarray | None = None
         best_peak = 0.0

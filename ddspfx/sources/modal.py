@@ -30,6 +30,7 @@ from numba import njit
 from scipy import signal
 
 from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.sources.base import shifted_phrase
 from ddspfx.sources.synth import midi_to_hz
 
 CHORD_SHAPES = ((0, 7, 12, 16, 19, 24), (0, 7, 12, 15, 19, 24), (0, 4, 7, 12, 16), (0, 7, 10, 16, 19), (0, 7, 12))
@@ -142,7 +143,5 @@ class ModalSource:
 
     def sample(self, rng: np.random.Generator, duration_s: float) -> np.ndarray:
         """A line or strummed chords, onset-shifted, normalised to ``TARGET_DBFS`` RMS (peak <= 0.99)."""
-        from ddspfx.sources import shifted_phrase
-
         return shifted_phrase(rng, duration_s, self.sample_rate, self.max_shift_s,
                               lambda r, seconds: modal_phrase(r, seconds, self.sample_rate))

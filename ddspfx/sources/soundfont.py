@@ -38,6 +38,7 @@ import numpy as np
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
+from ddspfx.sources.base import shifted_phrase
 from ddspfx.sources.synth import MIDI_HIGH, MIDI_LOW, Note, compose
 
 SF2_DIRS: tuple[Path, ...] = (Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3"),
@@ -305,8 +306,6 @@ class SoundFontSource:
 
     def sample(self, rng: np.random.Generator, duration_s: float) -> np.ndarray:
         """A phrase, onset-shifted, normalised to ``TARGET_DBFS`` RMS (peak <= 0.99)."""
-        from ddspfx.sources import shifted_phrase
-
         return shifted_phrase(rng, duration_s, self.sample_rate, self.max_shift_s, self.render)
 
 

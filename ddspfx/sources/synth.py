@@ -27,13 +27,14 @@ length, whatever the number of notes; the per-sample loop is compiled with numba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, overload
 
 import numba
 import numpy as np
 from scipy.signal import sosfilt
 
 from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.sources.base import shifted_phrase
 from ddspfx.sources.biquad import rbj_highpass, rbj_lowpass, rbj_peak
 
 OPEN_STRINGS: tuple[int, ...] = (40, 45, 50, 55, 59, 64)
@@ -94,6 +95,10 @@ def random_tone(rng: np.random.Generator) -> GuitarTone:
     )
 
 
+@overload
+def midi_to_hz(midi: float) -> float: ...
+@overload
+def midi_to_hz(midi: np.ndarray) -> np.ndarray: ...
 def midi_to_hz(midi: float | np.ndarray) -> float | np.ndarray:
     """Equal temperament, A4 = MIDI 69 = 440 Hz."""
     return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
@@ -455,7 +460,5 @@ class SynthSource:
 
     def sample(self, rng: np.random.Generator, duration_s: float) -> np.ndarray:
         """A phrase of a random kind, onset-shifted, normalised to ``TARGET_DBFS`` RMS (peak <= 0.99)."""
-        from ddspfx.sources import shifted_phrase
-
         return shifted_phrase(rng, duration_s, self.sample_rate, self.max_shift_s,
                               lambda r, seconds: render_phrase(r, seconds, self.sample_rate))

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import sosfilt
 
+from ddspfx.audio import normalise_loudness
+from ddspfx.sources.base import TARGET_DBFS
 from ddspfx.sources.biquad import rbj_highpass, rbj_lowpass, rbj_lowshelf
 
 BUTTERWORTH_Q = 1.0 / np.sqrt(2.0)
@@ -65,9 +67,6 @@ def tone_sos(stage: ToneStage, sample_rate: float) -> np.ndarray:
 
 def apply_tone(x: np.ndarray, stage: ToneStage, sample_rate: float) -> np.ndarray:
     """``x`` (T,) through the stage, re-normalised to the sources' loudness (``TARGET_DBFS``, peak <= 0.99)."""
-    from ddspfx.audio import normalise_loudness
-    from ddspfx.sources import TARGET_DBFS
-
     y = sosfilt(tone_sos(stage, sample_rate), np.asarray(x, dtype=np.float64))
     return normalise_loudness(y.astype(np.float32), TARGET_DBFS)[0]
 
