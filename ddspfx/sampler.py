@@ -15,10 +15,10 @@ from typing import Literal, Sequence, cast
 import numpy as np
 
 from ddspfx.audibility import is_audible
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, denormalise, get_effect, normalise
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
-from ddspfx.knobs import sample_params, uniform_excluding
+from ddspfx.knobs import sample_params
 
 Order = Literal["uniform", "typical"]
 ORDERS: tuple[str, ...] = ("uniform", "typical")
@@ -63,11 +63,6 @@ class SamplerConfig:
             self.count_weights = tuple(float(v) for v in w)
 
 
-# Old names, kept for ddspfx.plugins.render: the catalog's normalise/denormalise and knobs.uniform_excluding
-# (the same functions, not copies); new code imports them from their homes.
-unit = normalise
-from_unit = denormalise
-_uniform_excluding = uniform_excluding
 
 
 def typical_order(effects: Sequence[str]) -> list[str]:

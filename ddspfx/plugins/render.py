@@ -14,11 +14,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ddspfx.catalog import denormalise, normalise
 from ddspfx.errors import DdspfxError
+from ddspfx.knobs import uniform_excluding
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
 from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for
 from ddspfx.render import as_channels_first, fit_length, limit_output
-from ddspfx.sampler import _uniform_excluding, from_unit, unit
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ def sample_controls(rng: np.random.Generator, impl: Implementation) -> dict[str,
             out[c.port] = float(c.choices[int(rng.integers(len(c.choices)))])
             continue
         p = c.param
-        gap = None if c.dead_zone is None else (unit(c.dead_zone[0], p), unit(c.dead_zone[1], p))
-        v = from_unit(_uniform_excluding(rng, 0.0, 1.0, gap), p)
+        gap = None if c.dead_zone is None else (normalise(c.dead_zone[0], p), normalise(c.dead_zone[1], p))
+        v = denormalise(uniform_excluding(rng, 0.0, 1.0, gap), p)
         out[c.port] = float(round(v)) if c.integer else v
     return out
 
