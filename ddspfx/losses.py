@@ -166,6 +166,8 @@ class DdspfxLoss(nn.Module):
         """Weighted terms and their total; ``step`` drives the STFT schedule (None = validation, full weight)."""
         c = self.cfg
         targets = batch["tokens"][:, 1:]
+        if "token_supervised" in batch:  # knobs the clip does not define: no target
+            targets = targets.masked_fill(~batch["token_supervised"][:, 1:], self.pad_id)
         terms = {
             "ce": token_cross_entropy(out["token_logits"], targets, self.pad_id, c.label_smoothing, self.token_weights),
             "presence": presence_bce(out["presence_logits"], batch["presence"]),
@@ -180,11 +182,14 @@ class DdspfxLoss(nn.Module):
             pre = int(c.stft_preroll_s * self.sample_rate)
             lo = min(pre, t - length)
             start = int(torch.randint(lo, t - length + 1, ()).item()) if t - length > lo else max(lo, 0)
-            rows = slice(0, min(c.stft_batch, batch["dry"].shape[0]))
-            y, target = self.reconstruct(out, batch, rows, start, length, pre, c.stft_teacher_perm)
-            with torch.autocast(device_type=y.device.type, enabled=False):
-                terms["stft"] = self.mrstft(y, target)
-            total = total + w * terms["stft"]
+            exact = batch.get("proxy_exact")  # clips rendered by plugins: the proxies cannot reproduce them
+            rows = (torch.arange(batch["dry"].shape[0], device=batch["dry"].device) if exact is None
+                    else exact.nonzero().flatten())[: c.stft_batch]
+            if rows.numel():
+                y, target = self.reconstruct(out, batch, rows, start, length, pre, c.stft_teacher_perm)
+                with torch.autocast(device_type=y.device.type, enabled=False):
+                    terms["stft"] = self.mrstft(y, target)
+                total = total + w * terms["stft"]
         terms["stft_weight"] = torch.tensor(w)
         terms["loss"] = total
         return terms

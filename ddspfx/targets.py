@@ -12,7 +12,7 @@ same targets:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Collection, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +21,15 @@ from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, get_effect, normalise
 from ddspfx.chain import Chain
 
 
-def chain_targets(chain: Chain, effects: Sequence[str] = EFFECT_NAMES) -> dict[str, torch.Tensor]:
+def chain_targets(chain: Chain, effects: Sequence[str] = EFFECT_NAMES,
+                  unlabelled: Collection[tuple[str, str]] = ()) -> dict[str, torch.Tensor]:
     """presence (N,) float32, order (N,) int64, length () int64, params (N, MAX_PARAMS) float32,
     param_mask (N, MAX_PARAMS) bool, with N = len(effects) and effect n = ``effects[n]``.
 
     ``order[k]`` is the effect in slot k: the chain's pedals first, then the absent effects in
     ``effects`` order, so ``order`` is a full permutation. Params are normalised (``catalog.normalise``),
-    0 and masked out for absent effects and unused columns.
+    0 and masked out for absent effects and unused columns, and masked for the ``unlabelled`` (effect, knob)
+    pairs (a knob the clip's renderer does not define the catalog's way).
     """
     effects = tuple(effects)
     n = len(effects)
@@ -43,7 +45,7 @@ def chain_targets(chain: Chain, effects: Sequence[str] = EFFECT_NAMES) -> dict[s
         presence[e] = 1.0
         u = [normalise(pedal.params[p.name], p) for p in get_effect(pedal.effect).params]
         params[e, : len(u)] = torch.tensor(u, dtype=torch.float32)
-        mask[e, : len(u)] = True
+        mask[e, : len(u)] = torch.tensor([(pedal.effect, p.name) not in unlabelled for p in get_effect(pedal.effect).params])
         slots.append(e)
     order = slots + [e for e in range(n) if e not in slots]  # absent effects fill the tail in `effects` order
     return {

@@ -17,7 +17,7 @@ catalog order ``<effect>``, its parameters' bins in order, ``</effect>``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AbstractSet, Sequence
+from typing import AbstractSet, Collection, Sequence
 
 import torch
 
@@ -130,6 +130,15 @@ class PedalVocab:
             ids.append(self._close[eff.name])
         ids.append(self.eos_id)
         return ids
+
+    def supervised(self, chain: Chain, unlabelled: Collection[tuple[str, str]] = ()) -> list[bool]:
+        """Per id of ``encode(chain)``: False for the bin tokens of the ``unlabelled`` (effect, knob) pairs,
+        whose values the clip does not tell (a plugin's knob that means something else), True elsewhere."""
+        flags = [True]
+        for pedal in chain:
+            eff = get_effect(pedal.effect)
+            flags += [True] + [(eff.name, p.name) not in unlabelled for p in eff.params] + [True]
+        return flags + [True]
 
     def decode(self, ids: Sequence[int]) -> Chain:
         """Ids -> Chain with bin-centre values; pads are ignored. Raises ValueError naming the position."""

@@ -30,6 +30,8 @@ def collate(batch: Sequence[dict[str, Any]], pad_id: int = _PAD_ID) -> dict[str,
         raise ValueError("cannot collate an empty batch")
     out: dict[str, Any] = {}
     out["tokens"], out["token_mask"] = _pad_stack([b["tokens"] for b in batch], pad_id)
+    if "token_supervised" in batch[0]:  # bin tokens with no label (plugin knobs): not a CE target
+        out["token_supervised"], _ = _pad_stack([b["token_supervised"] for b in batch], False)
     lengths = {b["dry"].shape[-1] for b in batch} | {b["wet"].shape[-1] for b in batch}
     if len(lengths) == 1:
         out["dry"] = torch.stack([b["dry"] for b in batch])
@@ -39,7 +41,7 @@ def collate(batch: Sequence[dict[str, Any]], pad_id: int = _PAD_ID) -> dict[str,
         out["wet"], wmask = _pad_stack([b["wet"] for b in batch], 0.0)
         out["audio_mask"] = dmask & wmask
     for key in batch[0]:
-        if key in out or key in ("dry", "wet", "tokens"):
+        if key in out or key in ("dry", "wet", "tokens", "token_supervised"):
             continue
         values = [b[key] for b in batch]
         out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else list(values)

@@ -39,10 +39,13 @@ class Example:
     chain: Chain
     output_gain: float
     seed: int
+    unlabelled: frozenset[tuple[str, str]] = frozenset()  # (effect, knob) pairs whose value the clip does not tell
+    proxy_exact: bool = True  # False when a pedal was rendered by a design the proxies do not reproduce
 
 
 def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int,
-                     render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0) -> Example:
+                     render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0,
+                     plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = ()) -> Example:
     """Source clip -> random chain -> pedalboard render, all from one seeded generator.
 
     With ``render_variants`` > 0 each pedal is rendered by another design of its type with that
@@ -51,7 +54,11 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
     tone stage (:mod:`ddspfx.sources.tone`) with that probability, drawn from a third generator: it is
     part of the guitar, so the labels do not change. With ``noise_floor`` > 0 the dry clip gets a
     recording's hum and hiss (:func:`ddspfx.sources.tone.noise_floor`) with that probability, from a
-    fourth generator; the labels do not change either.
+    fourth generator; the labels do not change either. With ``plugin_render`` > 0 each pedal is rendered
+    by a third-party LADSPA plugin of its type with that probability (:mod:`ddspfx.plugins`; not those
+    whose name starts with an entry of ``plugin_exclude``), from a fifth generator: the effect types and
+    their order stay labelled, knobs only where the plugin's knob means the catalog's (the rest go into
+    ``Example.unlabelled``).
     """
     rng = np.random.default_rng(seed)
     dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
@@ -68,6 +75,14 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
 
             dry = add_noise_floor(dry, noise_rng, sample_rate)
     chain = sampler.sample(rng, dry, sample_rate)
+    if plugin_render > 0.0:
+        from ddspfx.plugins.render import draw_plugin_pedals, plugin_labels, render_mixed_chain
+
+        steps = draw_plugin_pedals(np.random.default_rng([seed, 4]), chain, plugin_render, plugin_exclude)
+        if any(s is not None for s in steps):
+            wet, gain = render_mixed_chain(dry, chain, steps, sample_rate)
+            labels = plugin_labels(chain, steps)
+            return Example(dry, wet, labels.chain, gain, seed, labels.unlabelled, proxy_exact=False)
     if render_variants > 0.0:
         from ddspfx.variants import render_randomised
 
@@ -77,15 +92,23 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
     return Example(dry, wet, chain, gain, seed)
 
 
-def make_item(dry: np.ndarray, wet: np.ndarray, chain: Chain, output_gain: float, vocab: PedalVocab) -> dict[str, Any]:
-    """The dict every consumer of the dataset reads (see ``ddspfx.data`` docstring for keys and shapes)."""
+def make_item(dry: np.ndarray, wet: np.ndarray, chain: Chain, output_gain: float, vocab: PedalVocab,
+              unlabelled: frozenset[tuple[str, str]] = frozenset(), proxy_exact: bool = True) -> dict[str, Any]:
+    """The dict every consumer of the dataset reads (see ``ddspfx.data`` docstring for keys and shapes).
+
+    ``unlabelled`` knobs are left out of every knob loss: their parameter target is masked and their bin
+    token is not a cross-entropy target (``token_supervised`` False). ``proxy_exact`` False keeps the clip
+    out of the proxy (MR-STFT) term, whose proxies render pedalboard's designs only.
+    """
     item: dict[str, Any] = {
         "dry": torch.from_numpy(np.ascontiguousarray(dry, dtype=np.float32)),
         "wet": torch.from_numpy(np.ascontiguousarray(wet, dtype=np.float32)),
         "tokens": torch.tensor(vocab.encode(chain), dtype=torch.int64),
+        "token_supervised": torch.tensor(vocab.supervised(chain, unlabelled), dtype=torch.bool),
     }
-    item.update(chain_targets(chain))
+    item.update(chain_targets(chain, unlabelled=unlabelled))
     item["output_gain"] = torch.tensor(output_gain, dtype=torch.float32)
+    item["proxy_exact"] = torch.tensor(proxy_exact)
     item["chain"] = chain.to_json()
     return item
 
@@ -106,15 +129,19 @@ class EffectsDataset(Dataset):
 
     def __init__(self, source_spec: Any = "synth", n: int = 10_000, seed: int = 0, duration_s: float = 2.0,
                  sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
-                 render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0) -> None:
+                 render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0,
+                 plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = ()) -> None:
         if n < 0:
             raise DdspfxError(f"dataset size must be >= 0, got {n}")
-        for name, p in (("render_variants", render_variants), ("dry_tone", dry_tone), ("noise_floor", noise_floor)):
+        for name, p in (("render_variants", render_variants), ("dry_tone", dry_tone), ("noise_floor", noise_floor),
+                        ("plugin_render", plugin_render)):
             if not 0.0 <= p <= 1.0:
                 raise DdspfxError(f"{name} is a probability in [0, 1], got {p}")
         self.render_variants = float(render_variants)
         self.dry_tone = float(dry_tone)
         self.noise_floor = float(noise_floor)
+        self.plugin_render = float(plugin_render)
+        self.plugin_exclude = tuple(plugin_exclude)
         self.source_spec = source_spec
         self.n = int(n)
         self.seed = int(seed)
@@ -162,13 +189,14 @@ class EffectsDataset(Dataset):
         if not 0 <= index < self.n:
             raise IndexError(f"example {index} outside 0..{self.n - 1}")
         return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate,
-                                self.render_variants, self.dry_tone, self.noise_floor)
+                                self.render_variants, self.dry_tone, self.noise_floor, self.plugin_render,
+                                self.plugin_exclude)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._folder is not None:
             return self._read(self._folder, index)
         ex = self.example(int(index))
-        return make_item(ex.dry, ex.wet, ex.chain, ex.output_gain, self.vocab)
+        return make_item(ex.dry, ex.wet, ex.chain, ex.output_gain, self.vocab, ex.unlabelled, ex.proxy_exact)
 
     def _read(self, folder: _FolderIndex, index: int) -> dict[str, Any]:
         import soundfile as sf

@@ -14,12 +14,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ddspfx.catalog import denormalise, normalise
+from ddspfx.catalog import denormalise, get_effect, normalise
+from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
 from ddspfx.knobs import uniform_excluding
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
 from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for
-from ddspfx.render import as_channels_first, fit_length, limit_output
+from ddspfx.render import as_channels_first, fit_length, limit_output, run_pedalboard
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,62 @@ def sample_plugin_pedal(rng: np.random.Generator, effect: str,
         raise DdspfxError(f"no plugin implementation of {effect!r} to draw from")
     impl = pool[int(rng.integers(len(pool)))]
     return PluginPedal(effect, impl.name, sample_controls(rng, impl))
+
+
+# --- plugins in training data -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PluginLabels:
+    """What a chain rendered partly by plugins can teach: the chain with each plugin pedal's labelled knobs
+    in catalog units (unlabelled knobs keep a placeholder), which (effect, knob) pairs carry no label, and
+    which implementation rendered each pedal ("pedalboard" or a table name)."""
+
+    chain: Chain
+    unlabelled: frozenset[tuple[str, str]]
+    implementations: tuple[str, ...]
+
+
+def draw_plugin_pedals(rng: np.random.Generator, chain: Chain, p: float, exclude: Sequence[str] = ()
+                       ) -> list[PluginPedal | None]:
+    """Per pedal of ``chain``: with probability ``p`` a plugin pedal of its type (an installed implementation
+    whose name does not start with any of ``exclude``, e.g. ``"lsp"`` or ``"mcp/phaser"``), else None
+    (pedalboard). A type with no installed implementation stays pedalboard."""
+    out: list[PluginPedal | None] = []
+    for pedal in chain:
+        use = rng.random() < p
+        pool = [i for i in installed_implementations(pedal.effect) if not any(i.name.startswith(x) for x in exclude)]
+        out.append(sample_plugin_pedal(rng, pedal.effect, pool) if use and pool else None)
+    return out
+
+
+def plugin_labels(chain: Chain, steps: Sequence[PluginPedal | None]) -> PluginLabels:
+    """The training labels of ``chain`` when ``steps`` (from :func:`draw_plugin_pedals`) render some pedals."""
+    pedals, unlabelled, names = [], set(), []
+    for pedal, step in zip(chain, steps):
+        if step is None:
+            pedals.append(pedal)
+            names.append("pedalboard")
+            continue
+        eff = get_effect(pedal.effect)
+        labels = step.labels()
+        params = {}
+        for knob in eff.params:
+            if knob.name in labels:
+                params[knob.name] = float(np.clip(labels[knob.name], knob.low, knob.high))
+            else:
+                params[knob.name] = pedal.params[knob.name]
+                unlabelled.add((pedal.effect, knob.name))
+        pedals.append(Pedal(pedal.effect, params))
+        names.append(step.implementation)
+    return PluginLabels(Chain(pedals), frozenset(unlabelled), tuple(names))
+
+
+def render_mixed_chain(dry: np.ndarray, chain: Chain, steps: Sequence[PluginPedal | None], sample_rate: float
+                       ) -> tuple[np.ndarray, float]:
+    """Mono ``dry`` (T,) through ``chain`` pedal by pedal: a plugin where ``steps`` has one, pedalboard
+    elsewhere; output gain as :func:`ddspfx.render.limit_output`."""
+    y = np.ascontiguousarray(dry, dtype=np.float32).reshape(-1)
+    for pedal, step in zip(chain, steps):
+        y = run_pedalboard(y, Chain([pedal]), sample_rate)[0] if step is None else run_plugin(y, step, sample_rate)
+    return limit_output(y)
