@@ -69,7 +69,8 @@ def presence_probabilities(model: Any, dataset: Any, batch_size: int = 32) -> tu
         for s in range(0, len(dataset), batch_size):
             batch = collate([dataset[i] for i in range(s, min(s + batch_size, len(dataset)))])
             lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
-            memory, mask = model.encode(batch["wet"], lengths, codes=batch.get("dac_codes"))
+            memory, mask = model.encode(batch["wet"], lengths, codes=batch.get("dac_codes"),
+                                        dry=batch["dry"] if model.hears_dry else None)
             probs.append(torch.sigmoid(model.heads(memory, mask)["presence_logits"].float()).numpy())
             labels.append(batch["presence"].numpy())
     return np.concatenate(probs), np.concatenate(labels)

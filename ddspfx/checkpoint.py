@@ -24,6 +24,8 @@ from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 FORMAT = "ddspfx-model"
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
+DEFAULT_DRY_CHECKPOINT = DEFAULT_CHECKPOINT.with_name("default_dry.safetensors")
+"""The shipped dry-aware model (``frontend.paired``), used by ``infer --dry`` when present."""
 
 
 def vocab_fingerprint(vocab) -> str:

@@ -42,6 +42,7 @@ class FrontEndConfig:
     conv_channels: int = 16  # >0: CNN stem (4 conv-BN-ReLU-pool blocks, c..8c channels) before the projection;
     # 0: each stacked mel frame projected by an MLP (front-end ablation: -0.06 presence µF1 at equal steps)
     conv_time_pool: int = 4  # time downsampling of the CNN stem (1, 2, 4, 8 or 16 frames per token)
+    paired: bool = False  # dry-aware (mel only): hears the clip's dry too; tokens from wet, dry and their difference
     # the dac front end only (pip install 'ddspfx[dac]'); ignored by mel:
     dac_weights: str = ""  # DAC weights file; "" = DAC's cache (~/.cache/descript/dac) or its downloader
     dac_model_type: str = "44khz"  # 44khz | 24khz | 16khz

@@ -86,19 +86,22 @@ def window_starts(num_samples: int, window: int) -> list[int]:
     return starts
 
 
-def window_audio(audio: np.ndarray, window: int) -> list[np.ndarray]:
-    """Cut a clip into the windows of :func:`window_starts` (all of ``window`` samples, or the whole clip).
+def window_spans(audio: np.ndarray, window: int) -> list[slice]:
+    """The windows of :func:`window_starts` that are heard (all of ``window`` samples, or the whole clip).
 
     Windows that are near-silent compared with the loudest one are dropped: they carry no
     information about the pedals and would vote noise.
     """
     starts = window_starts(audio.shape[-1], window)
     if len(starts) == 1:
-        return [audio]
-    pieces = [audio[s:s + window] for s in starts]
-    rms = np.array([np.sqrt(np.mean(p.astype(np.float64) ** 2)) for p in pieces])
-    keep = rms >= 0.1 * rms.max()
-    return [p for p, k in zip(pieces, keep) if k]
+        return [slice(0, audio.shape[-1])]
+    rms = np.array([np.sqrt(np.mean(audio[s:s + window].astype(np.float64) ** 2)) for s in starts])
+    return [slice(s, s + window) for s, r in zip(starts, rms) if r >= 0.1 * rms.max()]
+
+
+def window_audio(audio: np.ndarray, window: int) -> list[np.ndarray]:
+    """The clip's heard windows (:func:`window_spans`) as arrays."""
+    return [audio[span] for span in window_spans(audio, window)]
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
@@ -183,29 +186,42 @@ class Estimator:
         self.sample_rate = int(getattr(self.model, "sample_rate", SAMPLE_RATE))
         self.window = int(round(float(getattr(self.model, "clip_seconds", 2.0)) * self.sample_rate))
 
-    def analyse_many(self, clips: Sequence[np.ndarray]) -> list[Analysis]:
-        """Clips are mono float arrays at ``self.sample_rate``."""
+    @property
+    def hears_dry(self) -> bool:
+        """A dry-aware model: :meth:`analyse_many` needs each clip's dry (``drys``)."""
+        return bool(getattr(self.model, "hears_dry", False))
+
+    def analyse_many(self, clips: Sequence[np.ndarray], drys: Sequence[np.ndarray] | None = None) -> list[Analysis]:
+        """Clips are mono float arrays at ``self.sample_rate``; a dry-aware model also takes each clip's dry,
+        lined up and as long as its clip (:func:`ddspfx.align.align_dry`)."""
         import torch
 
-        pieces: list[np.ndarray] = []
+        if self.hears_dry and (drys is None or any(d.shape != c.shape for c, d in zip(clips, drys))):
+            raise DdspfxError("this model hears the clip's dry too: give each clip its dry, lined up and as long "
+                              "(python -m ddspfx.infer CLIP --dry DRY.wav)")
+        pieces: list[tuple[np.ndarray, np.ndarray | None]] = []
         owner: list[int] = []
         for i, clip in enumerate(clips):
-            for w in window_audio(clip, self.window):
-                pieces.append(w)
+            for span in window_spans(clip, self.window):
+                pieces.append((clip[span], drys[i][span] if self.hears_dry and drys is not None else None))
                 owner.append(i)
         preds: list[Any] = []
         for s in range(0, len(pieces), self.batch_size):
             chunk = pieces[s:s + self.batch_size]
-            n = max(p.shape[-1] for p in chunk)
+            n = max(p.shape[-1] for p, _ in chunk)
             batch = np.zeros((len(chunk), n), dtype=np.float32)
+            dry_batch = np.zeros((len(chunk), n), dtype=np.float32)
             lengths = []
-            for j, p in enumerate(chunk):
+            for j, (p, d) in enumerate(chunk):
                 batch[j, : p.shape[-1]] = p
+                if d is not None:
+                    dry_batch[j, : d.shape[-1]] = d
                 lengths.append(p.shape[-1])
             with torch.inference_mode():
                 preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
                                                 lengths=torch.tensor(lengths, device=self.device), effect_set=self.effect_set,
-                                                order=self.order_search))
+                                                order=self.order_search,
+                                                dry=torch.from_numpy(dry_batch).to(self.device) if self.hears_dry else None))
         grouped: dict[int, list[Any]] = defaultdict(list)
         for o, p in zip(owner, preds):
             grouped[o].append(p)
@@ -287,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no clip needed: synthesise a guitar phrase, put it through a random chain, estimate it")
     p.add_argument("--seed", type=int, default=0, help="seed for --demo (default 0)")
     p.add_argument("--checkpoint", help="model checkpoint (.safetensors); default: the shipped model")
+    p.add_argument("--dry-checkpoint", help="a dry-aware model (frontend.paired) for clips given with --dry; "
+                                            "default: the shipped one if there is one, else the blind model")
     p.add_argument("--json", action="store_true", help="one JSON object per clip per line on stdout, nothing else")
     p.add_argument("--beam", type=int, default=4, help="beam width for decoding (default 4)")
     p.add_argument("--effect-set", choices=EFFECT_SET_MODES, default=None,
@@ -315,6 +333,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise DdspfxError(f"--beam must be at least 1, got {args.beam}")
     if args.refine and not args.dry:
         raise DdspfxError("--refine needs the clip's dry recording: add --dry DRY.wav")
+    if args.dry_checkpoint and not args.dry:
+        raise DdspfxError("--dry-checkpoint is the model for clips given with their dry: add --dry DRY.wav")
     if args.out and not args.render_onto:
         raise DdspfxError("--out is where --render-onto writes; add --render-onto DRY.wav")
     several = len(args.clips) > 1
@@ -325,6 +345,19 @@ def _check_args(args: argparse.Namespace) -> None:
         raise DdspfxError("--refine-steps must be >= 0")
     if args.refine_toggles < 0:
         raise DdspfxError("--refine-toggles must be >= 0")
+
+
+def _dry_estimator(args: argparse.Namespace) -> Estimator | None:
+    """The dry-aware model for ``--dry``: ``--dry-checkpoint``, else the shipped one if it exists, else None."""
+    from ddspfx.checkpoint import DEFAULT_DRY_CHECKPOINT
+
+    path = args.dry_checkpoint or (DEFAULT_DRY_CHECKPOINT if DEFAULT_DRY_CHECKPOINT.is_file() else None)
+    if path is None:
+        return None
+    est = Estimator(path, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
+    if not est.hears_dry:
+        raise DdspfxError(f"{path} is a blind model, not a dry-aware one (frontend.paired); pass it as --checkpoint")
+    return est
 
 
 def _long_file(path: str) -> bool:
@@ -383,6 +416,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             assert clip is not None  # --dry reads whole clips
             dry, lag = align_dry(_load(args.dry, sr), clip, sr)  # a DI and its wet track rarely start together
             dry_aligned = dry
+            dry_model = _dry_estimator(args)
+            if dry_model is not None:  # the estimate of a model that hears the dry too
+                analysis = dry_model.analyse_many([clip], [dry])[0]
+            extra["estimate"] = "dry-aware" if dry_model is not None else "blind"
             result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0,
                             toggles=args.refine_toggles)
             extra["refine"] = result.summary()

@@ -100,7 +100,8 @@ class DdspfxLightning(L.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._common_step(batch, "val")
         lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
-        preds = self.model.predict(batch["wet"], beam=self.cfg.trainer.beam, lengths=lengths, codes=batch.get("dac_codes"))
+        preds = self.model.predict(batch["wet"], beam=self.cfg.trainer.beam, lengths=lengths, codes=batch.get("dac_codes"),
+                                   dry=batch["dry"] if self.model.hears_dry else None)
         for pred, js in zip(preds, batch["chain"]):
             truth = Chain.from_json(js)
             for k, v in chain_scores(pred.chain, truth).items():

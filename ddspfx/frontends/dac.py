@@ -37,7 +37,7 @@ MODEL_TYPES: tuple[str, ...] = ("44khz", "24khz", "16khz")
 COMBINE_MODES: tuple[str, ...] = ("sum", "concat")
 # Keys of the mel front end's config that ``build`` receives from a shared FrontEndConfig and ignores.
 MEL_ONLY_KEYS: frozenset[str] = frozenset({"n_fft", "hop", "n_mels", "f_min", "f_max", "stack", "conv_channels",
-                                               "conv_time_pool"})
+                                               "conv_time_pool", "paired"})
 DOWNLOAD_HOST = ("github.com", 443)  # DAC's weights are GitHub release assets
 PROBE_TIMEOUT_S = 5.0  # how long the offline check may take before we call the network unreachable
 
@@ -350,6 +350,9 @@ def build(**cfg: Any) -> DACFrontEnd:
 
     Mel-only keys are ignored; empty strings and ``n_codebooks=0`` mean "default" (the codec's own).
     """
+    if cfg.get("paired"):
+        raise DdspfxError("the dac front end does not take the dry (frontend.paired); use the mel front end for a "
+                          "dry-aware model")
     args: dict[str, Any] = {}
     for k, v in cfg.items():
         if k == "name" or k in MEL_ONLY_KEYS:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.errors import DdspfxError
 from ddspfx.frontends.base import FrontEnd
 from ddspfx.frontends.conv import conv_blocks, pooled_length
 
@@ -72,6 +73,7 @@ class MelFrontEnd(FrontEnd):
         stack: int = 2,
         conv_channels: int = 0,
         conv_time_pool: int = 4,
+        paired: bool = False,
     ) -> None:
         super().__init__()
         self.sample_rate, self.dim = int(sample_rate), int(dim)
@@ -98,15 +100,18 @@ class MelFrontEnd(FrontEnd):
             widths = [self.conv_channels * 2**i for i in range(4)]
             self.conv = conv_blocks(widths, list(zip(self._freq_pools, self._time_pools)))
             per_frame = widths[-1] * pooled_length(self.n_mels, self._freq_pools)
+        # paired (dry-aware): the wet and the dry through the same mel + stem, and their difference (the
+        # pedals' log spectral ratio, frame by frame), side by side into the projection
+        self.paired = bool(paired)
         self.proj = nn.Sequential(
-            nn.Linear(per_frame * self.stack, self.dim), nn.GELU(), nn.Linear(self.dim, self.dim)
+            nn.Linear(per_frame * self.stack * (3 if self.paired else 1), self.dim), nn.GELU(), nn.Linear(self.dim, self.dim)
         )
 
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name, "dim": self.dim, "sample_rate": self.sample_rate, "n_fft": self.n_fft,
             "hop": self.hop, "n_mels": self.n_mels, "f_min": self.f_min, "f_max": self.f_max, "stack": self.stack,
-            "conv_channels": self.conv_channels, "conv_time_pool": self.conv_time_pool,
+            "conv_channels": self.conv_channels, "conv_time_pool": self.conv_time_pool, "paired": self.paired,
         }
 
     @overload
@@ -135,8 +140,15 @@ class MelFrontEnd(FrontEnd):
             x = torch.cat([x, x.min().detach().expand(b, pad, m)], dim=1)  # pad with the minimum, no host sync
         return x.reshape(b, (f + pad) // self.stack, m * self.stack)  # (B, F', M*stack)
 
-    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None,
+                dry: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.features(audio)
+        if self.paired:
+            if dry is None or dry.shape != audio.shape:
+                raise DdspfxError("this model hears the clip's dry too: pass the dry, the same shape as the clip "
+                                  "(python -m ddspfx.infer CLIP --dry DRY.wav)")
+            dry_feats = self.features(dry)
+            feats = torch.cat([feats, dry_feats, feats - dry_feats], dim=-1)  # (B, F', 3 * M*stack)
         tokens = self.proj(feats)  # (B, F', D)
         b, f, _ = tokens.shape
         if lengths is None:

@@ -99,12 +99,18 @@ class DdspfxModel(nn.Module):
 
     # --- training ------------------------------------------------------------------------
 
+    @property
+    def hears_dry(self) -> bool:
+        """A dry-aware model (``frontend.paired``): every call needs the clip's dry beside it."""
+        return bool(getattr(self.frontend, "paired", False))
+
     def encode(self, audio: torch.Tensor, lengths: torch.Tensor | None = None,
-               codes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               codes: torch.Tensor | None = None, dry: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """audio (B, T) -> memory (B, F, D), mask (B, F) True = valid.
 
         ``codes`` (B, n_q, F): DAC codes precomputed by ``python -m ddspfx.data encode``; used instead
         of running the codec on ``audio`` when the front end takes them (the codec is the costly part).
+        ``dry`` (B, T): the clip's dry, for a dry-aware model (each track levelled on its own).
         """
         forward_codes = getattr(self.frontend, "forward_codes", None)  # front ends that take codes (DAC)
         if codes is not None and forward_codes is not None:
@@ -112,13 +118,15 @@ class DdspfxModel(nn.Module):
         else:
             if self.config.input_level:
                 audio = normalise_level(audio, lengths)
-            tokens, mask = self.frontend(audio, lengths)
+                dry = None if dry is None else normalise_level(dry, lengths)
+            tokens, mask = self.frontend(audio, lengths, dry=dry) if self.hears_dry else self.frontend(audio, lengths)
         return self.encoder(tokens, mask), mask
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Teacher forcing on ``batch["tokens"]`` (B, L); returns logits for tokens[:, 1:] and head outputs."""
         lengths = batch["audio_mask"].sum(-1) if "audio_mask" in batch else None
-        memory, mask = self.encode(batch["wet"], lengths, codes=batch.get("dac_codes"))
+        memory, mask = self.encode(batch["wet"], lengths, codes=batch.get("dac_codes"),
+                                   dry=batch["dry"] if self.hears_dry else None)
         out = self.heads(memory, mask)
         out["token_logits"] = self.decoder(batch["tokens"][:, :-1], memory, mask)  # (B, L-1, V)
         out["memory_mask"] = mask
@@ -141,8 +149,8 @@ class DdspfxModel(nn.Module):
 
     @torch.no_grad()
     def decode(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
-               codes: torch.Tensor | None = None, effect_set: str | None = None, order: str | None = None
-               ) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
+               codes: torch.Tensor | None = None, effect_set: str | None = None, order: str | None = None,
+               dry: torch.Tensor | None = None) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor]]:
         """Constrained search; the greedy hypothesis is merged into the beam so beam >= greedy always.
 
         ``effect_set`` (default: the model config's): "decoder" lets the token search choose the effects;
@@ -157,7 +165,7 @@ class DdspfxModel(nn.Module):
         order = order or self.config.order_search
         if order not in ORDER_SEARCH_MODES:
             raise ValueError(f"order must be one of {', '.join(ORDER_SEARCH_MODES)}, got {order!r}")
-        memory, mask = self.encode(audio, lengths, codes=codes)
+        memory, mask = self.encode(audio, lengths, codes=codes, dry=dry)
         heads = self.heads(memory, mask)
         sets = self.presence_sets(heads["presence_logits"]) if mode == "presence" else None
         hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam, effect_sets=sets)
@@ -188,11 +196,12 @@ class DdspfxModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, audio: torch.Tensor, beam: int = 4, lengths: torch.Tensor | None = None,
-                codes: torch.Tensor | None = None, effect_set: str | None = None, order: str | None = None
-                ) -> list[Prediction]:
+                codes: torch.Tensor | None = None, effect_set: str | None = None, order: str | None = None,
+                dry: torch.Tensor | None = None) -> list[Prediction]:
         """audio (B, T) at ``self.sample_rate`` -> one :class:`Prediction` per clip.
 
-        ``codes``: see ``encode``; ``effect_set`` and ``order``: see ``decode``.
+        ``codes`` and ``dry`` (a dry-aware model's second input, like ``audio``): see ``encode``;
+        ``effect_set`` and ``order``: see ``decode``.
         """
         if audio.ndim == 1:
             audio = audio[None]
@@ -202,7 +211,7 @@ class DdspfxModel(nn.Module):
         self.eval()
         try:
             hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths, codes=codes, effect_set=effect_set,
-                                      order=order)
+                                      order=order, dry=None if dry is None else (dry[None] if dry.ndim == 1 else dry).float())
         finally:
             self.train(was_training)
         presence = torch.sigmoid(heads["presence_logits"]).cpu()
