@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-effects", type=int, default=5, help="longest chain in the test set (default 5)")
     p.add_argument("--order", choices=["uniform", "typical"], default="uniform", help="order prior of the test set")
     p.add_argument("--tau", type=float, default=0.1, help="audible-equivalence threshold (default 0.1)")
-    p.add_argument("--beam", type=int, default=4)
+    p.add_argument("--beam", type=int, default=None, help="beam width (default: the Estimator's, see ddspfx.infer)")
     p.add_argument("--effect-set", choices=EFFECT_SET_MODES, default=None,
                    help="who picks the effects: 'decoder' or 'presence' head (default: the checkpoint's setting)")
     p.add_argument("--order-search", choices=ORDER_SEARCH_MODES, default=None,
