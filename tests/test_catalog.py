@@ -1,11 +1,11 @@
 """The effect table: normalisation, bins, and the mapping onto pedalboard's real plugins."""
 
 import math
-import sys
 
 import numpy as np
 import pedalboard
 import pytest
+from floats import float_above, float_below
 
 from ddspfx.catalog import (
     EFFECT_NAMES,
@@ -26,17 +26,6 @@ from ddspfx.chain import Chain, Pedal
 ALL_PARAMS = [(e.name, p) for e in EFFECTS.values() for p in e.params]
 
 
-def float_below(x: float) -> float:
-    """The largest float below ``x`` that compares below it: the next float down, or (where denormals are
-    flushed to zero by a library that set the CPU's FTZ/DAZ flags) the largest normal float below 0."""
-    y = math.nextafter(x, -math.inf)
-    return y if y < x else x - sys.float_info.min
-
-
-def float_above(x: float) -> float:
-    """The smallest float above ``x`` that compares above it (see :func:`float_below`)."""
-    y = math.nextafter(x, math.inf)
-    return y if y > x else x + sys.float_info.min
 
 
 def test_catalog_has_the_public_effect_names():

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import sys
-
 import numpy as np
 import pytest
 import torch
+from floats import float_above, float_below
 
 from ddspfx.catalog import EFFECT_NAMES, EFFECTS, bin_edges, bin_to_value, denormalise, value_to_bin
 from ddspfx.chain import Chain, Pedal
@@ -16,17 +14,6 @@ from ddspfx.vocab import PedalVocab
 VOCAB = PedalVocab()
 
 
-def float_below(x: float) -> float:
-    """The largest float below ``x`` that compares below it: the next float down, or (where denormals are
-    flushed to zero by a library that set the CPU's FTZ/DAZ flags) the largest normal float below 0."""
-    y = math.nextafter(x, -math.inf)
-    return y if y < x else x - sys.float_info.min
-
-
-def float_above(x: float) -> float:
-    """The smallest float above ``x`` that compares above it (see :func:`float_below`)."""
-    y = math.nextafter(x, math.inf)
-    return y if y > x else x + sys.float_info.min
 
 
 def _pedal_at_bins(name: str, bins: list[int]) -> Pedal:
