@@ -328,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", action="store_true",
                    help="analysis by synthesis with --dry: optimise params, pick the order, check unsure pedals")
     p.add_argument("--refine-steps", type=int, default=150, help="optimisation steps for --refine (default 150)")
+    p.add_argument("--refine-budget", type=float, default=None, metavar="SECONDS",
+                   help="--refine keeps searching (other orders that sound different, then subsets of the pedals) "
+                        "until this many seconds are spent; default: only the estimate's candidates")
     p.add_argument("--refine-toggles", type=int, default=2,
                    help="--refine also tries adding or removing this many of the least certain pedals (default 2; "
                         "0 keeps the estimate's pedals)")
@@ -350,6 +353,8 @@ def _check_args(args: argparse.Namespace) -> None:
     for flag in ("render_onto", "dry", "plot"):
         if getattr(args, flag) and several:
             raise DdspfxError(f"--{flag.replace('_', '-')} works with one clip at a time; got {len(args.clips)} clips")
+    if args.refine_budget is not None and (not args.refine or not args.refine_budget > 0):
+        raise DdspfxError("--refine-budget is a positive number of seconds for --refine; add --refine (and --dry)")
     if args.refine_steps < 0:
         raise DdspfxError("--refine-steps must be >= 0")
     if args.refine_toggles < 0:
@@ -430,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 analysis = dry_model.analyse_many([clip], [dry])[0]
             extra["estimate"] = "dry-aware" if dry_model is not None else "blind"
             result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0,
-                            toggles=args.refine_toggles)
+                            toggles=args.refine_toggles, budget_s=args.refine_budget, progress=args.refine)
             extra["refine"] = result.summary()
             extra["dry_offset_ms"] = round(1000.0 * lag / sr, 2)
             analysis = result.analysis

@@ -202,16 +202,43 @@ def choose(scored: Sequence[tuple[Sequence[str], float]], estimate: Sequence[str
     return best
 
 
+def extra_candidates(chain: Chain) -> list[Chain]:
+    """What a longer search tries after the estimate's own candidates: every other order of its pedals that
+    would sound different (one per class of audibly equivalent orders, ``ddspfx.commuting``), then the
+    chain without each one of its pedals."""
+    from itertools import permutations
+
+    from ddspfx.commuting import equivalent_canonical
+
+    seen = {equivalent_canonical(chain.effects)}
+    out = []
+    for order in permutations(chain.pedals):
+        key = equivalent_canonical([p.effect for p in order])
+        if key not in seen:
+            seen.add(key)
+            out.append(Chain(list(order)))
+    if len(chain) > 1:
+        out += [Chain([p for p in chain if p is not drop]) for drop in chain.pedals]
+    return out
+
+
 def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
-           max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR
-           ) -> RefineResult:
+           max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR,
+           budget_s: float | None = None, progress: bool = False) -> RefineResult:
     """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one
     pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`), or no
     pedal at all when the dry itself is closer than all of them: the result is never farther from the clip
     than its dry.
 
-    ``steps=0`` only measures how close the estimate already is (no optimisation).
+    ``budget_s``: with a time budget, the search goes on after those candidates, while time is left, through
+    :func:`extra_candidates` (other audible orders, then subsets); the first candidate is always fitted.
+    ``progress`` shows a bar on stderr. ``steps=0`` only measures how close the estimate already is.
     """
+    import time
+
+    from tqdm import tqdm
+
+    began = time.perf_counter()
     from ddspfx.render import render_chain
 
     n = min(wet.shape[-1], dry.shape[-1])
@@ -240,8 +267,13 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
             starts.append(cand)
     starts += [c for c in toggled_chains(analysis.chain, analysis.effect_confidence, toggles)
                if tuple(c.effects) not in seen]
-    scored = []
-    for start in starts:
+    if budget_s is not None:
+        tried = {tuple(s.effects) for s in starts}
+        starts += [c for c in extra_candidates(analysis.chain) if tuple(c.effects) not in tried]
+    scored: list[tuple[Chain, float]] = []
+    for start in tqdm(starts, desc="refine", unit="chain", disable=not progress, leave=False):
+        if budget_s is not None and scored and time.perf_counter() - began > budget_s:
+            break  # out of time: keep what was fitted
         # a chorus or phaser LFO runs from the clip's first sample: a segment cut later would start the
         # proxy's LFO at another phase than the clip's, so such chains are fitted on the clip's start
         s = 0 if any(not get_effect(p.effect).time_invariant for p in start) else loudest

@@ -275,6 +275,36 @@ def test_refine_never_ends_farther_from_the_clip_than_its_dry():
     assert result.distance_after == pytest.approx(result.distance_dry) and result.distance_after <= result.distance_before
 
 
+def test_a_longer_budget_searches_the_orders_that_sound_different():
+    """extra_candidates: one order per class of audibly equivalent orders (eq and delay commute, distortion does
+    not), then each pedal left out; refine tries them only with a budget, and stops when it is spent."""
+    from ddspfx.infer import Analysis
+    from ddspfx.refine import extra_candidates, refine
+
+    dist = Pedal("distortion", {"drive_db": 20.0})
+    eq = Pedal("eq", {"cutoff_frequency_hz": 900.0, "gain_db": 8.0, "q": 1.0})
+    delay = Pedal("delay", {"delay_seconds": 0.2, "feedback": 0.2, "mix": 0.3})
+    extra = [c.effects for c in extra_candidates(Chain([eq, delay, dist]))]
+    orders = [e for e in extra if len(e) == 3]
+    assert ["eq", "delay", "distortion"] not in orders and ["delay", "eq", "distortion"] not in orders  # same sound
+    assert ["distortion", "eq", "delay"] in orders or ["distortion", "delay", "eq"] in orders
+    assert sorted(map(sorted, (e for e in extra if len(e) == 2))) == sorted(
+        [sorted(["delay", "distortion"]), sorted(["eq", "distortion"]), sorted(["eq", "delay"])])
+
+    dry = _pluck(0.5)
+    wet = pedalboard.Pedalboard([pedalboard.Delay(delay_seconds=0.2, feedback=0.2, mix=0.3),
+                                 pedalboard.Distortion(drive_db=20.0)])(dry[None], SAMPLE_RATE)[0]
+    conf = {**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 0.99, "delay": 0.99}
+    guess = Analysis(chain=Chain([dist, delay]), effect_confidence=conf, order_confidence=0.6)
+    quick = refine(wet, dry, guess, SAMPLE_RATE, steps=5, toggles=0, top_k=1)
+    longer = refine(wet, dry, guess, SAMPLE_RATE, steps=5, toggles=0, top_k=1, budget_s=600.0)
+    tiny = refine(wet, dry, guess, SAMPLE_RATE, steps=5, toggles=0, top_k=1, budget_s=1e-9)
+    assert len(quick.scored) == 2 and len(tiny.scored) == 2  # one fit and the estimate itself
+    assert ["delay", "distortion"] in [c.effects for c, _ in longer.scored]  # the other order was tried ...
+    assert longer.analysis.chain.effects == ["delay", "distortion"]  # ... and it is the one that sounds right
+    assert longer.distance_after <= quick.distance_after
+
+
 def test_fit_params_finds_a_far_delay_time():
     """The delay time's loss has a minimum at every echo alignment, so gradient descent from a far start
     stalls; refinement grid-searches such knobs (``Param.multimodal``) first."""
