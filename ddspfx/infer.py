@@ -103,12 +103,12 @@ def window_spans(audio: np.ndarray, window: int) -> list[slice]:
     if len(starts) == 1:
         return [slice(0, audio.shape[-1])]
     rms = np.array([np.sqrt(np.mean(audio[s:s + window].astype(np.float64) ** 2)) for s in starts])
-    return [slice(s, s + window) for s, r in zip(starts, rms) if r >= 0.1 * rms.max()]
+    return [slice(s, s + window) for s, keep in zip(starts, loud_enough(rms)) if keep]
 
 
-def window_audio(audio: np.ndarray, window: int) -> list[np.ndarray]:
-    """The clip's heard windows (:func:`window_spans`) as arrays."""
-    return [audio[span] for span in window_spans(audio, window)]
+def loud_enough(rms: np.ndarray) -> np.ndarray:
+    """Which windows (by RMS) are heard: those within 20 dB of the loudest; quieter ones would vote noise."""
+    return rms >= 0.1 * rms.max()
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
@@ -202,7 +202,6 @@ class Estimator:
     def analyse_many(self, clips: Sequence[np.ndarray], drys: Sequence[np.ndarray] | None = None) -> list[Analysis]:
         """Clips are mono float arrays at ``self.sample_rate``; a dry-aware model also takes each clip's dry,
         lined up and as long as its clip (:func:`ddspfx.align.align_dry`)."""
-        import torch
 
         if self.hears_dry and (drys is None or any(d.shape != c.shape for c, d in zip(clips, drys))):
             raise DdspfxError("this model hears the clip's dry too: give each clip its dry, lined up and as long "
@@ -225,15 +224,23 @@ class Estimator:
                 if d is not None:
                     dry_batch[j, : d.shape[-1]] = d
                 lengths.append(p.shape[-1])
-            with torch.inference_mode():
-                preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
-                                                lengths=torch.tensor(lengths, device=self.device), effect_set=self.effect_set,
-                                                order=self.order_search,
-                                                dry=torch.from_numpy(dry_batch).to(self.device) if self.hears_dry else None))
+            preds.extend(self._predict(batch, lengths, dry_batch if self.hears_dry else None))
         grouped: dict[int, list[Any]] = defaultdict(list)
         for o, p in zip(owner, preds):
             grouped[o].append(p)
         return [aggregate(grouped[i]) for i in range(len(clips))]
+
+    def _predict(self, batch: np.ndarray, lengths: Sequence[int] | None = None, dry: np.ndarray | None = None) -> list[Any]:
+        """The model on one batch of windows (B, T), with this Estimator's decoding settings."""
+        import torch
+
+        def tensor(x: Any) -> torch.Tensor:
+            return torch.as_tensor(x).to(self.device)
+
+        with torch.inference_mode():
+            return list(self.model.predict(tensor(batch), beam=self.beam, effect_set=self.effect_set,
+                                           order=self.order_search, lengths=None if lengths is None else tensor(lengths),
+                                           dry=None if dry is None else tensor(dry)))
 
     def analyse_file(self, path: str | Path, progress: bool = False) -> Analysis:
         """A file of any length, read one window at a time (memory: one batch of windows, not the file).
@@ -241,7 +248,6 @@ class Estimator:
         Same windows, silence rule and vote as :meth:`analyse_many`; each window is resampled on its own,
         so for files not at the model's rate the result may differ from a whole-file read in the last digits.
         """
-        import torch
         from tqdm import tqdm
 
         from ddspfx.audio import SILENCE_DBFS, check_audio, open_audio, read_span
@@ -260,15 +266,13 @@ class Estimator:
                 rms[i], peak[i] = np.sqrt(np.mean(w * w)), np.max(np.abs(w))
             if peak.max() < 10 ** (SILENCE_DBFS / 20):  # a silent file: the same one-line error as a short clip gets
                 check_audio(np.full(self.window, peak.max(), np.float32), self.sample_rate, name=name)
-            kept = [s for s, r in zip(starts, rms) if r >= 0.1 * rms.max()]
+            kept = [s for s, keep in zip(starts, loud_enough(rms)) if keep]
             preds: list[Any] = []
             bar = tqdm(total=len(kept), desc=Path(name).name, unit="window", disable=not progress, leave=False)
             for b in range(0, len(kept), self.batch_size):
                 batch = np.stack([_fit(read_span(f, s, native, self.sample_rate, name), self.window)
                                   for s in kept[b:b + self.batch_size]])
-                with torch.inference_mode():
-                    preds.extend(self.model.predict(torch.from_numpy(batch).to(self.device), beam=self.beam,
-                                                    effect_set=self.effect_set, order=self.order_search))
+                preds.extend(self._predict(batch))
                 bar.update(len(batch))
             bar.close()
         return aggregate(preds)

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, get_effect
 from ddspfx.chain import Chain, Pedal
-from ddspfx.infer import aggregate, main, window_audio, window_starts
+from ddspfx.infer import aggregate, main, window_spans, window_starts
 
 
 def _pluck(seconds: float = 1.0, sr: int = SAMPLE_RATE, f0: float = 196.0, seed: int = 0) -> np.ndarray:
@@ -130,8 +130,8 @@ def test_fit_params_recovers_distortion_drive_through_the_proxy():
 def test_window_audio_and_vote():
     x = np.ones(5 * 100, np.float32)
     x[200:300] = 0.0  # a silent window is dropped
-    assert [w.shape[0] for w in window_audio(x, 100)] == [100, 100, 100, 100]
-    assert len(window_audio(np.ones(140, np.float32), 100)) == 1
+    assert [x[s].shape[0] for s in window_spans(x, 100)] == [100, 100, 100, 100]
+    assert len(window_spans(np.ones(140, np.float32), 100)) == 1
 
     class P:  # the fields aggregate reads from ddspfx.model.Prediction
         def __init__(self, chain, alts, logp, conf):
@@ -163,7 +163,7 @@ def test_windows_hear_the_whole_clip(windows):
     assert heard.all()  # the end of the clip is analysed too (a 3.9-s clip was heard for 2 s only)
     if len(starts) > 1:
         assert all(s + w <= n for s in starts) and len(starts) == int(np.ceil(n / w))
-    pieces = window_audio(np.ones(n, np.float32), w)
+    pieces = [np.ones(n, np.float32)[s] for s in window_spans(np.ones(n, np.float32), w)]
     assert sum(p.shape[0] for p in pieces) >= n
 
 
