@@ -92,10 +92,12 @@ def make_dry_source(spec: str) -> Any:
     return make_source(spec)
 
 
-def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "pedalboard"
-             ) -> tuple[list[Example], list[list[str]]]:
+def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "pedalboard",
+             plugins_from: Sequence[str] = ()) -> tuple[list[Example], list[list[str]]]:
     """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``, and
-    per clip the implementation that rendered each pedal ("pedalboard", or a plugin's table name)."""
+    per clip the implementation that rendered each pedal ("pedalboard", or a plugin's table name).
+    ``plugins_from`` (plugin renderer only) limits the draw to implementations whose name starts with one of its
+    entries, e.g. the held-out ones (``ddspfx.plugins.table.HELD_OUT``)."""
     source = make_dry_source(spec)
     sampler = ChainSampler(SamplerConfig(max_effects=5))
     out, impls = [], []
@@ -103,10 +105,10 @@ def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "peda
         seed_i = example_seed(TEST_SEED_BASE + seed, i)
         ex = generate_example(source, sampler, seed_i, seconds, SAMPLE_RATE)
         if renderer == "plugins":
-            from ddspfx.plugins.render import installed_implementations, render_plugin_chain, sample_plugin_pedal
+            from ddspfx.plugins.render import render_plugin_chain, sample_plugin_pedal
 
             rng = np.random.default_rng([seed_i, 5])  # the same dry and chain as pedalboard's clip i
-            steps = [sample_plugin_pedal(rng, p.effect, installed_implementations(p.effect)) for p in ex.chain]
+            steps = [sample_plugin_pedal(rng, p.effect, plugin_pool(p.effect, plugins_from)) for p in ex.chain]
             wet, _ = render_plugin_chain(ex.dry, steps, SAMPLE_RATE)
             out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
             impls.append([s.implementation for s in steps])
@@ -114,6 +116,17 @@ def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "peda
             out.append(Example(dry=ex.dry, wet=ex.wet, chain=ex.chain))
             impls.append(["pedalboard"] * len(ex.chain))
     return out, impls
+
+
+def plugin_pool(effect: str, prefixes: Sequence[str] = ()) -> list[Any]:
+    """The installed implementations of ``effect`` (those named by ``prefixes`` when given); none is an error."""
+    from ddspfx.plugins.render import installed_implementations
+
+    pool = [i for i in installed_implementations(effect) if not prefixes or any(i.name.startswith(x) for x in prefixes)]
+    if not pool:
+        raise DdspfxError(f"no installed plugin implementation of {effect} among --plugins-from "
+                          f"{','.join(prefixes)}; name one per effect type (see ddspfx.plugins.table)")
+    return pool
 
 
 def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
@@ -183,8 +196,17 @@ def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def implementation_table(recalls: dict[tuple[str, str], dict[str, float]]) -> str:
-    """Rows: implementations (grouped by effect type); columns: (source, model) recall with the pedal count."""
+def plugins_heard(model: Any, name: str) -> bool:
+    """Whether ``model`` trained on chains rendered by plugin ``name`` (its card's plugin share and exclusions)."""
+    data = model.metadata.get("data", {})
+    exclude = [x.strip() for x in str(data.get("plugin_exclude", "")).split(",") if x.strip()]
+    return float(data.get("plugin_render", 0.0) or 0.0) > 0 and not any(name.startswith(x) for x in exclude)
+
+
+def implementation_table(recalls: dict[tuple[str, str], dict[str, float]],
+                         heard_by: dict[str, set[str]] | None = None) -> str:
+    """Rows: implementations (grouped by effect type); columns: (source, model) recall with the pedal count;
+    ``heard_by`` (implementation -> models that trained on it) marks those cells with '*'."""
     from ddspfx.plugins.table import get_implementation
 
     cols = list(recalls)
@@ -194,7 +216,9 @@ def implementation_table(recalls: dict[tuple[str, str], dict[str, float]]) -> st
              "|---" * (len(cols) + 2) + "|"]
     for name in names:
         effect = get_implementation(name).effect if name != "pedalboard" else "all"
-        cells = [f"{recalls[c][name]:.2f} (n={int(recalls[c][f'n/{name}'])})" if name in recalls[c] else "–" for c in cols]
+        seen = (heard_by or {}).get(name, set())
+        cells = [f"{recalls[c][name]:.2f}{'*' if c[1] in seen else ''} (n={int(recalls[c][f'n/{name}'])})"
+                 if name in recalls[c] else "–" for c in cols]
         lines.append(f"| {effect} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -238,9 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated dry sources")
     p.add_argument("--renderer", choices=["pedalboard", "plugins"], default="pedalboard",
                    help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA plugins")
+    p.add_argument("--plugins-from", default="", metavar="NAMES",
+                   help="plugin renderer: draw only these implementations or families (comma-separated; 'held-out' "
+                        "= ddspfx.plugins.table.HELD_OUT, the ones release R8's model never trained on)")
     p.add_argument("--no-baselines", action="store_true", help="score only the models")
     p.add_argument("--out", default="experiments/results/real_sources/dev", help="output folder")
     return p
+
+
+def parse_plugins_from(text: str) -> tuple[str, ...]:
+    """``--plugins-from``: comma-separated names; ``held-out`` stands for ``ddspfx.plugins.table.HELD_OUT``."""
+    from ddspfx.plugins.table import HELD_OUT
+
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    return tuple(dict.fromkeys(n for x in names for n in (HELD_OUT if x == "held-out" else (x,))))
 
 
 @cli_entry
@@ -261,9 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     clips: list[dict[str, Any]] = []  # every clip's truth and each model's answer, for studies after the fact
     skipped: dict[str, str] = {}
     knobs = args.renderer == "pedalboard"
+    plugins_from = parse_plugins_from(args.plugins_from)
+    if plugins_from and knobs:
+        raise DdspfxError("--plugins-from needs --renderer plugins")
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
         try:
-            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer)
+            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer, plugins_from)
         except DdspfxError as e:
             skipped[spec] = str(e)
             print(f"skipped {spec}: {e}", file=sys.stderr)
@@ -280,9 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "typical" not in name:
                     rows.append((spec, f"baseline: {name}", "–", score_chains(examples, [system(ex) for ex in examples], knobs)))
     header = (f"{args.n} clips of {args.seconds:g} s per source (level check: first {args.level_n}), chains of 0-5 "
-              f"pedals rendered by {'pedalboard' if knobs else 'third-party LADSPA plugins (ddspfx.plugins)'}, "
+              f"pedals rendered by {'pedalboard' if knobs else 'third-party LADSPA plugins (ddspfx.plugins)'}"
+              f"{' drawn only from ' + ', '.join(plugins_from) if plugins_from else ''}, "
               f"uniform order, seeds {TEST_SEED_BASE + args.seed}+.")
     prov = {name: provenance(est.model) for name, est in estimators.items()}
+    heard_by = {impl: {m for m, est in estimators.items() if plugins_heard(est.model, impl)}
+                for r in recalls.values() for impl in r if not impl.startswith("n/")}
     prov_lines = "\n".join(f"- {name}: `{p['checkpoint']}`, SHA-256 `{p['sha256']}`, trained on `{p['trained_on']}`"
                            for name, p in prov.items())
     commit = next(iter(prov.values()))["git_commit"]
@@ -291,7 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{per_pedal_table([r for r in rows if not r[1].startswith('baseline')])}\n"
               + (f"\n## Quiet pedals: recall at the least audible third of each pedal's range / elsewhere\n\n"
                  f"{' / '.join(f'{e}: {k} {lo:g}..{hi:g}' for e, (k, lo, hi) in QUIET.items())}\n\n{quiet_table(clips)}\n"
-                 if knobs else f"\n## Recall per plugin implementation\n\n{implementation_table(recalls)}\n") + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
+                 if knobs else f"\n## Recall per plugin implementation (* = the model trained on that implementation)\n\n"
+                 f"{implementation_table(recalls, heard_by)}\n") + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
     out = Path(args.out)
     atomic_write_text(out / "report.md", report)
     atomic_write_text(out / "results.json", json.dumps({"setup": vars(args), "provenance": prov, "skipped": skipped,

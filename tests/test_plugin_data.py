@@ -146,3 +146,34 @@ def test_the_real_recipe_makes_training_examples():
     items = [train[i] for i in range(8)]
     assert all(it["wet"].shape == it["dry"].shape and torch.isfinite(it["wet"]).all() for it in items)
     assert any(not bool(it["proxy_exact"]) for it in items)  # some pedals came from plugins
+
+
+def test_held_out_is_one_implementation_per_effect_and_the_recipe_never_draws_it():
+    """Leave-one-implementation-out: every effect type keeps one plugin out of training, and the real recipe
+    excludes exactly those, so no chain drawn for training uses one."""
+    from ddspfx.catalog import EFFECT_NAMES
+    from ddspfx.config import load_config
+    from ddspfx.plugins.render import draw_plugin_pedals
+    from ddspfx.plugins.table import HELD_OUT, IMPLEMENTATIONS
+
+    assert sorted(IMPLEMENTATIONS[n].effect for n in HELD_OUT) == sorted(EFFECT_NAMES)
+    exclude = tuple(load_config("real").data.plugin_exclude.split(","))
+    assert exclude == HELD_OUT
+    rng = np.random.default_rng(0)
+    chain = Chain([Pedal(e, {p.name: p.low for p in get_effect(e).params}) for e in EFFECT_NAMES])
+    drawn = {s.implementation for _ in range(200) for s in draw_plugin_pedals(rng, chain, 1.0, exclude) if s}
+    assert drawn and not drawn & set(HELD_OUT)
+
+
+def test_evaluation_can_draw_only_the_held_out_implementations():
+    from ddspfx.plugins.table import HELD_OUT
+    from experiments.real_sources import make_set, parse_plugins_from
+
+    assert parse_plugins_from("held-out, cmt/fbdelay") == (*HELD_OUT, "cmt/fbdelay")
+    if any(not installed_implementations(e) or not {i.name for i in installed_implementations(e)} & set(HELD_OUT)
+           for e in ("compressor", "distortion", "eq", "chorus", "phaser", "delay", "reverb")):
+        pytest.skip("a held-out plugin is not installed: apt-get install lsp-plugins-ladspa dpf-plugins-ladspa mcp-plugins")
+    examples, impls = make_set("synth", 6, 700000, 1.0, "plugins", HELD_OUT)
+    names = [n for clip in impls for n in clip]
+    assert names and set(names) <= set(HELD_OUT)
+    assert [len(c) for c in impls] == [len(ex.chain) for ex in examples]

@@ -446,6 +446,13 @@ _register(Implementation(
 ))
 
 
+HELD_OUT: tuple[str, ...] = ("lsp/compressor", "dpf/soulforce", "dpf/3bandeq", "mcp/triplechorus", "mcp/phaser",
+                             "lsp/slap_delay", "dpf/mverb")
+"""One implementation per effect type that release R8's model never trains on (``--data.plugin_exclude``), so
+chains rendered only by these are a leave-one-implementation-out test. Phaser has one plugin family (mcp), so
+phasers in training come from pedalboard and ddspfx's variants alone."""
+
+
 def effects_without_implementations() -> tuple[str, ...]:
     """Catalog effects the table has no plugin for (should be empty)."""
     return tuple(e for e in EFFECT_NAMES if not implementations_for(e))
