@@ -134,6 +134,16 @@ def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
     return (x * np.float32(10.0 ** (dbfs / 20.0) / peak)).astype(np.float32) if peak > 0 else x
 
 
+def played_at(examples: Sequence[Example], dbfs: float) -> list[Example]:
+    """Each clip as a recording at ``dbfs`` peak: the wet scaled to that peak, its dry by the same gain."""
+    out = []
+    for ex in examples:
+        peak = float(np.max(np.abs(ex.wet)))
+        g = np.float32(10.0 ** (dbfs / 20.0) / peak) if peak > 0 else np.float32(1.0)
+        out.append(Example(dry=(ex.dry * g).astype(np.float32), wet=(ex.wet * g).astype(np.float32), chain=ex.chain))
+    return out
+
+
 def trained_on(model: Any) -> str:
     return str(model.metadata.get("data", {}).get("source", "?"))
 
@@ -173,6 +183,8 @@ def score_model(estimator: Any, examples: Sequence[Example], level_n: int, knobs
     clean = dry_false_alarms(chains([ex.dry for ex in examples]))
     r.update({f"clean_{k}": v for k, v in clean.items()})
     subset = examples[:level_n]
+    if not subset:
+        return r | {"level_set": float("nan"), "level_chain": float("nan")}, preds
     per_level = [chains([at_peak(ex.wet, db) for ex in subset]) for db in LEVELS_DBFS]
     r["level_set"] = float(np.mean([len({tuple(sorted(c[i].effects)) for c in per_level}) == 1 for i in range(len(subset))]))
     r["level_chain"] = float(np.mean([len({tuple(c[i].effects) for c in per_level}) == 1 for i in range(len(subset))]))
@@ -265,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugins-from", default="", metavar="NAMES",
                    help="plugin renderer: draw only these implementations or families (comma-separated; 'held-out' "
                         "= ddspfx.plugins.table.HELD_OUT, the ones release R8's model never trained on)")
+    p.add_argument("--at-peak", default="", metavar="DBFS",
+                   help="also score every source played at these fixed peak levels (comma-separated dBFS, e.g. "
+                        "--at-peak=-30,-20,-10,0): a recording has no fixed dry level, the synthetic clips do")
     p.add_argument("--no-baselines", action="store_true", help="score only the models")
     p.add_argument("--out", default="experiments/results/real_sources/dev", help="output folder")
     return p
@@ -297,6 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped: dict[str, str] = {}
     knobs = args.renderer == "pedalboard"
     plugins_from = parse_plugins_from(args.plugins_from)
+    try:
+        peaks = [float(x) for x in args.at_peak.split(",") if x.strip()]
+    except ValueError:
+        raise DdspfxError(f"--at-peak {args.at_peak}: give peak levels in dBFS, e.g. -30,-20,-10,0") from None
     if plugins_from and knobs:
         raise DdspfxError("--plugins-from needs --renderer plugins")
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
@@ -306,6 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             skipped[spec] = str(e)
             print(f"skipped {spec}: {e}", file=sys.stderr)
             continue
+        for db in peaks:
+            for name, est in estimators.items():
+                r, _ = score_model(est, played_at(examples, db), 0, knobs)
+                rows.append((f"{spec} @ {db:g} dBFS peak", name, heard(spec, trained_on(est.model)), r))
+                print(results_table(rows[-1:]).splitlines()[-1], flush=True)
         for name, est in estimators.items():
             r, preds = score_model(est, examples, args.level_n, knobs)
             rows.append((spec, name, heard(spec, trained_on(est.model)), r))
