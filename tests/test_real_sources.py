@@ -25,3 +25,27 @@ def test_a_silent_clip_is_left_as_it_is():
     z = np.zeros(100, np.float32)
     (out,) = played_at([Example(dry=z, wet=z, chain=Chain([]))], -20.0)
     assert not out.wet.any() and not out.dry.any()
+
+
+def _results(model: str, f1: float, clean: float, level: float, peak_f1: float) -> dict:
+    from experiments.ship_check import HELD_OUT_GUITARS, PEAKS_DBFS
+
+    rows = [{"source": s, "model": model, "micro_f1": f1, "clean_any": clean, "level_set": level}
+            for s in HELD_OUT_GUITARS]
+    rows += [{"source": f"synth @ {db:g} dBFS peak", "model": model, "micro_f1": peak_f1} for db in PEAKS_DBFS]
+    return {"rows": rows}
+
+
+def test_ship_check_applies_each_condition_of_the_written_rule():
+    from experiments.ship_check import conditions
+
+    ref = _results("shipped", 0.77, 0.97, 0.05, 0.80)
+    good = _results("c", 0.80, 0.30, 1.0, 0.876)
+    both = {"rows": ref["rows"] + good["rows"]}
+    verdicts = [ok for *_, ok in conditions(ref, good, both, both, "c")]
+    assert len(verdicts) == 1 + 1 + 3 + 4 + 1 and all(verdicts)
+    # +0.02 is needed, not just better; 0.864 - 0.02 at 0 dBFS; false alarms may not rise
+    worse = _results("c", 0.785, 0.98, 0.94, 0.84)
+    both = {"rows": ref["rows"] + worse["rows"]}
+    failed = [k[:2] for k, *_, ok in conditions(ref, worse, both, both, "c") if not ok]
+    assert failed == ["1.", "2.", "3.", "3.", "3.", "4.", "5."]
