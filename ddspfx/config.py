@@ -88,6 +88,7 @@ class DataConfig:
     render_variants: float = 0.0  # training only: chance that a pedal is rendered by another design (ddspfx.variants)
     dry_tone: float = 0.0  # training only: chance that the dry clip goes through a random tone stage (ddspfx.sources.tone)
     noise_floor: float = 0.0  # training only: chance that the dry clip carries a recording's hum and hiss (ddspfx.sources.tone)
+    room: float = 0.0  # training only: chance that the dry clip is heard in a little room (ddspfx.sources.tone.random_room)
     plugin_render: float = 0.0  # training only: chance that a pedal is rendered by a third-party LADSPA plugin (ddspfx.plugins)
     plugin_exclude: str = ""  # comma-separated plugin names or families never drawn (held out), e.g. "lsp,mcp/phaser"
     train_folder: str = ""  # materialised training set (python -m ddspfx.data make); "" = generate on the fly

@@ -53,6 +53,7 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,
                              dry_tone=cfg.dry_tone if split == "train" else 0.0,
                              noise_floor=cfg.noise_floor if split == "train" else 0.0,
                              plugin_render=cfg.plugin_render if split == "train" else 0.0,
+                             room=cfg.room if split == "train" else 0.0,
                              plugin_exclude=tuple(x.strip() for x in cfg.plugin_exclude.split(",") if x.strip()))
     check_training_source(dataset.source)  # the held-out judges' SoundFonts never reach training or validation
     return dataset

@@ -65,7 +65,8 @@ def data_description(cfg: Config) -> dict[str, Any]:
     return {"source": d.source, "duration_s": d.duration_s, "effects": f"{d.min_effects}-{d.max_effects}",
             "order": d.order, "train_seed_range": [0, d.train_size], "val_seed_range": [10_000_000, 10_000_000 + d.val_size],
             "train_folder": d.train_folder or None, "render_variants": d.render_variants, "dry_tone": d.dry_tone,
-            "noise_floor": d.noise_floor, "plugin_render": d.plugin_render, "plugin_exclude": d.plugin_exclude}
+            "noise_floor": d.noise_floor, "plugin_render": d.plugin_render, "plugin_exclude": d.plugin_exclude,
+            "room": d.room}
 
 
 def initialise_from(model, spec: str) -> None:

@@ -45,7 +45,7 @@ class Example:
 
 def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int,
                      render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0,
-                     plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = ()) -> Example:
+                     plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = (), room: float = 0.0) -> Example:
     """Source clip -> random chain -> pedalboard render, all from one seeded generator.
 
     With ``render_variants`` > 0 each pedal is rendered by another design of its type with that
@@ -58,7 +58,9 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
     by a third-party LADSPA plugin of its type with that probability (:mod:`ddspfx.plugins`; not those
     whose name starts with an entry of ``plugin_exclude``), from a fifth generator: the effect types and
     their order stay labelled, knobs only where the plugin's knob means the catalog's (the rest go into
-    ``Example.unlabelled``).
+    ``Example.unlabelled``). With ``room`` > 0 the dry clip is heard in a little room (a close microphone:
+    :func:`ddspfx.sources.tone.random_room`, reverberation times below every catalog reverb's) with that
+    probability, from a sixth generator, after the tone stage and before the noise floor; no pedal made it.
     """
     rng = np.random.default_rng(seed)
     dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
@@ -68,6 +70,12 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
             from ddspfx.sources.tone import apply_tone, random_tone
 
             dry = apply_tone(dry, random_tone(tone_rng), sample_rate)
+    if room > 0.0:
+        room_rng = np.random.default_rng([seed, 6])
+        if room_rng.random() < room:
+            from ddspfx.sources.tone import apply_room, random_room
+
+            dry = apply_room(dry, random_room(room_rng), sample_rate, room_rng)
     if noise_floor > 0.0:
         noise_rng = np.random.default_rng([seed, 3])
         if noise_rng.random() < noise_floor:
@@ -130,11 +138,11 @@ class EffectsDataset(Dataset):
     def __init__(self, source_spec: Any = "synth", n: int = 10_000, seed: int = 0, duration_s: float = 2.0,
                  sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
                  render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0,
-                 plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = ()) -> None:
+                 plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = (), room: float = 0.0) -> None:
         if n < 0:
             raise DdspfxError(f"dataset size must be >= 0, got {n}")
         for name, p in (("render_variants", render_variants), ("dry_tone", dry_tone), ("noise_floor", noise_floor),
-                        ("plugin_render", plugin_render)):
+                        ("plugin_render", plugin_render), ("room", room)):
             if not 0.0 <= p <= 1.0:
                 raise DdspfxError(f"{name} is a probability in [0, 1], got {p}")
         self.render_variants = float(render_variants)
@@ -142,6 +150,7 @@ class EffectsDataset(Dataset):
         self.noise_floor = float(noise_floor)
         self.plugin_render = float(plugin_render)
         self.plugin_exclude = tuple(plugin_exclude)
+        self.room = float(room)
         self.source_spec = source_spec
         self.n = int(n)
         self.seed = int(seed)
@@ -190,7 +199,7 @@ class EffectsDataset(Dataset):
             raise IndexError(f"example {index} outside 0..{self.n - 1}")
         return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate,
                                 self.render_variants, self.dry_tone, self.noise_floor, self.plugin_render,
-                                self.plugin_exclude)
+                                self.plugin_exclude, self.room)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._folder is not None:

@@ -71,7 +71,7 @@ def apply_tone(x: np.ndarray, stage: ToneStage, sample_rate: float) -> np.ndarra
     return normalise_loudness(y.astype(np.float32), TARGET_DBFS)[0]
 
 
-__all__ = ["ToneStage", "random_tone", "tone_sos", "apply_tone"]
+__all__ = ["ToneStage", "random_tone", "tone_sos", "apply_tone", "Room", "random_room", "room_ir", "apply_room"]
 
 
 NOISE_DB = (-72.0, -42.0)
@@ -100,3 +100,55 @@ def add_noise_floor(x: np.ndarray, rng: np.random.Generator, sample_rate: float)
     """``x`` plus a random :func:`noise_floor` (same dtype and shape)."""
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
     return (x + noise_floor(x.size, rms, rng, sample_rate)).astype(np.float32)
+
+
+# --- the room a guitar is recorded in ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Room:
+    """A small room heard through a close microphone: a few early reflections, then a diffuse tail.
+
+    Why: recorded guitar (a miked cabinet, an acoustic in a bedroom) carries some room, and a model that has only
+    heard anechoic dry guitar calls it a reverb pedal (``experiments/results/real_sources``: a reverb on half the
+    clean recorded-electric clips). ``drr_db`` is the direct-to-reverberant energy ratio: a close microphone keeps
+    it high, so the room stays quieter than the quietest reverb pedal the catalog labels (``experiments.room_check``
+    measures both)."""
+
+    rt60_s: float  # reverberation time of the tail
+    drr_db: float  # direct / (reflections + tail) energy, dB
+    predelay_ms: float  # first reflection after the direct sound
+    tail_hz: float  # the tail's low-pass (walls and air absorb the highs first)
+
+
+ROOM_RT60_S = (0.1, 0.4)
+ROOM_DRR_DB = (12.0, 24.0)
+"""A little room: bedroom/studio reverberation times, close-microphone direct-to-reverberant ratios."""
+
+
+def random_room(rng: np.random.Generator) -> Room:
+    return Room(rt60_s=_log_uniform(rng, *ROOM_RT60_S), drr_db=float(rng.uniform(*ROOM_DRR_DB)),
+                predelay_ms=float(rng.uniform(1.0, 8.0)), tail_hz=_log_uniform(rng, 2000.0, 8000.0))
+
+
+def room_ir(room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """The room's impulse response (float64): 1 at t=0 (the direct sound), then reflections and an exponentially
+    decaying, low-passed noise tail whose energy is ``drr_db`` below the direct sound's."""
+    n = int(round(min(room.rt60_s, 1.0) * sample_rate)) + 1
+    t = np.arange(n) / sample_rate
+    start = int(round(room.predelay_ms * 1e-3 * sample_rate))
+    tail = np.zeros(n)
+    tail[start:] = rng.standard_normal(n - start) * np.exp(-6.91 * (t[start:] - t[start]) / room.rt60_s)
+    tail = sosfilt(np.array([rbj_lowpass(room.tail_hz, BUTTERWORTH_Q, sample_rate)]), tail)
+    tail *= np.sqrt(10.0 ** (-room.drr_db / 10.0) / (np.sum(tail ** 2) + 1e-30))
+    tail[0] += 1.0
+    return tail
+
+
+def apply_room(x: np.ndarray, room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """``x`` (T,) heard in ``room`` (same length: the tail past the clip's end is cut, as a recording's would be),
+    re-normalised to the sources' loudness like :func:`apply_tone`."""
+    from scipy.signal import fftconvolve
+
+    y = fftconvolve(np.asarray(x, dtype=np.float64), room_ir(room, sample_rate, rng))[: len(x)]
+    return normalise_loudness(y.astype(np.float32), TARGET_DBFS)[0]
