@@ -378,6 +378,21 @@ def _dry_estimator(args: argparse.Namespace) -> Estimator | None:
     return est
 
 
+def line_up_dry(dry: np.ndarray, clip: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    """The clip's dry recording as its pedals heard it: moved onto the clip's timeline
+    (:func:`ddspfx.align.align_dry`), as long as the clip, at the sources' loudness (``TARGET_DBFS`` RMS).
+
+    Why the level: every model learned its knob values on dry clips at that loudness, and a drive or a
+    compressor threshold means something else on a DI recorded 15 dB quieter. Returns (dry, lag applied).
+    """
+    from ddspfx.align import align_dry
+    from ddspfx.audio import normalise_loudness
+    from ddspfx.sources import TARGET_DBFS
+
+    aligned, lag = align_dry(dry, clip, sample_rate)  # a DI and its wet track rarely start together
+    return normalise_loudness(aligned, TARGET_DBFS)[0], lag
+
+
 def _long_file(path: str) -> bool:
     """True for a readable file longer than ``STREAM_SECONDS`` (read from its header only)."""
     from ddspfx.audio import audio_info
@@ -428,11 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra: dict[str, Any] = {}
         dry_aligned: np.ndarray | None = None
         if args.dry:
-            from ddspfx.align import align_dry
             from ddspfx.refine import refine
 
             assert clip is not None  # --dry reads whole clips
-            dry, lag = align_dry(_load(args.dry, sr), clip, sr)  # a DI and its wet track rarely start together
+            dry, lag = line_up_dry(_load(args.dry, sr), clip, sr)
             dry_aligned = dry
             dry_model = _dry_estimator(args)
             if dry_model is not None:  # the estimate of a model that hears the dry too

@@ -1,8 +1,8 @@
-"""Pictures for people: spectrograms and a pedal chain drawn as a row of pedals."""
+"""Pictures for people: spectrograms, a pedal chain drawn as a row of pedals, quality against time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -89,3 +89,35 @@ def plot_analysis(path: str, wet: np.ndarray, chain: Chain, sample_rate: int, dr
         rendered, _ = render_chain(dry[:n], chain, sample_rate)
         clips.append(("re-rendered: dry through the estimated chain (pedalboard)", rendered))
     plot_spectrograms(path, clips, sample_rate, chain=chain, title=title)
+
+
+def plot_quality_vs_time(path: str, curves: Mapping[str, Sequence[tuple[str, float, float, float]]],
+                         references: Mapping[str, tuple[float, float]] | None = None) -> None:
+    """Quality against time spent: median re-render SI-SDR (dB) and presence µF1 over seconds per clip (log x).
+
+    ``curves``: name -> points (label, seconds, SI-SDR, µF1), one line each (refinement at growing budgets, each
+    point labelled with its budget); ``references``: name -> (SI-SDR, µF1) drawn as dashed levels (the dry
+    itself, the blind estimate), so a curve shows what each second of search buys over answers that cost none.
+    Non-finite values are left out.
+    """
+    plt = _matplotlib()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k, (ax, label) in enumerate(zip(axes, ("median re-render SI-SDR (dB)", "presence µF1"))):
+        for name, points in curves.items():
+            pts = sorted((p[1], p[2 + k], p[0]) for p in points if np.isfinite(p[1]) and p[1] > 0 and np.isfinite(p[2 + k]))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+                for x, y, text in pts:
+                    ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        for i, (name, values) in enumerate((references or {}).items()):
+            if np.isfinite(values[k]):
+                ax.axhline(values[k], ls="--", lw=1, color=f"C{(len(curves) + i) % 10}", label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per clip (wall, one thread)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

@@ -1,0 +1,139 @@
+"""experiments.with_dry (issue 20): end to end on tiny clips, its baselines against references, its promises."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.fileio import file_sha256
+from experiments import with_dry
+from experiments.real_sources import make_set
+
+ARGS = ["--n", "3", "--sources", "synth", "--seconds", "0.5", "--seed", "700000", "--budgets", "0.01",
+        "--steps", "2", "--toggles", "0"]
+
+
+def reference_si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Scale-invariant SDR (Le Roux et al. 2019) written out apart from ``ddspfx.metrics``: project, compare."""
+    e = estimate.astype(np.float64) - estimate.mean()
+    r = reference.astype(np.float64) - reference.mean()
+    target = (e @ r) / (r @ r) * r
+    return float(10.0 * np.log10((target @ target) / ((e - target) @ (e - target))))
+
+
+@pytest.fixture(scope="module")
+def dry_checkpoint(tmp_path_factory):
+    """A dry-aware (``frontend.paired``) debug model, untrained, saved through the real export path."""
+    from ddspfx.checkpoint import save_model
+    from ddspfx.config import load_config
+    from ddspfx.model import DdspfxModel
+
+    torch.manual_seed(1)
+    cfg = load_config("debug", ["--model.frontend.paired", "true", "--model.input_level", "true"])
+    path = tmp_path_factory.mktemp("dry") / "dry.safetensors"
+    save_model(DdspfxModel(cfg.model, clip_seconds=cfg.data.duration_s), path, data={"source": "none (test)"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tiny_checkpoint, dry_checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("with_dry")
+    code = with_dry.main([*ARGS, "--model", f"tiny={tiny_checkpoint}", "--dry-model", str(dry_checkpoint),
+                          "--out", str(out)])
+    return code, out, json.loads((out / "results.json").read_text())
+
+
+def test_it_runs_end_to_end_and_writes_its_three_outputs(run, tiny_checkpoint, dry_checkpoint):
+    code, out, results = run
+    assert code == 0
+    assert {p.name for p in out.iterdir()} >= {"report.md", "results.json", "quality_vs_time.png"}
+    assert (out / "quality_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert file_sha256(tiny_checkpoint) in report and file_sha256(dry_checkpoint) in report
+    systems = [r["system"] for r in results["rows"]]
+    assert systems == [with_dry.DRY, with_dry.TRUE, "blind: tiny", with_dry.DRY_AWARE,
+                       with_dry.refined_name(None), with_dry.refined_name(0.01)]
+    assert len(results["clips"]) == 3 and all(set(c["answers"]) == set(systems) for c in results["clips"])
+
+
+def test_the_true_chain_is_the_upper_bound_and_the_dry_row_is_the_dry(run):
+    _, _, results = run
+    examples, _ = make_set("synth", 3, 700000, 0.5)  # the same clips, made again: 5 pedals, none, a chorus
+    assert [len(ex.chain) for ex in examples] == [5, 0, 1]
+    for clip, ex in zip(results["clips"], examples):
+        assert clip["truth"] == ex.chain.to_list()
+        assert clip["answers"][with_dry.TRUE]["sisdr_db"] > 60.0  # the same pedalboard render: the float limit
+        if ex.chain.pedals:
+            expected = reference_si_sdr(ex.dry, ex.wet)
+            assert clip["answers"][with_dry.DRY]["sisdr_db"] == pytest.approx(expected, abs=1e-3)
+        else:  # wet and dry differ by a gain: no noise left to measure
+            assert clip["answers"][with_dry.DRY]["sisdr_db"] > 60.0
+    true_row = next(r for r in results["rows"] if r["system"] == with_dry.TRUE)
+    assert true_row["micro_f1"] == 1.0 and true_row["exact_chain_acc"] == 1.0 and true_row["param_error"] == 0.0
+
+
+def test_refinement_is_never_farther_from_the_clip_than_the_dry(run):
+    _, _, results = run
+    for name in (with_dry.refined_name(None), with_dry.refined_name(0.01)):
+        for clip in results["clips"]:
+            a = clip["answers"][name]
+            assert a["refine"]["refined"] <= a["refine"]["dry"]  # refine's own promise, on the lined-up dry
+        row = next(r for r in results["rows"] if r["system"] == name)
+        assert row["worse_mrstft"] == 0.0  # and on the true dry, as the table reports it
+
+
+def test_the_offset_is_found_and_the_level_undone(run):
+    _, _, results = run
+    assert all(c["offset"] != 0 and abs(c["gain_db"]) > 0.1 for c in results["clips"])  # something to find
+    for clip in results["clips"]:
+        for name in (with_dry.DRY_AWARE, with_dry.refined_name(None), with_dry.refined_name(0.01)):
+            assert clip["answers"][name]["lag_found"] == clip["offset"]
+    assert all(r["offset_found"] == 1.0 for r in results["rows"] if r["system"].startswith(("refined", "dry-aware")))
+
+
+def test_the_dry_handed_over_comes_back_as_the_pedals_heard_it():
+    from ddspfx.infer import line_up_dry
+
+    (ex,), _ = make_set("synth", 1, 700001, 0.5)
+    clip = with_dry.hand_over(ex, np.random.default_rng(3), SAMPLE_RATE)
+    assert clip.offset != 0 and not np.allclose(clip.dry, ex.dry)
+    dry, lag = line_up_dry(clip.dry, ex.wet, SAMPLE_RATE)
+    assert lag == clip.offset
+    keep = slice(abs(lag), dry.size - abs(lag))  # the samples shifted out at one end are gone
+    np.testing.assert_allclose(dry[keep], ex.dry[keep], atol=2e-3)
+
+
+def test_without_a_dry_aware_model_the_row_is_left_out_and_said(tiny_checkpoint, tmp_path, monkeypatch):
+    import ddspfx.checkpoint
+
+    monkeypatch.setattr(ddspfx.checkpoint, "DEFAULT_DRY_CHECKPOINT", tmp_path / "default_dry.safetensors")
+    args = with_dry.build_parser().parse_args(["--model", f"tiny={tiny_checkpoint}"])
+    blind, dry_model, note = with_dry.load_models(args)
+    assert list(blind) == ["tiny"] and dry_model is None
+    assert "No dry-aware model" in note and "`tiny`" in note
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--budgets", "1,x"], "--budgets takes seconds"),
+    (["--budgets", "0,3"], "--budgets must be positive"),
+    (["--n", "0"], "--n must be >= 1"),
+    (["--model", "tiny"], "--model takes NAME=CHECKPOINT"),
+])
+def test_bad_input_is_one_line(extra, message, capsys, tmp_path):
+    assert with_dry.main([*extra, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_a_blind_model_is_not_taken_as_the_dry_aware_one(tiny_checkpoint, capsys, tmp_path):
+    assert with_dry.main(["--model", f"tiny={tiny_checkpoint}", "--dry-model", str(tiny_checkpoint),
+                          "--out", str(tmp_path)]) == 2
+    assert "is a blind model" in capsys.readouterr().err
+
+
+def test_budgets_put_infers_default_first():
+    assert with_dry.parse_budgets("10,1,3,3") == [None, 1.0, 3.0, 10.0]
