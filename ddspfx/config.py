@@ -18,7 +18,7 @@ import yaml
 
 from ddspfx.errors import DdspfxError
 
-CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu", "long", "real")
+CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu", "long", "real", "dry")
 EFFECT_SET_MODES: tuple[str, ...] = ("decoder", "presence")
 ORDER_SEARCH_MODES: tuple[str, ...] = ("exhaustive", "beam")
 

@@ -69,11 +69,30 @@ def data_description(cfg: Config) -> dict[str, Any]:
             "room": d.room}
 
 
+PAIRED_PROJECTION = "frontend.proj.0.weight"
+"""The one weight a dry-aware (``frontend.paired``) model shapes differently: its input is [wet, dry, wet - dry]."""
+
+
+def widen_to_paired(blind: dict[str, Any], paired: dict[str, Any]) -> dict[str, Any]:
+    """A blind model's weights for a dry-aware model of the same size: the projection's wet block is the blind
+    one and the dry and difference blocks start at zero, so the dry-aware model starts as exactly the blind model
+    (whatever the dry) and training teaches it what the dry adds. Why: a warm start from a trained model instead
+    of hours from scratch on a CPU."""
+    w = blind.get(PAIRED_PROJECTION)
+    target = paired.get(PAIRED_PROJECTION)
+    if w is None or target is None or tuple(target.shape) != (w.shape[0], 3 * w.shape[1]):
+        return blind
+    import torch
+
+    return {**blind, PAIRED_PROJECTION: torch.cat([w, w.new_zeros(w.shape[0], 2 * w.shape[1])], dim=1)}
+
+
 def initialise_from(model, spec: str) -> None:
     """Copy the weights of an exported model (``"default"`` = the shipped one) into ``model`` to fine-tune it.
 
     Why: fine-tuning the shipped model on your own guitar or other data needs a fresh optimiser and
-    learning-rate schedule, which ``--resume`` (it continues a run where it stopped) does not give.
+    learning-rate schedule, which ``--resume`` (it continues a run where it stopped) does not give. A dry-aware
+    model (``--model.frontend.paired true``) may start from a blind one of the same size (:func:`widen_to_paired`).
     """
     import dataclasses
 
@@ -89,6 +108,8 @@ def initialise_from(model, spec: str) -> None:
 
     ours, theirs = flat(dataclasses.asdict(model.config)), flat(dataclasses.asdict(source.config))
     state = source.state_dict()
+    if ours.get("frontend.paired") and not theirs.get("frontend.paired"):
+        state = widen_to_paired(state, model.state_dict())
     mismatch = [k for k, v in model.state_dict().items() if k not in state or state[k].shape != v.shape]
     if mismatch or set(state) - set(model.state_dict()):
         diff = " ".join(f"--model.{k} {theirs[k]}" for k in ours if k in theirs and ours[k] != theirs[k])
@@ -169,7 +190,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
 def _parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python -m ddspfx.train", description="Train the ddspfx model.",
                   epilog="Any --section.key VALUE overrides the config, e.g. --model.d_model 256 --trainer.max_steps 100")
-    p.add_argument("--config", default=None, help="default | debug | gpu | long | PATH.yaml (default: default)")
+    p.add_argument("--config", default=None, help="default | debug | gpu | long | real | dry | PATH.yaml (default: default)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")

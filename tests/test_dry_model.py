@@ -74,3 +74,27 @@ def test_infer_dry_uses_the_dry_aware_model(paired_run, clip_pair, tiny_checkpoi
     assert "add --dry" in capsys.readouterr().err
     assert main(args + ["--dry-checkpoint", str(tiny_checkpoint)]) == 2
     assert "is a blind model" in capsys.readouterr().err
+
+
+def test_a_dry_aware_model_can_start_as_exactly_a_trained_blind_one(tiny_checkpoint, clip_pair):
+    """Warm start (``--trainer.init_from BLIND`` with ``--model.frontend.paired true``): the dry and difference
+    blocks of the projection start at zero, so before training it answers as the blind model, whatever the dry."""
+    import dataclasses
+
+    from ddspfx.checkpoint import load_model
+    from ddspfx.model import DdspfxModel
+    from ddspfx.train import PAIRED_PROJECTION, initialise_from
+
+    blind = load_model(tiny_checkpoint).eval()
+    cfg = dataclasses.replace(blind.config, frontend=dataclasses.replace(blind.config.frontend, paired=True))
+    paired = DdspfxModel(cfg, clip_seconds=1.0).eval()
+    initialise_from(paired, str(tiny_checkpoint))
+    w = paired.state_dict()[PAIRED_PROJECTION]
+    n = blind.state_dict()[PAIRED_PROJECTION].shape[1]
+    assert w.shape[1] == 3 * n and not w[:, n:].any()
+    wet, dry = (torch.from_numpy(x)[None] for x in clip_pair)
+    with torch.no_grad():
+        ref, _ = blind.encode(wet)
+        for d in (dry, torch.zeros_like(dry), 0.1 * torch.randn_like(dry)):
+            out, _ = paired.encode(wet, dry=d)
+            torch.testing.assert_close(out, ref)
