@@ -1,4 +1,4 @@
-"""Render a chain of hosted LADSPA plugins, and draw plugin pedals from ``ddspfx.plugins.table``.
+"""Render a chain of hosted LADSPA or LV2 plugins, and draw plugin pedals from ``ddspfx.plugins.table``.
 
 Conventions follow ``ddspfx.render`` (pedalboard's renderer), so plugin and pedalboard clips are
 interchangeable in a data set: float32 ``(C, T)`` in, a fresh plugin instance per pedal and clip (no
@@ -18,6 +18,7 @@ from ddspfx.catalog import denormalise, get_effect, normalise
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
 from ddspfx.knobs import uniform_excluding
+from ddspfx.plugins import lv2
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
 from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for
 from ddspfx.render import as_channels_first, fit_length, limit_output, run_pedalboard
@@ -46,7 +47,9 @@ class PluginPedal:
 
 
 def is_installed(impl: Implementation) -> bool:
-    """Whether the implementation's library file is present (no dlopen)."""
+    """Whether the implementation's library file (LADSPA) or plugin URI (LV2, via liblilv) is present (no dlopen)."""
+    if impl.host == "lv2":
+        return lv2.is_available(impl.label)
     try:
         find_library(impl.library, impl.package)
     except DdspfxError:
@@ -77,8 +80,14 @@ def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndar
     if unknown:
         raise KeyError(f"{impl.name}: unknown controls {sorted(unknown)}; drawn controls: {[c.port for c in impl.controls]}")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    with LadspaPlugin(_library(impl), impl.label, sample_rate, impl.plugin_controls(pedal.controls),
-                      inputs=impl.inputs, outputs=impl.outputs) as plugin:
+    plugin: LadspaPlugin | lv2.Lv2Plugin
+    if impl.host == "lv2":
+        plugin = lv2.Lv2Plugin(impl.label, sample_rate, impl.plugin_controls(pedal.controls), inputs=impl.inputs,
+                               outputs=impl.outputs, package=impl.package)
+    else:
+        plugin = LadspaPlugin(_library(impl), impl.label, sample_rate, impl.plugin_controls(pedal.controls),
+                              inputs=impl.inputs, outputs=impl.outputs)
+    with plugin:
         y = plugin.process(x)
     dry = pedal.controls.get(HOST_DRY)
     if dry is not None:

@@ -30,6 +30,9 @@ from ddspfx.catalog import EFFECT_NAMES, Param, Scale, get_effect
 Convert = Literal["same", "amp_to_db", "ms_to_s"]
 """How a labelled control's value becomes the catalog parameter's value."""
 
+Host = Literal["ladspa", "lv2"]
+"""Which in-process host runs an implementation (``ddspfx.plugins.ladspa`` or ``ddspfx.plugins.lv2``)."""
+
 HOST_DRY = "(host) dry level"
 """Pseudo-control of wet-only plugins: the host adds ``value * dry`` to the plugin's output."""
 
@@ -89,6 +92,9 @@ class Implementation:
     outputs: tuple[str, ...] | None = None
     """Audio outputs averaged to the mono result (None: all)."""
     description: str = ""
+    host: Host = "ladspa"
+    """``"lv2"``: ``label`` is the plugin URI, ``library`` its bundle directory, ``unique_id`` 0, and controls,
+    ``fixed``, ``inputs`` and ``outputs`` name ports by LV2 symbol."""
 
     @property
     def family(self) -> str:
