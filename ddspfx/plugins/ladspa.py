@@ -320,6 +320,17 @@ def load_library(filename: str, package: str | None = None) -> LadspaLibrary:
 # --- one running plugin --------------------------------------------------------------------------------------------
 
 
+def mean_of_outputs(block: np.ndarray, outs: Sequence[np.ndarray]) -> None:
+    """Write the mean of the plugin's audio output buffers (their first ``len(block)`` samples) into ``block``:
+    the mono result of a stereo plugin, shared by the LADSPA and LV2 hosts."""
+    n = block.size
+    block[:] = outs[0][:n]
+    for buf in outs[1:]:
+        block += buf[:n]
+    if len(outs) > 1:
+        block *= np.float32(1.0 / len(outs))
+
+
 class LadspaPlugin:
     """One instance of a LADSPA plugin at one sample rate; use as a context manager so it is always cleaned up.
 
@@ -398,18 +409,12 @@ class LadspaPlugin:
         y = np.empty_like(x)
         ins = [self._audio[p.index] for p in self._in_ports]
         outs = [self._audio[p.index] for p in self._out_ports]
-        scale = np.float32(1.0 / len(outs))
         for start in range(0, x.size, self.block_size):
             n = min(self.block_size, x.size - start)
             for buf in ins:
                 buf[:n] = x[start:start + n]
             self._run(self._handle, n)
-            block = y[start:start + n]
-            block[:] = outs[0][:n]
-            for buf in outs[1:]:
-                block += buf[:n]
-            if len(outs) > 1:
-                block *= scale
+            mean_of_outputs(y[start:start + n], outs)
         return y
 
     def close(self) -> None:

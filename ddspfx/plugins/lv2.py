@@ -41,6 +41,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from ddspfx.errors import DdspfxError
+from ddspfx.plugins.ladspa import mean_of_outputs
 
 LILV_SONAME = "liblilv-0.so.0"
 LILV_PACKAGE = "liblilv-0-0"
@@ -826,7 +827,6 @@ class Lv2Plugin:
         y = np.empty_like(x)
         ins = [self._audio[p.index] for p in self._in_ports]
         outs = [self._audio[p.index] for p in self._out_ports]
-        scale = np.float32(1.0 / len(outs))
         capacity = [(w, np.uint32(w.nbytes - 8)) for w in self._atom_out]
         chunk = np.uint32(self._chunk)
         for start in range(0, x.size, self.block_size):
@@ -840,12 +840,7 @@ class Lv2Plugin:
             self._run(self._handle, self.block_size)
             if self._worker is not None or self._features.requests:
                 self._work()
-            block = y[start:start + n]
-            block[:] = outs[0][:n]
-            for buf in outs[1:]:
-                block += buf[:n]
-            if len(outs) > 1:
-                block *= scale
+            mean_of_outputs(y[start:start + n], outs)
         return y
 
     def close(self) -> None:
