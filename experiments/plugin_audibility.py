@@ -6,7 +6,7 @@ For every table entry in ``ddspfx.plugins.table`` (installed here), draw ``--n``
 against the effect's threshold (``THRESHOLDS_DB``). The pedalboard rows draw the catalog's audible
 sub-range (``ddspfx.sampler.sample_params``) on the same clips.
 
-    python -m experiments.plugin_audibility [--n 40] [--clips 4] [--seed 0]
+    python -m experiments.plugin_audibility [--n 40] [--clips 4] [--seed 0] [--effects ...] [--implementations ...]
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=4, help="synthetic guitar clips, reused (default 4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--effects", nargs="*", default=list(EFFECT_NAMES))
+    parser.add_argument("--implementations", nargs="*", default=[],
+                        help="only table entries whose name starts with one of these, e.g. zyn invada/phaser (default: all)")
     args = parser.parse_args()
+    chosen = tuple(args.implementations)
 
     rng = np.random.default_rng(args.seed)
     clips = [synth_dry(rng, 2.0, SAMPLE_RATE) for _ in range(args.clips)]
@@ -41,6 +44,8 @@ def main() -> None:
         scores = [effect_score(effect, sample_params(rng, effect), clips[i % len(clips)], SAMPLE_RATE) for i in range(args.n)]
         rows.append(("pedalboard", np.array(scores)))
         for impl in installed_implementations(effect):
+            if chosen and not impl.name.startswith(chosen):
+                continue
             scores = []
             for i in range(args.n):
                 dry = clips[i % len(clips)]
@@ -49,7 +54,8 @@ def main() -> None:
             rows.append((impl.name, np.array(scores)))
         for name, s in rows:
             print(f"{effect:<11} {name:<20} {thr:>6.2f} {np.percentile(s, 5):>6.2f} {np.median(s):>7.2f} {np.mean(s >= thr):>8.1%}")
-        missing = [i.name for i in implementations_for(effect) if i not in installed_implementations(effect)]
+        missing = [i.name for i in implementations_for(effect)
+                   if i not in installed_implementations(effect) and (not chosen or i.name.startswith(chosen))]
         if missing:
             print(f"{effect:<11} not installed: {', '.join(missing)}")
 

@@ -16,7 +16,7 @@ from its model card (``data.source``) and printed beside each row, so a "held-ou
 the model never heard. The judges' banks (``sf2:fluidr3``, ``sf2:musescore``) are for the final report only:
 never choose a model on them.
 
-``--renderer plugins`` renders every pedal with a real third-party plugin of its type instead of pedalboard
+``--renderer plugins`` renders every pedal with a real third-party plugin (LADSPA or LV2) of its type instead of pedalboard
 (``ddspfx.plugins``: an implementation drawn uniformly from the installed table entries, its knobs drawn from
 their audible ranges). The labels are the effect types and their order; knob values do not transfer, so the
 parameter error and the audibly-equivalent column (which re-renders with pedalboard) are not reported, and a
@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", default="synth,sf2:timgm6mb,sf2:gmbank,tonejs:electric,tonejs:acoustic",
                    help="comma-separated dry sources")
     p.add_argument("--renderer", choices=["pedalboard", "plugins"], default="pedalboard",
-                   help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA plugins")
+                   help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA and LV2 plugins")
     p.add_argument("--plugins-from", default="", metavar="NAMES",
                    help="plugin renderer: draw only these implementations or families (comma-separated; 'held-out' "
                         "= ddspfx.plugins.table.HELD_OUT, the ones release R8's model never trained on)")
@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "typical" not in name:
                     rows.append((spec, f"baseline: {name}", "–", score_chains(examples, [system(ex) for ex in examples], knobs)))
     header = (f"{args.n} clips of {args.seconds:g} s per source (level check: first {args.level_n}), chains of 0-5 "
-              f"pedals rendered by {'pedalboard' if knobs else 'third-party LADSPA plugins (ddspfx.plugins)'}"
+              f"pedals rendered by {'pedalboard' if knobs else 'third-party LADSPA and LV2 plugins (ddspfx.plugins)'}"
               f"{' drawn only from ' + ', '.join(plugins_from) if plugins_from else ''}, "
               f"uniform order, seeds {TEST_SEED_BASE + args.seed}+.")
     prov = {name: provenance(est.model) for name, est in estimators.items()}

@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=3.0, help="clip length (default 3: the issue's 3-s clips)")
     p.add_argument("--sources", default="sf2:gmbank,synth", help="comma-separated dry sources (real_sources specs)")
     p.add_argument("--renderer", choices=["pedalboard", "plugins"], default="pedalboard",
-                   help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA plugins")
+                   help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA and LV2 plugins")
     p.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
                    help="a blind model (repeatable; the first is refined when there is no dry-aware model); "
                         "default: shipped=the shipped model")
@@ -341,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot(out / "quality_vs_time.png", rows, budgets)
     prov_lines = "\n".join(f"- {name}: `{p['checkpoint']}`, SHA-256 `{p['sha256']}`, trained on `{p['trained_on']}`"
                            for name, p in prov.items())
-    renderer = "pedalboard" if knobs else "third-party LADSPA plugins (ddspfx.plugins)"
+    renderer = "pedalboard" if knobs else "third-party LADSPA and LV2 plugins (ddspfx.plugins)"
     header = (f"{args.n} clips of {args.seconds:g} s per source, chains of 0-5 pedals rendered by {renderer}, "
               f"seeds {TEST_SEED_BASE + args.seed}+. The dry is handed over at {LEVEL_DB[0]:g}..{LEVEL_DB[1]:+g} dB "
               f"and up to {OFFSET_MS:g} ms early or late, lined up and levelled by `ddspfx.infer.line_up_dry`; "

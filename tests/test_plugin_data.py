@@ -13,9 +13,10 @@ from ddspfx.data import EffectsDataset
 from ddspfx.data.collate import collate
 from ddspfx.data.dataset import make_item
 from ddspfx.plugins.render import installed_implementations, plugin_labels, sample_plugin_pedal
+from ddspfx.plugins.table import IMPLEMENTATIONS
 from ddspfx.vocab import PedalVocab
 
-FAMILIES = ("cmt", "fil", "mcp", "rev", "invada", "lsp", "dpf")
+FAMILIES = tuple(sorted({impl.family for impl in IMPLEMENTATIONS.values()}))  # LADSPA and LV2: cmt, ..., zyn
 
 
 @pytest.fixture(autouse=True)

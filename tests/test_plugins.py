@@ -1,9 +1,10 @@
 """The in-process LADSPA host, the plugin table and the plugin renderer (issue 17).
 
-Tests that run a real plugin need its Debian package (``need_package`` skips with the package name when
-it is absent): ladspa-sdk (amp.so, delay.so), cmt, fil-plugins, lsp-plugins-ladspa, dpf-plugins-ladspa,
-mcp-plugins, rev-plugins, invada-studio-plugins-ladspa. The rest (hint rules, table, sampling, errors)
-needs nothing.
+Tests that run a real plugin need its Debian package (``need_package`` and ``need_impl`` skip with the package
+name when it is absent): ladspa-sdk (amp.so, delay.so), cmt, fil-plugins, lsp-plugins-ladspa, dpf-plugins-ladspa,
+mcp-plugins, rev-plugins, invada-studio-plugins-ladspa, and for the table's LV2 entries liblilv-0-0 with
+ardour-lv2-plugins, x42-plugins, eq10q, zynaddsubfx-lv2, setbfree, invada-studio-plugins-lv2,
+dragonfly-reverb-lv2. The rest (hint rules, table, sampling, errors) needs nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect
 from ddspfx.errors import DdspfxError
-from ddspfx.plugins import ladspa
+from ddspfx.plugins import ladspa, lv2
 from ddspfx.plugins.ladspa import LadspaPlugin, PortInfo, find_library, load_library
 from ddspfx.plugins.render import (
     PluginPedal,
@@ -28,7 +30,16 @@ from ddspfx.plugins.render import (
     sample_controls,
     sample_plugin_pedal,
 )
-from ddspfx.plugins.table import HOST_DRY, IMPLEMENTATIONS, Implementation, get_implementation, implementations_for
+from ddspfx.plugins.table import (
+    CONVERSIONS,
+    HOST_DRY,
+    IMPLEMENTATIONS,
+    Control,
+    Convert,
+    Implementation,
+    get_implementation,
+    implementations_for,
+)
 
 SR = 44_100
 RESERVED = {"guitarix-lv2", "calf-plugins", "caps", "tap-plugins", "swh-plugins", "zam-plugins", "mda-lv2"}
@@ -43,6 +54,24 @@ def need_package() -> Callable[[str, str], Path]:
             return find_library(library, package)
         except DdspfxError:
             pytest.skip(f"needs the Debian package {package} ({library}): apt-get install {package}")
+
+    return need
+
+
+NeedImpl = Callable[[Implementation], "ladspa.PluginInfo | lv2.PluginInfo"]
+
+
+@pytest.fixture
+def need_impl() -> NeedImpl:
+    """``need_impl(impl)``: the installed plugin's port table (LADSPA or LV2), or skip naming what to install."""
+
+    def need(impl: Implementation) -> ladspa.PluginInfo | lv2.PluginInfo:
+        try:
+            if impl.host == "lv2":
+                return lv2.plugin_info(impl.label, impl.package)
+            return load_library(impl.library, impl.package).plugin(impl.label)
+        except DdspfxError as exc:
+            pytest.skip(f"needs the Debian package {impl.package} ({impl.library}): {exc}")
 
     return need
 
@@ -189,17 +218,18 @@ def test_cmt_delay_equals_pedalboard_delay_at_its_labels(need_package: Callable[
     np.testing.assert_allclose(run_plugin(x, pedal, SR), reference, atol=1e-6)
 
 
-@pytest.mark.parametrize(("impl", "package", "controls"), [
-    ("fil/parametric", "fil-plugins", {"Frequency 3": 1000.0, "Gain 3": 9.0, "Bandwidth 3": 1.0}),
-    ("lsp/para_eq", "lsp-plugins-ladspa", {"Frequency 0 (Hz)": 1000.0, "Gain 0 (G)": 10 ** (9 / 20),
-                                           "Quality factor 0": 1.0, "Filter mode 0": 0.0}),
-    ("lsp/para_eq", "lsp-plugins-ladspa", {"Frequency 0 (Hz)": 1000.0, "Gain 0 (G)": 10 ** (-9 / 20),
-                                           "Quality factor 0": 2.0, "Filter mode 0": 6.0}),
+@pytest.mark.parametrize(("impl", "controls"), [
+    ("fil/parametric", {"Frequency 3": 1000.0, "Gain 3": 9.0, "Bandwidth 3": 1.0}),
+    ("lsp/para_eq", {"Frequency 0 (Hz)": 1000.0, "Gain 0 (G)": 10 ** (9 / 20), "Quality factor 0": 1.0,
+                     "Filter mode 0": 0.0}),
+    ("lsp/para_eq", {"Frequency 0 (Hz)": 1000.0, "Gain 0 (G)": 10 ** (-9 / 20), "Quality factor 0": 2.0,
+                     "Filter mode 0": 6.0}),
+    ("eq10q/eq1q", {"filter1_freq": 1000.0, "filter1_gain": 9.0, "filter1_q": 1.0}),
+    ("eq10q/eq1q", {"filter1_freq": 1000.0, "filter1_gain": -9.0, "filter1_q": 2.0}),
 ])
-def test_eq_gain_at_centre_is_the_labelled_gain(need_package: Callable[[str, str], Path], impl: str, package: str,
+def test_eq_gain_at_centre_is_the_labelled_gain(need_impl: NeedImpl, impl: str,
                                                 controls: dict[str, float]) -> None:
-    spec = get_implementation(impl)
-    need_package(package, spec.library)
+    need_impl(get_implementation(impl))
     pedal = PluginPedal("eq", impl, controls)
     labels = pedal.labels()
     assert labels["cutoff_frequency_hz"] == pytest.approx(1000.0)
@@ -207,6 +237,134 @@ def test_eq_gain_at_centre_is_the_labelled_gain(need_package: Callable[[str, str
     assert _gain_db(x, run_plugin(x, pedal, SR)) == pytest.approx(labels["gain_db"], abs=0.1)
     far = _sine(100.0)  # two octaves below: well outside a Q >= 1 bell
     assert abs(_gain_db(far, run_plugin(far, pedal, SR))) < 0.25 * abs(labels["gain_db"])
+
+
+def test_eq10q_q_is_pedalboards_q(need_impl: NeedImpl) -> None:
+    """eq10q's Q is labelled: an octave off centre its bell matches pedalboard's PeakFilter at the labels."""
+    need_impl(get_implementation("eq10q/eq1q"))
+    from ddspfx.chain import Chain, Pedal
+    from ddspfx.render import run_pedalboard
+
+    for q, gain in ((0.5, 9.0), (2.0, -9.0)):
+        pedal = PluginPedal("eq", "eq10q/eq1q", {"filter1_freq": 1000.0, "filter1_gain": gain, "filter1_q": q})
+        x = _sine(2000.0)
+        reference = run_pedalboard(x, Chain([Pedal("eq", pedal.labels())]), SR)[0]
+        assert _gain_db(x, run_plugin(x, pedal, SR)) == pytest.approx(_gain_db(x, reference), abs=0.15)
+
+
+# --- the other LV2 labels against references -------------------------------------------------------------------------
+
+
+def test_conversions_cover_every_convert_and_follow_their_formulas() -> None:
+    assert set(CONVERSIONS) == set(get_args(Convert))
+    cases: dict[Convert, tuple[float, float]] = {
+        "same": (0.3, 0.3), "amp_to_db": (10 ** (6 / 20), 6.0), "ms_to_s": (250.0, 0.25), "percent_to_unit": (35.0, 0.35),
+        "period_to_hz": (0.5, 2.0), "reduction_to_ratio": (0.75, 4.0), "zyn_lfo_to_hz": (127.0, 1023 * 0.03),
+        "zyn_delay_to_s": (127.0, 1.5),
+    }
+    assert set(cases) == set(CONVERSIONS)
+    for convert, (value, expected) in cases.items():
+        assert Control("x", 0.0, 1.0, convert=convert).catalog_value(value) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("impl", "controls"), [
+    ("ardour/a-delay", {"time": 250.0, "feedback": 50.0, "drywet": 40.0, "lpf": 20000.0}),
+    ("invada/delay", {"delay1": 0.25, "fb1": 50.0, "munge": 0.0, HOST_DRY: 1.0}),
+    ("zyn/echo", {"delay": 21.0, "fb": 64.0, "damp": 0.0}),
+])
+def test_first_echo_comes_at_the_labelled_time(need_impl: NeedImpl, impl: str, controls: dict[str, float]) -> None:
+    need_impl(get_implementation(impl))
+    pedal = PluginPedal("delay", impl, controls)
+    at = 2000  # after a-delay's ~10 ms of control smoothing
+    y = run_plugin(_impulse(SR, at=at), pedal, SR)
+    late = y.copy()
+    late[:at + 100] = 0.0  # the dry impulse
+    assert abs(int(np.argmax(np.abs(late))) - (at + round(pedal.labels()["delay_seconds"] * SR))) <= 2
+
+
+def test_a_delay_feedback_and_mix_are_pedalboards(need_impl: NeedImpl) -> None:
+    """a-delay's echoes (each summed over its low-pass smear) are pedalboard's Delay's at the labelled values."""
+    need_impl(get_implementation("ardour/a-delay"))
+    from ddspfx.chain import Chain, Pedal
+    from ddspfx.render import run_pedalboard
+
+    pedal = PluginPedal("delay", "ardour/a-delay", {"time": 200.0, "feedback": 60.0, "drywet": 35.0, "lpf": 20000.0})
+    assert pedal.labels() == pytest.approx({"delay_seconds": 0.2, "feedback": 0.6, "mix": 0.35})
+    x = _impulse(SR, at=2000)
+    y = run_plugin(x, pedal, SR)
+    reference = run_pedalboard(x, Chain([Pedal("delay", pedal.labels())]), SR)[0]
+    taps = [2000 + k * round(0.2 * SR) for k in range(4)]  # dry, 0.35, 0.35 * 0.6, 0.35 * 0.36
+    got = [float(np.sum(y[t - 20:t + 60])) for t in taps]
+    np.testing.assert_allclose(got, [float(np.sum(reference[t - 20:t + 60])) for t in taps], atol=0.01)
+
+
+def _level_gain_db(impl: str, controls: dict[str, float], level_db: float) -> float:
+    """Steady-state gain (dB) of a compressor on a 1 kHz sine of peak ``level_db`` dBFS (last third: settled)."""
+    x = _sine(1000.0, seconds=0.6, amp=10 ** (level_db / 20))
+    y = run_plugin(x, PluginPedal("compressor", impl, controls), SR)
+    h = 2 * x.size // 3
+    return 10 * math.log10(float(np.mean(y[h:].astype(np.float64) ** 2) / np.mean(x[h:].astype(np.float64) ** 2)))
+
+
+def test_a_comp_static_curve_is_pedalboards_at_its_labels(need_impl: NeedImpl) -> None:
+    need_impl(get_implementation("ardour/a-comp"))
+    from ddspfx.chain import Chain, Pedal
+    from ddspfx.render import run_pedalboard
+
+    controls = {"thr": -40.0, "rat": 4.0, "att": 5.0, "rel": 50.0, "kn": 0.0}
+    labels = PluginPedal("compressor", "ardour/a-comp", controls).labels()
+    for level in (-50.0, -20.0, -10.0):  # below the threshold, 20 and 30 dB above
+        x = _sine(1000.0, seconds=0.6, amp=10 ** (level / 20))
+        reference = run_pedalboard(x, Chain([Pedal("compressor", {**labels, "attack_ms": 5.0, "release_ms": 50.0})]), SR)[0]
+        assert _level_gain_db("ardour/a-comp", controls, level) == pytest.approx(_gain_db(x, reference), abs=0.6)
+
+
+@pytest.mark.parametrize("reduction", [0.75, 0.9])
+def test_darc_ratio_is_the_labelled_ratio(need_impl: NeedImpl, reduction: float) -> None:
+    """Above the knee 10 dB more in gives 10/ratio dB more out; well below it the gain (its make-up) is flat."""
+    need_impl(get_implementation("x42/darc"))
+    controls = {"threshold": -45.0, "Ratio": reduction, "attack": 0.005, "release": 0.05}
+    ratio = PluginPedal("compressor", "x42/darc", controls).labels()["ratio"]
+    above = [_level_gain_db("x42/darc", controls, level) for level in (-20.0, -10.0)]
+    assert 10.0 + above[1] - above[0] == pytest.approx(10.0 / ratio, abs=0.3)
+    below = [_level_gain_db("x42/darc", controls, level) for level in (-70.0, -60.0)]
+    assert abs(below[1] - below[0]) < 0.5
+
+
+def test_eq10q_compressor_starts_at_the_labelled_threshold(need_impl: NeedImpl) -> None:
+    need_impl(get_implementation("eq10q/compressor"))
+    controls = {"threshold": -30.0, "compratio": 4.0, "attack": 5.0, "decay": 50.0, "knee": 0.0}
+    assert abs(_level_gain_db("eq10q/compressor", controls, -36.0)) < 0.2
+    assert _level_gain_db("eq10q/compressor", controls, -20.0) < -3.0
+
+
+def _sweep_period(y: np.ndarray, label: float, hop: int = 256) -> float:
+    """An LFO's period (s) from how ``y``'s log spectrum repeats: the first lag in 0.3..1.5 ``label`` whose
+    correlation peaks at >= 85 % of the best there (a label of twice or half the period gives another answer)."""
+    from scipy.signal import stft
+
+    frames = np.log(np.abs(stft(y, SR, nperseg=2048, noverlap=2048 - hop)[2][:400]) + 1e-6).T  # (frames, bins)
+    frames -= frames.mean(0)
+    frames /= np.linalg.norm(frames, axis=1, keepdims=True) + 1e-9
+    lags = np.arange(int(0.3 * label * SR / hop), int(1.5 * label * SR / hop) + 2)
+    corr = np.array([np.mean(np.sum(frames[:-lag] * frames[lag:], axis=1)) for lag in lags])
+    peaks = [i for i in range(1, len(lags) - 1) if corr[i - 1] <= corr[i] >= corr[i + 1] and corr[i] >= 0.85 * corr.max()]
+    return float(lags[peaks[0]] * hop / SR) if peaks else math.nan
+
+
+@pytest.mark.parametrize(("impl", "controls"), [
+    ("invada/phaser", {"cycle": 0.5, "width": 8.0, "depth": 100.0}),
+    ("invada/phaser", {"cycle": 1.7, "width": 8.0, "depth": 60.0}),
+    ("zyn/phaser", {"lfofreq": 64.0, "depth": 110.0, "fb": 64.0, "stages": 4.0, "analog": 0.0}),
+    ("zyn/chorus", {"lfofreq": 80.0, "depth": 60.0, "delay": 40.0, "fb": 70.0}),
+])
+def test_sweep_repeats_at_the_labelled_rate(need_impl: NeedImpl, impl: str, controls: dict[str, float]) -> None:
+    spec = get_implementation(impl)
+    need_impl(spec)
+    pedal = PluginPedal(spec.effect, impl, controls)
+    period = 1.0 / pedal.labels()["rate_hz"]
+    noise = (0.1 * np.random.default_rng(0).standard_normal(int((3 * period + 0.5) * SR))).astype(np.float32)
+    assert _sweep_period(run_plugin(noise, pedal, SR), period) == pytest.approx(period, rel=0.02)
 
 
 def test_port_hints_of_real_plugins_follow_the_rules(need_package: Callable[[str, str], Path]) -> None:
@@ -267,15 +425,22 @@ def test_labels_fall_in_the_catalog_ranges(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(IMPLEMENTATIONS))
-def test_table_matches_the_installed_plugin(name: str, need_package: Callable[[str, str], Path]) -> None:
+def test_table_matches_the_installed_plugin(name: str, need_impl: NeedImpl) -> None:
     impl = IMPLEMENTATIONS[name]
-    need_package(impl.package, impl.library)
-    info = load_library(impl.library, impl.package).plugin(impl.label)
-    assert info.unique_id == impl.unique_id
+    info = need_impl(impl)
+    if isinstance(info, lv2.PluginInfo):  # LV2: the bundle, free (not a judge), ports named by symbol
+        assert Path(info.bundle).name == impl.library and impl.unique_id == 0
+        assert lv2.reserved_reason(impl.label, info.bundle) is None
+        for port in (*(impl.inputs or ()), *(impl.outputs or ())):
+            assert info.port(port, control_input=False).is_audio, port
+    else:
+        assert isinstance(info, ladspa.PluginInfo) and info.unique_id == impl.unique_id
     values: dict[str, tuple[float, ...]] = {port: (v,) for port, v in impl.fixed.items()}
     values.update({c.port: c.choices or (c.low, c.high) for c in impl.controls if c.port != HOST_DRY})
     for port, vs in values.items():
-        lo, hi = info.port(port).bounds(SR)  # KeyError if the table names a port the plugin lacks
+        found = info.port(port)  # KeyError if the table names a port the plugin lacks
+        assert not isinstance(found, lv2.PortInfo) or found.symbol == port, (port, found.symbol)
+        lo, hi = found.bounds(SR)
         for v in vs:
             assert (lo is None or v >= lo - 1e-4) and (hi is None or v <= hi + 1e-4), (port, v, lo, hi)
 
@@ -318,14 +483,18 @@ def test_sample_controls_matches_a_fresh_generator() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(IMPLEMENTATIONS))
-def test_every_installed_implementation_renders(name: str, need_package: Callable[[str, str], Path]) -> None:
+def test_every_installed_implementation_renders(name: str, need_impl: NeedImpl) -> None:
+    """... and renders the same clip again after another instance ran: a render depends on the clip and the
+    controls only (no process-wide random state, e.g. ZynAddSubFX's LFO without its pre-roll)."""
     impl = IMPLEMENTATIONS[name]
-    need_package(impl.package, impl.library)
+    need_impl(impl)
     x = _sine(220.0, seconds=0.8, amp=0.3) + _sine(1320.0, seconds=0.8, amp=0.05)  # longer than any echo time
     pedal = PluginPedal(impl.effect, impl.name, sample_controls(np.random.default_rng(0), impl))
     y = run_plugin(x, pedal, SR)
     assert y.shape == x.shape and y.dtype == np.float32 and np.all(np.isfinite(y))
     assert float(np.max(np.abs(y - x))) > 1e-3  # the plugin did something
+    run_plugin(x, PluginPedal(impl.effect, impl.name, sample_controls(np.random.default_rng(1), impl)), SR)
+    np.testing.assert_array_equal(run_plugin(x, pedal, SR), y)
     assert set(pedal.labels()) == set(impl.labelled)
     assert pedal.to_dict()["param_mask"] == impl.param_mask().tolist()
 

@@ -72,7 +72,8 @@ def _library(impl: Implementation) -> LadspaLibrary:
 
 
 def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndarray:
-    """One plugin pedal on mono float32 ``x`` (T,): fresh instance, no output gain; returns (T,) float32."""
+    """One plugin pedal on mono float32 ``x`` (T,): fresh instance (after the table's silent pre-roll, if any), no
+    output gain; returns (T,) float32."""
     impl = pedal.spec
     if impl.effect != pedal.effect:
         raise ValueError(f"{impl.name} implements {impl.effect}, not {pedal.effect}")
@@ -87,8 +88,9 @@ def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndar
     else:
         plugin = LadspaPlugin(_library(impl), impl.label, sample_rate, impl.plugin_controls(pedal.controls),
                               inputs=impl.inputs, outputs=impl.outputs)
+    pre = int(round(impl.preroll * sample_rate))  # silence first, output dropped (see Implementation.preroll)
     with plugin:
-        y = plugin.process(x)
+        y = plugin.process(np.concatenate([np.zeros(pre, np.float32), x]) if pre else x)[pre:]
     dry = pedal.controls.get(HOST_DRY)
     if dry is not None:
         y += np.float32(dry) * x

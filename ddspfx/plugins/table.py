@@ -1,17 +1,29 @@
-"""Which Debian LADSPA plugins implement each ddspfx effect type, and how to drive them: one declarative table.
+"""Which Debian LADSPA and LV2 plugins implement each ddspfx effect type, and how to drive them: one declarative table.
 
-Per implementation: the Debian package and ``.so`` that ship it, its LADSPA label and unique ID, the
-control ports to draw (range, linear/log scale, dead zone) and the ones to hold fixed. A control that
-means the same thing as a catalog parameter, in the same unit up to a fixed conversion (gain in dB
-<-> linear gain, ms <-> s), names that parameter in ``label``: a rendered pedal's label then carries the
-catalog value; every other catalog parameter of that effect is unlabelled for this implementation
-(:meth:`Implementation.param_mask` is 0 there, so the parameter loss can be masked).
+Per implementation: the Debian package that ships it, where (LADSPA: the ``.so`` and its label and unique ID;
+LV2: the bundle directory and plugin URI, controls by port symbol), the control ports to draw (range,
+linear/log scale, dead zone) and the ones to hold fixed. A control that means the same thing as a catalog
+parameter, in the same unit up to a fixed conversion (:data:`CONVERSIONS`: gain in dB <-> linear gain,
+ms <-> s, percent <-> fraction, LFO period <-> rate), names that parameter in ``label``: a rendered pedal's
+label then carries the catalog value; every other catalog parameter of that effect is unlabelled for this
+implementation (:meth:`Implementation.param_mask` is 0 there, so the parameter loss can be masked).
+
+LADSPA packages: cmt, fil-plugins, mcp-plugins, rev-plugins, invada-studio-plugins-ladspa, lsp-plugins-ladspa,
+dpf-plugins-ladspa. LV2 packages (hosted by ``ddspfx.plugins.lv2``): ardour-lv2-plugins, x42-plugins, eq10q,
+zynaddsubfx-lv2, setbfree, invada-studio-plugins-lv2, dragonfly-reverb-lv2. An LV2 build of a design already
+listed through LADSPA (LSP, DISTRHO, Invada's compressor and tube) is not listed again, nor is x42's fil4, whose
+bell sections are fil's parametric (measured: the same response to 0.01 dB), nor Ardour's a-eq, which is RBJ's
+peaking biquad as pedalboard's PeakFilter (noise renders -50 to -60 dB apart at the matching Q).
 
 Ranges were chosen so that most draws are audible by ``ddspfx.audibility``'s score and thresholds
-(``experiments/plugin_audibility.py`` prints the audible fraction per implementation).
+(``experiments/plugin_audibility.py`` prints the audible fraction per implementation). A render must be a
+function of the clip and the controls alone (tests/test_plugins.py renders twice around another instance):
+settings that read a process-wide random generator are not drawn, and ZynAddSubFX's LFO effects get a
+silent pre-roll (:attr:`Implementation.preroll`).
 
-Plugins whose output is wet only (mcp's choruses, MaFreeverb, Invada's early reflections) get a
-host-side dry path: the pseudo-control :data:`HOST_DRY` adds ``level * dry`` to the plugin's output.
+Plugins whose output is wet only (mcp's choruses, MaFreeverb, Invada's early reflections and delay, setBfree's
+rotary speaker) get a host-side dry path: the pseudo-control :data:`HOST_DRY` adds ``level * dry`` to the
+plugin's output.
 
 Reserved for held-out evaluation and never listed here: guitarix-lv2, calf-plugins, caps, tap-plugins,
 swh-plugins, zam-plugins, mda-lv2.
@@ -21,14 +33,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES, Param, Scale, get_effect
 
-Convert = Literal["same", "amp_to_db", "ms_to_s"]
-"""How a labelled control's value becomes the catalog parameter's value."""
+Convert = Literal["same", "amp_to_db", "ms_to_s", "percent_to_unit", "period_to_hz", "reduction_to_ratio",
+                  "zyn_lfo_to_hz", "zyn_delay_to_s"]
+"""How a labelled control's value becomes the catalog parameter's value (:data:`CONVERSIONS`)."""
+
+
+def _zyn_lfo_hz(value: float) -> float:
+    """ZynAddSubFX's effect-LFO rate (src/Effects/EffectLFO.cpp): 0..127 -> (2^(10 v / 127) - 1) * 0.03 Hz."""
+    return (2.0 ** (10.0 * value / 127.0) - 1.0) * 0.03
+
+
+CONVERSIONS: dict[Convert, Callable[[float], float]] = {
+    "same": float,
+    "amp_to_db": lambda v: 20.0 * math.log10(max(v, 1e-12)),
+    "ms_to_s": lambda v: v / 1000.0,
+    "percent_to_unit": lambda v: v / 100.0,  # a-delay's feedback and dry/wet (%)
+    "period_to_hz": lambda v: 1.0 / v,  # Invada phaser's LFO period (s)
+    # x42-darc's Ratio: the fraction of each dB over the threshold that is taken off, 1 - 1/ratio (1 = limiter)
+    "reduction_to_ratio": lambda v: 1.0 / max(1.0 - v, 1e-6),
+    "zyn_lfo_to_hz": _zyn_lfo_hz,
+    "zyn_delay_to_s": lambda v: v / 127.0 * 1.5,  # ZynAddSubFX Echo (src/Effects/Echo.cpp): 0..127 -> 0..1.5 s
+}
+"""The one place a labelled control's value is converted to catalog units, per :data:`Convert`."""
 
 Host = Literal["ladspa", "lv2"]
 """Which in-process host runs an implementation (``ddspfx.plugins.ladspa`` or ``ddspfx.plugins.lv2``)."""
@@ -38,6 +70,7 @@ HOST_DRY = "(host) dry level"
 
 LSP_SO = "lsp-plugins-ladspa-1.2.5.so"
 LSP = "http://lsp-plug.in/plugins/ladspa/"
+ZYN = "http://zynaddsubfx.sourceforge.net/fx#"
 
 
 @dataclass(frozen=True)
@@ -67,11 +100,7 @@ class Control:
 
     def catalog_value(self, value: float) -> float:
         """This control's value in the labelled catalog parameter's unit."""
-        if self.convert == "amp_to_db":
-            return 20.0 * math.log10(max(value, 1e-12))
-        if self.convert == "ms_to_s":
-            return value / 1000.0
-        return float(value)
+        return float(CONVERSIONS[self.convert](float(value)))
 
 
 @dataclass(frozen=True)
@@ -79,7 +108,8 @@ class Implementation:
     """One plugin as an implementation of one ddspfx effect type."""
 
     name: str
-    """``<family>/<plugin>``; the family (package) is the unit of leave-one-implementation-out evaluation."""
+    """``<family>/<plugin>``; the family (the plugin project: ``invada`` spans Invada's LADSPA and LV2 packages) is the
+    unit of leave-one-implementation-out evaluation, and ``--data.plugin_exclude`` matches names by prefix."""
     effect: str
     package: str
     library: str
@@ -93,8 +123,12 @@ class Implementation:
     """Audio outputs averaged to the mono result (None: all)."""
     description: str = ""
     host: Host = "ladspa"
-    """``"lv2"``: ``label`` is the plugin URI, ``library`` its bundle directory, ``unique_id`` 0, and controls,
-    ``fixed``, ``inputs`` and ``outputs`` name ports by LV2 symbol."""
+    """``"lv2"``: ``label`` is the plugin URI, ``library`` its bundle directory's name (``a-comp.lv2``), ``unique_id``
+    0, and controls, ``fixed``, ``inputs`` and ``outputs`` name ports by LV2 symbol."""
+    preroll: float = 0.0
+    """Seconds of silence run through the fresh instance before the clip, output dropped. ZynAddSubFX's effect LFO
+    scales its first two cycles by draws from a process-wide random generator (EffectLFO's ``ampl1``/``ampl2``),
+    so its renders repeat only once two slowest cycles have passed."""
 
     @property
     def family(self) -> str:
@@ -212,6 +246,48 @@ _register(Implementation(
     description="LSP Compressor Mono, downward mode, no make-up gain.",
 ))
 
+_register(Implementation(
+    name="ardour/a-comp", effect="compressor", package="ardour-lv2-plugins", library="a-comp.lv2",
+    label="urn:ardour:a-comp", unique_id=0, host="lv2",
+    controls=(
+        Control("thr", -50.0, -32.0, "linear", "dB", label="threshold_db"),
+        Control("rat", 4.0, 20.0, "log", ":1", label="ratio"),
+        Control("att", 0.5, 30.0, "log", "ms"),
+        Control("rel", 20.0, 200.0, "log", "ms"),
+        Control("kn", 0.0, 6.0, unit="dB"),
+    ),
+    fixed={"mak": 0.0, "sidech": 0.0, "enable": 1.0},
+    description="Ardour's ACE Compressor, no make-up gain; at a hard knee its static curve is pedalboard's within 0.5 dB.",
+))
+
+_register(Implementation(
+    name="x42/darc", effect="compressor", package="x42-plugins", library="darc.lv2",
+    label="http://gareus.org/oss/lv2/darc#mono", unique_id=0, host="lv2",
+    controls=(
+        Control("threshold", -50.0, -40.0, "linear", "dB", label="threshold_db"),
+        # 0.75..0.95 = 4:1..20:1 (1.0, its limiter, is past the catalog's 20:1)
+        Control("Ratio", 0.75, 0.95, "linear", "1 - 1/ratio", label="ratio", convert="reduction_to_ratio"),
+        Control("attack", 0.001, 0.01, "log", "s"),
+        Control("release", 0.03, 0.1, "log", "s"),
+    ),
+    fixed={"inputgain": 0.0, "hold": 0.0, "enable": 1.0},
+    description="x42 Dynamic Range Compressor Mono: soft knee centred on the threshold, automatic make-up gain.",
+))
+
+_register(Implementation(
+    name="eq10q/compressor", effect="compressor", package="eq10q", library="sapistaEQv2.lv2",
+    label="http://eq10q.sourceforge.net/compressor", unique_id=0, host="lv2",
+    controls=(
+        Control("threshold", -40.0, -26.0, "linear", "dB", label="threshold_db"),
+        Control("compratio", 4.0, 20.0, "log"),
+        Control("attack", 0.5, 50.0, "log", "ms"),
+        Control("decay", 20.0, 500.0, "log", "ms"),
+        Control("knee", 0.0, 10.0, unit="dB"),
+    ),
+    fixed={"compmakeup": 0.0, "drywet": 1.0, "ingain": 0.0},
+    description="EQ10Q's CS10QM compressor, no make-up gain; its ratio knob is not n:1 (4 and 20 measure 2.7:1 and 5:1).",
+))
+
 # --- distortion -------------------------------------------------------------------------------------------------
 # Catalog: drive_db 10..40 dB of gain into a tanh. Only Invada's tube has a gain-into-the-shaper in dB.
 
@@ -241,10 +317,24 @@ _register(Implementation(
     description="DISTRHO Soul Force waveshaper (stereo-only: both inputs get the clip, outputs averaged).",
 ))
 
+_register(Implementation(
+    name="zyn/distortion", effect="distortion", package="zynaddsubfx-lv2", library="ZynDistortion.lv2",
+    label=ZYN + "Distortion", unique_id=0, host="lv2",
+    controls=(
+        Control("drive", 30.0, 127.0, integer=True),
+        Control("type", 0.0, 13.0, choices=(0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0),
+                unit="atan/asym/pow/sine/clip/asym2/pow2/sigmoid"),
+        Control("lpf", 64.0, 127.0, integer=True),
+        Control("hpf", 0.0, 40.0, integer=True),
+    ),
+    fixed={"lrcross": 0.0, "negate": 0.0, "stereo": 0.0, "pf": 0.0, "level": 70.0},
+    description="ZynAddSubFX Distortion: a choice of waveshapers between filters; drive in 0..127 steps, not dB.",
+))
+
 # --- eq (peaking) -----------------------------------------------------------------------------------------------
 # Catalog: a peak of gain_db (|gain| >= 5 dB) at cutoff_frequency_hz 200..5000. Frequency and gain are
 # labelled where the plugin's bell reaches its gain at its centre (checked in tests/test_plugins.py);
-# bandwidth/Q are unlabelled (octave bandwidth and each design's Q differ).
+# bandwidth/Q only where it is RBJ's Q, as pedalboard's (eq10q; octave bandwidths and other designs' Q differ).
 
 _register(Implementation(
     name="fil/parametric", effect="eq", package="fil-plugins", library="filters.so",
@@ -284,6 +374,19 @@ _register(Implementation(
     description="DISTRHO 3 Band EQ, mid band only (its gain at the band centre is not the set dB: unlabelled).",
 ))
 
+_register(Implementation(
+    name="eq10q/eq1q", effect="eq", package="eq10q", library="sapistaEQv2.lv2",
+    label="http://eq10q.sourceforge.net/eq/eq1qm", unique_id=0, host="lv2",
+    controls=(
+        Control("filter1_freq", 200.0, 5000.0, "log", "Hz", label="cutoff_frequency_hz"),
+        Control("filter1_gain", -12.0, 12.0, "linear", "dB", dead_zone=(-5.0, 5.0), label="gain_db"),
+        Control("filter1_q", 0.5, 4.0, "log", label="q"),
+    ),
+    fixed={"filter1_type": 11.0, "filter1_enable": 1.0, "bypass": 0.0, "input_gain": 0.0, "output_gain": 0.0},
+    description="EQ10Q's EQ1Q Mono, one peak filter: RBJ's peaking biquad with its own frequency warping (pedalboard's "
+                "PeakFilter at the labelled Q within 0.1 dB below 5 kHz), so all three knobs are labelled.",
+))
+
 # --- chorus -----------------------------------------------------------------------------------------------------
 # mcp's choruses output the modulated voices only: the host adds the dry signal (HOST_DRY).
 
@@ -304,6 +407,37 @@ for _label, _uid in (("Chorus1", 1944), ("Chorus2", 1945), ("TripleChorus", 1951
                     + (", three outputs averaged" if _label == "TripleChorus" else ""),
     ))
 
+_ZYN_LFO_SLOWEST = 49.0
+"""ZynAddSubFX LFO setting of 0.41 Hz (the catalog's audible rates start at 0.4 Hz): slower ones need a longer pre-roll."""
+_ZYN_PREROLL = 2.0 / _zyn_lfo_hz(_ZYN_LFO_SLOWEST) + 0.25
+"""Two of the slowest LFO cycles (4.9 s) and a margin: afterwards Zyn's LFO depth no longer depends on its generator."""
+
+_register(Implementation(
+    name="zyn/chorus", effect="chorus", package="zynaddsubfx-lv2", library="ZynChorus.lv2",
+    label=ZYN + "Chorus", unique_id=0, host="lv2",
+    controls=(
+        Control("lfofreq", _ZYN_LFO_SLOWEST, 90.0, integer=True, label="rate_hz", convert="zyn_lfo_to_hz"),
+        Control("depth", 20.0, 100.0, integer=True),
+        Control("delay", 20.0, 100.0, integer=True),
+        Control("fb", 40.0, 88.0, integer=True),
+    ),
+    fixed={"flang": 0.0, "subsout": 0.0, "lforand": 0.0, "lfotype": 0.0},
+    preroll=_ZYN_PREROLL,
+    description="ZynAddSubFX Chorus, stereo voices averaged; depth, delay and feedback are 0..127 steps (unlabelled).",
+))
+
+_register(Implementation(
+    name="setbfree/whirl", effect="chorus", package="setbfree", library="b_whirl",
+    label="http://gareus.org/oss/lv2/b_whirl#simple", unique_id=0, host="lv2",
+    controls=(
+        Control("rt_speed", 4.0, 8.0, choices=(4.0, 5.0, 7.0, 8.0), unit="horn slow/fast x drum slow/fast"),
+        Control(HOST_DRY, 0.5, 1.0),
+    ),
+    fixed={"enable": 1.0},
+    description="setBfree's rotary speaker (horn and drum, both outputs averaged) + host dry: a Leslie's pitch and "
+                "level wobble, the chorus of an organ.",
+))
+
 # --- phaser -----------------------------------------------------------------------------------------------------
 
 _register(Implementation(
@@ -320,6 +454,33 @@ _register(Implementation(
     ),
     fixed={"Input gain (dB)": 0.0},
     description="Fons Adriaensen's Phaser1 with LFO; output mix 0 is dry, +-1 wet (negative: inverted).",
+))
+
+_register(Implementation(
+    name="invada/phaser", effect="phaser", package="invada-studio-plugins-lv2", library="invada.lv2",
+    label="http://invadarecords.com/plugins/lv2/phaser/mono", unique_id=0, host="lv2",
+    controls=(
+        Control("cycle", 0.5, 5.0, "log", "s", label="rate_hz", convert="period_to_hz"),
+        Control("width", 2.0, 15.0),
+        Control("depth", 40.0, 100.0, unit="%"),
+    ),
+    fixed={"bypass": 0.0, "noClip": 0.0, "phase": 0.0},
+    description="Invada Stereo Phaser (mono in), both LFOs in phase, outputs averaged; its knob is the LFO period.",
+))
+
+_register(Implementation(
+    name="zyn/phaser", effect="phaser", package="zynaddsubfx-lv2", library="ZynPhaser.lv2",
+    label=ZYN + "Phaser", unique_id=0, host="lv2",
+    controls=(
+        Control("lfofreq", _ZYN_LFO_SLOWEST, 90.0, integer=True, label="rate_hz", convert="zyn_lfo_to_hz"),
+        Control("depth", 60.0, 127.0, integer=True),
+        Control("fb", 40.0, 100.0, integer=True),
+        Control("stages", 2.0, 8.0, integer=True),
+        Control("analog", 0.0, 1.0, choices=(0.0, 1.0), unit="digital/analog"),
+    ),
+    fixed={"subsout": 0.0, "hyper": 0.0, "dist": 0.0, "lforand": 0.0, "lfotype": 0.0},
+    preroll=_ZYN_PREROLL,
+    description="ZynAddSubFX Phaser (digital or analog model), stereo LFOs averaged.",
 ))
 
 # --- delay ------------------------------------------------------------------------------------------------------
@@ -359,6 +520,45 @@ _register(Implementation(
     ),
     fixed={"Mode": 2.0, "Dry amount (G)": 1.0},
     description="LSP Delay Compensator Mono used as a single echo: dry + wet * delayed.",
+))
+
+_register(Implementation(
+    name="ardour/a-delay", effect="delay", package="ardour-lv2-plugins", library="a-delay.lv2",
+    label="urn:ardour:a-delay", unique_id=0, host="lv2",
+    controls=(
+        Control("time", 50.0, 600.0, "linear", "ms", label="delay_seconds", convert="ms_to_s"),
+        Control("feedback", 0.0, 70.0, unit="%", label="feedback", convert="percent_to_unit"),
+        Control("drywet", 20.0, 60.0, unit="%", label="mix", convert="percent_to_unit"),
+        Control("lpf", 2000.0, 20000.0, "log", "Hz"),
+    ),
+    fixed={"sync": 0.0, "inv": 0.0, "dot": 0.0, "gain": 0.0, "enable": 1.0},
+    description="Ardour's ACE Delay: (1 - mix) dry + mix echoes, each repeat times the feedback, as pedalboard's Delay "
+                "at low frequencies (a low-pass sits in the loop).",
+))
+
+_register(Implementation(
+    name="invada/delay", effect="delay", package="invada-studio-plugins-lv2", library="invada.lv2",
+    label="http://invadarecords.com/plugins/lv2/delay/mono", unique_id=0, host="lv2",
+    controls=(
+        Control("delay1", 0.05, 0.6, "linear", "s", label="delay_seconds"),
+        Control("fb1", 0.0, 70.0, unit="%"),
+        Control("munge", 0.0, 50.0, unit="%"),
+        Control(HOST_DRY, 0.7, 1.0),
+    ),
+    fixed={"bypass": 0.0, "mode": 0.0, "LFOdepth": 0.0, "pan1": 0.0, "vol1": 100.0, "vol2": 0.0, "fb2": 0.0},
+    description="Invada Delay Munge (mono in), tap 1 centred, tap 2 off (wet only) + host dry; munge colours the repeats.",
+))
+
+_register(Implementation(
+    name="zyn/echo", effect="delay", package="zynaddsubfx-lv2", library="ZynEcho.lv2",
+    label=ZYN + "Echo", unique_id=0, host="lv2",
+    controls=(
+        Control("delay", 5.0, 50.0, integer=True, label="delay_seconds", convert="zyn_delay_to_s"),
+        Control("fb", 0.0, 90.0, integer=True),
+        Control("damp", 0.0, 100.0, integer=True),
+    ),
+    fixed={"lrdelay": 64.0, "lrcross": 0.0},
+    description="ZynAddSubFX Echo: half dry plus echoes; feedback in 0..127 steps with repeats alternating in sign.",
 ))
 
 # --- reverb -----------------------------------------------------------------------------------------------------
@@ -451,12 +651,64 @@ _register(Implementation(
     description="Invada early-reflection room (wet only, stereo outputs averaged) + host dry.",
 ))
 
+_register(Implementation(
+    name="dragonfly/hall", effect="reverb", package="dragonfly-reverb-lv2", library="DragonflyHallReverb.lv2",
+    label="https://github.com/michaelwillis/dragonfly-reverb", unique_id=0, host="lv2",
+    controls=(
+        Control("dry_level", 40.0, 100.0, unit="%"),
+        Control("late_level", 10.0, 60.0, unit="%"),
+        Control("early_level", 0.0, 30.0, unit="%"),
+        Control("size", 10.0, 60.0, unit="m"),
+        Control("decay", 0.5, 5.0, "log", "s"),
+        Control("high_cut", 3000.0, 16000.0, "log", "Hz"),
+    ),
+    description="Dragonfly Hall Reverb (built on the Freeverb3 library), stereo outputs averaged.",
+))
+
+_register(Implementation(
+    name="dragonfly/plate", effect="reverb", package="dragonfly-reverb-lv2", library="DragonflyPlateReverb.lv2",
+    label="urn:dragonfly:plate", unique_id=0, host="lv2",
+    controls=(
+        Control("dry_level", 40.0, 100.0, unit="%"),
+        Control("early_level", 10.0, 60.0, unit="%"),
+        # not 2 ("Tank"): it reads libc's rand(), so its renders depend on what ran before in the process
+        Control("algorithm", 0.0, 1.0, choices=(0.0, 1.0), unit="simple/nested"),
+        Control("decay", 0.3, 4.0, "log", "s"),
+        Control("high_cut", 3000.0, 16000.0, "log", "Hz"),
+    ),
+    fixed={"low_cut": 50.0},
+    description="Dragonfly Plate Reverb (its Wet Level knob is the port early_level), stereo outputs averaged.",
+))
+
+_register(Implementation(
+    name="ardour/a-reverb", effect="reverb", package="ardour-lv2-plugins", library="a-reverb.lv2",
+    label="urn:ardour:a-reverb", unique_id=0, host="lv2",
+    controls=(Control("blend", 0.2, 0.6), Control("roomsz", 0.5, 1.0)),
+    fixed={"enable": 1.0},
+    description="Ardour's ACE Reverb, stereo outputs averaged.",
+))
+
+_register(Implementation(
+    name="zyn/reverb", effect="reverb", package="zynaddsubfx-lv2", library="ZynReverb.lv2",
+    label=ZYN + "Reverb", unique_id=0, host="lv2",
+    controls=(
+        Control("time", 50.0, 110.0, integer=True),
+        # at 127 this build outputs the dry signal only (a plugin bug)
+        Control("size", 30.0, 110.0, integer=True),
+        Control("damp", 64.0, 110.0, integer=True),
+        Control("lpf", 60.0, 127.0, integer=True),
+    ),
+    fixed={"type": 1.0},
+    description="ZynAddSubFX Reverb, type 1: Freeverb's comb and allpass lengths scaled by its size, comb feedback "
+                "set by a decay time, filtered input (type 0 draws random lengths); stereo outputs averaged.",
+))
+
 
 HELD_OUT: tuple[str, ...] = ("lsp/compressor", "dpf/soulforce", "dpf/3bandeq", "mcp/triplechorus", "mcp/phaser",
                              "lsp/slap_delay", "dpf/mverb")
 """One implementation per effect type that release R8's model never trains on (``--data.plugin_exclude``), so
-chains rendered only by these are a leave-one-implementation-out test. Phaser has one plugin family (mcp), so
-phasers in training come from pedalboard and ddspfx's variants alone."""
+chains rendered only by these are a leave-one-implementation-out test. Phaser has one LADSPA family (mcp), so R8's
+phasers in training came from pedalboard and ddspfx's variants alone; the LV2 phasers (invada, zyn) now train too."""
 
 
 def effects_without_implementations() -> tuple[str, ...]:
