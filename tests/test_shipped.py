@@ -47,3 +47,19 @@ def test_a_clean_clip_has_no_distortion_and_no_echo(seed):
 def test_a_long_loud_echo_is_a_delay(seed):
     wet = through(dry_clip(seed), pedalboard.Delay(delay_seconds=0.45, feedback=0.45, mix=0.5))
     assert "delay" in ddspfx.estimate(wet, SAMPLE_RATE).effects
+
+
+LEVELS_DBFS = (-30.0, -20.0, -10.0, 0.0)
+
+
+def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
+    return (x * np.float32(10 ** (dbfs / 20) / np.max(np.abs(x)))).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_answer_does_not_depend_on_the_recording_level(seed):
+    """The same clip at -30, -20, -10 and 0 dBFS peak is the same recording turned up or down: same chain."""
+    wet = through(dry_clip(seed), pedalboard.Compressor(threshold_db=-24.0, ratio=4.0),
+                  pedalboard.Distortion(drive_db=20.0), pedalboard.Reverb(room_size=0.5, wet_level=0.3))
+    chains = [ddspfx.estimate(at_peak(wet, db), SAMPLE_RATE) for db in LEVELS_DBFS]
+    assert all(c.effects == chains[0].effects for c in chains), [c.effects for c in chains]
