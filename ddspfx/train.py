@@ -17,6 +17,7 @@ from typing import Any, Literal, Sequence, cast, get_args
 
 import yaml
 
+from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.config import Config, load_config
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
@@ -66,7 +67,17 @@ def data_description(cfg: Config) -> dict[str, Any]:
             "order": d.order, "train_seed_range": [0, d.train_size], "val_seed_range": [10_000_000, 10_000_000 + d.val_size],
             "train_folder": d.train_folder or None, "render_variants": d.render_variants, "dry_tone": d.dry_tone,
             "noise_floor": d.noise_floor, "plugin_render": d.plugin_render, "plugin_exclude": d.plugin_exclude,
-            "room": d.room}
+            "room": d.room, "plugin_implementations": drawable_plugins(d) if d.plugin_render > 0 else []}
+
+
+def drawable_plugins(d: Any) -> list[str]:
+    """The plugin implementations this run can draw (installed here, not excluded): what "trained on" means for
+    a plugin, recorded because the table and the installed packages change after a model is trained."""
+    from ddspfx.plugins.render import installed_implementations
+
+    exclude = [x.strip() for x in d.plugin_exclude.split(",") if x.strip()]
+    return sorted(i.name for e in EFFECT_NAMES for i in installed_implementations(e)
+                  if not any(i.name.startswith(x) for x in exclude))
 
 
 PAIRED_PROJECTION = "frontend.proj.0.weight"

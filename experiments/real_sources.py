@@ -211,6 +211,8 @@ def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
 def plugins_heard(model: Any, name: str) -> bool:
     """Whether ``model`` trained on chains rendered by plugin ``name`` (its card's plugin share and exclusions)."""
     data = model.metadata.get("data", {})
+    if "plugin_implementations" in data:  # recorded at training time (the table grows after a model is trained)
+        return name in data["plugin_implementations"]
     exclude = [x.strip() for x in str(data.get("plugin_exclude", "")).split(",") if x.strip()]
     return float(data.get("plugin_render", 0.0) or 0.0) > 0 and not any(name.startswith(x) for x in exclude)
 

@@ -49,3 +49,27 @@ def test_ship_check_applies_each_condition_of_the_written_rule():
     both = {"rows": ref["rows"] + worse["rows"]}
     failed = [k[:2] for k, *_, ok in conditions(ref, worse, both, both, "c") if not ok]
     assert failed == ["1.", "2.", "3.", "3.", "3.", "4.", "5."]
+
+
+def test_a_plugin_counts_as_heard_only_if_the_run_could_draw_it():
+    from types import SimpleNamespace
+
+    from experiments.real_sources import plugins_heard
+
+    recorded = SimpleNamespace(metadata={"data": {"plugin_render": 0.3, "plugin_exclude": "lsp/compressor",
+                                                  "plugin_implementations": ["cmt/fbdelay"]}})
+    assert plugins_heard(recorded, "cmt/fbdelay") and not plugins_heard(recorded, "zyn/echo")
+    older = SimpleNamespace(metadata={"data": {"plugin_render": 0.3, "plugin_exclude": "lsp/compressor"}})
+    assert plugins_heard(older, "cmt/fbdelay") and not plugins_heard(older, "lsp/compressor")
+    never = SimpleNamespace(metadata={"data": {"source": "synth"}})
+    assert not plugins_heard(never, "cmt/fbdelay")
+
+
+def test_a_run_records_the_plugins_it_could_draw():
+    from ddspfx.config import load_config
+    from ddspfx.plugins.table import HELD_OUT
+    from ddspfx.train import data_description
+
+    data = data_description(load_config("real"))
+    assert not set(data["plugin_implementations"]) & set(HELD_OUT)
+    assert data_description(load_config("default"))["plugin_implementations"] == []
