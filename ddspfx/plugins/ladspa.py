@@ -320,6 +320,17 @@ def load_library(filename: str, package: str | None = None) -> LadspaLibrary:
 # --- one running plugin --------------------------------------------------------------------------------------------
 
 
+def within_bounds(value: float, bounds: tuple[float | None, float | None], what: str) -> float:
+    """``value`` as a float if finite and inside ``bounds`` (either may be None; a 1e-4 relative tolerance for
+    values written in decimal), else a ValueError naming ``what``: shared by the LADSPA and LV2 hosts."""
+    lo, hi = bounds
+    v = float(value)
+    tol = 1e-4 * max(1.0, abs(v))
+    if (lo is not None and v < lo - tol) or (hi is not None and v > hi + tol) or not math.isfinite(v):
+        raise ValueError(f"{what} = {v:g} outside its bounds [{lo}, {hi}]")
+    return v
+
+
 def mean_of_outputs(block: np.ndarray, outs: Sequence[np.ndarray]) -> None:
     """Write the mean of the plugin's audio output buffers (their first ``len(block)`` samples) into ``block``:
     the mono result of a stereo plugin, shared by the LADSPA and LV2 hosts."""
@@ -388,12 +399,7 @@ class LadspaPlugin:
     def set_control(self, name: str, value: float) -> None:
         """Set a control input by port name, in real units (Hz for SAMPLE_RATE ports); checked against its bounds."""
         port = self.info.port(name)
-        lo, hi = port.bounds(self.sample_rate)
-        v = float(value)
-        tol = 1e-4 * max(1.0, abs(v))
-        if (lo is not None and v < lo - tol) or (hi is not None and v > hi + tol) or not math.isfinite(v):
-            raise ValueError(f"{self.info.label}: control {name!r} = {v:g} outside its bounds [{lo}, {hi}]")
-        self._controls[port.index] = v
+        self._controls[port.index] = within_bounds(value, port.bounds(self.sample_rate), f"{self.info.label}: control {name!r}")
 
     def control(self, name: str) -> float:
         """The current value of a control port (inputs and outputs) by name."""

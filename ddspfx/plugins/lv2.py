@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from ddspfx.errors import DdspfxError
-from ddspfx.plugins.ladspa import mean_of_outputs
+from ddspfx.plugins.ladspa import mean_of_outputs, within_bounds
 
 LILV_SONAME = "liblilv-0.so.0"
 LILV_PACKAGE = "liblilv-0-0"
@@ -797,12 +797,7 @@ class Lv2Plugin:
         """Set a control input by symbol or name, in real units (Hz for ``lv2:sampleRate`` ports); checked
         against its bounds."""
         port = self.info.port(key)
-        lo, hi = port.bounds(self.sample_rate)
-        v = float(value)
-        tol = 1e-4 * max(1.0, abs(v))
-        if (lo is not None and v < lo - tol) or (hi is not None and v > hi + tol) or not math.isfinite(v):
-            raise ValueError(f"{self.info.uri}: control {key!r} = {v:g} outside its bounds [{lo}, {hi}]")
-        self._controls[port.index] = v
+        self._controls[port.index] = within_bounds(value, port.bounds(self.sample_rate), f"{self.info.uri}: control {key!r}")
 
     def control(self, key: str) -> float:
         """The current value of a control port (inputs and outputs) by symbol or name."""
