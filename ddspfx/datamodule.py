@@ -40,6 +40,7 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,
     cached by ``python -m ddspfx.data encode``, so the codec does not run every epoch.
     """
     from ddspfx.data import EffectsDataset
+    from ddspfx.plugins.table import name_list
 
     folder = cfg.train_folder if split == "train" else cfg.val_folder
     if folder:
@@ -54,7 +55,7 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,
                              noise_floor=cfg.noise_floor if split == "train" else 0.0,
                              plugin_render=cfg.plugin_render if split == "train" else 0.0,
                              room=cfg.room if split == "train" else 0.0,
-                             plugin_exclude=tuple(x.strip() for x in cfg.plugin_exclude.split(",") if x.strip()))
+                             plugin_exclude=name_list(cfg.plugin_exclude))
     check_training_source(dataset.source)  # the held-out judges' SoundFonts never reach training or validation
     return dataset
 

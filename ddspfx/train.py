@@ -74,10 +74,10 @@ def drawable_plugins(d: Any) -> list[str]:
     """The plugin implementations this run can draw (installed here, not excluded): what "trained on" means for
     a plugin, recorded because the table and the installed packages change after a model is trained."""
     from ddspfx.plugins.render import installed_implementations
+    from ddspfx.plugins.table import name_list, named_by
 
-    exclude = [x.strip() for x in d.plugin_exclude.split(",") if x.strip()]
-    return sorted(i.name for e in EFFECT_NAMES for i in installed_implementations(e)
-                  if not any(i.name.startswith(x) for x in exclude))
+    exclude = name_list(d.plugin_exclude)
+    return sorted(i.name for e in EFFECT_NAMES for i in installed_implementations(e) if not named_by(i.name, exclude))
 
 
 PAIRED_PROJECTION = "frontend.proj.0.weight"

@@ -121,25 +121,30 @@ def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "peda
 def plugin_pool(effect: str, prefixes: Sequence[str] = ()) -> list[Any]:
     """The installed implementations of ``effect`` (those named by ``prefixes`` when given); none is an error."""
     from ddspfx.plugins.render import installed_implementations
+    from ddspfx.plugins.table import named_by
 
-    pool = [i for i in installed_implementations(effect) if not prefixes or any(i.name.startswith(x) for x in prefixes)]
+    pool = [i for i in installed_implementations(effect) if not prefixes or named_by(i.name, prefixes)]
     if not pool:
         raise DdspfxError(f"no installed plugin implementation of {effect} among --plugins-from "
                           f"{','.join(prefixes)}; name one per effect type (see ddspfx.plugins.table)")
     return pool
 
 
-def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
+def peak_gain(x: np.ndarray, dbfs: float) -> np.float32:
+    """The gain that brings ``x``'s peak to ``dbfs`` (1 for a silent clip)."""
     peak = float(np.max(np.abs(x)))
-    return (x * np.float32(10.0 ** (dbfs / 20.0) / peak)).astype(np.float32) if peak > 0 else x
+    return np.float32(10.0 ** (dbfs / 20.0) / peak) if peak > 0 else np.float32(1.0)
+
+
+def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
+    return (x * peak_gain(x, dbfs)).astype(np.float32)
 
 
 def played_at(examples: Sequence[Example], dbfs: float) -> list[Example]:
     """Each clip as a recording at ``dbfs`` peak: the wet scaled to that peak, its dry by the same gain."""
     out = []
     for ex in examples:
-        peak = float(np.max(np.abs(ex.wet)))
-        g = np.float32(10.0 ** (dbfs / 20.0) / peak) if peak > 0 else np.float32(1.0)
+        g = peak_gain(ex.wet, dbfs)
         out.append(Example(dry=(ex.dry * g).astype(np.float32), wet=(ex.wet * g).astype(np.float32), chain=ex.chain))
     return out
 
@@ -213,8 +218,10 @@ def plugins_heard(model: Any, name: str) -> bool:
     data = model.metadata.get("data", {})
     if "plugin_implementations" in data:  # recorded at training time (the table grows after a model is trained)
         return name in data["plugin_implementations"]
-    exclude = [x.strip() for x in str(data.get("plugin_exclude", "")).split(",") if x.strip()]
-    return float(data.get("plugin_render", 0.0) or 0.0) > 0 and not any(name.startswith(x) for x in exclude)
+    from ddspfx.plugins.table import name_list, named_by
+
+    exclude = name_list(str(data.get("plugin_exclude", "")))
+    return float(data.get("plugin_render", 0.0) or 0.0) > 0 and not named_by(name, exclude)
 
 
 def implementation_table(recalls: dict[tuple[str, str], dict[str, float]],
@@ -289,10 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_plugins_from(text: str) -> tuple[str, ...]:
     """``--plugins-from``: comma-separated names; ``held-out`` stands for ``ddspfx.plugins.table.HELD_OUT``."""
-    from ddspfx.plugins.table import HELD_OUT
+    from ddspfx.plugins.table import HELD_OUT, name_list
 
-    names = [x.strip() for x in text.split(",") if x.strip()]
-    return tuple(dict.fromkeys(n for x in names for n in (HELD_OUT if x == "held-out" else (x,))))
+    return tuple(dict.fromkeys(n for x in name_list(text) for n in (HELD_OUT if x == "held-out" else (x,))))
 
 
 @cli_entry

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -320,6 +320,29 @@ def load_library(filename: str, package: str | None = None) -> LadspaLibrary:
 # --- one running plugin --------------------------------------------------------------------------------------------
 
 
+_Instance = TypeVar("_Instance", bound="HostedInstance")
+
+
+class HostedInstance:
+    """A plugin instance owning C-side state: ``with`` closes it, and so does garbage collection if forgotten
+    (shared by the LADSPA and LV2 hosts; subclasses implement an idempotent ``close``)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Instance) -> _Instance:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a forgotten close() still frees the C side
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 def within_bounds(value: float, bounds: tuple[float | None, float | None], what: str) -> float:
     """``value`` as a float if finite and inside ``bounds`` (either may be None; a 1e-4 relative tolerance for
     values written in decimal), else a ValueError naming ``what``: shared by the LADSPA and LV2 hosts."""
@@ -342,7 +365,7 @@ def mean_of_outputs(block: np.ndarray, outs: Sequence[np.ndarray]) -> None:
         block *= np.float32(1.0 / len(outs))
 
 
-class LadspaPlugin:
+class LadspaPlugin(HostedInstance):
     """One instance of a LADSPA plugin at one sample rate; use as a context manager so it is always cleaned up.
 
     ``controls`` sets control inputs by port name (the rest start at :meth:`PortInfo.host_default`).
@@ -435,14 +458,3 @@ class LadspaPlugin:
             d.cleanup(self._handle)
             self._handle = None
 
-    def __enter__(self) -> LadspaPlugin:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # a forgotten close() still frees the C side
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -34,14 +34,13 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, Mapping, Sequence
 from urllib.parse import unquote, urlparse
 
 import numpy as np
 
 from ddspfx.errors import DdspfxError
-from ddspfx.plugins.ladspa import mean_of_outputs, within_bounds
+from ddspfx.plugins.ladspa import HostedInstance, mean_of_outputs, within_bounds
 
 LILV_SONAME = "liblilv-0.so.0"
 LILV_PACKAGE = "liblilv-0-0"
@@ -678,7 +677,7 @@ def is_available(uri: str) -> bool:
 # --- one running plugin ------------------------------------------------------------------------------------------------
 
 
-class Lv2Plugin:
+class Lv2Plugin(HostedInstance):
     """One instance of an LV2 plugin at one sample rate; use as a context manager so it is always freed.
 
     ``controls`` sets control inputs by port symbol or name (the rest start at :meth:`PortInfo.host_default`).
@@ -852,14 +851,3 @@ class Lv2Plugin:
             self._instance = None
             self._features.release()
 
-    def __enter__(self) -> Lv2Plugin:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # a forgotten close() still frees the C side
-        try:
-            self.close()
-        except Exception:
-            pass

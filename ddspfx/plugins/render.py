@@ -20,7 +20,7 @@ from ddspfx.errors import DdspfxError
 from ddspfx.knobs import uniform_excluding
 from ddspfx.plugins import lv2
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
-from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for
+from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for, named_by
 from ddspfx.render import as_channels_first, fit_length, limit_output, run_pedalboard
 
 
@@ -169,7 +169,7 @@ def draw_plugin_pedals(rng: np.random.Generator, chain: Chain, p: float, exclude
     out: list[PluginPedal | None] = []
     for pedal in chain:
         use = rng.random() < p
-        pool = [i for i in installed_implementations(pedal.effect) if not any(i.name.startswith(x) for x in exclude)]
+        pool = [i for i in installed_implementations(pedal.effect) if not named_by(i.name, exclude)]
         out.append(sample_plugin_pedal(rng, pedal.effect, pool) if use and pool else None)
     return out
 

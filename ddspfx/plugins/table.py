@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping
+from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -702,6 +702,16 @@ _register(Implementation(
     description="ZynAddSubFX Reverb, type 1: Freeverb's comb and allpass lengths scaled by its size, comb feedback "
                 "set by a decay time, filtered input (type 0 draws random lengths); stereo outputs averaged.",
 ))
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    """A comma-separated list of implementation names or families (``--data.plugin_exclude``) as a tuple."""
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def named_by(name: str, prefixes: Sequence[str]) -> bool:
+    """Whether implementation ``name`` is one of ``prefixes`` or in a family they name ("lsp", "mcp/phaser")."""
+    return any(name.startswith(x) for x in prefixes)
 
 
 HELD_OUT: tuple[str, ...] = ("lsp/compressor", "dpf/soulforce", "dpf/3bandeq", "mcp/triplechorus", "mcp/phaser",
