@@ -55,6 +55,20 @@ def test_excluding_every_family_leaves_plain_pedalboard():
     assert b.proxy_exact and np.array_equal(a.wet, b.wet) and b.chain == a.chain
 
 
+def test_a_plugin_that_returns_nan_costs_one_clip_its_plugins_not_the_run(monkeypatch):
+    import ddspfx.plugins.render as render
+
+    def broken(x, pedal, sample_rate):
+        return np.full_like(x, np.nan)
+
+    monkeypatch.setattr(render, "run_plugin", broken)
+    i = next(i for i in range(12) if _examples().example(i).chain.effects)
+    with pytest.warns(UserWarning, match="NaN/inf"):
+        b = _examples(plugin_render=1.0).example(i)
+    a = _examples().example(i)  # the same clip without plugins: what the run trains on instead
+    assert b.proxy_exact and b.chain == a.chain and np.array_equal(a.wet, b.wet) and np.all(np.isfinite(b.wet))
+
+
 def test_labels_of_a_plugin_pedal_are_its_catalog_values():
     rng = np.random.default_rng(0)
     delay = next(i for i in installed_implementations("delay") if i.name == "cmt/fbdelay")

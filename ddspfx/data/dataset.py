@@ -7,6 +7,7 @@ from :func:`example_seed`), never on worker ids or call order, so DataLoader wor
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,13 +85,17 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
             dry = add_noise_floor(dry, noise_rng, sample_rate)
     chain = sampler.sample(rng, dry, sample_rate)
     if plugin_render > 0.0:
-        from ddspfx.plugins.render import draw_plugin_pedals, plugin_labels, render_mixed_chain
+        from ddspfx.plugins.render import PluginFault, draw_plugin_pedals, plugin_labels, render_mixed_chain
 
         steps = draw_plugin_pedals(np.random.default_rng([seed, 4]), chain, plugin_render, plugin_exclude)
         if any(s is not None for s in steps):
-            wet, gain = render_mixed_chain(dry, chain, steps, sample_rate)
-            labels = plugin_labels(chain, steps)
-            return Example(dry, wet, labels.chain, gain, seed, labels.unlabelled, proxy_exact=False)
+            try:
+                wet, gain = render_mixed_chain(dry, chain, steps, sample_rate)
+            except PluginFault as fault:  # rare and not reproducible: keep the clip, rendered as below
+                warnings.warn(f"example seed {seed}: {fault}; this clip falls back to pedalboard", stacklevel=2)
+            else:
+                labels = plugin_labels(chain, steps)
+                return Example(dry, wet, labels.chain, gain, seed, labels.unlabelled, proxy_exact=False)
     if render_variants > 0.0:
         from ddspfx.variants import render_randomised
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ddspfx.catalog import denormalise, get_effect, normalise
 from ddspfx.chain import Chain, Pedal
-from ddspfx.errors import DdspfxError
+from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.knobs import uniform_excluding
 from ddspfx.plugins import lv2
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
@@ -196,11 +196,27 @@ def plugin_labels(chain: Chain, steps: Sequence[PluginPedal | None]) -> PluginLa
     return PluginLabels(Chain(pedals), frozenset(unlabelled), tuple(names))
 
 
+class PluginFault(AudioError):
+    """A hosted plugin returned NaN/inf samples (seen once in hours of training draws and not reproduced in a
+    fresh process: some plugins keep state between instances). Names the implementation so a data run can
+    fall back to pedalboard for that clip rather than die."""
+
+    def __init__(self, implementation: str) -> None:
+        super().__init__(f"plugin {implementation} produced NaN/inf samples")
+        self.implementation = implementation
+
+
 def render_mixed_chain(dry: np.ndarray, chain: Chain, steps: Sequence[PluginPedal | None], sample_rate: float
                        ) -> tuple[np.ndarray, float]:
     """Mono ``dry`` (T,) through ``chain`` pedal by pedal: a plugin where ``steps`` has one, pedalboard
-    elsewhere; output gain as :func:`ddspfx.render.limit_output`."""
+    elsewhere; output gain as :func:`ddspfx.render.limit_output`. Raises :class:`PluginFault` when a plugin's
+    output is not finite."""
     y = np.ascontiguousarray(dry, dtype=np.float32).reshape(-1)
     for pedal, step in zip(chain, steps):
-        y = run_pedalboard(y, Chain([pedal]), sample_rate)[0] if step is None else run_plugin(y, step, sample_rate)
+        if step is None:
+            y = run_pedalboard(y, Chain([pedal]), sample_rate)[0]
+            continue
+        y = run_plugin(y, step, sample_rate)
+        if not np.all(np.isfinite(y)):
+            raise PluginFault(step.implementation)
     return limit_output(y)
