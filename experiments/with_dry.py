@@ -75,6 +75,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("sisdr_median", "SI-SDR median"), ("sisdr_p10", "SI-SDR p10"), ("worse_sisdr", "worse than dry (SI-SDR)"),
     ("rerender_mrstft", "MR-STFT"), ("worse_mrstft", "worse than dry (MR-STFT)"), ("seconds_mean", "s/clip"),
     ("seconds_max", "s/clip max"), ("offset_found", "offset found"),
+    ("clean_any", "clean: any pedal"),
 )
 
 DRY, TRUE, DRY_AWARE = "dry itself (no pedal)", "true chain (re-rendered)", "dry-aware"
@@ -113,9 +114,11 @@ class Answer:
     seconds: float = math.nan  # wall time from the wet (and the given dry) to the chain
     lag: int | None = None  # the offset alignment found, for systems that use the dry
     refine: dict[str, float] | None = None  # refinement's own MR-STFT distances on the lined-up dry
+    clean: Chain | None = None  # a model's answer when the "wet" is the clip's dry itself (no pedal was used)
 
     def to_json(self) -> dict[str, Any]:
         return {"chain": self.chain.to_list(), "seconds": self.seconds, "lag_found": self.lag,
+                **({"clean": self.clean.to_list()} if self.clean is not None else {}),
                 **({"refine": self.refine} if self.refine is not None else {})}
 
 
@@ -125,11 +128,12 @@ def answer_clip(clip: Handed, blind: dict[str, Any], dry_model: Any | None, budg
     from ddspfx.infer import line_up_dry
     from ddspfx.refine import refine
 
-    wet = clip.example.wet
+    wet, clean = clip.example.wet, clip.example.dry
     out = {DRY: Answer(Chain([]), 0.0), TRUE: Answer(clip.example.chain)}
     for name, est in blind.items():
         began = time.perf_counter()
-        out[f"blind: {name}"] = Answer(est.analyse_many([wet])[0].chain, time.perf_counter() - began)
+        chain = est.analyse_many([wet])[0].chain
+        out[f"blind: {name}"] = Answer(chain, time.perf_counter() - began, clean=est.analyse_many([clean])[0].chain)
     start_from = dry_model if dry_model is not None else next(iter(blind.values()))
 
     def estimate() -> tuple[np.ndarray, int, Any]:
@@ -139,7 +143,9 @@ def answer_clip(clip: Handed, blind: dict[str, Any], dry_model: Any | None, budg
     if dry_model is not None:
         began = time.perf_counter()
         _, lag, analysis = estimate()
-        out[DRY_AWARE] = Answer(analysis.chain, time.perf_counter() - began, lag)
+        seconds = time.perf_counter() - began
+        dry, _ = line_up_dry(clip.dry, clean, sample_rate)
+        out[DRY_AWARE] = Answer(analysis.chain, seconds, lag, clean=dry_model.analyse_many([clean], [dry])[0].chain)
     for budget in budgets:  # each budget from scratch, estimate included: its seconds are a user's wait
         began = time.perf_counter()
         dry, lag, analysis = estimate()
@@ -173,7 +179,9 @@ def score_system(clips: Sequence[Handed], answers: Sequence[Answer], knobs: bool
              worse_mrstft=float(np.mean(d > dd * (1.0 + WORSE_REL))),
              seconds_mean=float(np.mean(secs)) if np.isfinite(secs).all() else math.nan,
              seconds_max=float(np.max(secs)) if np.isfinite(secs).all() else math.nan,
-             offset_found=float(np.mean([found == true for found, true in lags])) if lags else math.nan)
+             offset_found=float(np.mean([found == true for found, true in lags])) if lags else math.nan,
+             clean_any=float(np.mean([len(a.clean) > 0 for a in answers])) if answers[0].clean is not None
+             else math.nan)
     return r, [float(v) for v in s], [float(v) for v in d]
 
 
@@ -252,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", default="1,3,10,30,60",
                    help="refinement time budgets in seconds (default 1,3,10,30,60); infer's default, no budget, "
                         "is always run too")
+    p.add_argument("--no-refine", action="store_true",
+                   help="score the models' own answers only (no refinement rows): the dry-aware ship check")
+    p.add_argument("--plugins-from", default="", metavar="NAMES",
+                   help="with --renderer plugins: draw only these implementations ('held-out' = the held-out set)")
     p.add_argument("--steps", type=int, default=150, help="optimisation steps per candidate (default 150, as infer)")
     p.add_argument("--toggles", type=int, default=2, help="changed effect sets tried (default 2, as infer)")
     p.add_argument("--out", default="experiments/results/with_dry/dev", help="output folder")
@@ -286,7 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.n < 1 or args.steps < 0 or args.toggles < 0 or not args.seconds > 0:
         raise DdspfxError("--n must be >= 1, --steps and --toggles >= 0, --seconds > 0")
-    budgets = parse_budgets(args.budgets)
+    budgets = [] if args.no_refine else parse_budgets(args.budgets)
+    from experiments.real_sources import parse_plugins_from
+
+    plugins_from = parse_plugins_from(args.plugins_from)
+    if plugins_from and args.renderer != "plugins":
+        raise DdspfxError("--plugins-from needs --renderer plugins")
     import torch
 
     from ddspfx.checkpoint import provenance
@@ -311,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
         try:
-            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer)
+            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer, plugins_from)
         except DdspfxError as e:
             skipped[spec] = str(e)
             print(f"skipped {spec}: {e}", file=sys.stderr)
@@ -327,8 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             r, s, d = score_system(clips, [a[system] for a in answers], knobs, dry_s, dry_d)
             rows.append((spec, system, r))
             per_clip[system] = (s, d)
-        found = sum(a[refined_name(None)].lag == c.offset for a, c in zip(answers, clips))
-        aligned.append(f"{spec}: {found} of {len(clips)}")
+        lined_up = [a[s].lag == c.offset for a, c in zip(answers, clips) for s in (DRY_AWARE, refined_name(None))
+                    if s in a][:len(clips)]  # one alignment per clip: the dry-aware row's, else refinement's
+        if lined_up:
+            aligned.append(f"{spec}: {sum(lined_up)} of {len(clips)}")
         records += [{"source": spec, "index": i, "truth": c.example.chain.to_list(), "implementations": im,
                      "offset": c.offset, "gain_db": c.gain_db,
                      "answers": {system: {**a.to_json(), "sisdr_db": per_clip[system][0][i],
@@ -338,7 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         write()
     if not rows:
         raise DdspfxError("no source could be rendered: " + "; ".join(f"{s}: {w}" for s, w in skipped.items()))
-    plot(out / "quality_vs_time.png", rows, budgets)
+    if budgets:
+        plot(out / "quality_vs_time.png", rows, budgets)
     prov_lines = "\n".join(f"- {name}: `{p['checkpoint']}`, SHA-256 `{p['sha256']}`, trained on `{p['trained_on']}`"
                            for name, p in prov.items())
     renderer = "pedalboard" if knobs else "third-party LADSPA and LV2 plugins (ddspfx.plugins)"
@@ -347,15 +367,16 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"and up to {OFFSET_MS:g} ms early or late, lined up and levelled by `ddspfx.infer.line_up_dry`; "
               f"offset found to the sample: {', '.join(aligned)}. Refinement: {args.steps} steps per candidate, "
               f"{args.toggles} toggles; seconds are wall time on one thread, estimate included.")
-    default = refined_name(None)
+    default = refined_name(None) if budgets else DRY_AWARE
     report = (f"# With the dry signal\n\n{header}\n\n{dry_note}\n\nModels (git commit `{commit}`):\n{prov_lines}\n\n"
               f"SI-SDR in dB of the answer rendered by pedalboard onto the true dry against the wet; worse than dry: "
               f"share of clips below the dry's own SI-SDR (by more than {WORSE_DB:g} dB), or above its MR-STFT "
               f"distance.\n\n{table(rows)}\n\n## Per pedal F1\n\n{per_pedal_table(rows)}\n\n"
-              f"## Targets of the issue, at refinement's default ({default})\n\n"
+              f"## Targets of the issue, {default}\n\n"
               + ("" if knobs else "The targets are for pedalboard chains; these clips are plugin renders.\n\n")
               + ("" if args.seconds == 3.0 else f"The time target is per 3-s clip; these clips are {args.seconds:g} s.\n\n")
-              + f"{targets_table(rows, default)}\n\n## Quality against time\n\n![quality vs time](quality_vs_time.png)\n"
+              + f"{targets_table(rows, default)}\n"
+              + ("\n## Quality against time\n\n![quality vs time](quality_vs_time.png)\n" if budgets else "")
               + "".join(f"\nSkipped {s}: {why}\n" for s, why in skipped.items()))
     atomic_write_text(out / "report.md", report)
     write()

@@ -137,3 +137,22 @@ def test_a_blind_model_is_not_taken_as_the_dry_aware_one(tiny_checkpoint, capsys
 
 def test_budgets_put_infers_default_first():
     assert with_dry.parse_budgets("10,1,3,3") == [None, 1.0, 3.0, 10.0]
+
+
+def test_without_refinement_only_the_models_answer_and_their_clean_alarms_are_counted(tiny_checkpoint, dry_checkpoint,
+                                                                                      tmp_path):
+    assert with_dry.main([*ARGS, "--no-refine", "--model", f"tiny={tiny_checkpoint}", "--dry-model",
+                          str(dry_checkpoint), "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["system"] for r in results["rows"]] == [with_dry.DRY, with_dry.TRUE, "blind: tiny", with_dry.DRY_AWARE]
+    assert not (tmp_path / "quality_vs_time.png").exists()
+    for row in results["rows"]:
+        if row["system"] in ("blind: tiny", with_dry.DRY_AWARE):  # the share of clean clips given any pedal
+            shares = [len(c["answers"][row["system"]]["clean"]) > 0 for c in results["clips"]]
+            assert row["clean_any"] == pytest.approx(np.mean(shares))
+    assert "Targets of the issue, dry-aware" in (tmp_path / "report.md").read_text()
+
+
+def test_plugins_from_needs_the_plugin_renderer(capsys, tmp_path):
+    assert with_dry.main(["--plugins-from", "held-out", "--out", str(tmp_path)]) == 2
+    assert "--plugins-from needs --renderer plugins" in capsys.readouterr().err
