@@ -180,7 +180,7 @@ def score_system(clips: Sequence[Handed], answers: Sequence[Answer], knobs: bool
              seconds_mean=float(np.mean(secs)) if np.isfinite(secs).all() else math.nan,
              seconds_max=float(np.max(secs)) if np.isfinite(secs).all() else math.nan,
              offset_found=float(np.mean([found == true for found, true in lags])) if lags else math.nan,
-             clean_any=float(np.mean([len(a.clean) > 0 for a in answers])) if answers[0].clean is not None
+             clean_any=float(np.mean([a.clean is not None and len(a.clean) > 0 for a in answers])) if answers[0].clean is not None
              else math.nan)
     return r, [float(v) for v in s], [float(v) for v in d]
 
