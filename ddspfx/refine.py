@@ -5,7 +5,9 @@ decoding and the beam's alternatives, i.e. other orders or effect sets), the nor
 parameters are optimised by gradient descent through the differentiable proxies on a
 multi-resolution STFT loss; then every candidate is re-rendered with the *real* pedalboard
 effects and the closest one wins. Orders are discrete, so they are chosen by search, not
-by gradient.
+by gradient. The fits share a time budget (:class:`Schedule`): every candidate is fitted on a
+1-s excerpt and stopped when it falls behind those before it or stalls, and the closest are
+polished on the whole clip.
 
 Effect sets are searched too: the least certain pedals of the estimate (presence probability
 nearest 0.5) are toggled -- added where a typical pedalboard puts them, starting from a neutral
@@ -17,7 +19,8 @@ at least as well, so a changed set must beat the best chain with the estimate's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,9 +36,11 @@ from ddspfx.catalog import (
     normalise_params,
 )
 from ddspfx.chain import Chain, Pedal
-from ddspfx.metrics import MRSTFTDistance
+from ddspfx.metrics import peak_normalise
 
 if TYPE_CHECKING:  # infer imports this module at run time; the type alone creates no cycle
+    from torch import Tensor
+
     from ddspfx.infer import Analysis
 
 SET_MARGIN = 0.10
@@ -49,6 +54,44 @@ PRIOR = 0.3
 with ``fit_params`` on the model's estimates for 30 development clips (seeds 20,730,000+): priors 0 / 0.3 / 1
 gave mean normalised parameter error 0.168 / 0.147 / 0.147 (blind estimate 0.162) and pedalboard MR-STFT
 distance 1.12 / 1.15 / 1.21 (blind 1.44); chorus mix error 0.44 / 0.25 / 0.11 (blind 0.14)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How :func:`refine` spends its descent steps across candidates.
+
+    Search: every candidate is fitted on a ``search_seconds`` excerpt of the clip (the loudest; the start for a
+    chorus or phaser), watched every ``MONITOR_EVERY`` steps by its pedalboard render's distance to the whole
+    clip; the knobs it keeps are the closest seen, and its fit stops early
+
+    - after ``rung`` steps when it is still more than ``margin`` (relative) farther than the closest candidate
+      finished before it (a race: the estimate's own chain goes first, the long shots after it);
+    - when that distance has not improved in ``patience`` steps.
+
+    Polish: the ``polish`` closest candidates are fitted ``polish_steps`` more on the whole excerpt
+    (``refine``'s ``max_seconds``), from the knobs the search found (the prior then pulls towards those).
+
+    Chosen by replaying 150-step fits, scored every 10 steps, of the 60 candidates of 12 development clips
+    (seeds 20,700,000+, 3-5 pedals, the shipped model's estimates), as mean chosen distance / CPU-s per clip
+    under load: every candidate 150 steps on the whole clip 1.083 / 87; raced (rung 30, margin 0.05, patience
+    70) 1.079 / 49; raced on 1-s excerpts 1.156 / 16, then the closest 1 / 2 / 3 polished 30 steps 1.058 / 19,
+    1.051 / 23, 1.055 / 27 (2 polished 50 steps: 1.048 / 27). What did not pay: fewer steps for every candidate
+    (30 / 50 / 80: 1.183 / 22, 1.134 / 33, 1.104 / 49; 50 at lr 0.15 decayed by a cosine: 1.127 / 29), a 1.5-s
+    or 1-s excerpt without polish (1.164 / 45, 1.152 / 32), a tighter race (rung 20, margin 0: 1.113 / 41),
+    patience 50 (1.100 / 62). Measured end to end in ``experiments/results/refine_speed/``.
+    """
+
+    search_seconds: float | None = 1.0
+    rung: int | None = 30
+    margin: float = 0.05
+    patience: int | None = 70
+    polish: int = 2
+    polish_steps: int = 30
+
+    @classmethod
+    def exhaustive(cls) -> Schedule:
+        """Every candidate gets all its steps on the whole excerpt (the knobs kept are still the closest seen)."""
+        return cls(search_seconds=None, rung=None, patience=None, polish=0)
 
 
 @dataclass
@@ -89,8 +132,125 @@ def _loudest_segment(x: np.ndarray, n: int) -> int:
     return max(starts, key=lambda s: float(np.mean(x[s:s + n] ** 2)))
 
 
+LOSS_RESOLUTIONS: tuple[tuple[int, int], ...] = ((256, 64), (1024, 256), (4096, 1024))
+"""(FFT size = window length, hop) of the fit's multi-resolution STFT loss: those of ``MRSTFTDistance``, the
+distance that picks the winner."""
+
+GRID_BATCH = 4
+"""Grid-search trials rendered per proxy call. Measured on a 3-s clip's [delay, reverb, eq, chorus] chain (two
+runs each): 1 / 4 / 16 / 57 trials per call searched the delay time in 5.0-6.6 / 2.2-2.5 / 2.2-2.3 / 3.9-4.1 CPU-s
+(before: one by one through the whole chain, each scored by auraloss: 6.1-8.6 s); peak memory +40 MB at 4
+over 1, +300 MB more at 16."""
+
+
+class SpectralTarget:
+    """auraloss' ``MultiResolutionSTFTLoss`` (spectral convergence + mean |log magnitude| difference, averaged
+    over ``resolutions``) against one fixed target, whose magnitudes are computed once.
+
+    A fit evaluates the loss hundreds of times against the same wet: auraloss recomputes the target's STFT
+    every call, and both phases (unused). Per batch item: x (B, 1, T) -> (B,), each row equal to auraloss'
+    loss of that row alone (auraloss would pool the spectral convergence norms over the batch).
+    """
+
+    def __init__(self, target: Tensor, resolutions: Sequence[tuple[int, int]] = LOSS_RESOLUTIONS,
+                 eps: float = 1e-8) -> None:
+        import torch
+
+        self.resolutions = tuple(resolutions)
+        self.eps = eps
+        self.windows = [torch.hann_window(n) for n, _ in self.resolutions]
+        with torch.no_grad():
+            self.mags = [self._magnitude(target.reshape(1, -1), k) for k in range(len(self.resolutions))]
+            self.log_mags = [m.log() for m in self.mags]
+            self.norms = [m.flatten(1).norm(dim=1) for m in self.mags]  # (1,)
+
+    def _magnitude(self, x: Tensor, k: int) -> Tensor:
+        """(B, T) -> (B, n_fft // 2 + 1, frames), as auraloss: sqrt(clamp(|X|^2, eps))."""
+        import torch
+
+        n_fft, hop = self.resolutions[k]
+        spec = torch.stft(x, n_fft, hop, n_fft, self.windows[k], return_complex=True)
+        return (spec.real ** 2 + spec.imag ** 2).clamp_min(self.eps).sqrt()
+
+    def __call__(self, x: Tensor) -> Tensor:
+        flat = x.reshape(x.shape[0], -1)  # (B, T)
+        total = flat.new_zeros(flat.shape[0])
+        for k in range(len(self.resolutions)):
+            mag = self._magnitude(flat, k)  # (B, F, frames)
+            convergence = (self.mags[k] - mag).flatten(1).norm(dim=1) / self.norms[k]
+            log_l1 = (mag.log() - self.log_mags[k]).abs().flatten(1).mean(dim=1)
+            total = total + convergence + log_l1
+        return total / len(self.resolutions)
+
+
+class ClipDistance:
+    """``MRSTFTDistance`` to one fixed clip: refinement measures up to ~15 pedalboard renders per candidate
+    against the same wet, whose (peak-normalised) spectra are computed once. Same value as
+    ``MRSTFTDistance()(x, clip)`` for an ``x`` as long as the clip."""
+
+    def __init__(self, clip: np.ndarray) -> None:
+        import torch
+
+        self.n = clip.shape[-1]
+        self.target = SpectralTarget(torch.from_numpy(peak_normalise(np.asarray(clip, np.float32))).view(1, 1, -1))
+
+    def __call__(self, x: np.ndarray) -> float:
+        import torch
+
+        if x.shape[-1] != self.n:
+            raise ValueError(f"ClipDistance takes clips of {self.n} samples, got {x.shape[-1]}")
+        with torch.no_grad():
+            return float(self.target(torch.from_numpy(peak_normalise(np.asarray(x, np.float32))).view(1, 1, -1))[0])
+
+
+def _knobs(effect: str, u: Tensor) -> dict[str, Tensor]:
+    """Normalised knobs (B, P) of ``effect`` -> its proxy's real-unit keyword tensors, each (B,)."""
+    return {p.name: denormalise_tensor(u[:, i], p) for i, p in enumerate(get_effect(effect).params)}
+
+
+def render_proxies(effects: Sequence[str], x: Tensor, sample_rate: int, knobs: Sequence[Tensor]) -> Tensor:
+    """``x`` (B or 1, 1, T) through the proxies of ``effects`` in order, knobs normalised (B or 1, P) each
+    -> (B, 1, T): a batch of knob settings can share one input."""
+    b = max([x.shape[0], *(u.shape[0] for u in knobs)])
+    if x.shape[0] != b:
+        x = x.expand(b, *x.shape[1:]).contiguous()
+    from ddspfx.proxies import apply
+
+    for effect, u in zip(effects, knobs):
+        x = apply(effect, x, sample_rate, **_knobs(effect, u))
+    return x
+
+
+def _rms_normalised(x: Tensor) -> Tensor:
+    """Each item (B, 1, T) at unit RMS: the loss compares shapes, not levels."""
+    return x / x.pow(2).mean(dim=(-2, -1), keepdim=True).sqrt().clamp_min(1e-8)
+
+
+Monitor = Callable[[int, Chain], tuple[float, bool]]
+"""``monitor(steps done, chain) -> (score, go on)``: scores the knobs a fit would return now (lower is better)
+and says whether the fit should continue; see :func:`fit_params`."""
+
+MONITOR_EVERY = 10
+"""Descent steps between two calls of a fit's monitor: each costs a pedalboard render and a distance (~0.02 s
+for a 3-s clip, against ~0.1 s per descent step)."""
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` found: the chain, and the fit's objective (spectral loss + prior) along the way."""
+
+    chain: Chain
+    losses: list[float]
+    """The objective at the knobs after the grid search and after each descent step."""
+    objective: float
+    """The objective at the knobs returned (``inf`` when nothing was fitted)."""
+    scores: list[tuple[int, float]] = field(default_factory=list)
+    """(steps done, monitor's score) at each call of the monitor."""
+
+
 def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps: int = 150,
-               lr: float = 0.05, grid: int = 48, prior: float = 0.0, anchored: Sequence[bool] | None = None) -> Chain:
+               lr: float = 0.05, grid: int = 48, prior: float = 0.0, anchored: Sequence[bool] | None = None,
+               monitor: Monitor | None = None) -> Chain:
     """Gradient descent on the normalised parameters of ``chain`` (order fixed) through the proxies.
 
     ``prior`` > 0 adds ``prior`` x the squared distance of the normalised knobs from their start values
@@ -105,60 +265,114 @@ def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int,
     clips of seeds 20,720,000+ whose delay the model found (60 steps): normalised delay-time error
     0.175 (blind estimate), 0.158 (descent alone), 0.099 (coarse grid, then descent), 0.054 (both
     grids, held during descent; 12 of 14 within 16 ms).
+
+    Returns the knobs with the lowest objective the descent visited (never worse than its start), or with a
+    ``monitor``, those it scored best: the monitor sees the knobs the fit would return after the grid search
+    and every ``MONITOR_EVERY`` steps, and can stop the fit (up to ``steps`` steps). ``refine`` scores them by
+    the pedalboard render's distance to the whole clip, which the proxies' loss on a segment only approximates.
     """
-    import auraloss
+    return fit(chain, dry, wet, sample_rate, steps, lr, grid, prior, anchored, monitor).chain
+
+
+def fit(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps: int = 150, lr: float = 0.05,
+        grid: int = 48, prior: float = 0.0, anchored: Sequence[bool] | None = None,
+        monitor: Monitor | None = None) -> FitResult:
+    """:func:`fit_params` with its trace (:class:`FitResult`)."""
     import torch
 
-    from ddspfx.proxies import apply
-
     if steps <= 0 or not chain.pedals:
-        return chain
+        return FitResult(chain, [], math.inf)
     x = torch.from_numpy(np.asarray(dry, np.float32)).view(1, 1, -1)
-    y = torch.from_numpy(np.asarray(wet, np.float32)).view(1, 1, -1)
-    y = y / y.pow(2).mean().sqrt().clamp_min(1e-8)
-    loss_fn = auraloss.freq.MultiResolutionSTFTLoss(fft_sizes=[256, 1024, 4096], hop_sizes=[64, 256, 1024],
-                                                    win_lengths=[256, 1024, 4096])
-    init = [torch.from_numpy(normalise_params(p.effect, p.params)).float().clamp(0.02, 0.98) for p in chain]
-    logits = [torch.logit(u).requires_grad_(True) for u in init]
-    opt = torch.optim.Adam(logits, lr=lr)
+    target = SpectralTarget(_rms_normalised(torch.from_numpy(np.asarray(wet, np.float32)).view(1, 1, -1)))
+    effects = chain.effects
+    init = [torch.from_numpy(normalise_params(p.effect, p.params)).float().clamp(0.02, 0.98)[None] for p in chain]
+    logits = [torch.logit(u).requires_grad_(True) for u in init]  # (1, P) each
+    multimodal = [[i for i, p in enumerate(get_effect(e).params) if p.multimodal] for e in effects]
+    with torch.no_grad():
+        _grid_search(effects, x, sample_rate, logits, multimodal, target, grid)
 
-    def render() -> torch.Tensor:
-        out = x
-        for pedal, z in zip(chain, logits):
-            eff = get_effect(pedal.effect)
-            u = torch.sigmoid(z)
-            params = {p.name: denormalise_tensor(u[i], p).view(1) for i, p in enumerate(eff.params)}
-            out = apply(pedal.effect, out, sample_rate, **params)
-        return out / out.pow(2).mean().sqrt().clamp_min(1e-8)
-
-    multimodal = [[i for i, p in enumerate(get_effect(pedal.effect).params) if p.multimodal] for pedal in chain]
-    with torch.no_grad():  # a coarse then a fine grid over the whole range, the other knobs held
-        for z, knobs in zip(logits, multimodal):
-            for i in knobs:
-                step = 0.96 / (grid - 1)
-                best = z[i].sigmoid().item()
-                for values in (np.linspace(0.02, 0.98, grid), best + np.linspace(-step, step, 9)):
-                    trials = []
-                    for u in [best, *np.clip(values, 0.01, 0.99)]:
-                        z[i] = _logit(u)
-                        trials.append((float(loss_fn(render(), y)), float(u)))
-                    best = min(trials)[1]
-                z[i] = _logit(best)
     pulled = [i for i, a in enumerate(anchored if anchored is not None else [True] * len(chain)) if a]
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = loss_fn(render(), y)
-        if not torch.isfinite(loss):
-            break
+    hold = [torch.tensor([k in knobs for k in range(z.shape[1])]) for z, knobs in zip(logits, multimodal)]
+
+    def objective() -> Tensor:
+        loss = target(_rms_normalised(render_proxies(effects, x, sample_rate, [z.sigmoid() for z in logits])))[0]
         if prior > 0 and pulled:  # (a multimodal knob's pull is moot: its gradient is zeroed below)
             loss = loss + prior * sum(((torch.sigmoid(logits[i]) - init[i]) ** 2).sum() for i in pulled)
+        return loss
+
+    def chain_of(knobs: list[Tensor]) -> Chain:
+        return Chain([Pedal(p.effect, denormalise_params(p.effect, torch.sigmoid(z[0]).double().numpy()))
+                      for p, z in zip(chain, knobs)])
+
+    out = FitResult(chain, [], math.inf)
+    best = (math.inf, [z.detach().clone() for z in logits])  # (objective, knobs): the lowest objective so far
+    scored = (math.inf, best)  # (monitor's score, best at the time): the monitor's pick
+    seen: list[Tensor] | None = None  # the knobs the monitor saw last
+
+    def check(done: int) -> bool:
+        nonlocal scored, seen
+        assert monitor is not None
+        seen = best[1]
+        score, go = monitor(done, chain_of(best[1]))
+        out.scores.append((done, score))
+        if score < scored[0]:
+            scored = (score, best)
+        return go
+
+    opt = torch.optim.Adam(logits, lr=lr)
+    done = 0
+    while True:
+        opt.zero_grad()
+        loss = objective()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            break
+        out.losses.append(value)
+        if value < best[0]:
+            best = (value, [z.detach().clone() for z in logits])
+        if monitor is not None and done % MONITOR_EVERY == 0 and not check(done):
+            break
+        if done == steps:
+            break
         loss.backward()
-        for z, knobs in zip(logits, multimodal):  # Adam would turn their near-zero, noisy gradients into full
-            if knobs and z.grad is not None:       # steps and walk away from the grid's minimum: hold them
-                z.grad[knobs] = 0.0
+        for z, held in zip(logits, hold):  # Adam would turn their near-zero, noisy gradients into full
+            if z.grad is not None:          # steps and walk away from the grid's minimum: hold them
+                z.grad[:, held] = 0.0
         opt.step()
-    return Chain([Pedal(p.effect, denormalise_params(p.effect, torch.sigmoid(z).detach().double().numpy()))
-                  for p, z in zip(chain, logits)])
+        done += 1
+    if monitor is not None and seen is not best[1]:
+        check(done)
+    out.objective, knobs = scored[1] if monitor is not None else best
+    out.chain = chain_of(knobs)
+    return out
+
+
+def _grid_search(effects: Sequence[str], x: Tensor, sample_rate: int, logits: list[Tensor],
+                 multimodal: Sequence[Sequence[int]], target: SpectralTarget, grid: int) -> None:
+    """Set each multimodal knob (in place, in ``logits``) to the best of its value and a coarse then a fine grid
+    over its range, the other knobs held. The pedals before the searched one do not change during its search,
+    so they are rendered once; the trials go through the rest of the chain ``GRID_BATCH`` at a time."""
+    import torch
+
+    for j, knobs in enumerate(multimodal):
+        if not knobs:
+            continue
+        z = logits[j]
+        prefix = render_proxies(effects[:j], x, sample_rate, [w.sigmoid() for w in logits[:j]])  # (1, 1, T)
+        for i in knobs:
+            step = 0.96 / (grid - 1)
+            best = z[0, i].sigmoid().item()
+            for values in (np.linspace(0.02, 0.98, grid), best + np.linspace(-step, step, 9)):
+                us = [best, *np.clip(values, 0.01, 0.99)]
+                trials: list[tuple[float, float]] = []
+                for at in range(0, len(us), GRID_BATCH):
+                    chunk = us[at:at + GRID_BATCH]
+                    u = z.sigmoid().repeat(len(chunk), 1)  # (b, P)
+                    u[:, i] = torch.tensor([_logit(v) for v in chunk]).sigmoid()  # the knob as the logit sets it
+                    out = render_proxies(effects[j:], prefix, sample_rate, [u] + [w.sigmoid() for w in logits[j + 1:]])
+                    trials += zip(target(_rms_normalised(out)).tolist(), (float(v) for v in chunk))
+                best = min(trials)[1]
+            z[0, i] = _logit(best)
 
 
 def neutral_pedal(effect: str) -> Pedal:
@@ -224,15 +438,18 @@ def extra_candidates(chain: Chain) -> list[Chain]:
 
 def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
            max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR,
-           budget_s: float | None = None, progress: bool = False) -> RefineResult:
+           budget_s: float | None = None, progress: bool = False, schedule: Schedule = Schedule()) -> RefineResult:
     """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one
     pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`), or no
     pedal at all when the dry itself is closer than all of them: the result is never farther from the clip
     than its dry.
 
-    ``budget_s``: with a time budget, the search goes on after those candidates, while time is left, through
-    :func:`extra_candidates` (other audible orders, then subsets); the first candidate is always fitted.
-    ``progress`` shows a bar on stderr. ``steps=0`` only measures how close the estimate already is.
+    ``steps`` is each candidate's most descent steps, ``max_seconds`` the longest excerpt fitted; ``schedule``
+    (:class:`Schedule`) fits every candidate on a shorter excerpt first, stops those that fall behind or stall,
+    and polishes the closest (at most ``steps`` more). ``budget_s``: with a time budget, the search goes on after those candidates,
+    while time is left, through :func:`extra_candidates` (other audible orders, then subsets); the first
+    candidate is always fitted, a later one stops when the time is spent. ``progress`` shows a bar on stderr.
+    ``steps=0`` only measures how close the estimate already is.
     """
     import time
 
@@ -243,18 +460,18 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
 
     n = min(wet.shape[-1], dry.shape[-1])
     wet, dry = wet[:n], dry[:n]
-    dist = MRSTFTDistance()
+    dist = ClipDistance(wet)
 
     def pedalboard_distance(chain: Chain) -> float:
         rendered, _ = render_chain(dry, chain, sample_rate)
-        return dist(rendered, wet)
+        return dist(rendered)
 
-    d_dry = dist(dry, wet)
+    d_dry = dist(dry)
     d_before = pedalboard_distance(analysis.chain)
     if steps <= 0:
         return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain, d_before)])
-    seg = int(max_seconds * sample_rate)
-    loudest = _loudest_segment(wet, seg)
+    seg = min(n, int(max_seconds * sample_rate))
+    search = seg if schedule.search_seconds is None else min(seg, int(schedule.search_seconds * sample_rate))
     # keep the best estimate's values for effects it found; else the alternative's own
     best_params = {p.effect: p.params for p in analysis.chain}
     orders = [Chain([Pedal(p.effect, best_params.get(p.effect, p.params)) for p in c])
@@ -271,15 +488,47 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
         tried = {tuple(s.effects) for s in starts}
         starts += [c for c in extra_candidates(analysis.chain) if tuple(c.effects) not in tried]
     scored: list[tuple[Chain, float]] = []
+
+    def watch(first: bool, race: bool = True) -> Monitor:
+        """The monitor of one candidate's fit: its distance, the race against those finished, its patience."""
+        closest = [math.inf, 0]  # (distance, steps done when it was reached)
+        finished = min((d for _, d in scored), default=math.inf)
+
+        def monitor(done: int, chain: Chain) -> tuple[float, bool]:
+            d = pedalboard_distance(chain)
+            if d < closest[0]:
+                closest[:] = [d, done]
+            behind = race and schedule.rung is not None and done >= schedule.rung and closest[0] > finished * (
+                1.0 + schedule.margin)
+            stalled = race and schedule.patience is not None and done - closest[1] >= schedule.patience
+            late = budget_s is not None and not first and time.perf_counter() - began > budget_s
+            return d, not (behind or stalled or late)
+
+        return monitor
+
+    def excerpt(chain: Chain, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dry, wet) of ``length`` samples to fit ``chain`` on: the loudest, where the pedals show most; but a
+        chorus or phaser LFO runs from the clip's first sample, and a segment cut later would start the proxy's
+        LFO at another phase than the clip's, so such chains are fitted on the clip's start."""
+        s = 0 if any(not get_effect(p.effect).time_invariant for p in chain) else _loudest_segment(wet, length)
+        return dry[s:s + length], wet[s:s + length]
+
     for start in tqdm(starts, desc="refine", unit="chain", disable=not progress, leave=False):
         if budget_s is not None and scored and time.perf_counter() - began > budget_s:
             break  # out of time: keep what was fitted
-        # a chorus or phaser LFO runs from the clip's first sample: a segment cut later would start the
-        # proxy's LFO at another phase than the clip's, so such chains are fitted on the clip's start
-        s = 0 if any(not get_effect(p.effect).time_invariant for p in start) else loudest
-        fitted = fit_params(start, dry[s:s + seg], wet[s:s + seg], sample_rate, steps=steps, prior=prior,
-                            anchored=[p.effect in analysis.chain.effects for p in start])  # not a pedal added here
+        fitted = fit_params(start, *excerpt(start, search), sample_rate, steps=steps, prior=prior,
+                            anchored=[p.effect in analysis.chain.effects for p in start],  # not a pedal added here
+                            monitor=watch(first=not scored))
         scored.append((fitted, pedalboard_distance(fitted)))
+    if search < seg:  # polish the closest on the whole excerpt (not through fit_params: the app counts its calls)
+        for i in sorted(range(len(scored)), key=lambda i: scored[i][1])[:schedule.polish]:
+            chain, d = scored[i]
+            polished = fit(chain, *excerpt(chain, seg), sample_rate, steps=min(steps, schedule.polish_steps),
+                           prior=prior, anchored=[p.effect in analysis.chain.effects for p in chain],
+                           monitor=watch(first=True, race=False)).chain
+            d_polished = pedalboard_distance(polished)
+            if d_polished < d:
+                scored[i] = (polished, d_polished)
     scored.append((analysis.chain, d_before))  # never worse than the estimate itself
     result = RefineResult(analysis, d_dry, d_before, d_before, scored)
     best_chain, best_d = scored[choose(result.candidates, analysis.chain.effects, set_margin)]
