@@ -21,7 +21,8 @@ never choose a model on them.
 their audible ranges). The labels are the effect types and their order; knob values do not transfer, so the
 parameter error and the audibly-equivalent column (which re-renders with pedalboard) are not reported, and a
 table gives each implementation's recall (how often the model found a pedal that implementation rendered).
-No ddspfx model has trained on these plugins, so every row is zero-shot.
+``--plugins-from judges`` draws only the judges' plugins (``experiments/judges.py``: the reserved packages, never
+trained on, so always marked unheard); without ``--plugins-from`` the draw is the training table's.
 
 A few rows of baselines need no model: the most common chain, a random chain and the true set in a random order.
 
@@ -97,7 +98,7 @@ def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "peda
     """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``, and
     per clip the implementation that rendered each pedal ("pedalboard", or a plugin's table name).
     ``plugins_from`` (plugin renderer only) limits the draw to implementations whose name starts with one of its
-    entries, e.g. the held-out ones (``ddspfx.plugins.table.HELD_OUT``)."""
+    entries, e.g. the held-out ones (``ddspfx.plugins.table.HELD_OUT``) or the judges' (``experiments.judges``)."""
     source = make_dry_source(spec)
     sampler = ChainSampler(SamplerConfig(max_effects=5))
     out, impls = [], []
@@ -119,14 +120,18 @@ def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "peda
 
 
 def plugin_pool(effect: str, prefixes: Sequence[str] = ()) -> list[Any]:
-    """The installed implementations of ``effect`` (those named by ``prefixes`` when given); none is an error."""
+    """The installed training implementations of ``effect``, or when ``prefixes`` are given the installed training
+    and judges' implementations (``experiments.judges``) they name; none is an error."""
     from ddspfx.plugins.render import installed_implementations
     from ddspfx.plugins.table import named_by
+    from experiments.judges import installed_judges
 
-    pool = [i for i in installed_implementations(effect) if not prefixes or named_by(i.name, prefixes)]
+    candidates = (*installed_implementations(effect), *(installed_judges(effect) if prefixes else ()))
+    pool = [i for i in candidates if not prefixes or named_by(i.name, prefixes)]
     if not pool:
         raise DdspfxError(f"no installed plugin implementation of {effect} among --plugins-from "
-                          f"{','.join(prefixes)}; name one per effect type (see ddspfx.plugins.table)")
+                          f"{','.join(prefixes)}; name one per effect type (see ddspfx.plugins.table and "
+                          "experiments/judges.py)")
     return pool
 
 
@@ -214,7 +219,12 @@ def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
 
 
 def plugins_heard(model: Any, name: str) -> bool:
-    """Whether ``model`` trained on chains rendered by plugin ``name`` (its card's plugin share and exclusions)."""
+    """Whether ``model`` trained on chains rendered by plugin ``name`` (its card's plugin share and exclusions); a
+    judges' plugin (``experiments.judges``, a reserved package) never was."""
+    from experiments.judges import JUDGES
+
+    if name in JUDGES:
+        return False
     data = model.metadata.get("data", {})
     if "plugin_implementations" in data:  # recorded at training time (the table grows after a model is trained)
         return name in data["plugin_implementations"]
@@ -285,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA and LV2 plugins")
     p.add_argument("--plugins-from", default="", metavar="NAMES",
                    help="plugin renderer: draw only these implementations or families (comma-separated; 'held-out' "
-                        "= ddspfx.plugins.table.HELD_OUT, the ones release R8's model never trained on)")
+                        "= ddspfx.plugins.table.HELD_OUT, the ones release R8's model never trained on; 'judges' = "
+                        "every entry of experiments/judges.py, the reserved packages no model may train on)")
     p.add_argument("--at-peak", default="", metavar="DBFS",
                    help="also score every source played at these fixed peak levels (comma-separated dBFS, e.g. "
                         "--at-peak=-30,-20,-10,0): a recording has no fixed dry level, the synthetic clips do")
@@ -295,10 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_plugins_from(text: str) -> tuple[str, ...]:
-    """``--plugins-from``: comma-separated names; ``held-out`` stands for ``ddspfx.plugins.table.HELD_OUT``."""
+    """``--plugins-from``: comma-separated names; ``held-out`` stands for ``ddspfx.plugins.table.HELD_OUT`` and
+    ``judges`` for every entry of ``experiments.judges``."""
     from ddspfx.plugins.table import HELD_OUT, name_list
+    from experiments.judges import JUDGES
 
-    return tuple(dict.fromkeys(n for x in name_list(text) for n in (HELD_OUT if x == "held-out" else (x,))))
+    groups = {"held-out": HELD_OUT, "judges": tuple(JUDGES)}
+    return tuple(dict.fromkeys(n for x in name_list(text) for n in groups.get(x, (x,))))
 
 
 @cli_entry

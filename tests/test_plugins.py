@@ -30,6 +30,7 @@ from ddspfx.plugins.render import (
     sample_controls,
     sample_plugin_pedal,
 )
+from ddspfx.plugins.reserved import RESERVED_PACKAGES
 from ddspfx.plugins.table import (
     CONVERSIONS,
     HOST_DRY,
@@ -42,7 +43,6 @@ from ddspfx.plugins.table import (
 )
 
 SR = 44_100
-RESERVED = {"guitarix-lv2", "calf-plugins", "caps", "tap-plugins", "swh-plugins", "zam-plugins", "mda-lv2"}
 
 
 @pytest.fixture
@@ -258,9 +258,9 @@ def test_eq10q_q_is_pedalboards_q(need_impl: NeedImpl) -> None:
 def test_conversions_cover_every_convert_and_follow_their_formulas() -> None:
     assert set(CONVERSIONS) == set(get_args(Convert))
     cases: dict[Convert, tuple[float, float]] = {
-        "same": (0.3, 0.3), "amp_to_db": (10 ** (6 / 20), 6.0), "ms_to_s": (250.0, 0.25), "percent_to_unit": (35.0, 0.35),
-        "period_to_hz": (0.5, 2.0), "reduction_to_ratio": (0.75, 4.0), "zyn_lfo_to_hz": (127.0, 1023 * 0.03),
-        "zyn_delay_to_s": (127.0, 1.5),
+        "same": (0.3, 0.3), "amp_to_db": (10 ** (6 / 20), 6.0), "db_to_amp": (-6.0, 10 ** (-6 / 20)),
+        "ms_to_s": (250.0, 0.25), "percent_to_unit": (35.0, 0.35), "period_to_hz": (0.5, 2.0),
+        "reduction_to_ratio": (0.75, 4.0), "zyn_lfo_to_hz": (127.0, 1023 * 0.03), "zyn_delay_to_s": (127.0, 1.5),
     }
     assert set(cases) == set(CONVERSIONS)
     for convert, (value, expected) in cases.items():
@@ -407,7 +407,7 @@ def test_controls_are_checked(need_package: Callable[[str, str], Path]) -> None:
 def test_every_effect_has_implementations_and_no_reserved_package() -> None:
     for effect in EFFECT_NAMES:
         assert implementations_for(effect), effect
-    assert not {i.package for i in IMPLEMENTATIONS.values()} & RESERVED
+    assert not {i.package for i in IMPLEMENTATIONS.values()} & set(RESERVED_PACKAGES)  # listed (they may be installed, for the judges)
 
 
 @pytest.mark.parametrize("name", sorted(IMPLEMENTATIONS))

@@ -11,7 +11,8 @@ ddspfx renders mono: :meth:`LadspaPlugin.process` feeds the same (T,) signal to 
 (a stereo reverb's L and R averaged to mono). Other audio inputs (e.g. a phaser's FM inputs) read zeros.
 
 A missing library or label is a one-line :class:`~ddspfx.errors.DdspfxError` that names the Debian
-package to install.
+package to install. Plugins of the judges' packages (:data:`~ddspfx.plugins.reserved.RESERVED_PACKAGES`: caps,
+tap-plugins, swh-plugins, zam-plugins) are refused unless ``allow_reserved=True`` (held-out evaluation only).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Mapping, Sequence, TypeVar
 import numpy as np
 
 from ddspfx.errors import DdspfxError
+from ddspfx.plugins.reserved import ladspa_reserved_reason
 
 # --- constants of ladspa.h ----------------------------------------------------------------------------------
 
@@ -370,13 +372,19 @@ class LadspaPlugin(HostedInstance):
 
     ``controls`` sets control inputs by port name (the rest start at :meth:`PortInfo.host_default`).
     ``inputs``/``outputs`` name the audio ports that carry the signal (default: all audio inputs / outputs);
-    other audio inputs read zeros and other outputs are discarded.
+    other audio inputs read zeros and other outputs are discarded. Plugins of the reserved packages are refused
+    unless ``allow_reserved`` (held-out evaluation only).
     """
 
     def __init__(self, library: LadspaLibrary, label: str | int, sample_rate: float, controls: Mapping[str, float] | None = None,
                  inputs: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
-                 block_size: int = DEFAULT_BLOCK_SIZE) -> None:
+                 block_size: int = DEFAULT_BLOCK_SIZE, allow_reserved: bool = False) -> None:
+        self._handle: int | None = None  # before anything can raise: close() runs from __del__
         self.info = library.plugin(label)
+        reason = ladspa_reserved_reason(library.path, self.info.maker)
+        if reason and not allow_reserved:
+            raise DdspfxError(f"LADSPA plugin {self.info.label} is reserved for held-out evaluation ({reason}); "
+                              "pass allow_reserved=True only in evaluation")
         self.sample_rate = float(sample_rate)
         self.block_size = int(block_size)
         self._desc = library.descriptor(self.info)
@@ -392,7 +400,7 @@ class LadspaPlugin(HostedInstance):
         self._audio = np.zeros((n_ports, self.block_size), dtype=np.float32)
         for p in self.info.control_inputs:
             self._controls[p.index] = p.host_default(self.sample_rate)
-        self._handle: int | None = d.instantiate(self._desc, int(round(self.sample_rate)))
+        self._handle = d.instantiate(self._desc, int(round(self.sample_rate)))
         if not self._handle:
             raise DdspfxError(f"LADSPA plugin {self.info.label} failed to instantiate at {self.sample_rate:g} Hz")
         self._activated = False

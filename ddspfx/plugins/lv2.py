@@ -21,17 +21,16 @@ the main audio outputs; side-chain and CV inputs read zeros, atom inputs an empt
 ``run`` gets a full block (the last block of a clip is zero-padded and its tail dropped), so plugins that
 require a fixed or power-of-two block length run too.
 
-Plugins of the packages in :data:`RESERVED_PACKAGES` are the project's held-out judges: the host refuses
-them (by URI prefix, bundle name, or the package's dpkg file list) unless ``allow_reserved=True``.
+Plugins of the packages in :data:`~ddspfx.plugins.reserved.RESERVED_PACKAGES` are the project's held-out judges:
+the host refuses them (:func:`~ddspfx.plugins.reserved.reserved_reason`: URI prefix, bundle name, or the package's
+dpkg file list) unless ``allow_reserved=True``.
 """
 
 from __future__ import annotations
 
 import ctypes
-import fnmatch
 import functools
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
@@ -41,6 +40,7 @@ import numpy as np
 
 from ddspfx.errors import DdspfxError
 from ddspfx.plugins.ladspa import HostedInstance, mean_of_outputs, within_bounds
+from ddspfx.plugins.reserved import reserved_reason
 
 LILV_SONAME = "liblilv-0.so.0"
 LILV_PACKAGE = "liblilv-0-0"
@@ -50,26 +50,6 @@ DEFAULT_BLOCK_SIZE = 1024
 
 ATOM_CAPACITY = 8192
 """Bytes of each atom-port buffer unless the port asks for more (``rsz:minimumSize``)."""
-
-# --- held-out plugins ---------------------------------------------------------------------------------------------
-
-RESERVED_PACKAGES: tuple[str, ...] = (
-    "guitarix-lv2", "calf-plugins", "caps", "tap-plugins", "swh-lv2", "swh-plugins", "zam-plugins", "mda-lv2",
-)
-"""Debian packages kept for the project's judges: never a training implementation (see README, Data)."""
-
-RESERVED_URI_PREFIXES: tuple[str, ...] = (
-    "http://guitarix.sourceforge.net", "https://guitarix.org", "http://calf.sourceforge.net",
-    "http://moddevices.com/plugins/caps", "http://quitte.de/dsp/caps", "http://moddevices.com/plugins/tap",
-    "http://plugin.org.uk/swh-plugins", "urn:zamaudio", "http://drobilla.net/plugins/mda",
-)
-"""Plugin URIs of the reserved packages (guitarix, calf, caps, tap, swh, zam, mda)."""
-
-RESERVED_BUNDLE_PATTERNS: tuple[str, ...] = (
-    "gx*.lv2", "calf*.lv2", "*caps*.lv2", "tap*.lv2", "*-swh.lv2", "swh*.lv2", "zam*.lv2", "mda*.lv2",
-)
-"""Bundle directory names (matched lower-cased) of the reserved packages: gx_amp.lv2, calf.lv2,
-mod-caps-*.lv2, tap-echo.lv2, amp-swh.lv2, ZamComp.lv2 / ZaMaximX2.lv2, mda.lv2."""
 
 KNOWN_PACKAGES: tuple[tuple[str, str], ...] = (
     ("http://lv2plug.in/plugins/eg-", "lv2-examples"),
@@ -476,35 +456,6 @@ def _path(file_uri: str) -> str:
     return unquote(urlparse(file_uri).path)
 
 
-@functools.lru_cache(maxsize=1)
-def _reserved_bundles() -> dict[str, str]:
-    """Bundle directory -> reserved package, from the dpkg file lists of reserved packages installed here."""
-    out: dict[str, str] = {}
-    info = Path("/var/lib/dpkg/info")
-    for pkg in RESERVED_PACKAGES:
-        for lst in list(info.glob(f"{pkg}.list")) + list(info.glob(f"{pkg}:*.list")):
-            for line in lst.read_text(errors="replace").splitlines():
-                if line.endswith(".lv2"):
-                    out[os.path.normpath(line)] = pkg
-    return out
-
-
-def reserved_reason(uri: str, bundle: str = "") -> str | None:
-    """Why plugin ``uri`` (in bundle directory ``bundle``) is held out for evaluation, or None if it is not."""
-    prefix = next((p for p in RESERVED_URI_PREFIXES if uri.startswith(p)), None)
-    if prefix:
-        return f"its URI starts with {prefix}"
-    if bundle:
-        norm = os.path.normpath(bundle)
-        if norm in _reserved_bundles():
-            return f"its bundle {norm} belongs to {_reserved_bundles()[norm]}"
-        name = os.path.basename(norm).lower()
-        pattern = next((p for p in RESERVED_BUNDLE_PATTERNS if fnmatch.fnmatchcase(name, p)), None)
-        if pattern:
-            return f"its bundle {os.path.basename(norm)} matches {pattern}"
-    return None
-
-
 # --- the world: every bundle on the LV2 path, read once -----------------------------------------------------------------
 
 
@@ -682,7 +633,8 @@ class Lv2Plugin(HostedInstance):
 
     ``controls`` sets control inputs by port symbol or name (the rest start at :meth:`PortInfo.host_default`).
     ``inputs``/``outputs`` name (by symbol) the audio ports that carry the signal (default: the main ones).
-    Plugins of :data:`RESERVED_PACKAGES` are refused unless ``allow_reserved`` (held-out evaluation only).
+    Plugins of :data:`~ddspfx.plugins.reserved.RESERVED_PACKAGES` are refused unless ``allow_reserved`` (held-out
+    evaluation only).
     """
 
     def __init__(self, uri: str, sample_rate: float, controls: Mapping[str, float] | None = None,

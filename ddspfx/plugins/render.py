@@ -20,7 +20,7 @@ from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.knobs import uniform_excluding
 from ddspfx.plugins import lv2
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
-from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for, named_by
+from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for, is_judge, named_by
 from ddspfx.render import as_channels_first, fit_length, limit_output, run_pedalboard
 
 
@@ -58,7 +58,7 @@ def is_installed(impl: Implementation) -> bool:
 
 
 def installed_implementations(effect: str) -> tuple[Implementation, ...]:
-    """The table entries for ``effect`` whose Debian package is installed here."""
+    """The training table entries for ``effect`` whose Debian package is installed here (never a judges' entry)."""
     return tuple(i for i in implementations_for(effect) if is_installed(i))
 
 
@@ -73,7 +73,7 @@ def _library(impl: Implementation) -> LadspaLibrary:
 
 def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndarray:
     """One plugin pedal on mono float32 ``x`` (T,): fresh instance (after the table's silent pre-roll, if any), no
-    output gain; returns (T,) float32."""
+    output gain; returns (T,) float32. A judges' entry (``experiments/judges.py``) may run a reserved plugin."""
     impl = pedal.spec
     if impl.effect != pedal.effect:
         raise ValueError(f"{impl.name} implements {impl.effect}, not {pedal.effect}")
@@ -82,12 +82,13 @@ def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndar
         raise KeyError(f"{impl.name}: unknown controls {sorted(unknown)}; drawn controls: {[c.port for c in impl.controls]}")
     x = np.ascontiguousarray(x, dtype=np.float32)
     plugin: LadspaPlugin | lv2.Lv2Plugin
+    judge = is_judge(impl.name)  # evaluation only: the hosts refuse reserved plugins to everything else
     if impl.host == "lv2":
         plugin = lv2.Lv2Plugin(impl.label, sample_rate, impl.plugin_controls(pedal.controls), inputs=impl.inputs,
-                               outputs=impl.outputs, package=impl.package)
+                               outputs=impl.outputs, package=impl.package, allow_reserved=judge)
     else:
         plugin = LadspaPlugin(_library(impl), impl.label, sample_rate, impl.plugin_controls(pedal.controls),
-                              inputs=impl.inputs, outputs=impl.outputs)
+                              inputs=impl.inputs, outputs=impl.outputs, allow_reserved=judge)
     pre = int(round(impl.preroll * sample_rate))  # silence first, output dropped (see Implementation.preroll)
     with plugin:
         y = plugin.process(np.concatenate([np.zeros(pre, np.float32), x]) if pre else x)[pre:]

@@ -25,8 +25,11 @@ Plugins whose output is wet only (mcp's choruses, MaFreeverb, Invada's early ref
 rotary speaker) get a host-side dry path: the pseudo-control :data:`HOST_DRY` adds ``level * dry`` to the
 plugin's output.
 
-Reserved for held-out evaluation and never listed here: guitarix-lv2, calf-plugins, caps, tap-plugins,
-swh-plugins, zam-plugins, mda-lv2.
+Reserved for held-out evaluation and never listed here (:data:`~ddspfx.plugins.reserved.RESERVED_PACKAGES`:
+guitarix-lv2, calf-plugins, caps, tap-plugins, swh-plugins, zam-plugins, mda-lv2; :func:`_register` refuses them).
+Their plugins are the judges' implementations, declared with the same :class:`Implementation` in
+``experiments/judges.py`` (evaluation only) and registered in :data:`JUDGES`: :func:`get_implementation` finds them so
+they render, but nothing that draws training pedals (:func:`implementations_for`) ever sees them.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from typing import Callable, Literal, Mapping, Sequence
 import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES, Param, Scale, get_effect
+from ddspfx.plugins.reserved import RESERVED_PACKAGES
 
-Convert = Literal["same", "amp_to_db", "ms_to_s", "percent_to_unit", "period_to_hz", "reduction_to_ratio",
-                  "zyn_lfo_to_hz", "zyn_delay_to_s"]
+Convert = Literal["same", "amp_to_db", "db_to_amp", "ms_to_s", "percent_to_unit", "period_to_hz",
+                  "reduction_to_ratio", "zyn_lfo_to_hz", "zyn_delay_to_s"]
 """How a labelled control's value becomes the catalog parameter's value (:data:`CONVERSIONS`)."""
 
 
@@ -52,6 +56,7 @@ def _zyn_lfo_hz(value: float) -> float:
 CONVERSIONS: dict[Convert, Callable[[float], float]] = {
     "same": float,
     "amp_to_db": lambda v: 20.0 * math.log10(max(v, 1e-12)),
+    "db_to_amp": lambda v: 10.0 ** (v / 20.0),  # a gain per repeat in dB (swh's fadDelay, a judge) as a factor
     "ms_to_s": lambda v: v / 1000.0,
     "percent_to_unit": lambda v: v / 100.0,  # a-delay's feedback and dry/wet (%)
     "period_to_hz": lambda v: 1.0 / v,  # Invada phaser's LFO period (s)
@@ -157,11 +162,16 @@ class Implementation:
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = {}
+"""The training table: every implementation a training run may draw (none from a reserved package)."""
+
+JUDGES: dict[str, Implementation] = {}
+"""The judges' implementations (reserved packages), filled by :func:`register_judge` from ``experiments/judges.py``:
+rendered in evaluation only, never drawn for training."""
 
 
-def _register(impl: Implementation) -> Implementation:
+def _check(impl: Implementation) -> None:
     eff = get_effect(impl.effect)
-    if impl.name in IMPLEMENTATIONS:
+    if impl.name in IMPLEMENTATIONS or impl.name in JUDGES:
         raise ValueError(f"duplicate implementation {impl.name}")
     ports = [c.port for c in impl.controls]
     if len(set(ports)) != len(ports) or set(ports) & set(impl.fixed):
@@ -169,21 +179,43 @@ def _register(impl: Implementation) -> Implementation:
     labels = [c.label for c in impl.controls if c.label]
     if len(set(labels)) != len(labels) or not set(labels) <= set(eff.param_names):
         raise ValueError(f"{impl.name}: labels {labels} must be distinct parameters of {eff.name}")
+
+
+def _register(impl: Implementation) -> Implementation:
+    _check(impl)
+    if impl.package in RESERVED_PACKAGES:
+        raise ValueError(f"{impl.name}: {impl.package} is reserved for held-out evaluation (register_judge)")
     IMPLEMENTATIONS[impl.name] = impl
     return impl
 
 
+def register_judge(impl: Implementation) -> Implementation:
+    """Add an evaluation-only implementation of a reserved package to :data:`JUDGES` (``experiments/judges.py``)."""
+    _check(impl)
+    if impl.package not in RESERVED_PACKAGES:
+        raise ValueError(f"{impl.name}: {impl.package} is not a judges' package; its plugins belong in IMPLEMENTATIONS")
+    JUDGES[impl.name] = impl
+    return impl
+
+
+def is_judge(name: str) -> bool:
+    """Whether implementation ``name`` is a judges' (evaluation-only) entry."""
+    return name in JUDGES
+
+
 def implementations_for(effect: str) -> tuple[Implementation, ...]:
-    """Every table entry for a ddspfx effect type, in table order."""
+    """Every training table entry for a ddspfx effect type, in table order (never a judges' entry)."""
     name = get_effect(effect).name
     return tuple(i for i in IMPLEMENTATIONS.values() if i.effect == name)
 
 
 def get_implementation(name: str) -> Implementation:
-    try:
-        return IMPLEMENTATIONS[name]
-    except KeyError:
-        raise KeyError(f"unknown plugin implementation {name!r}; known: {', '.join(IMPLEMENTATIONS)}") from None
+    """A training table entry or a registered judges' entry by name."""
+    impl = IMPLEMENTATIONS.get(name) or JUDGES.get(name)
+    if impl is None:
+        hint = "" if JUDGES else " (judges' entries need `import experiments.judges`)"
+        raise KeyError(f"unknown plugin implementation {name!r}{hint}; known: {', '.join([*IMPLEMENTATIONS, *JUDGES])}")
+    return impl
 
 
 # --- compressor ------------------------------------------------------------------------------------------------

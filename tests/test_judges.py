@@ -1,0 +1,251 @@
+"""The judges' plugins (``experiments/judges.py``): rendered in evaluation only, never drawn for training.
+
+Tests that run a judge's plugin need its reserved package (guitarix-lv2, calf-plugins, caps, tap-plugins,
+swh-plugins, zam-plugins, mda-lv2; LV2 ones also liblilv-0-0) and skip naming it when it is absent. The tests of
+the training draw, the reserved-name rules and the table itself need nothing installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ddspfx.catalog import EFFECT_NAMES, get_effect
+from ddspfx.chain import Chain, Pedal
+from ddspfx.errors import DdspfxError
+from ddspfx.plugins import ladspa, lv2
+from ddspfx.plugins.ladspa import LadspaPlugin, find_library, load_library
+from ddspfx.plugins.render import (
+    PluginPedal,
+    draw_plugin_pedals,
+    installed_implementations,
+    run_plugin,
+    sample_controls,
+    sample_plugin_pedal,
+)
+from ddspfx.plugins.reserved import RESERVED_PACKAGES, ladspa_reserved_reason
+from ddspfx.plugins.table import (
+    HOST_DRY,
+    IMPLEMENTATIONS,
+    JUDGES,
+    Control,
+    Implementation,
+    _register,
+    get_implementation,
+    implementations_for,
+    register_judge,
+)
+from experiments.judges import judges_for
+
+SR = 44_100
+
+
+def _need(impl: Implementation) -> ladspa.PluginInfo | lv2.PluginInfo:
+    """The installed judge's port table, or skip naming its reserved package."""
+    try:
+        if impl.host == "lv2":
+            return lv2.plugin_info(impl.label, impl.package)
+        return load_library(impl.library, impl.package).plugin(impl.label)
+    except DdspfxError as exc:
+        pytest.skip(f"needs the judges' package {impl.package} ({impl.library}): apt-get install {impl.package}; {exc}")
+
+
+def _sine(freq: float, seconds: float, amp: float = 0.1) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _rms_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64)))))
+
+
+def _render(name: str, x: np.ndarray, **controls: float) -> np.ndarray:
+    impl = get_implementation(name)
+    _need(impl)
+    drawn = sample_controls(np.random.default_rng(0), impl) | controls
+    return run_plugin(x, PluginPedal(impl.effect, name, drawn), SR)
+
+
+# --- never in training ---------------------------------------------------------------------------------------------
+
+
+def test_the_judges_table_is_separate_and_reserved() -> None:
+    assert JUDGES and not set(JUDGES) & set(IMPLEMENTATIONS)
+    assert {i.package for i in JUDGES.values()} <= set(RESERVED_PACKAGES)
+    assert not {i.package for i in IMPLEMENTATIONS.values()} & set(RESERVED_PACKAGES)  # the training table
+    for effect in EFFECT_NAMES:
+        assert len(judges_for(effect)) >= 2, effect
+        assert not {i.name for i in implementations_for(effect)} & {i.name for i in judges_for(effect)}
+
+
+def test_training_never_draws_a_judge() -> None:
+    chain = Chain([Pedal(e, {p.name: p.low for p in get_effect(e).params}) for e in EFFECT_NAMES])
+    rng = np.random.default_rng(0)
+    drawn = {step.implementation for _ in range(300) for step in draw_plugin_pedals(rng, chain, 1.0) if step}
+    assert drawn and not drawn & set(JUDGES)
+    for effect in EFFECT_NAMES:
+        assert not {i.name for i in installed_implementations(effect)} & set(JUDGES)
+        assert sample_plugin_pedal(np.random.default_rng(1), effect).implementation not in JUDGES
+
+
+def test_a_reserved_package_cannot_enter_either_table_by_the_wrong_door() -> None:
+    impl = Implementation(name="test/reserved", effect="eq", package="caps", library="caps.so", label="EqFA4p",
+                          unique_id=2609, controls=(Control("b.gain (dB)", -12.0, 12.0),))
+    with pytest.raises(ValueError, match="reserved for held-out evaluation"):
+        _register(impl)
+    free = Implementation(name="test/free", effect="eq", package="cmt", library="cmt.so", label="x", unique_id=1,
+                          controls=())
+    with pytest.raises(ValueError, match="not a judges' package"):
+        register_judge(free)
+    assert "test/reserved" not in IMPLEMENTATIONS and "test/free" not in JUDGES
+
+
+@pytest.mark.parametrize("library", ["/usr/lib/ladspa/caps.so", "tap_echo.so", "sc4m_1916.so", "ZamComp-ladspa.so",
+                                     "/opt/x/ZaMaximX2-ladspa.so"])
+def test_reserved_ladspa_libraries_are_recognised(library: str) -> None:
+    assert ladspa_reserved_reason(library)
+
+
+@pytest.mark.parametrize("library", ["/usr/lib/ladspa/cmt.so", "filters.so", "lsp-plugins-ladspa-1.2.5.so",
+                                     "3BandEQ-ladspa.so", "zita-reverbs.so", "inv_tube.so", "amp.so"])
+def test_free_ladspa_libraries_are_not_reserved(library: str) -> None:
+    assert ladspa_reserved_reason(library, "Richard Furse (LADSPA example plugins)") is None
+
+
+def test_ladspa_host_refuses_a_reserved_plugin_unless_allowed(tmp_path: Path) -> None:
+    try:
+        amp = find_library("amp.so", "ladspa-sdk")
+    except DdspfxError:
+        pytest.skip("needs ladspa-sdk (amp.so): apt-get install ladspa-sdk")
+    fake = tmp_path / "tap_fake.so"  # a free plugin under a reserved package's file name
+    shutil.copy(amp, fake)
+    lib = ladspa.LadspaLibrary(fake)
+    label = lib.plugins[0].label
+    with pytest.raises(DdspfxError, match="reserved for held-out evaluation.*tap_fake.so") as err:
+        LadspaPlugin(lib, label, SR)
+    assert "\n" not in str(err.value)
+    x = _sine(440.0, 0.05)
+    with LadspaPlugin(lib, label, SR, {lib.plugins[0].control_inputs[0].name: 0.5}, allow_reserved=True) as plugin:
+        np.testing.assert_allclose(plugin.process(x), 0.5 * x, rtol=1e-6)  # evaluation only
+
+
+def test_ladspa_host_refuses_an_installed_judge() -> None:
+    info = _need(get_implementation("caps/saturate"))
+    with pytest.raises(DdspfxError, match="LADSPA plugin Saturate is reserved for held-out evaluation"):
+        LadspaPlugin(load_library(info.library, "caps"), "Saturate", SR)
+
+
+# --- the table against the installed plugins ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(JUDGES))
+def test_judge_matches_its_plugin_and_renders_deterministically(name: str) -> None:
+    """Ports and bounds as the table says; a render is finite, changes the clip, and repeats exactly after
+    another instance ran."""
+    impl = JUDGES[name]
+    info = _need(impl)
+    if isinstance(info, lv2.PluginInfo):
+        assert Path(info.bundle).name == impl.library and lv2.reserved_reason(impl.label, info.bundle)
+    else:
+        assert info.unique_id == impl.unique_id and ladspa_reserved_reason(info.library, info.maker)
+    values: dict[str, tuple[float, ...]] = {port: (v,) for port, v in impl.fixed.items()}
+    values.update({c.port: c.choices or (c.low, c.high) for c in impl.controls if c.port != HOST_DRY})
+    for port, vs in values.items():
+        lo, hi = info.port(port).bounds(SR)
+        assert all((lo is None or v >= lo - 1e-4) and (hi is None or v <= hi + 1e-4) for v in vs), (port, lo, hi)
+    for c in impl.controls:
+        if c.label:
+            p = get_effect(impl.effect).param(c.label)
+            assert all(p.low - 1e-6 <= c.catalog_value(v) <= p.high + 1e-6 for v in (c.low, c.high)), c.port
+    x = _sine(220.0, 0.7, 0.3) + _sine(1320.0, 0.7, 0.05)  # longer than any echo time
+    pedal = PluginPedal(impl.effect, name, sample_controls(np.random.default_rng(0), impl))
+    y = run_plugin(x, pedal, SR)
+    assert y.shape == x.shape and y.dtype == np.float32 and np.all(np.isfinite(y))
+    assert float(np.max(np.abs(y - x))) > 1e-3
+    run_plugin(x, PluginPedal(impl.effect, name, sample_controls(np.random.default_rng(1), impl)), SR)
+    np.testing.assert_array_equal(run_plugin(x, pedal, SR), y)
+    assert set(pedal.labels()) == set(impl.labelled)
+
+
+# --- labelled knobs against references ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "freq", "gain", "value"), [
+    ("swh/single_para", "Frequency (Hz)", "Gain (dB)", lambda db: db),
+    ("calf/eq5", "p2_freq", "p2_level", lambda db: 10 ** (db / 20)),
+    ("zam/eq2", "f1", "boost1", lambda db: db),
+])
+def test_eq_gives_its_labelled_gain_at_its_labelled_centre(name: str, freq: str, gain: str, value) -> None:
+    for f0, db in ((400.0, -9.0), (2500.0, 7.0)):
+        x = _sine(f0, 0.5)
+        y = _render(name, x, **{freq: f0, gain: value(db)})
+        assert _rms_db(y[SR // 4:]) - _rms_db(x[SR // 4:]) == pytest.approx(db, abs=0.25), (f0, db)
+
+
+@pytest.mark.parametrize(("name", "controls"), [
+    ("tap/echo", {"L Delay [ms]": 250.0, "L Feedback [%]": 50.0, "L Echo Level [dB]": 0.0}),
+    ("zam/delay", {"time": 250.0, "feedb": 0.5, "drywet": 0.5, "lpf": 20000.0}),
+    ("calf/vintage_delay", {"ms": 250.0, "feedback": 0.5, "amount": 0.5, "medium": 0.0}),
+    ("swh/fad_delay", {"Delay (seconds)": 0.25, "Feedback (dB)": -20 * np.log10(2.0), HOST_DRY: 0.0}),
+])
+def test_delay_echoes_at_its_labelled_time_and_feedback(name: str, controls: dict[str, float]) -> None:
+    impl = get_implementation(name)
+    labels = impl.catalog_labels({**sample_controls(np.random.default_rng(0), impl), **controls})
+    assert labels["delay_seconds"] == pytest.approx(0.25) and labels["feedback"] == pytest.approx(0.5)
+    x = np.zeros(SR, np.float32)
+    x[100] = 1.0
+    y = _render(name, x, **controls)
+    d = int(0.25 * SR)
+    # each echo's energy near its time: fractional delays and the low-passes in some loops spread it over samples
+    echo = [float(np.sum(np.abs(y[100 + k * d - 2:100 + k * d + 16]))) for k in (1, 2)]
+    assert echo[0] > 0.1 and echo[1] == pytest.approx(0.5 * echo[0], rel=0.05)
+    assert float(np.max(np.abs(y[200:100 + d - 2]))) < 0.01 * echo[0]  # silence before the first echo
+
+
+@pytest.mark.parametrize(("name", "controls"), [
+    ("calf/compressor", {"threshold": 10 ** (-30 / 20), "ratio": 4.0, "knee": 1.0, "attack": 1.0, "release": 50.0}),
+    ("zam/comp", {"thr": -30.0, "rat": 4.0, "kn": 0.0, "att": 1.0, "rel": 50.0}),
+    ("swh/sc4m", {"Threshold level (dB)": -30.0, "Ratio (1:n)": 4.0, "Knee radius (dB)": 1.0, "Attack time (ms)": 1.5,
+                  "Release time (ms)": 50.0, "RMS/peak": 1.0}),
+])
+def test_compressor_static_curve_follows_its_labelled_threshold_and_ratio(name: str, controls: dict[str, float]) -> None:
+    """A steady sine of peak -6 dBFS, 24 dB over a -30 dB threshold at 4:1, leaves at -30 + 24 / 4 = -24 dB peak."""
+    x = _sine(1000.0, 1.0, 10 ** (-6 / 20))
+    y = _render(name, x, **controls)
+    assert _rms_db(y[SR // 2:]) + 3.01 == pytest.approx(-24.0, abs=0.75)
+
+
+# --- evaluation: experiments.real_sources ---------------------------------------------------------------------------
+
+
+def test_evaluation_draws_only_judges_and_marks_them_never_heard() -> None:
+    from types import SimpleNamespace
+
+    from experiments.real_sources import make_set, parse_plugins_from, plugin_pool, plugins_heard
+
+    assert parse_plugins_from("judges") == tuple(JUDGES)
+    for effect in EFFECT_NAMES:  # without --plugins-from: the training table alone
+        try:
+            assert not {i.name for i in plugin_pool(effect)} & set(JUDGES)
+        except DdspfxError:  # no training plugin of this type installed here
+            pass
+    trained_on_every_plugin = SimpleNamespace(metadata={"data": {"plugin_render": 1.0, "plugin_exclude": ""}})
+    assert not any(plugins_heard(trained_on_every_plugin, name) for name in JUDGES)
+    assert plugins_heard(trained_on_every_plugin, "cmt/fbdelay")
+    missing = [e for e in EFFECT_NAMES if not any(_installed(i) for i in judges_for(e))]
+    if missing:
+        pytest.skip(f"no judge of {missing} installed: apt-get install {' '.join(sorted(set(RESERVED_PACKAGES)))}")
+    examples, impls = make_set("synth", 4, 700000, 0.5, "plugins", parse_plugins_from("judges"))
+    names = [n for clip in impls for n in clip]
+    assert names and set(names) <= set(JUDGES)
+    assert [len(c) for c in impls] == [len(ex.chain) for ex in examples]
+    assert all(np.all(np.isfinite(ex.wet)) for ex in examples)
+
+
+def _installed(impl: Implementation) -> bool:
+    from ddspfx.plugins.render import is_installed
+
+    return is_installed(impl)
