@@ -1,7 +1,7 @@
 """Real guitar, any level: each model scored on dry sources it was or was not trained on (leave-one-source-out).
 
 ``python -m experiments.real_sources [--n 150] [--seed 700000] [--model NAME=CHECKPOINT ...] [--sources A,B]
-[--renderer pedalboard|plugins] [--out DIR]``
+[--renderer pedalboard|plugins|variants] [--out DIR]``
 
 For every (source, model): the usual blind metrics on chains of 0-5 pedals rendered by pedalboard onto that
 source's dry clips (precision, recall, micro-F1, exact and audibly equivalent chains, nonlinear pair order,
@@ -23,6 +23,8 @@ parameter error and the audibly-equivalent column (which re-renders with pedalbo
 table gives each implementation's recall (how often the model found a pedal that implementation rendered).
 ``--plugins-from judges`` draws only the judges' plugins (``experiments/judges.py``: the reserved packages, never
 trained on, so always marked unheard); without ``--plugins-from`` the draw is the training table's.
+``--renderer variants`` renders every pedal with ddspfx's own other design of its type (``ddspfx.variants``; knob
+values mean roughly the same, but are not reported either), the "your variants" row of the leave-one-out table.
 
 A few rows of baselines need no model: the most common chain, a random chain and the true set in a random order.
 
@@ -93,6 +95,13 @@ def make_dry_source(spec: str) -> Any:
     return make_source(spec)
 
 
+VARIANT = "variant/"
+"""Implementation name prefix of a pedal rendered by ddspfx's variant design of its type (``--renderer variants``)."""
+
+RENDERED_BY = {"pedalboard": "pedalboard", "plugins": "third-party LADSPA and LV2 plugins (ddspfx.plugins)",
+               "variants": "ddspfx's other designs of each type (ddspfx.variants, every pedal)"}
+
+
 def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "pedalboard",
              plugins_from: Sequence[str] = ()) -> tuple[list[Example], list[list[str]]]:
     """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``, and
@@ -113,6 +122,13 @@ def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "peda
             wet, _ = render_plugin_chain(ex.dry, steps, SAMPLE_RATE)
             out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
             impls.append([s.implementation for s in steps])
+        elif renderer == "variants":
+            from ddspfx.variants import render_randomised
+
+            rng = np.random.default_rng([seed_i, 6])  # the same dry and chain as pedalboard's clip i
+            wet, _ = render_randomised(ex.dry, ex.chain, SAMPLE_RATE, 1.0, rng)
+            out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
+            impls.append([f"{VARIANT}{p.effect}" for p in ex.chain])
         else:
             out.append(Example(dry=ex.dry, wet=ex.wet, chain=ex.chain))
             impls.append(["pedalboard"] * len(ex.chain))
@@ -219,13 +235,16 @@ def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
 
 
 def plugins_heard(model: Any, name: str) -> bool:
-    """Whether ``model`` trained on chains rendered by plugin ``name`` (its card's plugin share and exclusions); a
-    judges' plugin (``experiments.judges``, a reserved package) never was."""
+    """Whether ``model`` trained on chains rendered by implementation ``name``: a plugin (its card's plugin share
+    and exclusions; a judges' plugin, ``experiments.judges``, never) or ddspfx's variant of a type (its card's
+    ``render_variants``)."""
     from experiments.judges import JUDGES
 
     if name in JUDGES:
         return False
     data = model.metadata.get("data", {})
+    if name.startswith(VARIANT):
+        return float(data.get("render_variants", 0.0) or 0.0) > 0
     if "plugin_implementations" in data:  # recorded at training time (the table grows after a model is trained)
         return name in data["plugin_implementations"]
     from ddspfx.plugins.table import name_list, named_by
@@ -240,13 +259,17 @@ def implementation_table(recalls: dict[tuple[str, str], dict[str, float]],
     ``heard_by`` (implementation -> models that trained on it) marks those cells with '*'."""
     from ddspfx.plugins.table import get_implementation
 
+    def effect_of(name: str) -> str:
+        return "all" if name == "pedalboard" else name.removeprefix(VARIANT) if name.startswith(VARIANT) else \
+            get_implementation(name).effect
+
     cols = list(recalls)
     names = sorted({k for r in recalls.values() for k in r if not k.startswith("n/")},
-                   key=lambda k: (EFFECT_NAMES.index(get_implementation(k).effect) if k != "pedalboard" else -1, k))
+                   key=lambda k: (EFFECT_NAMES.index(effect_of(k)) if k != "pedalboard" else -1, k))
     lines = ["| effect | implementation | " + " | ".join(f"{s} / {m}" for s, m in cols) + " |",
              "|---" * (len(cols) + 2) + "|"]
     for name in names:
-        effect = get_implementation(name).effect if name != "pedalboard" else "all"
+        effect = effect_of(name)
         seen = (heard_by or {}).get(name, set())
         cells = [f"{recalls[c][name]:.2f}{'*' if c[1] in seen else ''} (n={int(recalls[c][f'n/{name}'])})"
                  if name in recalls[c] else "–" for c in cols]
@@ -291,8 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a model to score (repeatable); default: shipped=the shipped model")
     p.add_argument("--sources", default="synth,sf2:timgm6mb,sf2:gmbank,tonejs:electric,tonejs:acoustic",
                    help="comma-separated dry sources")
-    p.add_argument("--renderer", choices=["pedalboard", "plugins"], default="pedalboard",
-                   help="who renders the pedals: pedalboard (labels carry knobs) or third-party LADSPA and LV2 plugins")
+    p.add_argument("--renderer", choices=["pedalboard", "plugins", "variants"], default="pedalboard",
+                   help="who renders the pedals: pedalboard (labels carry knobs), third-party LADSPA and LV2 plugins, "
+                        "or ddspfx's own other designs of each type (ddspfx.variants)")
     p.add_argument("--plugins-from", default="", metavar="NAMES",
                    help="plugin renderer: draw only these implementations or families (comma-separated; 'held-out' "
                         "= ddspfx.plugins.table.HELD_OUT, the ones release R8's model never trained on; 'judges' = "
@@ -338,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         peaks = [float(x) for x in args.at_peak.split(",") if x.strip()]
     except ValueError:
         raise DdspfxError(f"--at-peak {args.at_peak}: give peak levels in dBFS, e.g. -30,-20,-10,0") from None
-    if plugins_from and knobs:
+    if plugins_from and args.renderer != "plugins":
         raise DdspfxError("--plugins-from needs --renderer plugins")
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
         try:
@@ -364,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "typical" not in name:
                     rows.append((spec, f"baseline: {name}", "–", score_chains(examples, [system(ex) for ex in examples], knobs)))
     header = (f"{args.n} clips of {args.seconds:g} s per source (level check: first {args.level_n}), chains of 0-5 "
-              f"pedals rendered by {'pedalboard' if knobs else 'third-party LADSPA and LV2 plugins (ddspfx.plugins)'}"
+              f"pedals rendered by {RENDERED_BY[args.renderer]}"
               f"{' drawn only from ' + ', '.join(plugins_from) if plugins_from else ''}, "
               f"uniform order, seeds {TEST_SEED_BASE + args.seed}+.")
     prov = {name: provenance(est.model) for name, est in estimators.items()}

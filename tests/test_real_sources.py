@@ -73,3 +73,21 @@ def test_a_run_records_the_plugins_it_could_draw():
     data = data_description(load_config("real"))
     assert not set(data["plugin_implementations"]) & set(HELD_OUT)
     assert data_description(load_config("default"))["plugin_implementations"] == []
+
+
+def test_the_variants_renderer_keeps_each_clip_its_dry_and_chain_and_changes_its_sound():
+    from types import SimpleNamespace
+
+    from experiments.real_sources import VARIANT, implementation_table, make_set, plugins_heard
+
+    plain, _ = make_set("synth", 4, 700000, 0.5)
+    varied, impls = make_set("synth", 4, 700000, 0.5, "variants")
+    for a, b, names in zip(plain, varied, impls):
+        assert np.array_equal(a.dry, b.dry) and b.chain == a.chain
+        assert names == [f"{VARIANT}{e}" for e in a.chain.effects]
+        if a.chain.effects:  # another design of the same pedals, not pedalboard's
+            assert not np.allclose(a.wet, b.wet, atol=1e-3)
+    assert plugins_heard(SimpleNamespace(metadata={"data": {"render_variants": 0.15}}), f"{VARIANT}phaser")
+    assert not plugins_heard(SimpleNamespace(metadata={"data": {"render_variants": 0.0}}), f"{VARIANT}phaser")
+    table = implementation_table({("synth", "m"): {f"{VARIANT}delay": 0.5, f"n/{VARIANT}delay": 2.0}})
+    assert f"| delay | {VARIANT}delay | 0.50 (n=2) |" in table
