@@ -75,6 +75,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("sisdr_median", "SI-SDR median"), ("sisdr_p10", "SI-SDR p10"), ("worse_sisdr", "worse than dry (SI-SDR)"),
     ("rerender_mrstft", "MR-STFT"), ("worse_mrstft", "worse than dry (MR-STFT)"), ("seconds_mean", "s/clip"),
     ("seconds_max", "s/clip max"), ("offset_found", "offset found"),
+    ("offset_within_1", "offset ±1 sample"),
     ("clean_any", "clean: any pedal"),
 )
 
@@ -180,6 +181,7 @@ def score_system(clips: Sequence[Handed], answers: Sequence[Answer], knobs: bool
              seconds_mean=float(np.mean(secs)) if np.isfinite(secs).all() else math.nan,
              seconds_max=float(np.max(secs)) if np.isfinite(secs).all() else math.nan,
              offset_found=float(np.mean([found == true for found, true in lags])) if lags else math.nan,
+             offset_within_1=float(np.mean([abs(found - true) <= 1 for found, true in lags])) if lags else math.nan,
              clean_any=float(np.mean([a.clean is not None and len(a.clean) > 0 for a in answers])) if answers[0].clean is not None
              else math.nan)
     return r, [float(v) for v in s], [float(v) for v in d]

@@ -92,7 +92,8 @@ def test_the_offset_is_found_and_the_level_undone(run):
     for clip in results["clips"]:
         for name in (with_dry.DRY_AWARE, with_dry.refined_name(None), with_dry.refined_name(0.01)):
             assert clip["answers"][name]["lag_found"] == clip["offset"]
-    assert all(r["offset_found"] == 1.0 for r in results["rows"] if r["system"].startswith(("refined", "dry-aware")))
+    assert all(r["offset_found"] == 1.0 and r["offset_within_1"] == 1.0
+               for r in results["rows"] if r["system"].startswith(("refined", "dry-aware")))
 
 
 def test_the_dry_handed_over_comes_back_as_the_pedals_heard_it():
