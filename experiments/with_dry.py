@@ -14,6 +14,8 @@ found the offset to the sample. Systems, each row scored on the same clips:
   upper bound, SI-SDR near the float limit); for plugin clips, how close pedalboard gets with the labelled knobs;
 - ``blind: NAME``: each ``--model`` on the wet alone;
 - ``dry-aware``: ``--dry-model`` (default ``DEFAULT_DRY_CHECKPOINT`` where it exists) on the wet and the dry;
+- ``dry-aware, given the true dry``: the same model handed the dry exactly as the pedals heard it: the gap to the
+  row above is what a dry at another level and start costs after ``line_up_dry``;
 - ``refined``: ``ddspfx.refine.refine`` from the dry-aware estimate (else the first ``--model``'s), at
   ``infer --refine``'s default (the estimate's own candidates, no time budget) and at each ``--budgets`` budget
   (``--refine-budget``: the search goes on through other orders and subsets while time is left).
@@ -80,6 +82,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 DRY, TRUE, DRY_AWARE = "dry itself (no pedal)", "true chain (re-rendered)", "dry-aware"
+TRUE_DRY = "dry-aware, given the true dry"
+"""The dry-aware model handed the dry the pedals heard (no offset, the sources' level): what the line-up and
+levelling of a dry handed over at another level and start can at best give; the gap is what they cost."""
 
 
 def refined_name(budget: float | None) -> str:
@@ -147,6 +152,7 @@ def answer_clip(clip: Handed, blind: dict[str, Any], dry_model: Any | None, budg
         seconds = time.perf_counter() - began
         dry, _ = line_up_dry(clip.dry, clean, sample_rate)
         out[DRY_AWARE] = Answer(analysis.chain, seconds, lag, clean=dry_model.analyse_many([clean], [dry])[0].chain)
+        out[TRUE_DRY] = Answer(dry_model.analyse_many([wet], [clip.example.dry])[0].chain)
     for budget in budgets:  # each budget from scratch, estimate included: its seconds are a user's wait
         began = time.perf_counter()
         dry, lag, analysis = estimate()

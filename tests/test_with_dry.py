@@ -55,7 +55,7 @@ def test_it_runs_end_to_end_and_writes_its_three_outputs(run, tiny_checkpoint, d
     report = (out / "report.md").read_text()
     assert file_sha256(tiny_checkpoint) in report and file_sha256(dry_checkpoint) in report
     systems = [r["system"] for r in results["rows"]]
-    assert systems == [with_dry.DRY, with_dry.TRUE, "blind: tiny", with_dry.DRY_AWARE,
+    assert systems == [with_dry.DRY, with_dry.TRUE, "blind: tiny", with_dry.DRY_AWARE, with_dry.TRUE_DRY,
                        with_dry.refined_name(None), with_dry.refined_name(0.01)]
     assert len(results["clips"]) == 3 and all(set(c["answers"]) == set(systems) for c in results["clips"])
 
@@ -93,7 +93,7 @@ def test_the_offset_is_found_and_the_level_undone(run):
         for name in (with_dry.DRY_AWARE, with_dry.refined_name(None), with_dry.refined_name(0.01)):
             assert clip["answers"][name]["lag_found"] == clip["offset"]
     assert all(r["offset_found"] == 1.0 and r["offset_within_1"] == 1.0
-               for r in results["rows"] if r["system"].startswith(("refined", "dry-aware")))
+               for r in results["rows"] if r["system"] == with_dry.DRY_AWARE or r["system"].startswith("refined"))
 
 
 def test_the_dry_handed_over_comes_back_as_the_pedals_heard_it():
@@ -145,7 +145,8 @@ def test_without_refinement_only_the_models_answer_and_their_clean_alarms_are_co
     assert with_dry.main([*ARGS, "--no-refine", "--model", f"tiny={tiny_checkpoint}", "--dry-model",
                           str(dry_checkpoint), "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert [r["system"] for r in results["rows"]] == [with_dry.DRY, with_dry.TRUE, "blind: tiny", with_dry.DRY_AWARE]
+    assert [r["system"] for r in results["rows"]] == [with_dry.DRY, with_dry.TRUE, "blind: tiny", with_dry.DRY_AWARE,
+                                                      with_dry.TRUE_DRY]
     assert not (tmp_path / "quality_vs_time.png").exists()
     for row in results["rows"]:
         if row["system"] in ("blind: tiny", with_dry.DRY_AWARE):  # the share of clean clips given any pedal
