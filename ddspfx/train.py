@@ -46,6 +46,12 @@ def atomic_checkpoint_io():
     return AtomicCheckpointIO()
 
 
+def latest_last(ckpt_dir: Path) -> Path:
+    """The newest ``last*.ckpt`` in ``ckpt_dir``: Lightning versions it (``last-v1.ckpt``) when a run was copied to
+    another folder and resumed there, and ``--resume`` must continue from the newest, not from the copy."""
+    return max(ckpt_dir.glob("last*.ckpt"), key=lambda p: (p.stat().st_mtime, p.name))
+
+
 def save_last_on_exception(path: Path):
     """A callback writing ``path`` when training stops on an exception (Ctrl-C included).
 
@@ -159,9 +165,11 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
         initialise_from(module.model, t.init_from)
     data = EffectsDataModule(cfg.data, module.model.sample_rate,
                              dac_weights_hash=getattr(module.model.frontend, "weights_sha256", None), seed=t.seed)
+    # no version counter: a run copied to another folder to continue it would otherwise write last-v1.ckpt
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="step{step:07d}", auto_insert_metric_name=False,
                                  save_last=True, save_top_k=1, monitor="val/loss", mode="min",
-                                 every_n_train_steps=t.val_every, save_on_train_epoch_end=False)
+                                 every_n_train_steps=t.val_every, save_on_train_epoch_end=False,
+                                 enable_version_counter=False)
     # Ctrl-C or a crash writes last.ckpt at the current step, so --resume loses nothing
     callbacks: list[Any] = [checkpoint, save_last_on_exception(last),
                             LearningRateMonitor(logging_interval="step"), *extra_callbacks]
@@ -178,7 +186,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = T
     # the DataModule's ResumableShuffle re-enters the interrupted epoch itself (seek to global_step)
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     start = time.time()
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None)
+    trainer.fit(module, datamodule=data, ckpt_path=str(latest_last(ckpt_dir)) if resume else None)
     seconds = time.time() - start
     # Lightning writes last.ckpt only with validation, so a run ended by its time limit between two
     # checks would resume from the older one: write the final state, and --resume extends a finished run

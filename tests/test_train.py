@@ -252,3 +252,21 @@ def test_init_from_a_missing_model_is_a_one_line_error(tmp_path, capsys):
     assert main(["--config", "debug", "--out", str(tmp_path / "r"), "--trainer.init_from", str(tmp_path / "nope")]) != 0
     err = capsys.readouterr().err
     assert "not found" in err and "nope" in err and err.strip().count("\n") == 0
+
+
+def test_resume_takes_the_newest_last_checkpoint(tmp_path):
+    """A run copied to another folder and resumed there once had Lightning write last-v1.ckpt beside the copied
+    last.ckpt; the next --resume must go on from the newer one."""
+    import os
+
+    from ddspfx.train import latest_last
+
+    old, new = tmp_path / "last.ckpt", tmp_path / "last-v1.ckpt"
+    old.write_bytes(b"copied")
+    new.write_bytes(b"trained on")
+    (tmp_path / "step0004500.ckpt").write_bytes(b"not a last checkpoint")
+    os.utime(old, (1_000, 1_000))
+    os.utime(new, (2_000, 2_000))
+    assert latest_last(tmp_path) == new
+    os.utime(old, (3_000, 3_000))  # a later interruption wrote last.ckpt itself
+    assert latest_last(tmp_path) == old
