@@ -504,10 +504,10 @@ def check(impl: Implementation, clips: Sequence[np.ndarray], n: int, rng: np.ran
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ddspfx.audibility import THRESHOLDS_DB, effect_score, synth_dry
+    from ddspfx.audibility import THRESHOLDS_DB, synth_dry
     from ddspfx.catalog import SAMPLE_RATE
     from ddspfx.plugins.render import is_installed
-    from ddspfx.sampler import sample_params
+    from experiments.plugin_audibility import pedalboard_scores
 
     parser = argparse.ArgumentParser(prog="python -m experiments.judges", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40, help="draws per implementation (default 40)")
@@ -525,8 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = 0
     for effect in EFFECT_NAMES:
         thr = THRESHOLDS_DB[effect]
-        ref = np.array([effect_score(effect, sample_params(rng, effect), clips[i % len(clips)], SAMPLE_RATE)
-                        for i in range(args.n)])
+        ref = pedalboard_scores(effect, clips, args.n, rng)
         print(f"{effect:<11} {'pedalboard':<22} {'(all)':<34} {np.percentile(ref, 5):>6.2f} {np.median(ref):>7.2f} "
               f"{np.mean(ref >= thr):>8.1%}")
         for impl in judges_for(effect):

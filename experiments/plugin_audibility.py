@@ -22,6 +22,13 @@ from ddspfx.plugins.table import implementations_for
 from ddspfx.sampler import sample_params
 
 
+def pedalboard_scores(effect: str, clips: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """Audibility scores (dB) of ``n`` pedalboard settings of ``effect`` drawn from the catalog's audible
+    sub-range, on ``clips`` cycled: the reference row every plugin implementation is read beside."""
+    return np.array([effect_score(effect, sample_params(rng, effect), clips[i % len(clips)], SAMPLE_RATE)
+                     for i in range(n)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40, help="draws per implementation (default 40)")
@@ -41,8 +48,7 @@ def main() -> None:
     for effect in args.effects:
         thr = THRESHOLDS_DB[effect]
         rows: list[tuple[str, np.ndarray]] = []
-        scores = [effect_score(effect, sample_params(rng, effect), clips[i % len(clips)], SAMPLE_RATE) for i in range(args.n)]
-        rows.append(("pedalboard", np.array(scores)))
+        rows.append(("pedalboard", pedalboard_scores(effect, clips, args.n, rng)))
         for impl in installed_implementations(effect):
             if chosen and not impl.name.startswith(chosen):
                 continue

@@ -12,15 +12,6 @@ from ddspfx.catalog import SAMPLE_RATE, normalise_params
 from ddspfx.chain import Chain, Pedal
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machines share 2 cores; extra torch threads only oversubscribe them."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _pluck(seconds: float, f0: float = 196.0, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE

@@ -21,6 +21,7 @@ import ctypes
 import functools
 import math
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -325,12 +326,13 @@ def load_library(filename: str, package: str | None = None) -> LadspaLibrary:
 _Instance = TypeVar("_Instance", bound="HostedInstance")
 
 
-class HostedInstance:
+class HostedInstance(ABC):
     """A plugin instance owning C-side state: ``with`` closes it, and so does garbage collection if forgotten
     (shared by the LADSPA and LV2 hosts; subclasses implement an idempotent ``close``)."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Free the C-side instance; a second call does nothing."""
 
     def __enter__(self: _Instance) -> _Instance:
         return self
