@@ -28,7 +28,9 @@ to lose to the dry); seconds per clip, wall, one thread, from the wet and the gi
 plugin clips knob values do not transfer: parameter error and equivalent chains are NaN there.
 
 Outputs in ``--out``: ``report.md``, ``results.json`` (every clip's truth, offset and answers; rewritten after
-each source) and ``quality_vs_time.png``. Seeds as in ``real_sources``: ``--seed 700000`` for development.
+each source), ``quality_vs_time.png`` and ``answers.jsonl``: every clip's answers as soon as they are made (one line
+per clip, synced), so that ``--resume`` continues a run a session's end or a crash stopped (refinement rows take
+minutes per clip) with the same settings and models, and redoes no clip. Seeds as in ``real_sources``: ``--seed 700000`` for development.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -126,6 +129,70 @@ class Answer:
         return {"chain": self.chain.to_list(), "seconds": self.seconds, "lag_found": self.lag,
                 **({"clean": self.clean.to_list()} if self.clean is not None else {}),
                 **({"refine": self.refine} if self.refine is not None else {})}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Answer":
+        return cls(Chain.from_list(d["chain"]), d["seconds"], d["lag_found"], d.get("refine"),
+                   Chain.from_list(d["clean"]) if "clean" in d else None)
+
+
+class AnswerCache:
+    """``answers.jsonl``: a first line with the run's settings and models, then one line per answered clip.
+
+    Why: a test-seed run with refinement rows takes hours on one core, longer than a session; each clip's answers
+    are appended and synced as soon as they exist, and ``--resume`` reads them back instead of answering again.
+    A line cut short by a kill is dropped (the file is rewritten whole, atomically, without it). A run with other
+    settings or models is refused: its answers are not this run's."""
+
+    NAME = "answers.jsonl"
+
+    def __init__(self, out: Path, setup: dict[str, Any], resume: bool):
+        self.path = out / self.NAME
+        self.answers: dict[tuple[str, int], dict[str, Answer]] = {}
+        if self.path.exists() and not resume:
+            raise DdspfxError(f"{self.path} holds the answers of an earlier run; pass --resume to continue it or "
+                              f"choose another --out")
+        lines = self.path.read_text().splitlines() if self.path.exists() else []
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short when the run was killed
+                continue
+        if records and records[0].get("setup") != setup:
+            raise DdspfxError(f"--resume: {self.path} was made with other settings or models "
+                              f"({diff_setup(records[0].get('setup') or {}, setup)}); use another --out")
+        for r in records[1:]:
+            self.answers[(r["source"], r["index"])] = {k: Answer.from_json(v) for k, v in r["answers"].items()}
+        out.mkdir(parents=True, exist_ok=True)
+        if len(records) != len(lines) or not records:  # start the file, or drop a torn line
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in (records or [{"setup": setup}])))
+
+    def get(self, source: str, index: int) -> dict[str, Answer] | None:
+        return self.answers.get((source, index))
+
+    def add(self, source: str, index: int, answers: dict[str, Answer]) -> None:
+        line = json.dumps({"source": source, "index": index, "answers": {k: a.to_json() for k, a in answers.items()}})
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.answers[(source, index)] = answers
+
+
+def diff_setup(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """The first setting that differs, for the refusal's one line."""
+    key = next((k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)), "?")
+    return f"{key}: {old.get(key)!r} then, {new.get(key)!r} now"
+
+
+def run_setup(args: argparse.Namespace, budgets: Sequence[float | None], prov: dict[str, dict[str, str]]
+              ) -> dict[str, Any]:
+    """What makes a clip's answers: every setting but the clip count, the sources and the output folder, and the
+    models' weights (by SHA-256). A resumed run may add clips or sources; it may not change how they are answered."""
+    return {"seed": args.seed, "seconds": args.seconds, "renderer": args.renderer, "plugins_from": args.plugins_from,
+            "budgets": list(budgets), "steps": args.steps, "toggles": args.toggles,
+            "models": {name: p["sha256"] for name, p in prov.items()}}
 
 
 def answer_clip(clip: Handed, blind: dict[str, Any], dry_model: Any | None, budgets: Sequence[float | None],
@@ -275,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=150, help="optimisation steps per candidate (default 150, as infer)")
     p.add_argument("--toggles", type=int, default=2, help="changed effect sets tried (default 2, as infer)")
     p.add_argument("--out", default="experiments/results/with_dry/dev", help="output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a run stopped in --out: its clips' answers are read back, not made again")
     return p
 
 
@@ -328,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dry_model is not None:
         prov[DRY_AWARE] = provenance(dry_model.model)
     commit = next(iter(prov.values()))["git_commit"]
+    cache = AnswerCache(out, run_setup(args, budgets, prov), args.resume)
 
     def write() -> None:
         atomic_write_text(out / "results.json", json.dumps(
@@ -343,8 +413,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         clips = [hand_over(ex, np.random.default_rng([TEST_SEED_BASE + args.seed, i, 20]), SAMPLE_RATE)
                  for i, ex in enumerate(examples)]
-        answers = [answer_clip(c, blind, dry_model, budgets, args.steps, args.toggles, SAMPLE_RATE)
-                   for c in tqdm(clips, desc=f"answer {spec}", unit="clip")]
+        answers = []
+        for i, c in enumerate(tqdm(clips, desc=f"answer {spec}", unit="clip")):
+            done = cache.get(spec, i)
+            if done is None:
+                done = answer_clip(c, blind, dry_model, budgets, args.steps, args.toggles, SAMPLE_RATE)
+                cache.add(spec, i, done)
+            answers.append(done)
         dry_r, dry_s, dry_d = score_system(clips, [a[DRY] for a in answers], knobs)
         per_clip: dict[str, tuple[list[float], list[float]]] = {DRY: (dry_s, dry_d)}
         rows.append((spec, DRY, dry_r))

@@ -158,3 +158,58 @@ def test_without_refinement_only_the_models_answer_and_their_clean_alarms_are_co
 def test_plugins_from_needs_the_plugin_renderer(capsys, tmp_path):
     assert with_dry.main(["--plugins-from", "held-out", "--out", str(tmp_path)]) == 2
     assert "--plugins-from needs --renderer plugins" in capsys.readouterr().err
+
+
+@pytest.fixture
+def stopped_run(run, tmp_path):
+    """A copy of the module's run folder, as a run stopped after its three clips would leave it."""
+    import shutil
+
+    _, out, _ = run
+    shutil.copytree(out, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_resume_reads_every_answer_back_and_answers_only_new_clips(run, stopped_run, tiny_checkpoint, dry_checkpoint,
+                                                                   monkeypatch):
+    _, _, first = run
+    made: list[int] = []
+    answer = with_dry.answer_clip
+
+    def counted(clip, *a, **k):
+        made.append(1)
+        return answer(clip, *a, **k)
+
+    monkeypatch.setattr(with_dry, "answer_clip", counted)
+    args = [*ARGS, "--model", f"tiny={tiny_checkpoint}", "--dry-model", str(dry_checkpoint), "--out", str(stopped_run)]
+    assert with_dry.main([*args, "--resume"]) == 0 and made == []
+    again = json.loads((stopped_run / "results.json").read_text())
+    assert again["clips"] == first["clips"] and again["rows"] == first["rows"]
+    n4 = [a if a != "3" else "4" for a in args]
+    assert with_dry.main([*n4, "--resume"]) == 0 and len(made) == 1  # clip 3 only
+    lines = (stopped_run / "answers.jsonl").read_text().splitlines()
+    assert len(lines) == 1 + 4 and json.loads(lines[0])["setup"]["steps"] == 2
+
+
+def test_a_line_cut_short_by_a_kill_is_dropped_and_the_clip_answered_again(stopped_run, tiny_checkpoint,
+                                                                           dry_checkpoint):
+    cache = stopped_run / "answers.jsonl"
+    lines = cache.read_text().splitlines()
+    cache.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])  # clip 2's line torn
+    args = [*ARGS, "--model", f"tiny={tiny_checkpoint}", "--dry-model", str(dry_checkpoint), "--out", str(stopped_run)]
+    assert with_dry.main([*args, "--resume"]) == 0
+    back = [json.loads(line) for line in cache.read_text().splitlines()]
+    assert [r["index"] for r in back[1:]] == [0, 1, 2]
+
+
+def test_an_earlier_run_is_neither_overwritten_nor_mixed_with_other_settings(stopped_run, tiny_checkpoint,
+                                                                            dry_checkpoint, capsys):
+    before = (stopped_run / "answers.jsonl").read_bytes()
+    args = [*ARGS, "--model", f"tiny={tiny_checkpoint}", "--dry-model", str(dry_checkpoint), "--out", str(stopped_run)]
+    assert with_dry.main(args) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    other = [a if a != "2" else "3" for a in args]  # --steps 3
+    assert with_dry.main([*other, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "steps: 2 then, 3 now" in err[0]
+    assert (stopped_run / "answers.jsonl").read_bytes() == before
