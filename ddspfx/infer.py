@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -365,17 +365,37 @@ def _check_args(args: argparse.Namespace) -> None:
         raise DdspfxError("--refine-toggles must be >= 0")
 
 
-def _dry_estimator(args: argparse.Namespace) -> Estimator | None:
-    """The dry-aware model for ``--dry``: ``--dry-checkpoint``, else the shipped one if it exists, else None."""
+def dry_estimator(path: str | Path | None = None, remedy: str = "pass it as --checkpoint", **options: Any
+                  ) -> Estimator | None:
+    """The dry-aware model for clips given with their dry: ``path``, else the shipped one
+    (``DEFAULT_DRY_CHECKPOINT``) if it exists, else None (the blind model's estimate is refined instead).
+    ``options``: :class:`Estimator`'s. A blind model at ``path`` is refused, with ``remedy``."""
     from ddspfx.checkpoint import DEFAULT_DRY_CHECKPOINT
 
-    path = args.dry_checkpoint or (DEFAULT_DRY_CHECKPOINT if DEFAULT_DRY_CHECKPOINT.is_file() else None)
+    path = path or (DEFAULT_DRY_CHECKPOINT if DEFAULT_DRY_CHECKPOINT.is_file() else None)
     if path is None:
         return None
-    est = Estimator(path, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
+    est = Estimator(path, **options)
     if not est.hears_dry:
-        raise DdspfxError(f"{path} is a blind model, not a dry-aware one (frontend.paired); pass it as --checkpoint")
+        raise DdspfxError(f"{path} is a blind model, not a dry-aware one (frontend.paired); {remedy}")
     return est
+
+
+Refiner = Callable[[np.ndarray, np.ndarray, "Analysis"], Any]
+"""``refiner(wet, lined-up dry, analysis) -> RefineResult``: how :func:`answer_with_dry` runs the refinement (the CLI
+calls ``ddspfx.refine.refine`` with its flags; the app runs it in a process it can cancel)."""
+
+
+def answer_with_dry(clip: np.ndarray, dry: np.ndarray, blind: Analysis, sample_rate: int,
+                    dry_model: Estimator | None, refiner: Refiner) -> tuple[Analysis, np.ndarray, dict[str, Any]]:
+    """The answer for a clip given with its dry, as ``infer --dry`` and the app give it: the dry lined up on the
+    clip (:func:`line_up_dry`), the dry-aware model's estimate (the ``blind`` one when there is none), then
+    ``refiner`` (``steps=0`` there only measures). Returns (analysis, lined-up dry, what to report)."""
+    lined, lag = line_up_dry(dry, clip, sample_rate)
+    analysis = dry_model.analyse_many([clip], [lined])[0] if dry_model is not None else blind
+    result = refiner(clip, lined, analysis)
+    return result.analysis, lined, {"estimate": "dry-aware" if dry_model is not None else "blind",
+                                    "refine": result.summary(), "dry_offset_ms": round(1000.0 * lag / sample_rate, 2)}
 
 
 def line_up_dry(dry: np.ndarray, clip: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
@@ -439,6 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_memory = [c for c in clips if c is not None]
     analysed = iter(estimator.analyse_many(in_memory) if in_memory else [])
     analyses = [streamed[n] if c is None else next(analysed) for n, c in zip(names, clips)]
+    dry_models: list[Estimator | None] = []  # loaded once, for the first clip given with the dry
     for name, clip, analysis in zip(names, clips, analyses):
         extra: dict[str, Any] = {}
         dry_aligned: np.ndarray | None = None
@@ -446,17 +467,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ddspfx.refine import refine
 
             assert clip is not None  # --dry reads whole clips
-            dry, lag = line_up_dry(_load(args.dry, sr), clip, sr)
-            dry_aligned = dry
-            dry_model = _dry_estimator(args)
-            if dry_model is not None:  # the estimate of a model that hears the dry too
-                analysis = dry_model.analyse_many([clip], [dry])[0]
-            extra["estimate"] = "dry-aware" if dry_model is not None else "blind"
-            result = refine(clip, dry, analysis, sr, steps=args.refine_steps if args.refine else 0,
-                            toggles=args.refine_toggles, budget_s=args.refine_budget, progress=args.refine)
-            extra["refine"] = result.summary()
-            extra["dry_offset_ms"] = round(1000.0 * lag / sr, 2)
-            analysis = result.analysis
+            if not dry_models:
+                dry_models.append(dry_estimator(args.dry_checkpoint, beam=args.beam, effect_set=args.effect_set,
+                                                order_search=args.order_search))
+
+            def refiner(wet: np.ndarray, dry: np.ndarray, start: Analysis) -> Any:
+                return refine(wet, dry, start, sr, steps=args.refine_steps if args.refine else 0,
+                              toggles=args.refine_toggles, budget_s=args.refine_budget, progress=args.refine)
+
+            analysis, dry_aligned, found = answer_with_dry(clip, _load(args.dry, sr), analysis, sr, dry_models[0],
+                                                         refiner)
+            extra.update(found)
         if args.render_onto:
             from ddspfx.audio import save_audio
             from ddspfx.render import render_chain

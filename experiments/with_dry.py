@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_models(args: argparse.Namespace) -> tuple[dict[str, Any], Any | None, str]:
     """(blind estimators by name, the dry-aware estimator or None, a sentence on where the dry-aware row comes from)."""
     from ddspfx.checkpoint import DEFAULT_DRY_CHECKPOINT
-    from ddspfx.infer import Estimator
+    from ddspfx.infer import Estimator, dry_estimator
 
     pairs = [m.split("=", 1) for m in args.model] or [["shipped", ""]]
     if any(len(p) != 2 or not p[0] for p in pairs):
@@ -359,15 +359,13 @@ def load_models(args: argparse.Namespace) -> tuple[dict[str, Any], Any | None, s
     for name, est in blind.items():
         if est.hears_dry:
             raise DdspfxError(f"--model {name} is a dry-aware model; pass it as --dry-model")
-    path = args.dry_model or (DEFAULT_DRY_CHECKPOINT if DEFAULT_DRY_CHECKPOINT.is_file() else None)
-    if path is None:
+    dry_model = dry_estimator(args.dry_model, remedy="pass it as --model")
+    if dry_model is None:
         return blind, None, (f"No dry-aware model: no --dry-model was given and `{DEFAULT_DRY_CHECKPOINT.name}` does "
                              f"not exist, so there is no dry-aware row and refinement starts from the blind "
                              f"estimate of `{next(iter(blind))}`.")
-    dry_model = Estimator(path)
-    if not dry_model.hears_dry:
-        raise DdspfxError(f"{path} is a blind model, not a dry-aware one (frontend.paired); pass it as --model")
-    return blind, dry_model, f"Refinement starts from the dry-aware estimate (`{Path(path).name}`)."
+    return blind, dry_model, (f"Refinement starts from the dry-aware estimate "
+                              f"(`{Path(dry_model.model.checkpoint_path).name}`).")
 
 
 @cli_entry

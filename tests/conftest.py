@@ -23,3 +23,17 @@ def tiny_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_model(model, path, data={"source": "none (untrained test model)"})
     return path
+
+
+@pytest.fixture(scope="session")
+def dry_checkpoint(tmp_path_factory):
+    """A dry-aware (``frontend.paired``) debug model, untrained, saved through the real export path."""
+    from ddspfx.checkpoint import save_model
+    from ddspfx.config import load_config
+    from ddspfx.model import DdspfxModel
+
+    torch.manual_seed(1)
+    cfg = load_config("debug", ["--model.frontend.paired", "true", "--model.input_level", "true"])
+    path = tmp_path_factory.mktemp("dry") / "dry.safetensors"
+    save_model(DdspfxModel(cfg.model, clip_seconds=cfg.data.duration_s), path, data={"source": "none (test)"})
+    return path

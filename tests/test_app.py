@@ -26,7 +26,7 @@ from ddspfx.app.listening import CONDITIONS, ListeningTest, RatingStore, lowpass
 from ddspfx.app.report import analyse_ratings, condition_stats, write_report  # noqa: E402
 from ddspfx.chain import Chain  # noqa: E402
 from ddspfx.errors import DdspfxError  # noqa: E402
-from ddspfx.infer import Analysis, Estimator  # noqa: E402
+from ddspfx.infer import Analysis, Estimator, line_up_dry  # noqa: E402
 from ddspfx.render import render_chain  # noqa: E402
 
 SR = 44_100
@@ -160,19 +160,43 @@ def test_analyse_upload_gives_the_infer_json_object_renders_and_downloads(
     wet = read_clip(clips["wet"], SR)
     blind = estimator.analyse_many([wet])[0]
     assert page.record["chain"] == blind.chain.to_list()  # no --refine: the dry only measures
-    assert {k: v for k, v in page.record.items() if k != "refine"} == blind.to_json("riff.wav")
+    with_dry = {"refine", "estimate", "dry_offset_ms"}  # what infer --dry --json adds
+    assert {k: v for k, v in page.record.items() if k not in with_dry} == blind.to_json("riff.wav")
     assert page.record["refine"].startswith("distance to the clip: dry ")
+    assert page.record["estimate"] == "blind" and page.record["dry_offset_ms"] == 0.0
     assert json.loads((tmp_path / "job" / "riff_chain.json").read_text()) == page.record
     assert set(page.renders) == {"clip_dry", "your_dry", "builtin_dry"}
     for path in page.renders.values():
         y, sr = sf.read(path)
         assert sr == SR and len(y) == 3 * SR and np.abs(y).max() <= 0.99 + 1e-6
-    expected, _ = render_chain(read_clip(clips["dry"], SR), blind.chain, SR)
+    lined, _ = line_up_dry(read_clip(clips["dry"], SR), wet, SR)  # the dry the chain's knobs were measured on
+    expected, _ = render_chain(lined, blind.chain, SR)
     np.testing.assert_allclose(sf.read(page.renders["clip_dry"], dtype="float32")[0], expected, atol=1e-6)
     assert page.plot.stat().st_size > 10_000
     assert all(p.parent == tmp_path / "job" for p in page.downloads)
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_a_clip_with_its_own_dry_gets_the_dry_aware_answer_as_infer_gives_it(
+        tmp_path: Path, estimator: Estimator, clips: dict[str, Path], dry_checkpoint: Path, capsys) -> None:
+    """The page and ``infer --dry --json`` answer the same upload alike: a dry handed over 12 dB lower and 5 ms
+    late is lined up (the offset reported), and the dry-aware model gives the estimate."""
+    from ddspfx.infer import main
+
+    dry = read_clip(clips["dry"], SR)
+    late = int(0.005 * SR)
+    given = tmp_path / "given_dry.wav"
+    sf.write(given, 0.25 * np.concatenate([np.zeros(late, np.float32), dry])[:dry.size], SR)
+    paired = Estimator(dry_checkpoint)
+    page = analyse_upload(estimator, tmp_path / "job", str(clips["wet"]), dry_path=str(given),
+                          dry_estimator=paired)
+    assert page.record["estimate"] == "dry-aware"
+    assert page.record["dry_offset_ms"] == round(-1000.0 * late / SR, 2)
+    assert main([str(clips["wet"]), "--dry", str(given), "--json", "--dry-checkpoint", str(dry_checkpoint)]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert {k: cli[k] for k in ("chain", "estimate", "dry_offset_ms", "refine")} == {
+        k: page.record[k] for k in ("chain", "estimate", "dry_offset_ms", "refine")}
 
 
 def test_refine_runs_in_a_process_that_reports_progress_and_cancel_kills(

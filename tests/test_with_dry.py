@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.fileio import file_sha256
@@ -23,20 +22,6 @@ def reference_si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
     r = reference.astype(np.float64) - reference.mean()
     target = (e @ r) / (r @ r) * r
     return float(10.0 * np.log10((target @ target) / ((e - target) @ (e - target))))
-
-
-@pytest.fixture(scope="module")
-def dry_checkpoint(tmp_path_factory):
-    """A dry-aware (``frontend.paired``) debug model, untrained, saved through the real export path."""
-    from ddspfx.checkpoint import save_model
-    from ddspfx.config import load_config
-    from ddspfx.model import DdspfxModel
-
-    torch.manual_seed(1)
-    cfg = load_config("debug", ["--model.frontend.paired", "true", "--model.input_level", "true"])
-    path = tmp_path_factory.mktemp("dry") / "dry.safetensors"
-    save_model(DdspfxModel(cfg.model, clip_seconds=cfg.data.duration_s), path, data={"source": "none (test)"})
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "your network)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
     p.add_argument("--checkpoint", help="model checkpoint (.safetensors); default: the shipped model")
+    p.add_argument("--dry-checkpoint", help="a dry-aware model (frontend.paired) for clips uploaded with their own "
+                                            "dry; default: the shipped one if there is one, else the blind model")
     p.add_argument("--max-mb", type=float, default=None, help="largest upload in MB (default 50)")
     p.add_argument("--listening-test", metavar="DIR",
                    help="run a MUSHRA listening test over DIR (a `python -m ddspfx.data make` folder, or wet/ and "
@@ -66,6 +68,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise DdspfxError(f"--checkpoint {args.checkpoint} does not exist; give a .safetensors file "
                           "(or leave it out for the shipped model)")
+    if args.dry_checkpoint and not Path(args.dry_checkpoint).is_file():
+        raise DdspfxError(f"--dry-checkpoint {args.dry_checkpoint} does not exist; give a dry-aware .safetensors file "
+                          "(or leave it out for the shipped one)")
     if args.trials < 1:
         raise DdspfxError(f"--trials must be at least 1, got {args.trials}")
     if args.refine_steps < 0:
@@ -109,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from ddspfx.app.analysis import MAX_UPLOAD_MB
         from ddspfx.app.page import launch
-        from ddspfx.infer import Estimator
+        from ddspfx.infer import Estimator, dry_estimator
 
         max_mb = args.max_mb or MAX_UPLOAD_MB
         estimator = Estimator(args.checkpoint)
@@ -126,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             from ddspfx.app.page import build_app
 
-            demo = build_app(estimator, workspace, max_mb=max_mb)
+            demo = build_app(estimator, workspace, max_mb=max_mb,
+                             dry_estimator=dry_estimator(args.dry_checkpoint, remedy="pass it as --checkpoint"))
         launch(demo, workspace, args.host, args.port, max_mb=max_mb)
     except OSError as exc:
         raise DdspfxError(f"cannot start the server on {args.host}:{args.port} ({exc}); try another --port") from None

@@ -23,7 +23,7 @@ from ddspfx.audio import check_audio, load_audio, save_audio
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
 from ddspfx.errors import AudioError, DdspfxError
-from ddspfx.infer import Analysis, Estimator
+from ddspfx.infer import Analysis, Estimator, answer_with_dry
 
 MAX_UPLOAD_MB = 50.0
 """Largest upload the page analyses (MB, 10^6 bytes): 50 MB holds about 5 minutes of 44.1 kHz 24-bit stereo wav."""
@@ -207,8 +207,12 @@ def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rat
 def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str | None = None,
                    dry_path: str | None = None, your_dry_path: str | None = None, refine: bool = False,
                    refine_steps: int = 150, refiner: Callable[..., Any] | None = None,
-                   progress: Progress = _no_progress, max_mb: float = MAX_UPLOAD_MB) -> PageResult:
+                   progress: Progress = _no_progress, max_mb: float = MAX_UPLOAD_MB,
+                   dry_estimator: Estimator | None = None) -> PageResult:
     """Upload in, page out: read and check the clips, estimate the chain, optionally refine it, render.
+
+    With the clip's own dry, the answer is ``infer --dry``'s (``ddspfx.infer.answer_with_dry``): the dry lined up on
+    the clip, ``dry_estimator``'s estimate where there is one (else the blind one), then the refinement.
 
     ``refiner(wet, dry, analysis, sample_rate, steps, progress)`` returns a ``RefineResult``; the page passes
     one that runs in a cancellable process (:func:`ddspfx.app.jobs.refine_in_process`), the default runs
@@ -231,9 +235,9 @@ def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str
     extra: dict[str, Any] = {}
     if dry is not None:
         run = refiner or _refine_here
-        result = run(wet, dry, analysis, sr, refine_steps if refine else 0, progress)
-        extra["refine"] = result.summary()
-        analysis = result.analysis
+        steps = refine_steps if refine else 0
+        analysis, dry, extra = answer_with_dry(wet, dry, analysis, sr, dry_estimator,
+                                               lambda w, d, a: run(w, d, a, sr, steps, progress))
     page = write_outputs(workdir, wet, analysis, sr, name, dry=dry, your_dry=your_dry, extra=extra,
                          progress=progress)
     page.seconds = time.perf_counter() - start

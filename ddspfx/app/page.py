@@ -56,8 +56,10 @@ RENDER_LABELS = {
 }
 
 
-def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UPLOAD_MB) -> gr.Blocks:
-    """The analysis page as ``gradio.Blocks`` (launch it with :func:`launch`)."""
+def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UPLOAD_MB,
+              dry_estimator: Estimator | None = None) -> gr.Blocks:
+    """The analysis page as ``gradio.Blocks`` (launch it with :func:`launch`); ``dry_estimator`` answers clips
+    uploaded with their own dry (``ddspfx.infer.dry_estimator``), ``estimator`` the others."""
     flags = CancelFlags()
 
     def analyse(wet: str | None, dry: str | None, your_dry: str | None, refine: bool, refine_steps: float,
@@ -77,7 +79,7 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
         try:
             page = analyse_upload(estimator, workspace.job_dir(), wet, name=Path(wet).name, dry_path=dry,
                                   your_dry_path=your_dry, refine=bool(refine), refine_steps=int(refine_steps),
-                                  refiner=refiner, progress=step, max_mb=max_mb)
+                                  refiner=refiner, progress=step, max_mb=max_mb, dry_estimator=dry_estimator)
         except Cancelled:
             return ("Cancelled; nothing was kept.", *empty)
         except DdspfxError as exc:
