@@ -43,6 +43,10 @@ def test_it_runs_end_to_end_and_writes_its_three_outputs(run, tiny_checkpoint, d
     assert systems == [with_dry.DRY, with_dry.TRUE, "blind: tiny", with_dry.DRY_AWARE, with_dry.TRUE_DRY,
                        with_dry.refined_name(None), with_dry.refined_name(0.01)]
     assert len(results["clips"]) == 3 and all(set(c["answers"]) == set(systems) for c in results["clips"])
+    rows = {r["system"]: r for r in results["rows"]}
+    assert rows[with_dry.DRY]["cpu_seconds_max"] == 0.0  # nothing to compute
+    for system in (with_dry.DRY_AWARE, with_dry.refined_name(None)):  # each answer's own CPU time, one thread
+        assert 0.0 < rows[system]["cpu_seconds_mean"] <= rows[system]["cpu_seconds_max"] < 60.0
 
 
 def test_the_true_chain_is_the_upper_bound_and_the_dry_row_is_the_dry(run):
