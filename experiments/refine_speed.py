@@ -14,8 +14,9 @@ chain once, and every system refines that same estimate with the lined-up dry. S
   the closest knobs seen give alone;
 - ``race``: the whole clip, candidates raced and stopped when they stall (``Schedule(search_seconds=None)``);
 - ``search1s``: raced on 1-s excerpts, no polish (``Schedule(polish=0)``);
+- ``no-waveform``: today's ``refine`` without its last stage (``waveform_s=0``: the MR-STFT fit alone);
 - ``default``: today's ``refine`` at its defaults (``Schedule()``: raced on 1-s excerpts, the two closest polished
-  on the whole clip).
+  on the whole clip; then the winner's knobs fitted to the waveform, ``ddspfx.refine.polish_waveform``).
 
 The systems run one after another on each clip, so they share the machine's load. Seconds: wall and CPU
 (``time.process_time``: this process' own core time, the load's share excluded) of ``refine`` alone, one torch
@@ -51,7 +52,7 @@ from ddspfx.fileio import atomic_write_text
 BEFORE = "413ecac4cbe30877b4afa4279fe7584f8384549e"
 """The last commit of ``ddspfx/refine.py`` before this speed work: the ``before`` system."""
 
-SYSTEMS = ("before", "exhaustive", "race", "search1s", "default")
+SYSTEMS = ("before", "exhaustive", "race", "search1s", "no-waveform", "default")
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("seconds_mean", "s/clip"), ("seconds_median", "s/clip median"), ("seconds_max", "s/clip max"),
@@ -93,6 +94,8 @@ def refiners(systems: Sequence[str], before: str) -> dict[str, Callable[..., Any
             out[name] = partial(refine, schedule=Schedule(search_seconds=None))
         elif name == "search1s":
             out[name] = partial(refine, schedule=Schedule(polish=0))
+        elif name == "no-waveform":
+            out[name] = partial(refine, waveform_s=0.0)
         elif name == "default":
             out[name] = refine
         else:

@@ -255,7 +255,7 @@ def test_refine_toggles_uncertain_pedals():
     result = refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=1)
     assert result.analysis.chain.effects == ["eq"] and result.distance_after < 0.7 * result.distance_before
     assert result.analysis.chain.pedals[0].params["gain_db"] > 5.0
-    assert result.summary().endswith("; added eq")
+    assert "; added eq" in result.summary()
     assert refine(wet, dry, blind, SAMPLE_RATE, steps=80, toggles=0).analysis.chain.effects == []
 
 
@@ -296,9 +296,10 @@ def test_a_longer_budget_searches_the_orders_that_sound_different():
                                  pedalboard.Distortion(drive_db=20.0)])(dry[None], SAMPLE_RATE)[0]
     conf = {**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 0.99, "delay": 0.99}
     guess = Analysis(chain=Chain([dist, delay]), effect_confidence=conf, order_confidence=0.6)
-    quick = refine(wet, dry, guess, SAMPLE_RATE, steps=5, toggles=0, top_k=1)
-    longer = refine(wet, dry, guess, SAMPLE_RATE, steps=5, toggles=0, top_k=1, budget_s=600.0)
-    tiny = refine(wet, dry, guess, SAMPLE_RATE, steps=5, toggles=0, top_k=1, budget_s=1e-9)
+    search = {"steps": 5, "toggles": 0, "top_k": 1, "waveform_s": 0.0}  # the candidates only (no waveform stage)
+    quick = refine(wet, dry, guess, SAMPLE_RATE, **search)
+    longer = refine(wet, dry, guess, SAMPLE_RATE, budget_s=600.0, **search)
+    tiny = refine(wet, dry, guess, SAMPLE_RATE, budget_s=1e-9, **search)
     assert len(quick.scored) == 2 and len(tiny.scored) == 2  # one fit and the estimate itself
     assert ["delay", "distortion"] in [c.effects for c, _ in longer.scored]  # the other order was tried ...
     assert longer.analysis.chain.effects == ["delay", "distortion"]  # ... and it is the one that sounds right
