@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-budget", type=float, default=None, metavar="SECONDS",
                    help="--refine keeps searching (other orders that sound different, then subsets of the pedals) "
                         "until this many seconds are spent; default: only the estimate's candidates")
+    p.add_argument("--refine-waveform", type=float, default=0.0, metavar="SECONDS",
+                   help="--refine then fits the chosen chain's knobs to the clip's waveform for this many seconds "
+                        "(e.g. 10: a delay time to the sample, an LFO's rate; worth it when the chain is nearly "
+                        "right); default 0: off")
     p.add_argument("--refine-toggles", type=int, default=2,
                    help="--refine also tries adding or removing this many of the least certain pedals (default 2; "
                         "0 keeps the estimate's pedals)")
@@ -361,6 +365,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise DdspfxError("--refine-budget is a positive number of seconds for --refine; add --refine (and --dry)")
     if args.refine_steps < 0:
         raise DdspfxError("--refine-steps must be >= 0")
+    if args.refine_waveform < 0 or (args.refine_waveform > 0 and not args.refine):
+        raise DdspfxError("--refine-waveform is seconds >= 0 for --refine; add --refine (and --dry)")
     if args.refine_toggles < 0:
         raise DdspfxError("--refine-toggles must be >= 0")
 
@@ -473,7 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             def refiner(wet: np.ndarray, dry: np.ndarray, start: Analysis) -> Any:
                 return refine(wet, dry, start, sr, steps=args.refine_steps if args.refine else 0,
-                              toggles=args.refine_toggles, budget_s=args.refine_budget, progress=args.refine)
+                              toggles=args.refine_toggles, budget_s=args.refine_budget, progress=args.refine,
+                              waveform_s=args.refine_waveform)
 
             analysis, dry_aligned, found = answer_with_dry(clip, _load(args.dry, sr), analysis, sr, dry_models[0],
                                                          refiner)

@@ -379,7 +379,10 @@ def _grid_search(effects: Sequence[str], x: Tensor, sample_rate: int, logits: li
 
 
 WAVEFORM_SECONDS = 10.0
-"""Longest time the waveform stage (:func:`polish_waveform`) takes when ``refine`` has no budget (wall seconds)."""
+"""What ``infer --refine-waveform`` suggests for the waveform stage (:func:`polish_waveform`, wall seconds). Off by
+default: on 12 development clips of 3-5 pedals (``experiments/results/refine_speed/waveform_dev.md``) it was kept on
+one (the median SI-SDR stayed -2.5 dB) for 4.6 CPU-s more per clip; it recovers exact knobs (SI-SDR > 60 dB) when the
+chain is right and its knobs are near (tests/test_refine_waveform.py), which the estimates of long chains are not."""
 
 WAVEFORM_STEPS: tuple[float, ...] = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
 """Step sizes (normalised knob units) of the waveform stage's coordinate search, coarse to fine: each knob tries
@@ -529,7 +532,7 @@ def extra_candidates(chain: Chain) -> list[Chain]:
 def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
            max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR,
            budget_s: float | None = None, progress: bool = False, schedule: Schedule = Schedule(),
-           waveform_s: float = WAVEFORM_SECONDS) -> RefineResult:
+           waveform_s: float = 0.0) -> RefineResult:
     """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one
     pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`), or no
     pedal at all when the dry itself is closer than all of them: the result is never farther from the clip
@@ -540,8 +543,8 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
     and polishes the closest (at most ``steps`` more). ``budget_s``: with a time budget, the search goes on after those candidates,
     while time is left, through :func:`extra_candidates` (other audible orders, then subsets); the first
     candidate is always fitted, a later one stops when the time is spent. ``progress`` shows a bar on stderr.
-    Last, the winner's knobs are fitted to the waveform (:func:`polish_waveform`) for ``waveform_s`` seconds (with a
-    budget: what is left of it; 0: not at all), and kept when that brings the render closer by SI-SDR and no
+    Last, with ``waveform_s`` > 0, the winner's knobs are fitted to the waveform (:func:`polish_waveform`) for that
+    many seconds (with a budget: what is left of it), and kept when that brings the render closer by SI-SDR and no
     farther by MR-STFT.
     ``steps=0`` only measures how close the estimate already is.
     """

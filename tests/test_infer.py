@@ -68,6 +68,8 @@ def test_json_one_object_per_good_file_and_one_error_line_per_bad_one(clips, tin
     (["--beam", "0", "x.wav"], "--beam must be at least 1"),
     (["x.wav", "--refine"], "--refine needs the clip's dry recording"),
     (["x.wav", "--dry", "d.wav", "--refine", "--refine-toggles", "-1"], "--refine-toggles must be >= 0"),
+    (["x.wav", "--dry", "d.wav", "--refine-waveform", "10"], "--refine-waveform is seconds >= 0 for --refine"),
+    (["x.wav", "--dry", "d.wav", "--refine", "--refine-waveform", "-1"], "--refine-waveform is seconds >= 0"),
     (["x.wav", "--bogus"], "unrecognized arguments"),
     (["x.wav", "--order-search", "sorted"], "invalid choice: 'sorted'"),
     ([], "give at least one clip"),
@@ -385,3 +387,24 @@ def test_dry_is_lined_up_with_the_clip_before_refinement(clips, tiny_checkpoint,
     assert main([str(tmp_path / "wet.wav"), "--dry", str(tmp_path / "dry.wav"), "--json",
                  "--checkpoint", str(tiny_checkpoint)]) == 0
     assert json.loads(capsys.readouterr().out)["dry_offset_ms"] == 10.0
+
+
+def test_refine_waveform_reaches_the_refinement(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    import ddspfx.refine as refine_mod
+
+    seen = []
+    real = refine_mod.refine
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["waveform_s"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(refine_mod, "refine", recording)
+    dry = _pluck(0.5)
+    sf.write(tmp_path / "wet.wav", pedalboard.Distortion(drive_db=20.0)(dry[None], SAMPLE_RATE)[0], SAMPLE_RATE)
+    sf.write(tmp_path / "dry.wav", dry, SAMPLE_RATE)
+    base = [str(tmp_path / "wet.wav"), "--dry", str(tmp_path / "dry.wav"), "--json", "--checkpoint",
+            str(tiny_checkpoint), "--refine", "--refine-steps", "2", "--refine-toggles", "0"]
+    assert main(base) == 0 and main([*base, "--refine-waveform", "3"]) == 0
+    assert seen == [0.0, 3.0]  # off unless asked
+    capsys.readouterr()
