@@ -465,7 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_memory = [c for c in clips if c is not None]
     analysed = iter(estimator.analyse_many(in_memory) if in_memory else [])
     analyses = [streamed[n] if c is None else next(analysed) for n, c in zip(names, clips)]
-    dry_models: list[Estimator | None] = []  # loaded once, for the first clip given with the dry
+    dry_model = (dry_estimator(args.dry_checkpoint, beam=args.beam, effect_set=args.effect_set,
+                               order_search=args.order_search) if args.dry else None)
     for name, clip, analysis in zip(names, clips, analyses):
         extra: dict[str, Any] = {}
         dry_aligned: np.ndarray | None = None
@@ -473,17 +474,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ddspfx.refine import refine
 
             assert clip is not None  # --dry reads whole clips
-            if not dry_models:
-                dry_models.append(dry_estimator(args.dry_checkpoint, beam=args.beam, effect_set=args.effect_set,
-                                                order_search=args.order_search))
 
             def refiner(wet: np.ndarray, dry: np.ndarray, start: Analysis) -> Any:
                 return refine(wet, dry, start, sr, steps=args.refine_steps if args.refine else 0,
                               toggles=args.refine_toggles, budget_s=args.refine_budget, progress=args.refine,
                               waveform_s=args.refine_waveform)
 
-            analysis, dry_aligned, found = answer_with_dry(clip, _load(args.dry, sr), analysis, sr, dry_models[0],
-                                                         refiner)
+            analysis, dry_aligned, found = answer_with_dry(clip, _load(args.dry, sr), analysis, sr, dry_model, refiner)
             extra.update(found)
         if args.render_onto:
             from ddspfx.audio import save_audio

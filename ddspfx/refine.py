@@ -637,11 +637,10 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
         if time.perf_counter() < deadline:
             polished, before, after = polish_waveform(best_chain, dry, wet, sample_rate, deadline)
             d_polished = pedalboard_distance(polished)
-            result.sisdr = (before, after)  # (not a candidate of ``scored``: the winner, fitted on)
-            if after > before and d_polished <= best_d:
+            kept = after > before and d_polished <= best_d
+            result.sisdr = (before, after if kept else before)  # (not a candidate of ``scored``: the winner, fitted on)
+            if kept:
                 best_chain, best_d = polished, d_polished
-            else:
-                result.sisdr = (before, before)
     new = type(analysis)(chain=best_chain, effect_confidence=analysis.effect_confidence,
                          order_confidence=analysis.order_confidence, alternatives=analysis.alternatives,
                          windows=analysis.windows)

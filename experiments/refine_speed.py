@@ -34,7 +34,6 @@ import math
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -56,7 +55,7 @@ SYSTEMS = ("before", "exhaustive", "race", "search1s", "no-waveform", "default")
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("seconds_mean", "s/clip"), ("seconds_median", "s/clip median"), ("seconds_max", "s/clip max"),
-    ("cpu_mean", "CPU s/clip"), ("cpu_max", "CPU s max"), ("mrstft_mean", "MR-STFT"), ("mrstft_median", "MR-STFT median"),
+    ("cpu_seconds_mean", "CPU s/clip"), ("cpu_seconds_max", "CPU s max"), ("mrstft_mean", "MR-STFT"), ("mrstft_median", "MR-STFT median"),
     ("sisdr_median", "SI-SDR median"), ("micro_f1", "µF1"), ("worse_sisdr", "worse than dry (SI-SDR)"),
     ("worse_mrstft", "worse than dry (MR-STFT)"), ("candidates", "candidates"),
 )
@@ -115,12 +114,12 @@ def development_set(spec: str, n: int, seed: int, seconds: float) -> list[Any]:
 
 
 def summarise(clips: Sequence[Any], answers: Sequence[Any], dry_s: Sequence[float], dry_d: Sequence[float],
-              cpu: Sequence[float], candidates: Sequence[float]) -> tuple[dict[str, float], list[float], list[float]]:
+              candidates: Sequence[float]) -> tuple[dict[str, float], list[float], list[float]]:
     from experiments.with_dry import score_system
 
     r, s, d = score_system(clips, answers, True, dry_s, dry_d)
     secs = np.asarray([a.seconds for a in answers])
-    r.update(seconds_median=float(np.median(secs)), cpu_mean=float(np.mean(cpu)), cpu_max=float(np.max(cpu)),
+    r.update(seconds_median=float(np.median(secs)),
              mrstft_mean=float(np.mean(d)), candidates=float(np.mean(candidates)))
     return r, s, d
 
@@ -153,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ddspfx.checkpoint import provenance
     from ddspfx.infer import Estimator, line_up_dry
-    from experiments.with_dry import DRY, Answer, score_system
+    from experiments.with_dry import DRY, Answer, Clock, score_system
 
     torch.set_num_threads(1)  # the budget is per clip on one core
     systems = [s for s in (x.strip() for x in args.systems.split(",")) if s]
@@ -163,23 +162,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     clips = [c for spec in filter(None, (s.strip() for s in args.sources.split(",")))
              for c in development_set(spec, args.n, args.seed, args.seconds)]
     answers: dict[str, list[Answer]] = {s: [] for s in [DRY, *systems]}
-    cpu: dict[str, list[float]] = {s: [] for s in systems}
     cands: dict[str, list[float]] = {s: [] for s in systems}
     records: list[dict[str, Any]] = []
     for i, clip in enumerate(clips):
         dry, _ = line_up_dry(clip.dry, clip.example.wet, SAMPLE_RATE)
         analysis = model.analyse_many([clip.example.wet])[0]
-        answers[DRY].append(Answer(Chain([]), 0.0))
+        answers[DRY].append(Answer(Chain([]), 0.0, cpu_seconds=0.0))
         record: dict[str, Any] = {"truth": clip.example.chain.to_list(), "estimate": analysis.chain.to_list()}
         for system in systems:  # one after another on the same clip: the same load for each
-            began, began_cpu = time.perf_counter(), time.process_time()
+            clock = Clock()
             r = run[system](clip.example.wet, dry, analysis, SAMPLE_RATE)
-            wall, core = time.perf_counter() - began, time.process_time() - began_cpu
-            answers[system].append(Answer(r.analysis.chain, wall))
-            cpu[system].append(core)
+            answer = clock.answer(r.analysis.chain)
+            answers[system].append(answer)
             cands[system].append(float(len(r.scored)))
-            record[system] = {"chain": r.analysis.chain.to_list(), "seconds": wall, "cpu_seconds": core,
-                              "distance_refine": r.distance_after}
+            record[system] = {"chain": r.analysis.chain.to_list(), "seconds": answer.seconds,
+                              "cpu_seconds": answer.cpu_seconds, "distance_refine": r.distance_after}
         records.append(record)
         print(f"clip {i + 1}/{len(clips)} {clip.example.chain.effects}: "
               + ", ".join(f"{s} {record[s]['seconds']:.1f} s ({record[s]['cpu_seconds']:.1f} CPU) "
@@ -187,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, dry_s, dry_d = score_system(clips, answers[DRY], True)
     rows: list[tuple[str, dict[str, float]]] = []
     for system in systems:
-        r, s, d = summarise(clips, answers[system], dry_s, dry_d, cpu[system], cands[system])
+        r, s, d = summarise(clips, answers[system], dry_s, dry_d, cands[system])
         rows.append((system, r))
         for rec, si, di in zip(records, s, d):
             rec[system].update(sisdr_db=si, mrstft=di)
