@@ -332,9 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", action="store_true",
                    help="analysis by synthesis with --dry: optimise params, pick the order, check unsure pedals")
     p.add_argument("--refine-steps", type=int, default=150, help="optimisation steps for --refine (default 150)")
+    from ddspfx.refine import DEFAULT_BUDGET_S
+
     p.add_argument("--refine-budget", type=float, default=None, metavar="SECONDS",
-                   help="--refine keeps searching (other orders that sound different, then subsets of the pedals) "
-                        "until this many seconds are spent; default: only the estimate's candidates")
+                   help="--refine's time limit: it fits the estimate's candidates, then keeps searching (other orders "
+                        "that sound different, then subsets of the pedals) until this many seconds are spent "
+                        f"(default {DEFAULT_BUDGET_S:g})")
     p.add_argument("--refine-waveform", type=float, default=0.0, metavar="SECONDS",
                    help="--refine then fits the chosen chain's knobs to the clip's waveform for this many seconds "
                         "(e.g. 10: a delay time to the sample, an LFO's rate; worth it when the chain is nearly "
@@ -471,13 +474,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra: dict[str, Any] = {}
         dry_aligned: np.ndarray | None = None
         if args.dry:
-            from ddspfx.refine import refine
+            from ddspfx.refine import DEFAULT_BUDGET_S, refine
 
             assert clip is not None  # --dry reads whole clips
 
             def refiner(wet: np.ndarray, dry: np.ndarray, start: Analysis) -> Any:
                 return refine(wet, dry, start, sr, steps=args.refine_steps if args.refine else 0,
-                              toggles=args.refine_toggles, budget_s=args.refine_budget, progress=args.refine,
+                              toggles=args.refine_toggles, progress=args.refine,
+                              budget_s=DEFAULT_BUDGET_S if args.refine_budget is None else args.refine_budget,
                               waveform_s=args.refine_waveform)
 
             analysis, dry_aligned, found = answer_with_dry(clip, _load(args.dry, sr), analysis, sr, dry_model, refiner)

@@ -5,8 +5,9 @@
 
 Each development clip (``experiments.real_sources.make_set``, pedalboard chains of 1-5 pedals: clips drawn with no
 pedal are skipped until ``--n`` per source) is handed over as ``experiments.with_dry`` hands it (the dry at another
-level and start, lined up and levelled by ``ddspfx.infer.line_up_dry``); the shipped blind model estimates the
-chain once, and every system refines that same estimate with the lined-up dry. Systems (``--systems``):
+level and start, lined up and levelled by ``ddspfx.infer.line_up_dry``); the model ``infer --dry`` uses (the shipped
+dry-aware one, else the blind one: ``ddspfx.infer.dry_estimator``) estimates the chain once, and every system refines
+that same estimate with the lined-up dry (until session 26 the blind model's). Systems (``--systems``):
 
 - ``before``: ``ddspfx/refine.py`` as it was at ``--before`` (loaded from git), its defaults;
 - ``exhaustive``: today's ``refine`` with every candidate fitted for all its steps on the whole clip
@@ -14,9 +15,12 @@ chain once, and every system refines that same estimate with the lined-up dry. S
   the closest knobs seen give alone;
 - ``race``: the whole clip, candidates raced and stopped when they stall (``Schedule(search_seconds=None)``);
 - ``search1s``: raced on 1-s excerpts, no polish (``Schedule(polish=0)``);
-- ``no-waveform``: today's ``refine`` without its last stage (``waveform_s=0``: the MR-STFT fit alone);
+- ``no-waveform``: today's ``refine`` without its last stage (``waveform_s=0``: the MR-STFT fit alone) and without a
+  time limit: the estimate's own candidates however long they take (the default until session 26);
 - ``default``: today's ``refine`` at its defaults (``Schedule()``: raced on 1-s excerpts, the two closest polished
-  on the whole clip; then the winner's knobs fitted to the waveform, ``ddspfx.refine.polish_waveform``).
+  on the whole clip, other orders and subsets while ``DEFAULT_BUDGET_S`` lasts; the waveform stage is off).
+
+The systems but ``before`` and ``default`` run without a time limit (``budget_s=None``), as they were measured.
 
 The systems run one after another on each clip, so they share the machine's load. Seconds: wall and CPU
 (``time.process_time``: this process' own core time, the load's share excluded) of ``refine`` alone, one torch
@@ -88,13 +92,13 @@ def refiners(systems: Sequence[str], before: str) -> dict[str, Callable[..., Any
         if name == "before":
             out[name] = load_refine_at(before).refine
         elif name == "exhaustive":
-            out[name] = partial(refine, schedule=Schedule.exhaustive())
+            out[name] = partial(refine, schedule=Schedule.exhaustive(), budget_s=None)
         elif name == "race":
-            out[name] = partial(refine, schedule=Schedule(search_seconds=None))
+            out[name] = partial(refine, schedule=Schedule(search_seconds=None), budget_s=None)
         elif name == "search1s":
-            out[name] = partial(refine, schedule=Schedule(polish=0))
+            out[name] = partial(refine, schedule=Schedule(polish=0), budget_s=None)
         elif name == "no-waveform":
-            out[name] = partial(refine, waveform_s=0.0)
+            out[name] = partial(refine, waveform_s=0.0, budget_s=None)
         elif name == "default":
             out[name] = refine
         else:
@@ -151,14 +155,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ddspfx.checkpoint import provenance
-    from ddspfx.infer import Estimator, line_up_dry
+    from ddspfx.infer import Estimator, dry_estimator, line_up_dry
     from experiments.with_dry import DRY, Answer, Clock, score_system
 
     torch.set_num_threads(1)  # the issue's budget is per clip on one core
     systems = [s for s in (x.strip() for x in args.systems.split(",")) if s]
     run = refiners(systems, args.before)
-    model = Estimator(None)
+    model = dry_estimator() or Estimator(None)  # as infer --dry: the dry-aware model where it is shipped
     prov = provenance(model.model)
+    kind = "dry-aware" if model.hears_dry else "blind"
     clips = [c for spec in filter(None, (s.strip() for s in args.sources.split(",")))
              for c in development_set(spec, args.n, args.seed, args.seconds)]
     answers: dict[str, list[Answer]] = {s: [] for s in [DRY, *systems]}
@@ -166,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     for i, clip in enumerate(clips):
         dry, _ = line_up_dry(clip.dry, clip.example.wet, SAMPLE_RATE)
-        analysis = model.analyse_many([clip.example.wet])[0]
+        analysis = model.analyse_many([clip.example.wet], [dry] if model.hears_dry else None)[0]
         answers[DRY].append(Answer(Chain([]), 0.0, cpu_seconds=0.0))
         record: dict[str, Any] = {"truth": clip.example.chain.to_list(), "estimate": analysis.chain.to_list()}
         for system in systems:  # one after another on the same clip: the same load for each
@@ -191,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     header = (f"{len(clips)} development clips of {args.seconds:g} s ({args.n} per source: {args.sources}; "
               f"pedalboard chains of 1-5 pedals), seeds {TEST_SEED_BASE + args.seed}+, handed over and lined up as "
-              f"in `experiments.with_dry`; every system refines the shipped blind model's estimate with the lined-up "
+              f"in `experiments.with_dry`; every system refines the shipped {kind} model's estimate with the lined-up "
               f"dry, at `refine`'s defaults unless named. Seconds: `refine` alone, one torch thread, wall and CPU; "
               f"the systems ran one after another on each clip, under the same load. Quality: the answer "
               f"re-rendered by pedalboard onto the true dry, against the wet.")

@@ -17,8 +17,8 @@ found the offset to the sample. Systems, each row scored on the same clips:
 - ``dry-aware, given the true dry``: the same model handed the dry exactly as the pedals heard it: the gap to the
   row above is what a dry at another level and start costs after ``line_up_dry``;
 - ``refined``: ``ddspfx.refine.refine`` from the dry-aware estimate (else the first ``--model``'s), at
-  ``infer --refine``'s default (the estimate's own candidates, no time budget) and at each ``--budgets`` budget
-  (``--refine-budget``: the search goes on through other orders and subsets while time is left).
+  ``infer --refine``'s default budget (``ddspfx.refine.DEFAULT_BUDGET_S``) and at each ``--budgets`` budget
+  (``--refine-budget``: the estimate's own candidates, then other orders and subsets while time is left).
 
 Metrics (``ddspfx.evaluate.Scorer``): presence precision / recall / µF1, exact and audibly equivalent chains,
 nonlinear pair order, parameter error, per-pedal F1; the re-render (the answer rendered by pedalboard onto the
@@ -56,6 +56,7 @@ from ddspfx.chain import Chain
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer
 from ddspfx.fileio import atomic_write_text
+from ddspfx.refine import DEFAULT_BUDGET_S
 from experiments.real_sources import make_set
 
 LEVEL_DB: tuple[float, float] = (-24.0, 6.0)
@@ -94,7 +95,8 @@ levelling of a dry handed over at another level and start can at best give; the 
 
 
 def refined_name(budget: float | None) -> str:
-    return "refined, default (no budget)" if budget is None else f"refined, {budget:g} s budget"
+    """The row of refinement at ``budget`` seconds; None: ``infer --refine``'s default."""
+    return f"refined, default ({DEFAULT_BUDGET_S:g} s budget)" if budget is None else f"refined, {budget:g} s budget"
 
 
 @dataclass
@@ -196,7 +198,7 @@ def run_setup(args: argparse.Namespace, budgets: Sequence[float | None], prov: d
     """What makes a clip's answers: every setting but the clip count, the sources and the output folder, and the
     models' weights (by SHA-256). A resumed run may add clips or sources; it may not change how they are answered."""
     return {"seed": args.seed, "seconds": args.seconds, "renderer": args.renderer, "plugins_from": args.plugins_from,
-            "budgets": list(budgets), "steps": args.steps, "toggles": args.toggles,
+            "budgets": list(budgets), "default_budget": DEFAULT_BUDGET_S, "steps": args.steps, "toggles": args.toggles,
             "models": {name: p["sha256"] for name, p in prov.items()}}
 
 
@@ -240,7 +242,8 @@ def answer_clip(clip: Handed, blind: dict[str, Any], dry_model: Any | None, budg
     for budget in budgets:  # each budget from scratch, estimate included: its seconds are a user's wait
         clock = Clock()
         dry, lag, analysis = estimate()
-        r = refine(wet, dry, analysis, sample_rate, steps=steps, toggles=toggles, budget_s=budget)
+        r = refine(wet, dry, analysis, sample_rate, steps=steps, toggles=toggles,
+                   budget_s=DEFAULT_BUDGET_S if budget is None else budget)
         out[refined_name(budget)] = clock.answer(r.analysis.chain, lag=lag, refine={
             "dry": r.distance_dry, "estimate": r.distance_before, "refined": r.distance_after,
             "candidates": float(len(r.scored))})
@@ -281,14 +284,15 @@ def score_system(clips: Sequence[Handed], answers: Sequence[Answer], knobs: bool
 
 
 def parse_budgets(text: str) -> list[float | None]:
-    """``"1,3,10"`` -> [None, 1, 3, 10]: ``infer --refine``'s default (no budget) first, then each positive budget."""
+    """``"1,3,10"`` -> [None, 1, 3, 10]: ``infer --refine``'s default first, then each positive budget (the default's
+    own value is not run twice)."""
     try:
         values = sorted({float(v) for v in text.split(",") if v.strip()})
     except ValueError:
         raise DdspfxError(f"--budgets takes seconds separated by commas (e.g. 1,3,10), got {text!r}") from None
     if any(not (v > 0 and math.isfinite(v)) for v in values):
         raise DdspfxError(f"--budgets must be positive seconds, got {text!r}")
-    return [None, *values]
+    return [None, *(v for v in values if v != DEFAULT_BUDGET_S)]
 
 
 def table(rows: Sequence[tuple[str, str, dict[str, float]]]) -> str:
@@ -353,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-model", metavar="CHECKPOINT",
                    help="a dry-aware model (frontend.paired); default: the shipped one where it exists")
     p.add_argument("--budgets", default="1,3,10,30,60",
-                   help="refinement time budgets in seconds (default 1,3,10,30,60); infer's default, no budget, "
-                        "is always run too")
+                   help="refinement time budgets in seconds (default 1,3,10,30,60); infer's default "
+                        f"({DEFAULT_BUDGET_S:g} s) is always run too")
     p.add_argument("--no-refine", action="store_true",
                    help="score the models' own answers only (no refinement rows): the dry-aware ship check")
     p.add_argument("--plugins-from", default="", metavar="NAMES",

@@ -299,13 +299,43 @@ def test_a_longer_budget_searches_the_orders_that_sound_different():
     conf = {**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 0.99, "delay": 0.99}
     guess = Analysis(chain=Chain([dist, delay]), effect_confidence=conf, order_confidence=0.6)
     search = {"steps": 5, "toggles": 0, "top_k": 1, "waveform_s": 0.0}  # the candidates only (no waveform stage)
-    quick = refine(wet, dry, guess, SAMPLE_RATE, **search)
+    quick = refine(wet, dry, guess, SAMPLE_RATE, budget_s=None, **search)  # no limit: the estimate's own candidates
     longer = refine(wet, dry, guess, SAMPLE_RATE, budget_s=600.0, **search)
     tiny = refine(wet, dry, guess, SAMPLE_RATE, budget_s=1e-9, **search)
     assert len(quick.scored) == 2 and len(tiny.scored) == 2  # one fit and the estimate itself
     assert ["delay", "distortion"] in [c.effects for c, _ in longer.scored]  # the other order was tried ...
     assert longer.analysis.chain.effects == ["delay", "distortion"]  # ... and it is the one that sounds right
     assert longer.distance_after <= quick.distance_after
+
+
+def test_a_spent_budget_stops_the_fit_under_way(monkeypatch):
+    """The time limit holds for the first candidate and the polish too: with the budget spent, the first fit stops
+    at its first check (after its grid search) and nothing else is fitted; the answer is still never farther from
+    the clip than its dry. Unlimited, the same search descends and polishes."""
+    import ddspfx.refine as refine_module
+    from ddspfx.infer import Analysis
+
+    fits: list[int] = []  # descent objectives evaluated by each fit
+    real_fit = refine_module.fit
+
+    def counted(*args, **kwargs):
+        out = real_fit(*args, **kwargs)
+        fits.append(len(out.losses))
+        return out
+
+    monkeypatch.setattr(refine_module, "fit", counted)
+    dry = _pluck(2.0)
+    wet = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=18.0)])(dry[None], SAMPLE_RATE)[0]
+    conf = {**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 0.9}
+    guess = Analysis(chain=Chain([Pedal("distortion", {"drive_db": 6.0})]), effect_confidence=conf,
+                     order_confidence=1.0)
+    spent = refine_module.refine(wet, dry, guess, SAMPLE_RATE, steps=60, toggles=0, top_k=1, budget_s=1e-9)
+    assert fits == [1]  # one fit, stopped where it began
+    assert spent.distance_after <= min(spent.distance_dry, spent.distance_before)
+    fits.clear()
+    free = refine_module.refine(wet, dry, guess, SAMPLE_RATE, steps=60, toggles=0, top_k=1, budget_s=None)
+    assert len(fits) == 2 and fits[0] > 1  # the search descended, then the closest was polished
+    assert free.distance_after < spent.distance_after
 
 
 def test_fit_params_finds_a_far_delay_time():

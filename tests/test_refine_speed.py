@@ -124,7 +124,8 @@ def test_refine_races_a_candidate_far_behind_and_keeps_the_closest_knobs(monkeyp
                      effect_confidence={**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 1.0},
                      alternatives=[(Chain([Pedal("distortion", {"drive_db": 14.0}), wide]), 0.1)])
     schedule = refine_mod.Schedule(rung=10, margin=0.05, patience=None)
-    result = refine_mod.refine(wet, dry, guess, SAMPLE_RATE, steps=40, toggles=0, schedule=schedule)
+    result = refine_mod.refine(wet, dry, guess, SAMPLE_RATE, steps=40, toggles=0, schedule=schedule,
+                               budget_s=None)
     assert [f.chain.effects for f in fits] == [["distortion"], ["distortion", "reverb"]]
     assert len(fits[0].losses) == 41 and len(fits[1].losses) == 11  # all 40 steps; stopped at the rung
     for f, (chain, d) in zip(fits, result.scored):
@@ -158,7 +159,7 @@ def test_refine_searches_on_an_excerpt_then_polishes_the_closest_on_the_whole_cl
                      effect_confidence={**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 1.0, "eq": 1.0},
                      alternatives=[(Chain([eq, dist]), 0.4)])
     schedule = refine_mod.Schedule(search_seconds=0.5, polish=1, polish_steps=4)
-    result = refine_mod.refine(wet, dry, guess, SAMPLE_RATE, steps=8, toggles=0, schedule=schedule)
+    result = refine_mod.refine(wet, dry, guess, SAMPLE_RATE, steps=8, toggles=0, schedule=schedule, budget_s=None)
     half, whole = SAMPLE_RATE // 2, 2 * SAMPLE_RATE
     assert [c[:3] for c in calls[:2]] == [(("distortion", "eq"), half, 8), (("eq", "distortion"), half, 8)]
     closest = min(calls[:2], key=lambda c: c[3])

@@ -74,8 +74,8 @@ def test_refine_keeps_the_waveform_fit_only_when_closer_by_both_measures():
                                   Pedal("delay", {"delay_seconds": 0.24, "feedback": 0.4, "mix": 0.3})]),
                      effect_confidence={**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 1.0, "delay": 1.0},
                      order_confidence=1.0)
-    off = refine(wet, dry, guess, SAMPLE_RATE, steps=20, toggles=0, top_k=1, waveform_s=0.0)
-    on = refine(wet, dry, guess, SAMPLE_RATE, steps=20, toggles=0, top_k=1, waveform_s=60.0)
+    off = refine(wet, dry, guess, SAMPLE_RATE, steps=20, toggles=0, top_k=1, waveform_s=0.0, budget_s=None)
+    on = refine(wet, dry, guess, SAMPLE_RATE, steps=20, toggles=0, top_k=1, waveform_s=60.0, budget_s=None)
     assert off.sisdr is None and on.sisdr is not None
     got = si_sdr(run_pedalboard(dry, on.analysis.chain, SAMPLE_RATE)[0], wet)
     assert got == pytest.approx(on.sisdr[1], abs=1e-6) and on.sisdr[1] >= on.sisdr[0]

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ddspfx.errors import DdspfxError
-
-MAX_CANDIDATES = 5
-"""Chains refinement fits at most: its top-3 orders plus 2 toggled pedal sets (``refine``'s defaults)."""
 
 
 class Cancelled(DdspfxError):
@@ -86,7 +84,10 @@ def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_ra
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker, args=(child, wet, dry, analysis, sample_rate, steps), daemon=True)
+    from ddspfx.refine import DEFAULT_BUDGET_S  # refine's own limit: the bar moves with the time spent
+
     progress(0.2, "refining: starting the fitting process")
+    began = time.perf_counter()
     proc.start()
     child.close()
     try:
@@ -99,9 +100,10 @@ def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_ra
                 except EOFError:
                     raise DdspfxError("refinement stopped unexpectedly (its process exited)") from None
                 if kind == "progress":
-                    done = min(int(payload), MAX_CANDIDATES)
-                    progress(0.2 + 0.5 * done / MAX_CANDIDATES,
-                             f"refining: fitted {payload} candidate chain(s) (at most {MAX_CANDIDATES})")
+                    spent = time.perf_counter() - began
+                    progress(0.2 + 0.5 * min(spent / DEFAULT_BUDGET_S, 1.0),
+                             f"refining: fitted {payload} candidate chain(s) in {spent:.0f} s "
+                             f"(at most ~{DEFAULT_BUDGET_S:g} s)")
                 elif kind == "done":
                     return payload
                 else:
