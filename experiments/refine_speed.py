@@ -17,8 +17,10 @@ that same estimate with the lined-up dry (until session 26 the blind model's). S
 - ``search1s``: raced on 1-s excerpts, no polish (``Schedule(polish=0)``);
 - ``no-waveform``: today's ``refine`` without its last stage (``waveform_s=0``: the MR-STFT fit alone) and without a
   time limit: the estimate's own candidates however long they take (the default until session 26);
+- ``no-reserve``: today's ``refine`` with its time limit, but the search may spend it all (``polish_reserve=0``);
 - ``default``: today's ``refine`` at its defaults (``Schedule()``: raced on 1-s excerpts, the two closest polished
-  on the whole clip, other orders and subsets while ``DEFAULT_BUDGET_S`` lasts; the waveform stage is off).
+  on the whole clip, other orders and subsets while ``DEFAULT_BUDGET_S`` lasts, 40 % of it kept for the polish; the
+  waveform stage is off).
 
 The systems but ``before`` and ``default`` run without a time limit (``budget_s=None``), as they were measured.
 
@@ -55,7 +57,7 @@ from ddspfx.fileio import atomic_write_text
 BEFORE = "413ecac4cbe30877b4afa4279fe7584f8384549e"
 """The last commit of ``ddspfx/refine.py`` before this speed work: the ``before`` system."""
 
-SYSTEMS = ("before", "exhaustive", "race", "search1s", "no-waveform", "default")
+SYSTEMS = ("before", "exhaustive", "race", "search1s", "no-waveform", "no-reserve", "default")
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("seconds_mean", "s/clip"), ("seconds_median", "s/clip median"), ("seconds_max", "s/clip max"),
@@ -99,6 +101,8 @@ def refiners(systems: Sequence[str], before: str) -> dict[str, Callable[..., Any
             out[name] = partial(refine, schedule=Schedule(polish=0), budget_s=None)
         elif name == "no-waveform":
             out[name] = partial(refine, waveform_s=0.0, budget_s=None)
+        elif name == "no-reserve":
+            out[name] = partial(refine, schedule=Schedule(polish_reserve=0.0))
         elif name == "default":
             out[name] = refine
         else:

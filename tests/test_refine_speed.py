@@ -167,3 +167,49 @@ def test_refine_searches_on_an_excerpt_then_polishes_the_closest_on_the_whole_cl
     polished = [d for c, d in result.scored if tuple(c.effects) == closest[0]][0]
     assert polished == pytest.approx(min(closest[3], calls[2][3]), rel=1e-6)  # kept only where it came closer
     assert result.distance_after <= polished < result.distance_before
+
+
+def test_a_time_limit_leaves_its_reserve_to_the_polish(monkeypatch):
+    """With a time limit the search stops when ``Schedule.polish_reserve`` of it is left and the closest candidate
+    is polished on the whole clip in the rest; with no reserve the search spends it all and nothing is polished.
+    The clock is a fake that moves one second per reading, so the test does not depend on the machine's speed."""
+    import itertools
+    import time
+
+    import ddspfx.refine as refine_mod
+    from ddspfx.catalog import EFFECT_NAMES
+    from ddspfx.infer import Analysis
+
+    dry = np.concatenate([_pluck(1.0, seed=3), _pluck(1.0, f0=247.0, seed=4)])
+    wet = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=20.0),
+                                 pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=6.0, q=1.0)])(
+        dry[None], SAMPLE_RATE)[0]
+    dist, eq = Pedal("distortion", {"drive_db": 15.0}), Pedal("eq", {"cutoff_frequency_hz": 1200.0, "gain_db": 4.0,
+                                                                     "q": 1.0})
+    guess = Analysis(chain=Chain([dist, eq]), order_confidence=0.6,
+                     effect_confidence={**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 1.0, "eq": 1.0},
+                     alternatives=[(Chain([eq, dist]), 0.4)])
+    real_fit = refine_mod.fit
+
+    def run(reserve: float) -> list[int]:
+        lengths: list[int] = []  # the excerpt each fit was given, in order
+
+        def recording(chain, dry_seg, *args, **kwargs):
+            lengths.append(len(dry_seg))
+            return real_fit(chain, dry_seg, *args, **kwargs)
+
+        ticks = itertools.count()
+        monkeypatch.setattr(refine_mod, "fit", recording)
+        monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))
+        schedule = refine_mod.Schedule(search_seconds=0.5, polish=1, polish_steps=20, rung=None, patience=None,
+                                       polish_reserve=reserve)
+        result = refine_mod.refine(wet, dry, guess, SAMPLE_RATE, steps=40, toggles=0, schedule=schedule, budget_s=8.0)
+        monkeypatch.undo()
+        assert result.distance_after <= min(result.distance_dry, result.distance_before)
+        return lengths
+
+    half, whole = SAMPLE_RATE // 2, 2 * SAMPLE_RATE
+    kept = run(0.5)
+    assert kept[-1] == whole and set(kept[:-1]) == {half}  # searched, then the closest polished on the whole clip
+    spent = run(0.0)
+    assert whole not in spent and len(spent) > len(kept) - 1  # searched longer, and no time left for the polish
