@@ -18,6 +18,7 @@ that same estimate with the lined-up dry (until session 26 the blind model's). S
 - ``no-waveform``: today's ``refine`` without its last stage (``waveform_s=0``: the MR-STFT fit alone) and without a
   time limit: the estimate's own candidates however long they take (the default until session 26);
 - ``no-reserve``: today's ``refine`` with its time limit, but the search may spend it all (``polish_reserve=0``);
+- ``insert``: today's ``refine``, trying the pedals the estimate lacks when time is left (``insert_absent=True``);
 - ``default``: today's ``refine`` at its defaults (``Schedule()``: raced on 1-s excerpts, the two closest polished
   on the whole clip, other orders and subsets while ``DEFAULT_BUDGET_S`` lasts, 40 % of it kept for the polish; the
   waveform stage is off).
@@ -57,7 +58,7 @@ from ddspfx.fileio import atomic_write_text
 BEFORE = "413ecac4cbe30877b4afa4279fe7584f8384549e"
 """The last commit of ``ddspfx/refine.py`` before this speed work: the ``before`` system."""
 
-SYSTEMS = ("before", "exhaustive", "race", "search1s", "no-waveform", "no-reserve", "default")
+SYSTEMS = ("before", "exhaustive", "race", "search1s", "no-waveform", "no-reserve", "insert", "default")
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("seconds_mean", "s/clip"), ("seconds_median", "s/clip median"), ("seconds_max", "s/clip max"),
@@ -103,6 +104,8 @@ def refiners(systems: Sequence[str], before: str) -> dict[str, Callable[..., Any
             out[name] = partial(refine, waveform_s=0.0, budget_s=None)
         elif name == "no-reserve":
             out[name] = partial(refine, schedule=Schedule(polish_reserve=0.0))
+        elif name == "insert":
+            out[name] = partial(refine, schedule=Schedule(insert_absent=True))
         elif name == "default":
             out[name] = refine
         else:

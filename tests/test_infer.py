@@ -308,6 +308,30 @@ def test_a_longer_budget_searches_the_orders_that_sound_different():
     assert longer.distance_after <= quick.distance_after
 
 
+def test_with_time_left_refine_tries_the_pedals_the_estimate_left_out():
+    """A distortion the model was sure is absent: with time left and ``Schedule.insert_absent``, refine inserts each
+    missing pedal (the likeliest first) and keeps the one that brings the render far closer; without it, it cannot."""
+    from ddspfx.infer import Analysis
+    from ddspfx.refine import Schedule, extra_candidates, refine
+
+    delay = Pedal("delay", {"delay_seconds": 0.2, "feedback": 0.2, "mix": 0.3})
+    conf = {**dict.fromkeys(EFFECT_NAMES, 0.01), "delay": 0.99, "reverb": 0.03, "distortion": 0.02}
+    extra = [c.effects for c in extra_candidates(Chain([delay]), conf)]
+    assert extra[:2] == [["delay", "reverb"], ["distortion", "delay"]]  # likeliest first, each where it belongs
+    assert sorted(e for c in extra for e in c if e != "delay") == sorted(e for e in EFFECT_NAMES if e != "delay")
+
+    dry = _pluck(0.5)
+    wet = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=24.0),
+                                 pedalboard.Delay(delay_seconds=0.2, feedback=0.2, mix=0.3)])(dry[None], SAMPLE_RATE)[0]
+    guess = Analysis(chain=Chain([delay]), effect_confidence=conf, order_confidence=1.0)
+    search = {"steps": 20, "toggles": 0, "top_k": 1}
+    without = refine(wet, dry, guess, SAMPLE_RATE, budget_s=600.0, **search)
+    longer = refine(wet, dry, guess, SAMPLE_RATE, budget_s=600.0, schedule=Schedule(insert_absent=True), **search)
+    assert without.analysis.chain.effects == ["delay"]
+    assert longer.analysis.chain.effects == ["distortion", "delay"]
+    assert longer.distance_after < 0.9 * without.distance_after
+
+
 def test_a_spent_budget_stops_the_fit_under_way(monkeypatch):
     """The time limit holds for the first candidate and the polish too: with the budget spent, the first fit stops
     at its first check (after its grid search) and nothing else is fitted; the answer is still never farther from
