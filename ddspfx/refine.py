@@ -645,13 +645,26 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
         s = 0 if any(not get_effect(p.effect).time_invariant for p in chain) else _loudest_segment(wet, length)
         return dry[s:s + length], wet[s:s + length]
 
-    for start in tqdm(starts, desc="refine", unit="chain", disable=not progress, leave=False):
+    # with a limit the bar counts its seconds (the candidates are more than it can fit), else the candidates
+    bar = tqdm(total=budget_s if budget_s is not None else len(starts), desc="refine", disable=not progress,
+               leave=False, unit="s" if budget_s is not None else "chain",
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}" if budget_s is not None else None)
+
+    def advance() -> None:
+        if budget_s is None:
+            bar.update(1)
+        else:
+            bar.n = min(time.perf_counter() - began, budget_s)
+        bar.set_postfix_str(f"{len(scored)} chain(s) fitted")
+
+    for start in starts:
         if scored and spent(searching):
             break  # out of time: keep what was fitted
         fitted = fit_params(start, *excerpt(start, search), sample_rate, steps=steps, prior=prior,
                             anchored=[p.effect in analysis.chain.effects for p in start],  # not a pedal added here
                             monitor=watch())
         scored.append((fitted, pedalboard_distance(fitted)))
+        advance()
     if search < seg:  # polish the closest on the whole excerpt (not through fit_params: the app counts its calls)
         for i in sorted(range(len(scored)), key=lambda i: scored[i][1])[:schedule.polish]:
             if spent():
@@ -663,6 +676,8 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
             d_polished = pedalboard_distance(polished)
             if d_polished < d:
                 scored[i] = (polished, d_polished)
+            advance()
+    bar.close()
     scored.append((analysis.chain, d_before))  # never worse than the estimate itself
     result = RefineResult(analysis, d_dry, d_before, d_before, scored)
     best_chain, best_d = scored[choose(result.candidates, analysis.chain.effects, set_margin)]
