@@ -114,7 +114,8 @@ def summarise(records: Sequence[dict[str, Any]]) -> list[tuple[str, float, float
             c = PresenceCounts.empty()
             c.add(r["truth"], effects)
             return c.scores()["micro_f1"] if r["truth"] or effects else 1.0
-        return list(max((c["effects"] for c in r["candidates"]), key=f1))
+        sets: list[list[str]] = [c["effects"] for c in r["candidates"]]
+        return max(sets, key=f1)
 
     rows = [("the dry-aware estimate", *score(lambda r: r["estimate"]))]
     for key, label in (("mrstft", "MR-STFT"), ("ltas_db", "long-term spectrum")):
