@@ -123,12 +123,12 @@ class ListeningTest:
         from ddspfx.audio import save_audio
         from ddspfx.fileio import atomic_write_text
         from ddspfx.infer import Analysis
-        from ddspfx.refine import refine
+        from ddspfx.refine import DEFAULT_BUDGET_S, refine
         from ddspfx.sampler import ChainSampler, SamplerConfig
 
         sr = estimator.sample_rate
-        settings = {"refine_steps": int(refine_steps), "anchor": self.anchor, "sample_rate": sr,
-                    "model": model}
+        settings = {"refine_steps": int(refine_steps), "refine_budget_s": DEFAULT_BUDGET_S, "anchor": self.anchor,
+                    "sample_rate": sr, "model": model}  # stimuli made under other settings are made again
         for n, trial in enumerate(self.trials, start=1):
             manifest = self.stimuli_dir / trial.id / "stimuli.json"
             if manifest.is_file() and json.loads(manifest.read_text()).get("settings") == settings:
