@@ -392,7 +392,7 @@ DEFAULT_BUDGET_S = 15.0
 """:func:`refine`'s time limit unless told otherwise (wall seconds on one thread, the whole search). Issue 20 asks for
 <= 20 s per 3-s clip on one core; the estimate, the line-up and the last renders take well under a second, and a fit
 stops at most ``MONITOR_EVERY`` steps (~1 s) after the limit, so 15 s keeps the slowest clip inside the 20. Unlimited,
-the estimate's own five candidates took 15-28 CPU-s on average and up to 44 on the slowest clip (development and test
+the estimate's own five candidates took 15-28 CPU-s on average and up to 49 on the slowest clip (development and test
 seeds, ``experiments/results/refine_speed/``, ``release_d2/``); with the limit a clip that is done sooner spends what is
 left on other orders and subsets (:func:`extra_candidates`). On 30 development clips (``experiments/results/
 refine_budget/``, rule written before): slowest 16.7 CPU-s (unlimited 48.9), µF1 0.927 (0.921), median re-render
