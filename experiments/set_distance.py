@@ -8,7 +8,7 @@ and on development clips trying every missing pedal changed no answer (``experim
 chorus whose LFO is slightly off in rate or phase keeps the frame-by-frame distance high whatever the other pedals
 do, so a missing distortion brings the render only ~1 % closer. A long-term average spectrum (:func:`ltas_db`: the
 power spectrum averaged over the whole clip, in log bands, level-free) does not see an LFO's phase, and does see the
-harmonics a distortion adds.
+harmonics a distortion adds. Its bands are ``ddspfx.audibility``'s (48 log bands, 60 Hz-16 kHz).
 
 Each development clip (as ``experiments.refine_speed`` hands them: the dry at another level and start, lined up) gets
 the shipped dry-aware estimate; its candidates are the estimate's chain, the chain with each missing pedal inserted
@@ -41,24 +41,16 @@ from ddspfx.metrics import PresenceCounts
 
 MARGINS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
 LTAS_WINDOW = 4096
-LTAS_BANDS: tuple[float, float, int] = (150.0, 20000.0, 40)
-"""Log-spaced bands (low Hz, high Hz, count) of :func:`ltas_db`: wide enough at 150 Hz to hold several FFT bins."""
+"""Frame length of :func:`ltas_db` (93 ms at 44.1 kHz): long frames, since only the average over the clip counts."""
 
 
 def ltas_db(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The clip's long-term average power spectrum in dB per log band, at unit RMS (the level is not a pedal)."""
-    x = np.asarray(x, np.float64)
-    x = x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
-    n = LTAS_WINDOW
-    if len(x) < n:
-        x = np.pad(x, (0, n - len(x)))
-    frames = np.lib.stride_tricks.sliding_window_view(x, n)[:: n // 4] * np.hanning(n)
-    power = np.mean(np.abs(np.fft.rfft(frames, axis=-1)) ** 2, axis=0)
-    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
-    lo, hi, count = LTAS_BANDS
-    edges = np.geomspace(lo, min(hi, sample_rate / 2), count + 1)
-    bands = np.array([power[(freqs >= a) & (freqs < b)].mean() for a, b in zip(edges[:-1], edges[1:])])
-    return 10.0 * np.log10(bands + 1e-12)
+    """The clip's long-term average power spectrum in dB per band, at unit RMS (the level is not a pedal): the
+    per-frame band energies of ``ddspfx.audibility`` (its log bands), averaged in power over the whole clip."""
+    from ddspfx.audibility import _rms_match, band_energies_db
+
+    frames = band_energies_db(_rms_match(np.asarray(x, np.float32)), sample_rate, LTAS_WINDOW)
+    return 10.0 * np.log10(np.mean(10.0 ** (frames / 10.0), axis=0))
 
 
 def ltas_distance(a: np.ndarray, b: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
