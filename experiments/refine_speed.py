@@ -23,7 +23,8 @@ that same estimate with the lined-up dry (until session 26 the blind model's). S
   on the whole clip, other orders and subsets while ``DEFAULT_BUDGET_S`` lasts, 40 % of it kept for the polish; the
   waveform stage is off).
 
-The systems but ``before`` and ``default`` run without a time limit (``budget_s=None``), as they were measured.
+``exhaustive``, ``race``, ``search1s`` and ``no-waveform`` run without a time limit (``budget_s=None``), as they were
+measured; ``no-reserve``, ``insert`` and ``default`` with ``DEFAULT_BUDGET_S``.
 
 The systems run one after another on each clip, so they share the machine's load. Seconds: wall and CPU
 (``time.process_time``: this process' own core time, the load's share excluded) of ``refine`` alone, one torch
