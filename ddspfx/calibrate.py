@@ -64,6 +64,7 @@ def presence_probabilities(model: Any, dataset: Any, batch_size: int = 32) -> tu
     from ddspfx.data import collate
 
     probs, labels = [], []
+    columns = [EFFECT_NAMES.index(e) for e in model.effects]  # the data's presence targets hold every catalog effect
     model.eval()
     with torch.no_grad():
         for s in range(0, len(dataset), batch_size):
@@ -72,7 +73,7 @@ def presence_probabilities(model: Any, dataset: Any, batch_size: int = 32) -> tu
             memory, mask = model.encode(batch["wet"], lengths, codes=batch.get("dac_codes"),
                                         dry=batch["dry"] if model.hears_dry else None)
             probs.append(torch.sigmoid(model.heads(memory, mask)["presence_logits"].float()).numpy())
-            labels.append(batch["presence"].numpy())
+            labels.append(batch["presence"].numpy()[:, columns])
     return np.concatenate(probs), np.concatenate(labels)
 
 
@@ -91,9 +92,10 @@ def calibrate(model: Any, dataset: Any, objective: str = "accuracy", batch_size:
     th = best_thresholds(probs, labels, objective)
     before, after = f1_per_pedal(probs, labels, 0.5), f1_per_pedal(probs, labels, th)
     model.presence_thresholds = torch.tensor(th, dtype=torch.float32)
-    return {"thresholds": dict(zip(EFFECT_NAMES, th.tolist())), "objective": objective, "clips": int(len(probs)),
-            "f1_at_0.5": dict(zip(EFFECT_NAMES, np.round(before, 4).tolist())),
-            "f1_calibrated": dict(zip(EFFECT_NAMES, np.round(after, 4).tolist()))}
+    names = model.effects
+    return {"thresholds": dict(zip(names, th.tolist())), "objective": objective, "clips": int(len(probs)),
+            "f1_at_0.5": dict(zip(names, np.round(before, 4).tolist())),
+            "f1_calibrated": dict(zip(names, np.round(after, 4).tolist()))}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     model = load_model(args.checkpoint)
     cfg = DataConfig(source=args.source, val_size=args.n, duration_s=model.clip_seconds,
-                     max_effects=model.config.max_effects)
+                     max_effects=model.config.max_effects, effects=model.config.effects)
     result = calibrate(model, make_dataset(cfg, "val", model.sample_rate), args.objective)
     print("| pedal | threshold | F1 at 0.5 | F1 calibrated |\n|---|---|---|---|")
-    for name in EFFECT_NAMES:
+    for name in model.effects:
         print(f"| {name} | {result['thresholds'][name]:.2f} | {result['f1_at_0.5'][name]:.3f} | "
               f"{result['f1_calibrated'][name]:.3f} |")
     result["source"] = args.source

@@ -285,7 +285,10 @@ REVERB = _register(Effect(
 ))
 
 EFFECT_NAMES: tuple[str, ...] = tuple(EFFECTS)
-"""Canonical names in catalog order; index i is effect id i everywhere (vocab, heads)."""
+"""Canonical names in catalog order; index i is effect id i in the data's targets and in a model that knows them all."""
+
+CLASSIC_EFFECTS: tuple[str, ...] = ("compressor", "distortion", "eq", "chorus", "phaser", "delay", "reverb")
+"""The seven types the first models knew: a checkpoint that records no effect list knows these, in this order."""
 
 TYPICAL_ORDER: tuple[str, ...] = ("compressor", "distortion", "eq", "chorus", "phaser", "delay", "reverb")
 """A typical pedalboard's order: dynamics -> drive -> eq -> modulation -> delay -> reverb."""
@@ -313,6 +316,20 @@ def check_effect_names(names: Sequence[str]) -> list[str]:
 
 def effect_index(name: str) -> int:
     return EFFECT_NAMES.index(get_effect(name).name)
+
+
+def resolve_effects(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """A model's effect list: ``""`` = every catalog effect; else comma-separated (or a sequence of) canonical names,
+    each known and none twice, in the order the model's heads use."""
+    from ddspfx.errors import DdspfxError
+
+    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
+    if not names:
+        return EFFECT_NAMES
+    check_effect_names(names)
+    if len(set(names)) != len(names):
+        raise DdspfxError(f"effect list {', '.join(names)} names an effect twice")
+    return tuple(names)
 
 
 def normalise_params(effect: str | Effect, params: Mapping[str, float]) -> np.ndarray:

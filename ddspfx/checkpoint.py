@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ddspfx.catalog import EFFECT_NAMES
+from ddspfx.catalog import CLASSIC_EFFECTS
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 
@@ -84,7 +84,7 @@ def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, m
         "vocab": {"size": len(model.vocab), "fingerprint": vocab_fingerprint(model.vocab),
                   "max_effects": model.vocab.max_effects},
         "parameters": int(sum(p.numel() for p in model.parameters())),
-        "presence_thresholds": dict(zip(EFFECT_NAMES, (round(float(t), 4) for t in model.presence_thresholds))),
+        "presence_thresholds": dict(zip(model.effects, (round(float(t), 4) for t in model.presence_thresholds))),
         "data": data or {},
         "metrics": metrics or {},
         "notes": notes or {},
@@ -182,7 +182,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     state = read_weights(path, f"checkpoint {path}", "re-download or re-export it")
     try:
         # keys added since a checkpoint was written take the behaviour of the version that wrote it
-        config = model_config_from_dict({"effect_set": "decoder", **meta["model"]})
+        config = model_config_from_dict({"effect_set": "decoder", "effects": ",".join(CLASSIC_EFFECTS), **meta["model"]})
     except (DdspfxError, KeyError, TypeError) as exc:
         raise DdspfxError(f"checkpoint {path}: model config unreadable ({exc}); it was made by another ddspfx version") from None
     fe_meta = meta.get("frontend", {})
@@ -198,7 +198,7 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
         )
     fill_weights(model, state, f"checkpoint {path}", "model", "re-export it")
     thresholds = meta.get("presence_thresholds") or {}  # absent before calibration existed: 0.5 for all
-    model.presence_thresholds = torch.tensor([float(thresholds.get(n, 0.5)) for n in EFFECT_NAMES])
+    model.presence_thresholds = torch.tensor([float(thresholds.get(n, 0.5)) for n in model.effects])
     model.metadata = meta
     model.checkpoint_path = path
     return model.to(device).eval()

@@ -69,6 +69,8 @@ class ModelConfig:
     effect_set: str = "presence"  # inference: who picks the effects -- "presence" head (the search orders them) or "decoder"
     order_search: str = "exhaustive"  # inference: "exhaustive" scores every order of the found effects, "beam" keeps the beam's
     order_slot_weight: float = 1.0  # exhaustive order search: weight of the switching-matrix head beside the decoder
+    effects: str = ""  # comma-separated canonical pedal names the model knows, in head order; "" = every catalog
+    # effect (resolved and written out when the model is built, so a checkpoint records its own list)
     input_level: bool = False  # scale each clip to TARGET_DBFS RMS before the front end, so a recording's level
     # cannot change the answer; False only in models trained before it existed (their sidecars lack the key)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
@@ -85,6 +87,7 @@ class DataConfig:
     max_effects: int = 5  # sampler: at most this many effects per chain
     min_effects: int = 0  # sampler: at least this many effects per chain
     order: str = "uniform"  # sampler: "uniform" over permutations or "typical" pedalboard prior
+    effects: str = ""  # sampler: comma-separated pedal types drawn; "" = every catalog effect
     render_variants: float = 0.0  # training only: chance that a pedal is rendered by another design (ddspfx.variants)
     dry_tone: float = 0.0  # training only: chance that the dry clip goes through a random tone stage (ddspfx.sources.tone)
     noise_floor: float = 0.0  # training only: chance that the dry clip carries a recording's hum and hiss (ddspfx.sources.tone)

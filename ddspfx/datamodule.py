@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 
 
 def sampler_config(cfg: DataConfig) -> SamplerConfig:
+    from ddspfx.catalog import resolve_effects
     from ddspfx.sampler import SamplerConfig, check_order
 
-    return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=check_order(cfg.order))
+    return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=check_order(cfg.order),
+                         effects=resolve_effects(cfg.effects))
 
 
 def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,

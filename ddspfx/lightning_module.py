@@ -9,6 +9,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.chain import Chain
 from ddspfx.config import Config, config_from_dict
 from ddspfx.errors import DdspfxError
@@ -46,6 +47,9 @@ class DdspfxLightning(L.LightningModule):
             raise DdspfxError(f"data.max_effects {self.cfg.data.max_effects} > model.max_effects "
                               f"{self.cfg.model.max_effects}: the decoder could never produce such chains; raise model.max_effects")
         self.model = DdspfxModel(self.cfg.model, clip_seconds=self.cfg.data.duration_s)
+        if self.model.effects != EFFECT_NAMES:  # the data's targets hold one row per catalog effect, in catalog order
+            raise DdspfxError(f"model.effects {self.cfg.model.effects!r}: a model in training knows every catalog effect "
+                              f"({', '.join(EFFECT_NAMES)}); leave model.effects empty (data.effects chooses what is drawn)")
         self.loss_fn = DdspfxLoss(self.cfg.loss, self.model.vocab.pad_id, self.model.sample_rate,
                                   self.cfg.model.sinkhorn_tau, self.cfg.model.sinkhorn_iters,
                                   choice_weights(self.model.vocab, self.cfg.loss.ce_choice_weight))

@@ -16,13 +16,13 @@ from typing import cast
 import torch
 from torch import nn
 
-from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS
+from ddspfx.catalog import MAX_PARAMS
 from ddspfx.model.layers import CrossBlock
 
 
 class QueryHeads(nn.Module):
     def __init__(self, dim: int, n_heads: int, layers: int, ff_mult: int, dropout: float,
-                 n_effects: int = len(EFFECT_NAMES), max_params: int = MAX_PARAMS) -> None:
+                 n_effects: int, max_params: int = MAX_PARAMS) -> None:
         super().__init__()
         self.n = n_effects
         self.queries = nn.Parameter(torch.randn(2 * n_effects, dim) * 0.02)  # effects then slots

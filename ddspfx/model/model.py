@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index
+from ddspfx.catalog import SAMPLE_RATE, denormalise_params, resolve_effects
 from ddspfx.chain import Chain, Pedal
 from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES, ModelConfig
 from ddspfx.errors import DdspfxError
@@ -80,7 +80,9 @@ class DdspfxModel(nn.Module):
         self.config = config or ModelConfig()
         c = self.config
         self.clip_seconds = float(clip_seconds)
-        self.vocab = PedalVocab(max_effects=c.max_effects)
+        self.effects: tuple[str, ...] = resolve_effects(c.effects)  # head n is effects[n]
+        c.effects = ",".join(self.effects)  # recorded explicitly, so a saved model keeps its list as the catalog grows
+        self.vocab = PedalVocab(self.effects, max_effects=c.max_effects)
         if c.effect_set not in EFFECT_SET_MODES:
             raise DdspfxError(f"model.effect_set must be one of {', '.join(EFFECT_SET_MODES)}, got {c.effect_set!r}")
         if c.order_search not in ORDER_SEARCH_MODES:
@@ -93,9 +95,9 @@ class DdspfxModel(nn.Module):
         self.encoder = Encoder(c.d_model, c.n_heads, c.enc_layers, c.ff_mult, c.dropout, c.max_frames)
         self.decoder = TokenDecoder(len(self.vocab), c.d_model, c.n_heads, c.dec_layers, c.ff_mult, c.dropout,
                                     c.max_tokens)
-        self.heads = QueryHeads(c.d_model, c.n_heads, c.head_layers, c.ff_mult, c.dropout)
+        self.heads = QueryHeads(c.d_model, c.n_heads, c.head_layers, c.ff_mult, c.dropout, n_effects=len(self.effects))
         # per-pedal presence thresholds (N,); ddspfx.calibrate sets them, the sidecar stores them
-        self.presence_thresholds = torch.full((len(EFFECT_NAMES),), 0.5)
+        self.presence_thresholds = torch.full((len(self.effects),), 0.5)
 
     # --- training ------------------------------------------------------------------------
 
@@ -144,7 +146,7 @@ class DdspfxModel(nn.Module):
         sets = []
         for row in probs:
             ranked = [n for n in row.argsort(descending=True).tolist() if float(row[n]) > float(th[n])]
-            sets.append(frozenset(EFFECT_NAMES[n] for n in ranked[: self.config.max_effects]))
+            sets.append(frozenset(self.effects[n] for n in ranked[: self.config.max_effects]))
         return sets
 
     @torch.no_grad()
@@ -191,7 +193,7 @@ class DdspfxModel(nn.Module):
 
     def refine(self, chain: Chain, params: torch.Tensor) -> Chain:
         """The decoded chain's effects and order with the continuous head's (N, MAX_PARAMS) values."""
-        return Chain([Pedal(p.effect, denormalise_params(p.effect, params[effect_index(p.effect)].numpy()))
+        return Chain([Pedal(p.effect, denormalise_params(p.effect, params[self.effects.index(p.effect)].numpy()))
                       for p in chain])
 
     @torch.no_grad()
@@ -218,7 +220,7 @@ class DdspfxModel(nn.Module):
         params = heads["params"].float().cpu()
         preds = []
         for i, hs in enumerate(hyps):
-            conf = {name: float(presence[i, n]) for n, name in enumerate(EFFECT_NAMES)}
+            conf = {name: float(presence[i, n]) for n, name in enumerate(self.effects)}
             if not hs:  # cannot happen with the grammar and max_tokens check; kept as a safe fallback
                 preds.append(Prediction(Chain([]), conf, [], float("-inf"), []))
                 continue

@@ -129,7 +129,7 @@ def order_search(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch
     with their pedal). An order's score is the decoder's log-probability of its *choice* tokens, each
     renormalised over the effects of the set not yet placed (the decoder's own answer to "which of
     these comes next?"), plus ``slot_weight`` x sum_k log S[k, effect_k] with S the switching-matrix
-    head's soft permutation (``slot_log_probs`` (N slots, N effects), effects in catalog order).
+    head's soft permutation (``slot_log_probs`` (N slots, N effects), effects in the vocabulary's order).
     The scores are log-softmaxed over the orders. Why exhaustive: at most 5! = 120 orders, one batched
     teacher-forced pass, while a beam of 4 sees a handful of orders and commits to the first pedal early.
     Measured (experiments/results/order_search/, 1000 development clips): nonlinear pair order 0.777
@@ -150,13 +150,13 @@ def order_search(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch
     cache["memory_kv"] = [(k.expand(p, *k.shape[1:]), v.expand(p, *v.shape[1:])) for k, v in cache["memory_kv"]]
     cache["mask"] = cache["mask"].expand(p, *cache["mask"].shape[1:])
     logits = decoder.forward_cached(batch[:, :-1], cache).float()  # (P, L-1, V)
-    logp = _order_log_probs(logits, segs, perms, slot_log_probs, slot_weight)
+    logp = _order_log_probs(logits, segs, perms, slot_log_probs, slot_weight, vocab.effects)
     best = logp.argsort(descending=True).tolist()
     return [seqs[r] for r in best], logp[best]
 
 
 def _order_log_probs(logits: torch.Tensor, segs: list, perms: list[tuple[int, ...]], slot_log_probs: torch.Tensor | None,
-                     slot_weight: float) -> torch.Tensor:
+                     slot_weight: float, effects: Sequence[str]) -> torch.Tensor:
     """log P(order | set) over ``perms`` from their teacher-forced ``logits`` (P, L-1, V); see order_search."""
     device = logits.device
     p, n = len(perms), len(segs)
@@ -170,9 +170,7 @@ def _order_log_probs(logits: torch.Tensor, segs: list, perms: list[tuple[int, ..
     lp = torch.log_softmax(choice.masked_fill(placed, float("-inf")), dim=-1)
     score = lp.gather(2, order[:, :, None]).squeeze(2).sum(1)  # (P,)
     if slot_log_probs is not None and slot_weight:
-        from ddspfx.catalog import effect_index
-
-        cols = torch.tensor([effect_index(name) for name, _ in segs], device=device)
+        cols = torch.tensor([effects.index(name) for name, _ in segs], device=device)  # the model's head order
         slot_lp = slot_log_probs.to(score)[torch.arange(n, device=device)[None], cols[order]]  # (P, n)
         score = score + slot_weight * slot_lp.sum(1)
     return torch.log_softmax(score, dim=0)
