@@ -74,9 +74,12 @@ class Param:
 
 @dataclass(frozen=True)
 class Effect:
-    """One pedal: its canonical name, its knobs, and the pedalboard class behind it.
+    """One pedal: its canonical name, its knobs, and the reference renderer behind it.
 
-    ``fixed`` holds pedalboard keyword arguments we always set and never predict
+    The reference renderer is pedalboard's ``pedalboard_class`` where pedalboard has the design, else
+    ddspfx's own pure function named by ``renderer`` (``"module:function"``, ``fx(x (C, T) float32,
+    sample_rate, **knobs) -> (C, T)``, see ``ddspfx.dsp``): exactly one of the two is set.
+    ``fixed`` holds keyword arguments we always set and never predict
     (e.g. Reverb's width and freeze_mode), so renders and proxies agree.
     ``linear``/``time_invariant`` describe the DSP and drive which orders commute.
     """
@@ -89,6 +92,16 @@ class Effect:
     family: str
     fixed: Mapping[str, float] = field(default_factory=dict)
     description: str = ""
+    renderer: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.pedalboard_class) == bool(self.renderer):
+            raise ValueError(f"{self.name}: set exactly one of pedalboard_class and renderer")
+
+    @property
+    def in_pedalboard(self) -> bool:
+        """Does plain pedalboard render this pedal? (Else only ddspfx does: ``ddspfx.render``.)"""
+        return bool(self.pedalboard_class)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -349,21 +362,39 @@ def denormalise_params(effect: str | Effect, u: Sequence[float] | np.ndarray) ->
     return {p.name: float(denormalise(u[i], p)) for i, p in enumerate(eff.params)}
 
 
-def pedalboard_plugin(effect: str | Effect, params: Mapping[str, float]):
-    """A fresh pedalboard plugin for ``effect`` with ``params`` in real units.
+def render_kwargs(effect: str | Effect, params: Mapping[str, float]) -> dict[str, float]:
+    """The keyword arguments of ``effect``'s reference renderer: the knobs in real units plus the table's ``fixed``.
 
-    Only catalog parameters (plus the table's ``fixed`` ones) are passed, so a stray
-    key is an error rather than a silent no-op.
+    Only catalog parameters are accepted, so a stray key is an error rather than a silent no-op.
     """
-    import pedalboard
-
     eff = get_effect(effect) if isinstance(effect, str) else effect
     unknown = set(params) - set(eff.param_names)
     if unknown:
         raise KeyError(f"{eff.name}: unknown parameters {sorted(unknown)}; expected {', '.join(eff.param_names)}")
     kwargs = {p.name: float(params[p.name]) for p in eff.params}
     kwargs.update(eff.fixed)
-    return getattr(pedalboard, eff.pedalboard_class)(**kwargs)
+    return kwargs
+
+
+def pedalboard_plugin(effect: str | Effect, params: Mapping[str, float]):
+    """A fresh pedalboard plugin for ``effect`` with ``params`` in real units (pedalboard's own pedals only)."""
+    import pedalboard
+
+    eff = get_effect(effect) if isinstance(effect, str) else effect
+    if not eff.in_pedalboard:
+        raise ValueError(f"{eff.name} has no pedalboard plugin: ddspfx renders it ({eff.renderer})")
+    return getattr(pedalboard, eff.pedalboard_class)(**render_kwargs(eff, params))
+
+
+def dsp_function(effect: str | Effect):
+    """ddspfx's own reference renderer of ``effect`` (a pedal pedalboard lacks): ``fx(x (C, T), sample_rate, **kw)``."""
+    import importlib
+
+    eff = get_effect(effect) if isinstance(effect, str) else effect
+    if eff.in_pedalboard:
+        raise ValueError(f"{eff.name} is rendered by pedalboard.{eff.pedalboard_class}, not by ddspfx's own DSP")
+    module, func = eff.renderer.split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def denormalise_tensor(u, param: Param):

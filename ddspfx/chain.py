@@ -92,8 +92,22 @@ class Chain:
     def from_json(cls, text: str) -> "Chain":
         return cls.from_list(json.loads(text))
 
+    def needs_ddspfx(self) -> list[str]:
+        """The pedals of this chain that plain pedalboard cannot render (ddspfx's own DSP renders them)."""
+        return [p.effect for p in self.pedals if not get_effect(p.effect).in_pedalboard]
+
     def to_pedalboard(self):
-        """A ``pedalboard.Pedalboard`` that renders this chain with the real pedals."""
+        """A ``pedalboard.Pedalboard`` that renders this chain with the real pedals.
+
+        Raises :class:`~ddspfx.errors.DdspfxError` naming the pedals pedalboard lacks (tremolo, wah, ...):
+        render such a chain with :func:`ddspfx.render.render_chain`.
+        """
         import pedalboard
 
+        missing = self.needs_ddspfx()
+        if missing:
+            from ddspfx.errors import DdspfxError
+
+            raise DdspfxError(f"pedalboard has no {', '.join(missing)}: render this chain with ddspfx.render.render_chain "
+                              "(ddspfx's own DSP for those pedals, pedalboard for the rest)")
         return pedalboard.Pedalboard([pedalboard_plugin(p.effect, p.params) for p in self.pedals])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ddspfx.catalog import dsp_function, get_effect, render_kwargs
 from ddspfx.chain import Chain
 from ddspfx.errors import AudioError
 
@@ -43,11 +44,33 @@ def fit_length(y: np.ndarray, num_samples: int) -> np.ndarray:
 
 
 def run_pedalboard(dry: np.ndarray, chain: Chain, sample_rate: float) -> np.ndarray:
-    """Plain ``chain.to_pedalboard()(dry)`` on float32 (C, T), fitted to the input length, no gain."""
+    """The chain's reference render on float32 (C, T), fitted to the input length, no gain.
+
+    A chain of pedalboard's pedals is plain ``chain.to_pedalboard()(dry)``. A pedal pedalboard lacks is
+    rendered by ddspfx's own pure function (``catalog.dsp_function``) in its place in the chain: each run of
+    pedalboard pedals between them is one fresh board, so the order holds whatever the mix.
+    """
     x = as_channels_first(dry)
-    board = chain.to_pedalboard()
-    y = board(x, float(sample_rate), reset=True)
-    return fit_length(np.asarray(y, dtype=np.float32), x.shape[-1])
+    n = x.shape[-1]
+    run: list = []
+
+    def flush(y: np.ndarray) -> np.ndarray:
+        if not run:
+            return y
+        board = Chain(list(run)).to_pedalboard()
+        run.clear()
+        return fit_length(np.asarray(board(y, float(sample_rate), reset=True), dtype=np.float32), n)
+
+    y = x
+    for pedal in chain:
+        effect = get_effect(pedal.effect)
+        if effect.in_pedalboard:
+            run.append(pedal)
+            continue
+        y = flush(y)
+        out = dsp_function(effect)(np.ascontiguousarray(y), float(sample_rate), **render_kwargs(effect, pedal.params))
+        y = fit_length(np.ascontiguousarray(out, dtype=np.float32), n)
+    return flush(y)
 
 
 def output_gain_for(y: np.ndarray, ceiling: float = PEAK_CEILING) -> float:
