@@ -52,31 +52,34 @@ ATTACK_MS = 1.0
 RMS_RELEASE_MS = 50.0
 """juce::dsp::NoiseGate's RMS filter release (its attack is 0), set in the constructor."""
 
-
-def _as_float32(value: Tensor) -> Tensor:
-    """``value`` with its forward value rounded to float32 as JUCE stores it; the gradient is the identity."""
-    rounded = value.detach().to(torch.float32).to(value.dtype)
-    return value + (rounded - value.detach())
+EMULATE_FLOAT32: bool = True
+"""Round the coefficients and the threshold to float32 as JUCE stores them. The rounded values are
+piecewise constant in the knobs, so finite-difference checks of the gradient set this to False;
+the analytic gradient is the same either way."""
 
 
 def juce_coefficient(time_ms: Tensor, sample_rate: float) -> Tensor:
     """BallisticsFilter's ``float(exp(-2 pi 1000 / fs / float(t_ms)))``; 0 below 1 us. Differentiable in t_ms."""
+    k = ballistics_coefficient(time_ms, sample_rate)
+    if not EMULATE_FLOAT32:
+        return k
     with torch.no_grad():
         t32 = time_ms.detach().to(torch.float32).to(torch.float64).cpu().numpy()
         exp_factor = -2.0 * math.pi * 1000.0 / sample_rate
         k32 = np.where(t32 < 1e-3, 0.0, np.exp(exp_factor / np.maximum(t32, 1e-3))).astype(np.float32)
         exact = torch.from_numpy(k32.astype(np.float64)).to(device=time_ms.device, dtype=time_ms.dtype)
-    k = ballistics_coefficient(time_ms, sample_rate)
     return k + (exact - k.detach())
 
 
 def juce_threshold(threshold_db: Tensor) -> Tensor:
     """``Decibels::decibelsToGain(dB, -200)`` in float32: 10^(dB/20), 0 at or below -200 dB."""
+    thr = torch.exp(threshold_db * (math.log(10.0) / 20.0))
+    thr = torch.where(threshold_db > -200.0, thr, torch.zeros_like(thr))
+    if not EMULATE_FLOAT32:
+        return thr
     with torch.no_grad():
         db32 = threshold_db.detach().to(torch.float32)
         exact = torch.where(db32 > -200.0, torch.pow(torch.tensor(10.0, dtype=torch.float32), db32 * 0.05), 0.0)
-    thr = torch.exp(threshold_db * (math.log(10.0) / 20.0))
-    thr = torch.where(threshold_db > -200.0, thr, torch.zeros_like(thr))
     return thr + (exact.to(thr.dtype) - thr.detach())
 
 
@@ -127,4 +130,5 @@ def noise_gate(
     return (gain * x64).to(x.dtype)
 
 
-__all__ = ["noise_gate", "gate_envelope", "juce_coefficient", "juce_threshold", "RATIO", "ATTACK_MS", "RMS_RELEASE_MS"]
+__all__ = ["noise_gate", "gate_envelope", "juce_coefficient", "juce_threshold", "RATIO", "ATTACK_MS", "RMS_RELEASE_MS",
+           "EMULATE_FLOAT32"]
