@@ -92,6 +92,8 @@ class DataConfig:
     dry_tone: float = 0.0  # training only: chance that the dry clip goes through a random tone stage (ddspfx.sources.tone)
     noise_floor: float = 0.0  # training only: chance that the dry clip carries a recording's hum and hiss (ddspfx.sources.tone)
     room: float = 0.0  # training only: chance that the dry clip is heard in a little room (ddspfx.sources.tone.random_room)
+    recording: float = 0.0  # training only: chance that the wet clip gets a recording's own character after the pedals (ddspfx.recording)
+    pair_guitars: bool = False  # training only: each clip's chain also played by a second guitar (for loss.invariance)
     plugin_render: float = 0.0  # training only: chance that a pedal is rendered by a third-party LADSPA plugin (ddspfx.plugins)
     plugin_exclude: str = ""  # comma-separated plugin names or families never drawn (held out), e.g. "lsp,mcp/phaser"
     train_folder: str = ""  # materialised training set (python -m ddspfx.data make); "" = generate on the fly
@@ -115,6 +117,7 @@ class LossConfig:
     stft_batch: int = 4  # STFT term on at most this many clips of the batch
     stft_teacher_perm: bool = False  # drive the proxy chain with the target order (only learn params)
     stft_gate_grad: bool = False  # let the STFT term train the presence gates (measured: it switches them all off)
+    invariance: float = 0.0  # weight of the difference between the answers for one chain on two guitars (data.pair_guitars)
     stft_grad_clip: float = 0.5  # max gradient norm the STFT term sends into each head output (0 = unclipped)
 
 

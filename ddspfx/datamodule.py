@@ -23,6 +23,7 @@ from ddspfx.sources.soundfont import check_training_source
 
 if TYPE_CHECKING:
     from ddspfx.data import EffectsDataset
+    from ddspfx.data.recipe import Recipe
     from ddspfx.sampler import SamplerConfig
 
 
@@ -34,6 +35,49 @@ def sampler_config(cfg: DataConfig) -> SamplerConfig:
                          effects=resolve_effects(cfg.effects))
 
 
+def recipe_from_config(cfg: DataConfig, split: str = "train") -> Recipe:
+    """The data recipe of ``split``: augmentations apply to training only (validation is the plain chain)."""
+    from ddspfx.data.recipe import Recipe
+    from ddspfx.plugins.table import name_list
+
+    if split != "train":
+        return Recipe(sampler=sampler_config(cfg))
+    return Recipe(sampler=sampler_config(cfg), render_variants=cfg.render_variants, dry_tone=cfg.dry_tone,
+                  noise_floor=cfg.noise_floor, plugin_render=cfg.plugin_render,
+                  plugin_exclude=name_list(cfg.plugin_exclude), room=cfg.room, recording=cfg.recording,
+                  pair=cfg.pair_guitars)
+
+
+def check_folder(folder: str, cfg: DataConfig, split: str) -> None:
+    """A materialised folder is trained on only if it was made from a training source with this config's recipe.
+
+    Why: the folder's wet clips were rendered when it was made; a config asking for other augmentations would
+    train on something else than the model card says. Folders made before recipes were recorded hold the plain
+    chain sampler's clips, so their recipe is that.
+    """
+    import json
+    from pathlib import Path
+
+    from ddspfx.data.layout import META
+    from ddspfx.data.recipe import Recipe
+    from ddspfx.sources import reserved_spec
+
+    meta_path = Path(folder) / META
+    if not meta_path.is_file():
+        raise DdspfxError(f"{folder} has no {META}: make it with python -m ddspfx.data make")
+    meta = json.loads(meta_path.read_text())
+    reason = reserved_spec(str(meta.get("source", "")))
+    if reason:
+        raise DdspfxError(f"{folder} was made from {meta.get('source')!r}, {reason}; make the folder from another source")
+    made = Recipe.from_dict(meta["recipe"]) if "recipe" in meta else Recipe.from_dict({"sampler": meta.get("sampler", {})})
+    wanted = recipe_from_config(cfg, split)
+    diff = made.differences(wanted)
+    # the sampler's drawing of chains is the folder's own business only where the config asks for nothing else
+    if diff:
+        raise DdspfxError(f"{folder} was made with another data recipe than data.* asks for ({'; '.join(diff)}); "
+                          "make a folder with these settings or set data.* to the folder's")
+
+
 def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,
                  dac_weights_hash: str | None = None) -> EffectsDataset:
     """The EffectsDataset of ``split`` ("train" or "val").
@@ -42,22 +86,16 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,
     cached by ``python -m ddspfx.data encode``, so the codec does not run every epoch.
     """
     from ddspfx.data import EffectsDataset
-    from ddspfx.plugins.table import name_list
 
     folder = cfg.train_folder if split == "train" else cfg.val_folder
     if folder:
+        check_folder(folder, cfg, split)
         return EffectsDataset.from_folder(folder, dac_weights_hash=dac_weights_hash)
     seed, n = (TRAIN_SEED, cfg.train_size) if split == "train" else (VAL_SEED, cfg.val_size)
     if seed + n > (VAL_SEED if split == "train" else TEST_SEED_BASE):
         raise DdspfxError(f"data.{split}_size {n} would overlap the next split's seed range; keep it below 10_000_000")
     dataset = EffectsDataset(source_spec=cfg.source, n=n, seed=seed, duration_s=cfg.duration_s,
-                             sample_rate=sample_rate, sampler=sampler_config(cfg),
-                             render_variants=cfg.render_variants if split == "train" else 0.0,
-                             dry_tone=cfg.dry_tone if split == "train" else 0.0,
-                             noise_floor=cfg.noise_floor if split == "train" else 0.0,
-                             plugin_render=cfg.plugin_render if split == "train" else 0.0,
-                             room=cfg.room if split == "train" else 0.0,
-                             plugin_exclude=name_list(cfg.plugin_exclude))
+                             sample_rate=sample_rate, recipe=recipe_from_config(cfg, split))
     check_training_source(dataset.source)  # the held-out judges' SoundFonts never reach training or validation
     return dataset
 

@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
     from ddspfx.sampler import SamplerConfig
 
     out = Path(args.out)
@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ddspfx.baselines import CNNBaseline
 
         cnn = CNNBaseline.load(args.cnn_checkpoint)  # fails fast, before the test set is rendered
-    examples = make_examples(args.source, args.n, args.seed, args.seconds, args.max_effects, args.order)
+    examples = make_examples(args.source, args.n, args.seed, args.seconds, args.max_effects, args.order,
+                             effects=estimator.model.effects)
     analyses = []
     for s in tqdm(range(0, len(examples), 32), desc="model", unit="batch"):
         analyses += estimator.analyse_many([ex.wet for ex in examples[s:s + 32]])

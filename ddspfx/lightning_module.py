@@ -13,6 +13,7 @@ from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.chain import Chain
 from ddspfx.config import Config, config_from_dict
 from ddspfx.errors import DdspfxError
+from ddspfx.invariance import invariance_loss, with_pairs
 from ddspfx.losses import DdspfxLoss, choice_weights, token_accuracy
 from ddspfx.model import DdspfxModel
 
@@ -61,8 +62,15 @@ class DdspfxLightning(L.LightningModule):
         return self.model(batch)
 
     def _common_step(self, batch: dict, stage: str) -> torch.Tensor:
+        paired = "wet_pair" in batch
+        if paired:  # one chain on two guitars: both halves learn the labels, and their answers are pulled together
+            batch = with_pairs(batch)
         out = self.model(batch)
         terms = self.loss_fn(out, batch, int(self.global_step) if stage == "train" else None)
+        if paired:
+            terms["invariance"] = invariance_loss(out, batch["param_mask"])
+            if self.cfg.loss.invariance > 0:
+                terms["loss"] = terms["loss"] + self.cfg.loss.invariance * terms["invariance"]
         tok_acc, seq_acc = token_accuracy(out["token_logits"], batch["tokens"][:, 1:], self.model.vocab.pad_id)
         presence_acc = ((out["presence_logits"] > 0).float() == batch["presence"]).float().mean()
         b = batch["tokens"].shape[0]

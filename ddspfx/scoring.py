@@ -247,11 +247,16 @@ def plot_results(out: Path, scorer: Scorer) -> list[str]:
 # --- test set -----------------------------------------------------------------------------
 
 
-def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: int, order: str) -> list[Example]:
+def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: int, order: str,
+                  effects: Sequence[str] = EFFECT_NAMES) -> list[Example]:
+    """``n`` test clips (test seeds ``TEST_SEED_BASE + seed``) with chains of the pedal types ``effects``
+    (a model is tested on the types it knows: pass ``model.effects``)."""
     from ddspfx.data import EffectsDataset  # renders with pedalboard; imported when a test set is made
+    from ddspfx.data.recipe import Recipe
 
+    sampler = SamplerConfig(max_effects=max_effects, order=check_order(order), effects=tuple(effects))
     ds = EffectsDataset(source_spec=source, n=n, seed=TEST_SEED_BASE + seed, duration_s=seconds,
-                        sampler=SamplerConfig(max_effects=max_effects, order=check_order(order)))
+                        recipe=Recipe(sampler=sampler))
     out = []
     for i in tqdm(range(n), desc="test set", unit="clip"):
         item = ds[i]

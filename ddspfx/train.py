@@ -17,7 +17,7 @@ from typing import Any, Literal, Sequence, cast, get_args
 
 import yaml
 
-from ddspfx.catalog import EFFECT_NAMES
+from ddspfx.catalog import EFFECT_NAMES, resolve_effects
 from ddspfx.config import Config, load_config
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
@@ -73,7 +73,9 @@ def data_description(cfg: Config) -> dict[str, Any]:
             "order": d.order, "train_seed_range": [0, d.train_size], "val_seed_range": [10_000_000, 10_000_000 + d.val_size],
             "train_folder": d.train_folder or None, "render_variants": d.render_variants, "dry_tone": d.dry_tone,
             "noise_floor": d.noise_floor, "plugin_render": d.plugin_render, "plugin_exclude": d.plugin_exclude,
-            "room": d.room, "plugin_implementations": drawable_plugins(d) if d.plugin_render > 0 else []}
+            "room": d.room, "recording": d.recording, "pair_guitars": d.pair_guitars,
+            "pedal_types": list(resolve_effects(d.effects)),
+            "plugin_implementations": drawable_plugins(d) if d.plugin_render > 0 else []}
 
 
 def drawable_plugins(d: Any) -> list[str]:

@@ -25,9 +25,10 @@ def _init(k: int, seconds: float) -> None:
 
     torch.set_num_threads(1)
     from ddspfx.data import EffectsDataset
+    from ddspfx.data.recipe import Recipe
     from ddspfx.sampler import SamplerConfig
 
-    ds = EffectsDataset("synth", n=10**9, seed=k, duration_s=seconds, sampler=SamplerConfig(min_effects=k, max_effects=k))
+    ds = EffectsDataset("synth", n=10**9, seed=k, duration_s=seconds, recipe=Recipe(sampler=SamplerConfig(min_effects=k, max_effects=k)))
     _STATE["ds"] = ds
     for i in range(3):  # build and compile the source, warm pedalboard
         ds[10**8 + i]

@@ -21,12 +21,13 @@ import soundfile as sf
 
 pytest.importorskip("gradio", reason="the web app needs the app extra: pip install 'ddspfx[app]'")
 
+from ddspfx.analysis import Analysis  # noqa: E402
 from ddspfx.app.analysis import analyse_upload, chain_html, error_line, pedalboard_snippet, read_clip  # noqa: E402
 from ddspfx.app.listening import CONDITIONS, ListeningTest, RatingStore, lowpass_anchor, read_ratings  # noqa: E402
 from ddspfx.app.report import analyse_ratings, condition_stats, write_report  # noqa: E402
 from ddspfx.chain import Chain  # noqa: E402
 from ddspfx.errors import DdspfxError  # noqa: E402
-from ddspfx.infer import Analysis, Estimator, line_up_dry  # noqa: E402
+from ddspfx.estimator import Estimator, line_up_dry  # noqa: E402
 from ddspfx.render import render_chain  # noqa: E402
 
 SR = 44_100
@@ -390,9 +391,10 @@ def test_report_screens_listeners_and_gives_t_intervals(tmp_path: Path) -> None:
 
 def test_listening_test_end_to_end_from_a_data_folder(tmp_path: Path, estimator: Estimator) -> None:
     from ddspfx.data.materialise import make_dataset
+    from ddspfx.data.recipe import Recipe
     from ddspfx.sampler import SamplerConfig
 
-    make_dataset(tmp_path / "data", 2, seconds=1.0, sampler=SamplerConfig(min_effects=1, max_effects=2),
+    make_dataset(tmp_path / "data", 2, seconds=1.0, recipe=Recipe(sampler=SamplerConfig(min_effects=1, max_effects=2)),
                  progress=False)
     db = tmp_path / "data" / "listening" / "ratings.sqlite"
     test = ListeningTest.open(tmp_path / "data", db)

@@ -15,6 +15,7 @@ from ddspfx.baselines.cnn import main
 from ddspfx.catalog import EFFECT_NAMES, EFFECTS, MAX_PARAMS, SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
 from ddspfx.data import chain_targets, collate
+from ddspfx.data.recipe import Recipe
 from ddspfx.errors import DdspfxError
 
 SMALL = CNNConfig(channels=(8, 16), hidden=64, dropout=0.0)
@@ -150,7 +151,7 @@ def _tiny_batch(n: int = 6, seconds: float = 0.5) -> dict:
     from ddspfx.data import EffectsDataset
     from ddspfx.sampler import SamplerConfig
 
-    ds = EffectsDataset("synth", n=n, seed=0, duration_s=seconds, sampler=SamplerConfig(min_effects=1, max_effects=3))
+    ds = EffectsDataset("synth", n=n, seed=0, duration_s=seconds, recipe=Recipe(sampler=SamplerConfig(min_effects=1, max_effects=3)))
     return collate([ds[i] for i in range(n)])
 
 

@@ -14,6 +14,7 @@ from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, normalise_params
 from ddspfx.chain import Chain
 from ddspfx.data import EffectsDataset, collate
 from ddspfx.data.__main__ import main
+from ddspfx.data.recipe import Recipe
 from ddspfx.render import run_pedalboard
 from ddspfx.sampler import SamplerConfig
 from ddspfx.vocab import PedalVocab
@@ -81,7 +82,7 @@ def test_deterministic_and_worker_safe():
 
 
 def test_collate_pads_tokens_and_audio():
-    ds = _ds(n=4, seed=1, sampler=SamplerConfig(min_effects=0, max_effects=3))
+    ds = _ds(n=4, seed=1, recipe=Recipe(sampler=SamplerConfig(min_effects=0, max_effects=3)))
     items = [ds[i] for i in range(4)]
     items[1] = dict(items[1], dry=items[1]["dry"][:1000], wet=items[1]["wet"][:1000])
     batch = collate(items)

@@ -12,6 +12,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.data import EffectsDataset
 from ddspfx.data.collate import collate
 from ddspfx.data.dataset import make_item
+from ddspfx.data.recipe import Recipe
 from ddspfx.plugins.render import installed_implementations, plugin_labels, sample_plugin_pedal
 from ddspfx.plugins.table import IMPLEMENTATIONS
 from ddspfx.vocab import PedalVocab
@@ -27,7 +28,7 @@ def _plugins_installed():
 
 
 def _examples(**kwargs):
-    return EffectsDataset("synth", n=12, seed=7, sampler=None, **kwargs)
+    return EffectsDataset("synth", n=12, seed=7, recipe=Recipe(**kwargs))
 
 
 def test_plugin_pedals_keep_type_and_order_and_label_only_what_they_define():

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.chain import Chain
+from ddspfx.data.recipe import Recipe
 from ddspfx.render import render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
 
@@ -78,7 +79,7 @@ def test_labels_jsonl_reproduces_wet_with_plain_pedalboard(tmp_path):
     """The public format: anyone can rebuild wet from dry + chain + output_gain with plain pedalboard."""
     from ddspfx.data.materialise import make_dataset
 
-    make_dataset(tmp_path, 3, seed=11, seconds=0.5, sampler=SamplerConfig(min_effects=2), progress=False)
+    make_dataset(tmp_path, 3, seed=11, seconds=0.5, recipe=Recipe(sampler=SamplerConfig(min_effects=2)), progress=False)
     lines = (tmp_path / "labels.jsonl").read_text().splitlines()
     assert len(lines) == 3
     for line in lines:

@@ -7,6 +7,7 @@ import pytest
 from scipy import signal
 
 from ddspfx.data.dataset import EffectsDataset
+from ddspfx.data.recipe import Recipe
 from ddspfx.sources import TARGET_DBFS
 from ddspfx.sources.biquad import rbj_highpass, rbj_lowpass, rbj_lowshelf
 from ddspfx.sources.tone import ToneStage, apply_tone, random_tone, tone_sos
@@ -73,7 +74,7 @@ def test_apply_tone_darkens_and_keeps_loudness():
 
 def test_dataset_dry_tone_colours_dry_only():
     plain = EffectsDataset("synth", n=8, seed=3)
-    toned = EffectsDataset("synth", n=8, seed=3, dry_tone=1.0)
+    toned = EffectsDataset("synth", n=8, seed=3, recipe=Recipe(dry_tone=1.0))
     for i in range(3):
         a, b = plain.example(i), toned.example(i)
         assert a.chain == b.chain  # the guitar's tone is no pedal: the labels stay
@@ -83,14 +84,14 @@ def test_dataset_dry_tone_colours_dry_only():
         assert peak <= 0.99 + 1e-6 and rms_db <= TARGET_DBFS + 0.01
         assert rms_db == pytest.approx(TARGET_DBFS, abs=0.01) or peak == pytest.approx(0.99, abs=1e-4)
     # probability 0 leaves example i exactly as before
-    np.testing.assert_array_equal(EffectsDataset("synth", n=8, seed=3, dry_tone=0.0).example(0).dry, plain.example(0).dry)
+    np.testing.assert_array_equal(EffectsDataset("synth", n=8, seed=3, recipe=Recipe(dry_tone=0.0)).example(0).dry, plain.example(0).dry)
 
 
 def test_dataset_dry_tone_must_be_a_probability():
     from ddspfx.errors import DdspfxError
 
     with pytest.raises(DdspfxError, match="dry_tone"):
-        EffectsDataset("synth", n=1, dry_tone=1.5)
+        EffectsDataset("synth", n=1, recipe=Recipe(dry_tone=1.5))
 
 
 def test_noise_floor_sits_in_its_range_below_the_clip():
@@ -121,13 +122,13 @@ def test_noise_floor_hum_is_at_the_mains_frequency():
 
 def test_dataset_noise_floor_keeps_labels_and_is_off_at_zero():
     plain = EffectsDataset("synth", n=4, seed=5)
-    noisy = EffectsDataset("synth", n=4, seed=5, noise_floor=1.0)
+    noisy = EffectsDataset("synth", n=4, seed=5, recipe=Recipe(noise_floor=1.0))
     for i in range(3):
         a, b = plain.example(i), noisy.example(i)
         assert a.chain == b.chain  # hum and hiss are no pedal
         diff_db = 20 * np.log10(np.std(b.dry.astype(np.float64) - a.dry) / np.std(a.dry.astype(np.float64)))
         assert -72.5 < diff_db < -41.5
-    np.testing.assert_array_equal(EffectsDataset("synth", n=4, seed=5, noise_floor=0.0).example(1).wet, plain.example(1).wet)
+    np.testing.assert_array_equal(EffectsDataset("synth", n=4, seed=5, recipe=Recipe(noise_floor=0.0)).example(1).wet, plain.example(1).wet)
 
 
 def test_room_impulse_response_has_the_drawn_ratio_and_decay():
@@ -156,13 +157,13 @@ def test_little_rooms_decay_faster_than_any_labelled_reverb():
 
 def test_dataset_room_keeps_labels_length_and_loudness_and_is_off_at_zero():
     plain = EffectsDataset("synth", n=4, seed=5)
-    roomed = EffectsDataset("synth", n=4, seed=5, room=1.0)
+    roomed = EffectsDataset("synth", n=4, seed=5, recipe=Recipe(room=1.0))
     for i in range(3):
         a, b = plain.example(i), roomed.example(i)
         assert a.chain == b.chain and b.dry.shape == a.dry.shape  # a room is no pedal
         assert not np.allclose(a.dry, b.dry)
         rms_db = 20 * np.log10(np.sqrt(np.mean(b.dry.astype(np.float64) ** 2)))
         assert rms_db <= TARGET_DBFS + 0.01 and float(np.max(np.abs(b.dry))) <= 0.99 + 1e-6
-    np.testing.assert_array_equal(EffectsDataset("synth", n=4, seed=5, room=0.0).example(1).wet, plain.example(1).wet)
+    np.testing.assert_array_equal(EffectsDataset("synth", n=4, seed=5, recipe=Recipe(room=0.0)).example(1).wet, plain.example(1).wet)
     with pytest.raises(Exception, match="room"):
-        EffectsDataset("synth", n=1, room=2.0)
+        EffectsDataset("synth", n=1, recipe=Recipe(room=2.0))

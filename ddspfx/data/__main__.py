@@ -60,9 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "make":
         from ddspfx.data.materialise import make_dataset
+        from ddspfx.data.recipe import Recipe
 
         done = make_dataset(args.out, args.n, source=args.source, seed=args.seed, workers=args.workers,
-                            seconds=args.seconds, sampler=_sampler(args, 0))
+                            seconds=args.seconds, recipe=Recipe(sampler=_sampler(args, 0)))
         print(f"{args.out}: rendered {done} new example(s); {args.n} in {args.out / 'labels.jsonl'}")
         return 0
     from ddspfx.data.preview import preview

@@ -19,9 +19,11 @@ from torch.utils.data import Dataset
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
 from ddspfx.data.layout import read_labels
+from ddspfx.data.recipe import Recipe, stream
 from ddspfx.errors import DdspfxError
-from ddspfx.render import render_chain
+from ddspfx.render import PEAK_CEILING, render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.sources.tone import add_noise_floor, apply_room, apply_tone, random_room, random_tone
 from ddspfx.targets import chain_targets
 from ddspfx.vocab import PedalVocab
 
@@ -42,52 +44,35 @@ class Example:
     seed: int
     unlabelled: frozenset[tuple[str, str]] = frozenset()  # (effect, knob) pairs whose value the clip does not tell
     proxy_exact: bool = True  # False when a pedal was rendered by a design the proxies do not reproduce
+    pair: "Example | None" = None  # the same chain on a second guitar (``Recipe.pair``)
 
 
-def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: float, sample_rate: int,
-                     render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0,
-                     plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = (), room: float = 0.0) -> Example:
-    """Source clip -> random chain -> pedalboard render, all from one seeded generator.
-
-    With ``render_variants`` > 0 each pedal is rendered by another design of its type with that
-    probability (:mod:`ddspfx.variants`), drawn from a second generator, so the dry clip and the chain
-    of example ``i`` are the same as without. With ``dry_tone`` > 0 the dry clip goes through a random
-    tone stage (:mod:`ddspfx.sources.tone`) with that probability, drawn from a third generator: it is
-    part of the guitar, so the labels do not change. With ``noise_floor`` > 0 the dry clip gets a
-    recording's hum and hiss (:func:`ddspfx.sources.tone.noise_floor`) with that probability, from a
-    fourth generator; the labels do not change either. With ``plugin_render`` > 0 each pedal is rendered
-    by a third-party LADSPA plugin of its type with that probability (:mod:`ddspfx.plugins`; not those
-    whose name starts with an entry of ``plugin_exclude``), from a fifth generator: the effect types and
-    their order stay labelled, knobs only where the plugin's knob means the catalog's (the rest go into
-    ``Example.unlabelled``). With ``room`` > 0 the dry clip is heard in a little room (a close microphone:
-    :func:`ddspfx.sources.tone.random_room`, reverberation times below every catalog reverb's) with that
-    probability, from a sixth generator, after the tone stage and before the noise floor; no pedal made it.
-    """
-    rng = np.random.default_rng(seed)
+def _dry_clip(source: Any, rng: np.random.Generator, seed: int, duration_s: float, sample_rate: int,
+              recipe: Recipe) -> np.ndarray:
+    """The dry guitar of one example: the source's clip, then the augmentations that belong to the guitar."""
     dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
-    if dry_tone > 0.0:
-        tone_rng = np.random.default_rng([seed, 2])
-        if tone_rng.random() < dry_tone:
-            from ddspfx.sources.tone import apply_tone, random_tone
+    tone_rng = stream(seed, "dry_tone")
+    if recipe.dry_tone > 0.0 and tone_rng.random() < recipe.dry_tone:
+        dry = apply_tone(dry, random_tone(tone_rng), sample_rate)
+    room_rng = stream(seed, "room")
+    if recipe.room > 0.0 and room_rng.random() < recipe.room:
+        dry = apply_room(dry, random_room(room_rng), sample_rate, room_rng)
+    noise_rng = stream(seed, "noise_floor")
+    if recipe.noise_floor > 0.0 and noise_rng.random() < recipe.noise_floor:
+        dry = add_noise_floor(dry, noise_rng, sample_rate)
+    return dry
 
-            dry = apply_tone(dry, random_tone(tone_rng), sample_rate)
-    if room > 0.0:
-        room_rng = np.random.default_rng([seed, 6])
-        if room_rng.random() < room:
-            from ddspfx.sources.tone import apply_room, random_room
 
-            dry = apply_room(dry, random_room(room_rng), sample_rate, room_rng)
-    if noise_floor > 0.0:
-        noise_rng = np.random.default_rng([seed, 3])
-        if noise_rng.random() < noise_floor:
-            from ddspfx.sources.tone import add_noise_floor
+def _render(dry: np.ndarray, chain: Chain, seed: int, sample_rate: int, recipe: Recipe
+            ) -> tuple[np.ndarray, float, Chain, frozenset[tuple[str, str]], bool]:
+    """(wet, output_gain, labelled chain, unlabelled knobs, proxy_exact) of ``chain`` on ``dry`` under ``recipe``.
 
-            dry = add_noise_floor(dry, noise_rng, sample_rate)
-    chain = sampler.sample(rng, dry, sample_rate)
-    if plugin_render > 0.0:
+    Pure in (dry, chain, seed): the second guitar of a pair gets the same implementations as the first.
+    """
+    if recipe.plugin_render > 0.0:
         from ddspfx.plugins.render import PluginFault, draw_plugin_pedals, plugin_labels, render_mixed_chain
 
-        steps = draw_plugin_pedals(np.random.default_rng([seed, 4]), chain, plugin_render, plugin_exclude)
+        steps = draw_plugin_pedals(stream(seed, "plugin_render"), chain, recipe.plugin_render, recipe.plugin_exclude)
         if any(s is not None for s in steps):
             try:
                 wet, gain = render_mixed_chain(dry, chain, steps, sample_rate)
@@ -95,14 +80,56 @@ def generate_example(source: Any, sampler: ChainSampler, seed: int, duration_s: 
                 warnings.warn(f"example seed {seed}: {fault}; this clip falls back to pedalboard", stacklevel=2)
             else:
                 labels = plugin_labels(chain, steps)
-                return Example(dry, wet, labels.chain, gain, seed, labels.unlabelled, proxy_exact=False)
-    if render_variants > 0.0:
+                return wet, gain, labels.chain, labels.unlabelled, False
+    if recipe.render_variants > 0.0:
         from ddspfx.variants import render_randomised
 
-        wet, gain = render_randomised(dry, chain, sample_rate, render_variants, np.random.default_rng([seed, 1]))
+        wet, gain = render_randomised(dry, chain, sample_rate, recipe.render_variants, stream(seed, "render_variants"))
     else:
         wet, gain = render_chain(dry, chain, sample_rate)
-    return Example(dry, wet, chain, gain, seed)
+    return wet, gain, chain, frozenset(), True
+
+
+def _recorded(wet: np.ndarray, seed: int, sample_rate: int, recipe: Recipe) -> np.ndarray:
+    """The wet clip as a recording hears it: its own character after the pedals, with no label."""
+    rng = stream(seed, "recording")
+    if recipe.recording > 0.0 and rng.random() < recipe.recording:
+        from ddspfx.recording import apply_recording, draw_recording
+
+        wet = np.asarray(apply_recording(wet, sample_rate, draw_recording(rng)), dtype=np.float32)
+        peak = float(np.max(np.abs(wet))) if wet.size else 0.0
+        if peak > PEAK_CEILING:  # the character may lift a peak: the clip stays under the render's ceiling
+            wet = wet * np.float32(PEAK_CEILING / peak)
+    return wet
+
+
+def generate_example(source: Any, seed: int, duration_s: float, sample_rate: int, recipe: Recipe | None = None,
+                     sampler: ChainSampler | None = None) -> Example:
+    """Source clip -> random chain -> reference render, each draw from its own stream of ``seed`` (see
+    :mod:`ddspfx.data.recipe`).
+
+    The guitar's own augmentations (tone stage, little room, noise floor) change the dry clip and no label.
+    Other designs (``render_variants``) and third-party plugins (``plugin_render``; the effect types and
+    their order stay labelled, knobs only where the plugin's knob means the catalog's, the rest go into
+    ``Example.unlabelled``) change how the chain is rendered. A recording's own character (``recording``)
+    changes the wet clip after the pedals, with no label. With ``pair``, a second guitar (the source's
+    clip of another stream: another phrase, and another guitar where the source draws them) plays the same
+    chain with the same implementations. ``sampler`` is ``ChainSampler(recipe.sampler)``, passed to reuse one.
+    """
+    recipe = recipe or Recipe()
+    sampler = sampler or ChainSampler(recipe.sampler)
+    rng = np.random.default_rng(seed)
+    dry = _dry_clip(source, rng, seed, duration_s, sample_rate, recipe)
+    chain = sampler.sample(rng, dry, sample_rate)
+    wet, gain, labelled, unlabelled, exact = _render(dry, chain, seed, sample_rate, recipe)
+    example = Example(dry, _recorded(wet, seed, sample_rate, recipe), labelled, gain, seed, unlabelled, exact)
+    if recipe.pair:
+        pair_seed = int(stream(seed, "pair").integers(2**62))
+        dry2 = _dry_clip(source, np.random.default_rng(pair_seed), pair_seed, duration_s, sample_rate, recipe)
+        wet2, gain2, *_ = _render(dry2, chain, seed, sample_rate, recipe)
+        example.pair = Example(dry2, _recorded(wet2, pair_seed, sample_rate, recipe), labelled, gain2, pair_seed,
+                               unlabelled, exact)
+    return example
 
 
 def make_item(dry: np.ndarray, wet: np.ndarray, chain: Chain, output_gain: float, vocab: PedalVocab,
@@ -141,32 +168,24 @@ class EffectsDataset(Dataset):
     """
 
     def __init__(self, source_spec: Any = "synth", n: int = 10_000, seed: int = 0, duration_s: float = 2.0,
-                 sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
-                 render_variants: float = 0.0, dry_tone: float = 0.0, noise_floor: float = 0.0,
-                 plugin_render: float = 0.0, plugin_exclude: tuple[str, ...] = (), room: float = 0.0) -> None:
+                 sample_rate: int = SAMPLE_RATE, recipe: Recipe | None = None) -> None:
         if n < 0:
             raise DdspfxError(f"dataset size must be >= 0, got {n}")
-        for name, p in (("render_variants", render_variants), ("dry_tone", dry_tone), ("noise_floor", noise_floor),
-                        ("plugin_render", plugin_render), ("room", room)):
-            if not 0.0 <= p <= 1.0:
-                raise DdspfxError(f"{name} is a probability in [0, 1], got {p}")
-        self.render_variants = float(render_variants)
-        self.dry_tone = float(dry_tone)
-        self.noise_floor = float(noise_floor)
-        self.plugin_render = float(plugin_render)
-        self.plugin_exclude = tuple(plugin_exclude)
-        self.room = float(room)
+        self.recipe = recipe or Recipe()
         self.source_spec = source_spec
         self.n = int(n)
         self.seed = int(seed)
         self.duration_s = float(duration_s)
         self.sample_rate = int(sample_rate)
-        self.sampler_config = sampler or SamplerConfig()
         self.vocab = PedalVocab()
         self._source: Any = None
-        self._sampler = ChainSampler(self.sampler_config)
+        self._sampler = ChainSampler(self.recipe.sampler)
         self._folder: _FolderIndex | None = None
         self._dac_hash: str | None = None
+
+    @property
+    def sampler_config(self) -> SamplerConfig:
+        return self.recipe.sampler
 
     @classmethod
     def from_folder(cls, root: str | Path, dac_weights_hash: str | None = None) -> "EffectsDataset":
@@ -202,15 +221,18 @@ class EffectsDataset(Dataset):
         """The raw example ``index`` (generated, not read from a folder)."""
         if not 0 <= index < self.n:
             raise IndexError(f"example {index} outside 0..{self.n - 1}")
-        return generate_example(self.source, self._sampler, example_seed(self.seed, index), self.duration_s, self.sample_rate,
-                                self.render_variants, self.dry_tone, self.noise_floor, self.plugin_render,
-                                self.plugin_exclude, self.room)
+        return generate_example(self.source, example_seed(self.seed, index), self.duration_s, self.sample_rate,
+                                self.recipe, self._sampler)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._folder is not None:
             return self._read(self._folder, index)
         ex = self.example(int(index))
-        return make_item(ex.dry, ex.wet, ex.chain, ex.output_gain, self.vocab, ex.unlabelled, ex.proxy_exact)
+        item = make_item(ex.dry, ex.wet, ex.chain, ex.output_gain, self.vocab, ex.unlabelled, ex.proxy_exact)
+        if ex.pair is not None:  # the same chain on a second guitar: its audio only, the labels are the same
+            item["dry_pair"] = torch.from_numpy(np.ascontiguousarray(ex.pair.dry, dtype=np.float32))
+            item["wet_pair"] = torch.from_numpy(np.ascontiguousarray(ex.pair.wet, dtype=np.float32))
+        return item
 
     def _read(self, folder: _FolderIndex, index: int) -> dict[str, Any]:
         import soundfile as sf

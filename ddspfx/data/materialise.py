@@ -2,7 +2,7 @@
 
 Folder layout (``ddspfx.data.layout`` reads and names it)::
 
-    DIR/meta.json            how the folder was made (source, seed, seconds, sample rate); a rerun must agree
+    DIR/meta.json            how the folder was made (source, seed, seconds, sample rate, data recipe); a rerun must agree
     DIR/dry/000123.wav       float32 mono wav
     DIR/wet/000123.wav       = output_gain * Chain.from_list(chain).to_pedalboard()(dry), fitted to len(dry)
     DIR/labels.jsonl         one JSON object per finished example, sorted by id once the run completes
@@ -17,16 +17,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.layout import FORMAT_VERSION, LABELS, META, example_paths, read_labels, write_wav
+from ddspfx.data.recipe import Recipe
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_write_text
-from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.sampler import ChainSampler
 
 
 def repair(root: Path) -> dict[int, dict[str, Any]]:
@@ -68,10 +68,10 @@ def _check_meta(root: Path, meta: dict[str, Any]) -> None:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(root: str, source: str, seed: int, seconds: float, sample_rate: int, sampler: dict[str, Any]) -> None:
+def _init_worker(root: str, source: str, seed: int, seconds: float, sample_rate: int, recipe: dict[str, Any]) -> None:
     _WORKER["root"] = Path(root)
     _WORKER["dataset"] = EffectsDataset(source, n=2**62, seed=seed, duration_s=seconds, sample_rate=sample_rate,
-                                        sampler=SamplerConfig(**sampler))
+                                        recipe=Recipe.from_dict(recipe))
 
 
 def _make_one(index: int) -> dict[str, Any]:
@@ -92,9 +92,13 @@ def _make_one(index: int) -> dict[str, Any]:
 
 
 def make_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0, workers: int = 1,
-                 seconds: float = 2.0, sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None,
+                 seconds: float = 2.0, sample_rate: int = SAMPLE_RATE, recipe: Recipe | None = None,
                  progress: bool = True) -> int:
-    """Materialise examples 0..n-1 into ``out`` (resuming); returns how many were rendered this run."""
+    """Materialise examples 0..n-1 into ``out`` (resuming); returns how many were rendered this run.
+
+    The recipe is written into ``meta.json``; training on the folder checks it (``ddspfx.datamodule.check_folder``).
+    A recipe with ``pair`` is refused: a folder holds one wet clip per example.
+    """
     from tqdm import tqdm
 
     if n < 1:
@@ -110,17 +114,17 @@ def make_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0, 
     if root.exists() and not root.is_dir():
         raise DdspfxError(f"--out {root} is a file; give a folder")
     root.mkdir(parents=True, exist_ok=True)
-    sampler = sampler or SamplerConfig()
-    sampler_dict = asdict(sampler)
-    sampler_dict["effects"] = list(sampler_dict["effects"])
+    recipe = recipe or Recipe()
+    if recipe.pair:
+        raise DdspfxError("a materialised folder holds one guitar per example; generate paired examples on the fly")
     meta = {"format": FORMAT_VERSION, "source": source, "seed": int(seed), "seconds": float(seconds),
-            "sample_rate": int(sample_rate), "sampler": sampler_dict}
+            "sample_rate": int(sample_rate), "sampler": recipe.to_dict()["sampler"], "recipe": recipe.to_dict()}
     meta = json.loads(json.dumps(meta))  # tuples -> lists, as a rerun reads them back
     _check_meta(root, meta)
-    ChainSampler(sampler)  # validate before starting workers
+    ChainSampler(recipe.sampler)  # validate before starting workers
     done = repair(root)
     todo = [i for i in range(n) if i not in done]
-    init_args = (str(root), source, int(seed), float(seconds), int(sample_rate), asdict(sampler))
+    init_args = (str(root), source, int(seed), float(seconds), int(sample_rate), recipe.to_dict())
     with open(root / LABELS, "a", encoding="utf-8") as labels, \
             tqdm(total=n, initial=n - len(todo), unit="clip", disable=not progress, desc="make") as bar:
 

@@ -10,6 +10,7 @@ import numpy as np
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.layout import write_wav
+from ddspfx.data.recipe import Recipe
 from ddspfx.fileio import atomic_path
 from ddspfx.sampler import SamplerConfig
 
@@ -34,7 +35,7 @@ def preview(out: str | Path = "preview", n: int = 4, source: str = "synth", seed
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ds = EffectsDataset(source, n=n, seed=seed, duration_s=seconds, sample_rate=sample_rate,
-                        sampler=sampler or SamplerConfig(min_effects=1))
+                        recipe=Recipe(sampler=sampler or SamplerConfig(min_effects=1)))
     fig, axes = plt.subplots(n, 2, figsize=(12, 2.6 * n), squeeze=False)
     for i in range(n):
         ex = ds.example(i)

@@ -75,3 +75,17 @@ def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
 
 
 __all__ = ["Source", "MixSource", "make_source", "shifted_phrase", "SPECS", "TARGET_DBFS"]
+
+
+def reserved_spec(spec: str) -> str:
+    """Why ``spec`` may not reach training ("" if it may): it names a bank kept as held-out evaluation data.
+
+    Read from the spec string alone (no file is opened), so a materialised folder's recorded source can be
+    checked on a machine that lacks the bank; :func:`ddspfx.sources.soundfont.check_training_source` checks a
+    built source, symlinks included.
+    """
+    from ddspfx.sources.soundfont import RESERVED
+
+    text = spec.lower()
+    hit = next((frag for frag in RESERVED if frag in text), None)
+    return f"which plays {hit}, held-out evaluation data" if hit else ""
