@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ddspfx.analysis import Analysis
 from ddspfx.catalog import (
     TYPICAL_ORDER,
     denormalise,
@@ -38,10 +39,8 @@ from ddspfx.catalog import (
 from ddspfx.chain import Chain, Pedal
 from ddspfx.metrics import peak_normalise
 
-if TYPE_CHECKING:  # infer imports this module at run time; the type alone creates no cycle
+if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap
     from torch import Tensor
-
-    from ddspfx.infer import Analysis
 
 SET_MARGIN = 0.10
 """A candidate with another effect set must be this much closer (relative MR-STFT distance) than the best
@@ -116,6 +115,8 @@ class RefineResult:
     """(fitted chain, pedalboard distance) of every candidate tried, the estimate itself last."""
     sisdr: tuple[float, float] | None = None
     """(before, after) SI-SDR in dB of the waveform stage (:func:`polish_waveform`), where it ran."""
+    refined: bool = True
+    """False when nothing was fitted (``steps=0``): the distances only measure the estimate."""
 
     @property
     def candidates(self) -> list[tuple[list[str], float]]:
@@ -123,6 +124,8 @@ class RefineResult:
         return [(c.effects, d) for c, d in self.scored]
 
     def summary(self) -> str:
+        if not self.refined:
+            return f"distance to the clip: dry {self.distance_dry:.3f}, estimate {self.distance_before:.3f} (not refined)"
         estimate = self.candidates[-1][0] if self.candidates else []
         added = [e for e in self.analysis.chain.effects if e not in estimate]
         removed = [e for e in estimate if e not in self.analysis.chain.effects]
@@ -238,6 +241,11 @@ def _rms_normalised(x: Tensor) -> Tensor:
     """Each item (B, 1, T) at unit RMS: the loss compares shapes, not levels."""
     return x / x.pow(2).mean(dim=(-2, -1), keepdim=True).sqrt().clamp_min(1e-8)
 
+
+Progress = Callable[[int, int], None]
+"""``on_progress(done, total)``: :func:`refine` calls it after each fit of a candidate chain (search or polish) with
+the fits done and the most it could do (a time limit usually stops it sooner); the command line and the app pass
+their own (a bar on stderr; a message to the page)."""
 
 Monitor = Callable[[int, Chain], tuple[float, bool]]
 """``monitor(steps done, chain) -> (score, go on)``: scores the knobs a fit would return now (lower is better)
@@ -556,8 +564,8 @@ def extra_candidates(chain: Chain, confidence: dict[str, float] | None = None) -
 
 def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
            max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR,
-           budget_s: float | None = DEFAULT_BUDGET_S, progress: bool = False, schedule: Schedule = Schedule(),
-           waveform_s: float = 0.0) -> RefineResult:
+           budget_s: float | None = DEFAULT_BUDGET_S, schedule: Schedule = Schedule(), waveform_s: float = 0.0,
+           on_progress: Progress | None = None) -> RefineResult:
     """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one
     pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`), or no
     pedal at all when the dry itself is closer than all of them: the result is never farther from the clip
@@ -571,15 +579,12 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
     spent. A fit under way stops at its next check (the knobs closest so far are kept). The first candidate is always
     started (its grid search runs whole). A limit in seconds makes the answer depend on the machine's speed and load;
     ``None`` (no limit: the estimate's own candidates, however long they take) or a limit the search never reaches
-    does not. ``progress`` shows
-    a bar on stderr. Last, with ``waveform_s`` > 0, the winner's knobs are fitted to the waveform
+    does not. ``on_progress(done, total)`` is called after each fit (:data:`Progress`). Last, with ``waveform_s`` > 0, the winner's knobs are fitted to the waveform
     (:func:`polish_waveform`) for that many seconds (with a budget: what is left of it), and kept when that brings the
     render closer by SI-SDR and no farther by MR-STFT.
     ``steps=0`` only measures how close the estimate already is.
     """
     import time
-
-    from tqdm import tqdm
 
     began = time.perf_counter()
     from ddspfx.render import render_chain
@@ -595,7 +600,7 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
     d_dry = dist(dry)
     d_before = pedalboard_distance(analysis.chain)
     if steps <= 0:
-        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain, d_before)])
+        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain, d_before)], refined=False)
     seg = min(n, int(max_seconds * sample_rate))
     search = seg if schedule.search_seconds is None else min(seg, int(schedule.search_seconds * sample_rate))
     # keep the best estimate's values for effects it found; else the alternative's own
@@ -645,17 +650,12 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
         s = 0 if any(not get_effect(p.effect).time_invariant for p in chain) else _loudest_segment(wet, length)
         return dry[s:s + length], wet[s:s + length]
 
-    # with a limit the bar counts its seconds (the candidates are more than it can fit), else the candidates
-    bar = tqdm(total=budget_s if budget_s is not None else len(starts), desc="refine", disable=not progress,
-               leave=False, unit="s" if budget_s is not None else "chain",
-               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}" if budget_s is not None else None)
+    fits = [0, len(starts) + (min(schedule.polish, len(starts)) if search < seg else 0)]  # (done, most possible)
 
     def advance() -> None:
-        if budget_s is None:
-            bar.update(1)
-        else:
-            bar.n = min(time.perf_counter() - began, budget_s)
-        bar.set_postfix_str(f"{len(scored)} chain(s) fitted")
+        fits[0] += 1
+        if on_progress is not None:
+            on_progress(fits[0], fits[1])
 
     for start in starts:
         if scored and spent(searching):
@@ -677,7 +677,6 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
             if d_polished < d:
                 scored[i] = (polished, d_polished)
             advance()
-    bar.close()
     scored.append((analysis.chain, d_before))  # never worse than the estimate itself
     result = RefineResult(analysis, d_dry, d_before, d_before, scored)
     best_chain, best_d = scored[choose(result.candidates, analysis.chain.effects, set_margin)]
@@ -693,8 +692,5 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
             result.sisdr = (before, after if kept else before)  # (not a candidate of ``scored``: the winner, fitted on)
             if kept:
                 best_chain, best_d = polished, d_polished
-    new = type(analysis)(chain=best_chain, effect_confidence=analysis.effect_confidence,
-                         order_confidence=analysis.order_confidence, alternatives=analysis.alternatives,
-                         windows=analysis.windows)
-    result.analysis, result.distance_after = new, best_d
+    result.analysis, result.distance_after = replace(analysis, chain=best_chain), best_d
     return result

@@ -235,7 +235,7 @@ def section_infer(s: Settings) -> list[Row]:
 
     torch.set_num_threads(1)
     from ddspfx.catalog import SAMPLE_RATE
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
     from ddspfx.render import render_chain
     from ddspfx.sampler import ChainSampler, SamplerConfig
     from ddspfx.sources import make_source

@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ddspfx.checkpoint import provenance
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
 
     torch.set_num_threads(1)
     est = Estimator(args.checkpoint, beam=args.beam)

@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
 
     args = build_parser().parse_args(argv)
     if args.n < 1:

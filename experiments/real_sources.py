@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ddspfx.checkpoint import provenance
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
 
     torch.set_num_threads(1)
     models = dict(m.split("=", 1) for m in args.model) if args.model else {"shipped": ""}

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n < 1 or args.steps < 1:
         raise DdspfxError("--n and --steps must be at least 1")
     torch.set_num_threads(1)
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
     from ddspfx.refine import choose, refine
 
     t0 = time.time()

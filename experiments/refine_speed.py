@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ddspfx.checkpoint import provenance
-    from ddspfx.infer import Estimator, dry_estimator, line_up_dry
+    from ddspfx.estimator import Estimator, dry_estimator, line_up_dry
     from experiments.with_dry import DRY, Answer, Clock, score_system
 
     torch.set_num_threads(1)  # the budget is per clip on one core

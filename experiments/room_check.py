@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ddspfx.data.dataset import example_seed
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
     from experiments.ood_check import dry_false_alarms
     from experiments.real_sources import make_dry_source
 

@@ -75,7 +75,7 @@ def choose_set(sets: Sequence[Sequence[str]], dists: Sequence[float], margin: fl
 
 def measure_clip(clip: Any, model: Any, steps: int) -> dict[str, Any]:
     """Every candidate of one clip, fitted and rendered, with both distances."""
-    from ddspfx.infer import line_up_dry
+    from ddspfx.estimator import line_up_dry
     from ddspfx.refine import PRIOR, ClipDistance, fit_params
     from ddspfx.render import render_chain
 
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from ddspfx.checkpoint import provenance
-    from ddspfx.infer import Estimator, dry_estimator
+    from ddspfx.estimator import Estimator, dry_estimator
     from experiments.refine_speed import development_set
 
     torch.set_num_threads(1)

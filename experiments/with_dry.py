@@ -216,7 +216,7 @@ class Clock:
 def answer_clip(clip: Handed, blind: dict[str, Any], dry_model: Any | None, budgets: Sequence[float | None],
                 steps: int, toggles: int, sample_rate: int) -> dict[str, Answer]:
     """Every system's answer for one clip: baselines, blind models, the dry-aware model, refinement per budget."""
-    from ddspfx.infer import line_up_dry
+    from ddspfx.estimator import line_up_dry
     from ddspfx.refine import refine
 
     wet, clean = clip.example.wet, clip.example.dry
@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_models(args: argparse.Namespace) -> tuple[dict[str, Any], Any | None, str]:
     """(blind estimators by name, the dry-aware estimator or None, a sentence on where the dry-aware row comes from)."""
     from ddspfx.checkpoint import DEFAULT_DRY_CHECKPOINT
-    from ddspfx.infer import Estimator, dry_estimator
+    from ddspfx.estimator import Estimator, dry_estimator
 
     pairs = [m.split("=", 1) for m in args.model] or [["shipped", ""]]
     if any(len(p) != 2 or not p[0] for p in pairs):

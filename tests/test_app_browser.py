@@ -48,7 +48,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 def app_url():
     from ddspfx.app.page import build_app, launch
     from ddspfx.app.workspace import Workspace
-    from ddspfx.infer import Estimator
+    from ddspfx.estimator import Estimator
 
     workspace = Workspace.create()
     estimator = Estimator()

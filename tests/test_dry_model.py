@@ -11,7 +11,8 @@ import torch
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
-from ddspfx.infer import Estimator, main
+from ddspfx.estimator import Estimator
+from ddspfx.infer import main
 from ddspfx.sources import make_source
 
 

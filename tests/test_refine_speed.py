@@ -106,8 +106,8 @@ def test_refine_races_a_candidate_far_behind_and_keeps_the_closest_knobs(monkeyp
     """The estimate's chain is fitted first; an alternative still far behind it after ``Schedule.rung`` steps is
     stopped there, and every fitted chain's distance is the closest its fit saw."""
     import ddspfx.refine as refine_mod
+    from ddspfx.analysis import Analysis
     from ddspfx.catalog import EFFECT_NAMES
-    from ddspfx.infer import Analysis
 
     dry = _pluck(0.5)
     wet = pedalboard.Distortion(drive_db=20.0)(dry[None], SAMPLE_RATE)[0]
@@ -137,8 +137,8 @@ def test_refine_searches_on_an_excerpt_then_polishes_the_closest_on_the_whole_cl
     """Schedule.search_seconds: every candidate is fitted on an excerpt; the ``polish`` closest are fitted again
     on the whole clip, and a polish is kept only where it comes closer."""
     import ddspfx.refine as refine_mod
+    from ddspfx.analysis import Analysis
     from ddspfx.catalog import EFFECT_NAMES
-    from ddspfx.infer import Analysis
 
     dry = np.concatenate([_pluck(1.0, seed=3), _pluck(1.0, f0=247.0, seed=4)])
     wet = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=20.0),
@@ -177,8 +177,8 @@ def test_a_time_limit_leaves_its_reserve_to_the_polish(monkeypatch):
     import time
 
     import ddspfx.refine as refine_mod
+    from ddspfx.analysis import Analysis
     from ddspfx.catalog import EFFECT_NAMES
-    from ddspfx.infer import Analysis
 
     dry = np.concatenate([_pluck(1.0, seed=3), _pluck(1.0, f0=247.0, seed=4)])
     wet = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=20.0),

@@ -64,8 +64,8 @@ def test_the_stage_stops_at_its_deadline():
 
 def test_refine_keeps_the_waveform_fit_only_when_closer_by_both_measures():
     """It runs on the winner and is kept only closer by SI-SDR and no farther by MR-STFT; ``waveform_s=0`` skips it."""
+    from ddspfx.analysis import Analysis
     from ddspfx.catalog import EFFECT_NAMES
-    from ddspfx.infer import Analysis
     from ddspfx.refine import refine
 
     dry = _pluck(1.0, seed=2)

@@ -13,7 +13,8 @@ import soundfile as sf
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.checkpoint import DEFAULT_DRY_CHECKPOINT, load_model
-from ddspfx.infer import Estimator, line_up_dry, main
+from ddspfx.estimator import Estimator, line_up_dry
+from ddspfx.infer import main
 from ddspfx.sources import make_source
 
 SEEDS = (11, 12, 13)

@@ -86,7 +86,7 @@ def test_the_offset_is_found_and_the_level_undone(run):
 
 
 def test_the_dry_handed_over_comes_back_as_the_pedals_heard_it():
-    from ddspfx.infer import line_up_dry
+    from ddspfx.estimator import line_up_dry
 
     (ex,), _ = make_set("synth", 1, 700001, 0.5)
     clip = with_dry.hand_over(ex, np.random.default_rng(3), SAMPLE_RATE)

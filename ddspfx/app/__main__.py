@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from ddspfx.app.analysis import MAX_UPLOAD_MB
         from ddspfx.app.page import launch
-        from ddspfx.infer import Estimator, dry_estimator
+        from ddspfx.estimator import Estimator, dry_estimator
 
         max_mb = args.max_mb or MAX_UPLOAD_MB
         estimator = Estimator(args.checkpoint)

@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from ddspfx.analysis import Analysis
 from ddspfx.audio import check_audio, load_audio, save_audio
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
 from ddspfx.errors import AudioError, DdspfxError
-from ddspfx.infer import Analysis, Estimator, answer_with_dry
+from ddspfx.estimator import Estimator, answer_with_dry
 
 MAX_UPLOAD_MB = 50.0
 """Largest upload the page analyses (MB, 10^6 bytes): 50 MB holds about 5 minutes of 44.1 kHz 24-bit stereo wav."""

@@ -46,23 +46,15 @@ def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_r
     """Child process: refine, reporting each fitted candidate chain through ``conn``."""
     import torch
 
-    import ddspfx.refine as refine_module
+    from ddspfx.refine import refine
 
     torch.set_num_threads(1)  # the server's process keeps the other core for the page
-    fit = refine_module.fit_params
-    fitted = [0]
 
-    def fit_and_report(*args: Any, **kwargs: Any) -> Any:
-        # refine() looks fit_params up in its module on each call; wrapping it (in this child process only)
-        # is how its progress becomes visible without changing refine's signature
-        out = fit(*args, **kwargs)
-        fitted[0] += 1
-        conn.send(("progress", fitted[0]))
-        return out
+    def report(done: int, total: int) -> None:  # refine's on_progress: the candidate fits done so far
+        conn.send(("progress", done))
 
-    refine_module.fit_params = fit_and_report  # type: ignore[assignment]
     try:
-        result = refine_module.refine(wet, dry, analysis, sample_rate, steps=steps)
+        result = refine(wet, dry, analysis, sample_rate, steps=steps, on_progress=report)
         conn.send(("done", result))
     except BaseException as exc:  # noqa: B902 - everything goes back to the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -115,4 +107,3 @@ def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_ra
             proc.terminate()
         proc.join(timeout=5)
         parent.close()
-

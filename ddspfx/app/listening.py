@@ -119,10 +119,10 @@ class ListeningTest:
     def prepare(self, estimator: Any, refine_steps: int = 150, model: str = "shipped",
                 log: IO[str] | None = None) -> None:
         """Render every trial's conditions once (skipping trials already rendered with these settings)."""
+        from ddspfx.analysis import Analysis
         from ddspfx.app.analysis import read_clip, render_onto
         from ddspfx.audio import save_audio
         from ddspfx.fileio import atomic_write_text
-        from ddspfx.infer import Analysis
         from ddspfx.refine import DEFAULT_BUDGET_S, refine
         from ddspfx.sampler import ChainSampler, SamplerConfig
 

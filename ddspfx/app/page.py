@@ -19,7 +19,7 @@ from ddspfx.app.analysis import MAX_UPLOAD_MB, analyse_upload, chain_html, error
 from ddspfx.app.jobs import CancelFlags, Cancelled, refine_in_process
 from ddspfx.app.workspace import Workspace
 from ddspfx.errors import DdspfxError
-from ddspfx.infer import Estimator
+from ddspfx.estimator import Estimator
 
 TITLE = "ddspfx: which pedals, in which order, with which settings"
 
