@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -165,7 +166,10 @@ def test_analyse_upload_gives_the_infer_json_object_renders_and_downloads(
     assert {k: v for k, v in page.record.items() if k not in with_dry} == blind.to_json("riff.wav")
     assert page.record["refine"].startswith("distance to the clip: dry ")
     assert page.record["estimate"] == "blind" and page.record["dry_offset_ms"] == 0.0
-    assert json.loads((tmp_path / "job" / "riff_chain.json").read_text()) == page.record
+    assert json.loads((tmp_path / "job" / "riff_pedals.json").read_text()) == page.record
+    assert {p.name for p in page.downloads} == {"riff_pedals.json", "riff_board.py", "riff_spectrograms.png",
+                                                "riff_on_clip_dry.wav", "riff_on_your_dry.wav",
+                                                "riff_on_builtin_dry.wav"}  # named after the clip
     assert set(page.renders) == {"clip_dry", "your_dry", "builtin_dry"}
     for path in page.renders.values():
         y, sr = sf.read(path)
@@ -177,6 +181,53 @@ def test_analyse_upload_gives_the_infer_json_object_renders_and_downloads(
     assert all(p.parent == tmp_path / "job" for p in page.downloads)
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_the_status_speaks_of_refinement_only_when_it_ran_and_in_plain_words(
+        tmp_path: Path, estimator: Estimator, clips: dict[str, Path]) -> None:
+    from ddspfx.app.analysis import _refine_here, status_line
+
+    limits: list[float] = []
+
+    def refiner(*args):  # the real refinement, noting the time limit the page asked for
+        limits.append(args[4])
+        return _refine_here(*args)
+
+    measured = analyse_upload(estimator, tmp_path / "a", str(clips["wet"]), dry_path=str(clips["dry"]),
+                              refiner=refiner)
+    assert measured.refined is None and limits == [0.0]  # the dry only measured the estimate: nothing to report
+    line = status_line(measured, "riff.wav")
+    assert line.startswith("Analysed **riff.wav** in ") and "efine" not in line and "distance" not in line
+    refined = analyse_upload(estimator, tmp_path / "b", str(clips["wet"]), dry_path=str(clips["dry"]), refine=True,
+                             refine_seconds=2.0, refiner=refiner)
+    assert limits == [0.0, 2.0]  # the visitor's time limit is what refinement gets
+    result = refined.refined
+    assert result is not None and result.refined and refined.refine_limit_s == 2.0
+    line = status_line(refined, "riff.wav")
+    assert f"Refined for {refined.refine_seconds:.0f} s (limit 2 s)" in line
+    assert "0 is the same sound, lower is closer" in line  # the distance explained
+    assert (f"the dry alone {result.distance_dry:.2f}, the model's estimate {result.distance_before:.2f}, "
+            f"refined **{result.distance_after:.2f}**") in line
+    assert result.distance_after <= result.distance_before  # refinement never moves farther than the estimate
+    with pytest.raises(DdspfxError, match="needs the clip's own dry recording: add it under Advanced"):
+        analyse_upload(estimator, tmp_path / "c", str(clips["wet"]), refine=True)
+
+
+def test_the_examples_are_the_synthetic_guitar_through_their_labelled_chains(tmp_path: Path) -> None:
+    from ddspfx.app.examples import EXAMPLES, write_examples
+    from ddspfx.sources import make_source
+
+    paths = write_examples(tmp_path / "examples", SR)
+    assert [p.name for p in paths] == [f"{ex.stem}.wav" for ex in EXAMPLES] and len(paths) >= 3
+    for ex, path in zip(EXAMPLES, paths):
+        assert ex.label == " → ".join(ex.pedals().effects)
+        dry = make_source("synth", sample_rate=SR).sample(np.random.default_rng(ex.seed), ex.seconds)
+        wet, _ = render_chain(dry, ex.pedals(), SR)
+        np.testing.assert_array_equal(sf.read(path, dtype="float32")[0], wet)  # float32 wav: bit-exact
+        assert read_clip(path, SR).shape == (int(ex.seconds * SR),)  # a clip the page analyses
+    stamps = [p.stat().st_mtime_ns for p in paths]
+    assert write_examples(tmp_path / "examples", SR) == paths  # rendered once, on first use
+    assert [p.stat().st_mtime_ns for p in paths] == stamps
 
 
 def test_a_clip_with_its_own_dry_gets_the_dry_aware_answer_as_infer_gives_it(
@@ -213,12 +264,13 @@ def test_refine_runs_in_a_process_that_reports_progress_and_cancel_kills(
 
     def progress(fraction: float, desc: str) -> None:
         seen.append(desc)
-        if "fitted 1 candidate" in desc:
+        fitted = re.search(r"(\d+) candidate chain\(s\) fitted", desc)
+        if fitted and int(fitted.group(1)) >= 1:
             cancel.set()  # the visitor presses Cancel after the first candidate
 
     with pytest.raises(Cancelled):
         refine_in_process(wet[: SR], dry[: SR], analysis, SR, steps=2, progress=progress, cancel=cancel)
-    assert any("fitted 1 candidate" in d for d in seen)
+    assert any(re.search(r"[1-9]\d* candidate chain\(s\) fitted", d) for d in seen)
     assert not multiprocessing.active_children()
 
 
@@ -244,6 +296,11 @@ def test_bad_flags_give_one_line(argv: list[str], message: str, capsys: pytest.C
 # --- the HTTP API (Gradio's queue) -----------------------------------------------------------------------
 
 
+def _value(output):
+    """An output's value (an output that also shows or hides its component comes as an update dict)."""
+    return output["value"] if isinstance(output, dict) and output.get("__type__") == "update" else output
+
+
 @pytest.fixture(scope="module")
 def server(estimator: Estimator):
     from ddspfx.app.page import build_app, launch
@@ -265,11 +322,13 @@ def test_http_api_analyses_queues_and_reports_bad_input(server, clips: dict[str,
     assert url.startswith("http://127.0.0.1:")
     client = Client(url, verbose=False, download_files=str(tmp_path / "client"))
     # two requests at once: the second waits in the queue, both are answered
-    jobs = [client.submit(handle_file(str(clips["wet"])), None, None, False, 150, api_name="/analyse")
+    jobs = [client.submit(handle_file(str(clips["wet"])), None, None, False, 15, api_name="/analyse")
             for _ in range(2)]
     results = [job.result(timeout=120) for job in jobs]
-    status, html_chain, plot, clip, render_a, render_b, render_c, record, snippet, files = results[0]
-    assert results[1][7] == record
+    status, refined, html_chain, plot, clip, render_a, render_b, render_c, record, snippet, files = [
+        _value(x) for x in results[0]]
+    assert _value(results[1][8]) == record
+    assert not refined  # no refinement ran: no refinement line
     assert status.startswith("Analysed **riff.wav**")
     assert json.loads(record)["file"] == "riff.wav"
     effects = [p["effect"] for p in json.loads(record)["chain"]]
@@ -277,18 +336,18 @@ def test_http_api_analyses_queues_and_reports_bad_input(server, clips: dict[str,
     assert render_a is None and render_b is None and render_c is not None  # no dry given: only (c)
     assert sf.info(render_c).duration == pytest.approx(3.0, abs=0.01)
     assert "pedalboard.Pedalboard([" in snippet
-    assert {Path(f).name for f in files} >= {"riff_chain.json", "riff_pedalboard.py", "riff_ddspfx_on_builtin_dry.wav"}
+    assert {Path(f).name for f in files} >= {"riff_pedals.json", "riff_board.py", "riff_on_builtin_dry.wav"}
     # uploads and outputs live in the app's temporary folder
     uploads = list(workspace.gradio.rglob("riff.wav"))
-    assert uploads and list(workspace.jobs.rglob("riff_chain.json"))
+    assert uploads and list(workspace.jobs.rglob("riff_pedals.json"))
     # bad input: the one-line message in the status, nothing else
     silent = tmp_path / "quiet.wav"
     sf.write(silent, np.zeros(SR, np.float32), SR)
-    out = client.predict(handle_file(str(silent)), None, None, False, 150, api_name="/analyse")
-    assert out[0].startswith("ddspfx: error: quiet.wav is silent") and out[1] is None
+    out = client.predict(handle_file(str(silent)), None, None, False, 15, api_name="/analyse")
+    assert out[0].startswith("ddspfx: error: quiet.wav is silent") and not _value(out[1]) and out[2] is None
     big = tmp_path / "long.wav"
     sf.write(big, np.random.default_rng(0).normal(0, 0.1, 8 * SR).astype(np.float32), SR, subtype="FLOAT")  # 1.4 MB
-    out = client.predict(handle_file(str(big)), None, None, False, 150, api_name="/analyse")
+    out = client.predict(handle_file(str(big)), None, None, False, 15, api_name="/analyse")
     assert out[0].startswith("ddspfx: error: long.wav is 1.4 MB; the page takes files up to 1 MB")
 
 
@@ -300,7 +359,7 @@ def test_cancel_over_http_stops_a_running_refinement(server, clips: dict[str, Pa
 
     url, _ = server
     client = Client(url, verbose=False, download_files=str(tmp_path / "client"))
-    job = client.submit(handle_file(str(clips["wet"])), handle_file(str(clips["dry"])), None, True, 300,
+    job = client.submit(handle_file(str(clips["wet"])), handle_file(str(clips["dry"])), None, True, 60,
                         api_name="/analyse")
     deadline = time.monotonic() + 60
     while not multiprocessing.active_children():  # the server (this process) started the refinement

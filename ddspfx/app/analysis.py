@@ -25,6 +25,7 @@ from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
 from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.estimator import Estimator, answer_with_dry
+from ddspfx.refine import DEFAULT_BUDGET_S
 
 MAX_UPLOAD_MB = 50.0
 """Largest upload the page analyses (MB, 10^6 bytes): 50 MB holds about 5 minutes of 44.1 kHz 24-bit stereo wav."""
@@ -34,6 +35,9 @@ BUILTIN_DRY_SEED = 0
 
 BUILTIN_DRY_MAX_SECONDS = 30.0
 """The built-in phrase is as long as the clip, but at most this long (s)."""
+
+REFINE_STEPS = 150
+"""Each candidate's most descent steps when the page refines: the time limit, not this, decides how far it gets."""
 
 Progress = Callable[[float, str], None]
 """``progress(fraction in [0, 1], what is happening)``; the page passes Gradio's progress bar."""
@@ -83,6 +87,39 @@ class PageResult:
     """Re-renders by kind: ``clip_dry`` (a), ``your_dry`` (b), ``builtin_dry`` (c)."""
     downloads: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    refined: Any = None
+    """The ``ddspfx.refine.RefineResult`` when refinement ran (None when it did not, or only measured)."""
+    refine_seconds: float = 0.0
+    refine_limit_s: float = 0.0
+    estimate: Chain | None = None
+    """The chain refinement started from (the model's estimate), when it ran."""
+
+
+def _changes(before: Chain, after: Chain) -> str:
+    """What refinement did to the estimate's pedals, in words."""
+    added = [e for e in after.effects if e not in before.effects]
+    removed = [e for e in before.effects if e not in after.effects]
+    said = [f"{verb} {', '.join(fx)}" for verb, fx in (("added", added), ("removed", removed)) if fx]
+    if said:
+        return "It " + " and ".join(said) + "."
+    if after.effects != before.effects:
+        return "It changed the order to " + " -> ".join(after.effects) + "."
+    if after == before:
+        return "Nothing it tried came closer: the estimate stands."
+    return "It kept the estimate's pedals and retuned their knobs."
+
+
+def status_line(page: PageResult, name: str) -> str:
+    """The page's status (Markdown): what was analysed and, only when refinement ran, what it found, in words."""
+    out = f"Analysed **{Path(name).name}** in {page.seconds:.1f} s."
+    result = page.refined
+    if result is None:
+        return out
+    out += (f"\n\nRefined for {page.refine_seconds:.0f} s (limit {page.refine_limit_s:g} s). How far each "
+            "re-render on your dry sounds from the clip (a spectral distance: 0 is the same sound, lower is "
+            f"closer): the dry alone {result.distance_dry:.2f}, the model's estimate {result.distance_before:.2f}, "
+            f"refined **{result.distance_after:.2f}**. ")
+    return out + _changes(page.estimate or page.analysis.chain, page.analysis.chain)
 
 
 def pedalboard_snippet(chain: Chain, source: str = "the clip") -> str:
@@ -185,7 +222,7 @@ def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rat
     record = {**analysis.to_json(name), **(extra or {})}
     snippet = pedalboard_snippet(chain, source=name)
     progress(0.75, "drawing the spectrograms")
-    plot = workdir / f"{stem}_ddspfx.png"
+    plot = workdir / f"{stem}_spectrograms.png"
     plot_analysis(str(plot), wet, chain, sample_rate, dry=dry, title=Path(name).name)
     progress(0.85, "re-rendering the chain with pedalboard")
     sources = {"clip_dry": dry, "your_dry": your_dry,
@@ -194,12 +231,12 @@ def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rat
     for kind, source in sources.items():
         if source is None:
             continue
-        path = workdir / f"{stem}_ddspfx_on_{kind}.wav"
+        path = workdir / f"{stem}_on_{kind}.wav"
         save_audio(path, render_onto(source, chain, sample_rate), sample_rate)
         renders[kind] = path
-    json_path = workdir / f"{stem}_chain.json"
+    json_path = workdir / f"{stem}_pedals.json"
     json_path.write_text(json.dumps(record, indent=1) + "\n")
-    py_path = workdir / f"{stem}_pedalboard.py"
+    py_path = workdir / f"{stem}_board.py"
     py_path.write_text(snippet)
     downloads = [*renders.values(), json_path, py_path, plot]
     return PageResult(analysis, record, snippet, plot, renders, downloads)
@@ -207,7 +244,7 @@ def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rat
 
 def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str | None = None,
                    dry_path: str | None = None, your_dry_path: str | None = None, refine: bool = False,
-                   refine_steps: int = 150, refiner: Callable[..., Any] | None = None,
+                   refine_seconds: float = DEFAULT_BUDGET_S, refiner: Callable[..., Any] | None = None,
                    progress: Progress = _no_progress, max_mb: float = MAX_UPLOAD_MB,
                    dry_estimator: Estimator | None = None) -> PageResult:
     """Upload in, page out: read and check the clips, estimate the chain, optionally refine it, render.
@@ -215,9 +252,12 @@ def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str
     With the clip's own dry, the answer is ``infer --dry``'s (``ddspfx.infer.answer_with_dry``): the dry lined up on
     the clip, ``dry_estimator``'s estimate where there is one (else the blind one), then the refinement.
 
-    ``refiner(wet, dry, analysis, sample_rate, steps, progress)`` returns a ``RefineResult``; the page passes
-    one that runs in a cancellable process (:func:`ddspfx.app.jobs.refine_in_process`), the default runs
-    ``ddspfx.refine.refine`` here. Raises ``DdspfxError`` with the CLI's one-line messages.
+    ``refine_seconds`` is refinement's time limit (``ddspfx.refine.refine``'s ``budget_s``): what a visitor
+    chooses, since the limit, not a step count, decides how far the search gets.
+    ``refiner(wet, dry, analysis, sample_rate, seconds, progress)`` returns a ``RefineResult`` (``seconds`` 0: only
+    measure the estimate); the page passes one that runs in a cancellable process
+    (:func:`ddspfx.app.jobs.refine_in_process`), the default runs ``ddspfx.refine.refine`` here. Raises
+    ``DdspfxError`` with the CLI's one-line messages.
     """
     import time
 
@@ -229,26 +269,40 @@ def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str
     dry = read_clip(dry_path, sr, max_mb=max_mb) if dry_path else None
     your_dry = read_clip(your_dry_path, sr, max_mb=max_mb) if your_dry_path else None
     if refine and dry is None:
-        raise DdspfxError("--refine needs the clip's dry recording: add it under 'the clip's own dry'")
+        raise DdspfxError("refining needs the clip's own dry recording: add it under Advanced")
+    if refine and not refine_seconds > 0:
+        raise DdspfxError(f"the refinement time limit must be positive, got {refine_seconds:g} s")
     progress(0.15, f"listening: {max(1, round(len(wet) / estimator.window))} window(s) of "
                    f"{estimator.window / sr:.0f} s")
     analysis = estimator.analyse_many([wet])[0]
     extra: dict[str, Any] = {}
+    ran: list[tuple[Any, float, Chain]] = []  # (RefineResult, seconds, estimate) of the refinement
+
+    def refine_timed(w: np.ndarray, d: np.ndarray, a: Analysis) -> Any:
+        began = time.perf_counter()
+        result = (refiner or _refine_here)(w, d, a, sr, seconds, progress)
+        ran.append((result, time.perf_counter() - began, a.chain))
+        return result
+
     if dry is not None:
-        run = refiner or _refine_here
-        steps = refine_steps if refine else 0
-        analysis, dry, extra = answer_with_dry(wet, dry, analysis, sr, dry_estimator,
-                                               lambda w, d, a: run(w, d, a, sr, steps, progress))
+        seconds = float(refine_seconds) if refine else 0.0
+        analysis, dry, extra = answer_with_dry(wet, dry, analysis, sr, dry_estimator, refine_timed)
     page = write_outputs(workdir, wet, analysis, sr, name, dry=dry, your_dry=your_dry, extra=extra,
                          progress=progress)
+    if refine and ran:
+        page.refined, page.refine_seconds, page.estimate = ran[0]
+        page.refine_limit_s = float(refine_seconds)
     page.seconds = time.perf_counter() - start
     progress(1.0, "done")
     return page
 
 
-def _refine_here(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int,
+def _refine_here(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, seconds: float,
                  progress: Progress) -> Any:
     from ddspfx.refine import refine
 
-    progress(0.3, "refining: fitting candidate chains to the dry" if steps else "measuring the estimate on the dry")
-    return refine(wet, dry, analysis, sample_rate, steps=steps)
+    if seconds <= 0:
+        progress(0.3, "measuring the estimate on the dry")
+        return refine(wet, dry, analysis, sample_rate, steps=0)
+    progress(0.3, f"refining: fitting candidate chains to the dry (at most ~{seconds:g} s)")
+    return refine(wet, dry, analysis, sample_rate, steps=REFINE_STEPS, budget_s=seconds)

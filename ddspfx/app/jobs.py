@@ -42,7 +42,8 @@ class CancelFlags:
         return event
 
 
-def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int) -> None:
+def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int,
+            budget_s: float | None = None) -> None:
     """Child process: refine, reporting each fitted candidate chain through ``conn``."""
     import torch
 
@@ -54,7 +55,7 @@ def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_r
         conn.send(("progress", done))
 
     try:
-        result = refine(wet, dry, analysis, sample_rate, steps=steps, on_progress=report)
+        result = refine(wet, dry, analysis, sample_rate, steps=steps, budget_s=budget_s, on_progress=report)
         conn.send(("done", result))
     except BaseException as exc:  # noqa: B902 - everything goes back to the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -64,38 +65,46 @@ def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_r
 
 def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int,
                       progress: Callable[[float, str], None], cancel: threading.Event | None = None,
-                      poll_s: float = 0.1) -> Any:
-    """``ddspfx.refine.refine`` in a spawned process; progress per fitted candidate; ``cancel`` kills it.
+                      poll_s: float = 0.1, budget_s: float | None = None, show_every_s: float = 0.5) -> Any:
+    """``ddspfx.refine.refine`` in a spawned process, under the time limit ``budget_s`` (default refine's own);
+    ``cancel`` kills it.
 
-    Raises :class:`Cancelled` when ``cancel`` is set, ``DdspfxError`` when the child fails.
+    The progress bar moves with the seconds spent against the limit (every ``show_every_s``), which is what decides
+    when refinement ends; the message also counts the candidate chains fitted. Raises :class:`Cancelled` when
+    ``cancel`` is set, ``DdspfxError`` when the child fails.
     """
     if steps <= 0:  # measuring the estimate only: fast, not worth a process
         from ddspfx.refine import refine
 
         return refine(wet, dry, analysis, sample_rate, steps=0)
+    from ddspfx.refine import DEFAULT_BUDGET_S
+
+    limit = DEFAULT_BUDGET_S if budget_s is None else float(budget_s)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(child, wet, dry, analysis, sample_rate, steps), daemon=True)
-    from ddspfx.refine import DEFAULT_BUDGET_S  # refine's own limit: the bar moves with the time spent
-
+    proc = ctx.Process(target=_worker, args=(child, wet, dry, analysis, sample_rate, steps, limit), daemon=True)
     progress(0.2, "refining: starting the fitting process")
     began = time.perf_counter()
+    shown = began
+    fitted: Any = 0
     proc.start()
     child.close()
     try:
         while True:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled; nothing was kept")
+            now = time.perf_counter()
+            if now - shown >= show_every_s:  # the bar moves with the clock, not only when a fit ends
+                shown = now
+                progress(0.2 + 0.5 * min((now - began) / limit, 1.0),
+                         f"refining: {now - began:.0f} s of at most ~{limit:g} s, {fitted} candidate chain(s) fitted")
             if parent.poll(poll_s):
                 try:
                     kind, payload = parent.recv()
                 except EOFError:
                     raise DdspfxError("refinement stopped unexpectedly (its process exited)") from None
-                if kind == "progress":
-                    spent = time.perf_counter() - began
-                    progress(0.2 + 0.5 * min(spent / DEFAULT_BUDGET_S, 1.0),
-                             f"refining: fitted {payload} candidate chain(s) in {spent:.0f} s "
-                             f"(at most ~{DEFAULT_BUDGET_S:g} s)")
+                if kind == "progress":  # the fits done so far (or (done, total))
+                    fitted = payload[0] if isinstance(payload, tuple) else payload
                 elif kind == "done":
                     return payload
                 else:

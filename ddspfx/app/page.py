@@ -1,4 +1,6 @@
-"""The analysis page (Gradio Blocks): drop or record a clip, see the pedals, hear the chain, take it away.
+"""The analysis page (Gradio Blocks): drop or record a clip (or pick an example), see the pedals, hear the chain,
+take it away. What a newcomer needs first (the upload, Analyse, the examples) fits the first screen; the dry
+recordings and refinement wait under "Advanced", the JSON under its own fold.
 
 One event, ``analyse`` (also the HTTP API ``/gradio_api/call/analyse``), runs at a time through Gradio's
 queue (``concurrency_limit=1``): a second visitor's request waits in line with its place shown, and
@@ -15,81 +17,117 @@ from typing import Any
 
 import gradio as gr
 
-from ddspfx.app.analysis import MAX_UPLOAD_MB, analyse_upload, chain_html, error_line
+from ddspfx.app.analysis import (
+    MAX_UPLOAD_MB,
+    REFINE_STEPS,
+    analyse_upload,
+    chain_html,
+    error_line,
+    status_line,
+)
 from ddspfx.app.jobs import CancelFlags, Cancelled, refine_in_process
 from ddspfx.app.workspace import Workspace
 from ddspfx.errors import DdspfxError
 from ddspfx.estimator import Estimator
+from ddspfx.refine import DEFAULT_BUDGET_S
 
 TITLE = "ddspfx: which pedals, in which order, with which settings"
 
-INTRO = """# ddspfx
-Drop a **wet guitar clip** (any format soundfile reads, any rate or length) or record one, then press
-**Analyse**. You get the pedals in signal order with each knob in real units, how sure the model is,
-the spectrograms, and the estimated chain re-rendered with pedalboard onto (a) the clip's own dry if you
-give it, (b) your own dry guitar, and (c) a built-in dry guitar phrase."""
+INTRO = """# ddspfx: which pedals, in which order, with which settings
+Drop or record a **wet guitar clip** (any length, any format soundfile reads), or pick an example below, then press
+**Analyse**."""
+
+ADVANCED = """Give the clip's own **dry** recording (the DI it was made from) to hear the estimated chain on it (a), to
+let the dry-aware model answer, and to **refine** the chain: candidate chains are fitted until they sound like the
+clip (analysis by synthesis). The time limit decides how far that search gets. Your own **dry guitar** gives (b)."""
+
+LISTEN = """## Listen
+The estimated chain re-rendered with pedalboard onto (a) the clip's own dry, (b) your dry guitar (both under
+Advanced) and (c) a built-in dry phrase. Starting one player continues from where the last one was (A/B)."""
 
 PLAIN_PLAYER = gr.WaveformOptions(show_recording_waveform=False)
 """The browser's own <audio> player (Gradio's waveform player hides its media element, which A/B needs)."""
 
-# A/B switching at the same playback position: when one player in a .ddspfx-ab row starts, the one that
-# played last pauses and the new one jumps to where it was.
-AB_SYNC_JS = """
+# Every page of the app runs this once. A/B switching at the same playback position: when one player in a
+# .ddspfx-ab row starts, the one that played last pauses and the new one jumps to where it was. Every play is
+# noted in window.ddspfxPlayed (the listening test's Save sends it: a stimulus must be heard before it is rated),
+# and the players of a .ddspfx-blind block offer no download (the browser's menu) and no context menu.
+PAGE_JS = """
 () => {
   let last = null;
+  window.ddspfxPlayed = new Set();
   document.addEventListener('play', (ev) => {
     const el = ev.target;
-    if (!(el instanceof HTMLMediaElement) || !el.closest('.ddspfx-ab')) return;
+    if (!(el instanceof HTMLMediaElement)) return;
+    window.ddspfxPlayed.add(el.currentSrc);
+    if (!el.closest('.ddspfx-ab')) return;
     if (last && last !== el) {
       if (!last.paused) last.pause();
       if (Number.isFinite(last.currentTime) && last.currentTime < el.duration) el.currentTime = last.currentTime;
     }
     last = el;
   }, true);
+  const blind = () => document.querySelectorAll('.ddspfx-blind audio').forEach((a) => {
+    a.setAttribute('controlslist', 'nodownload noplaybackrate noremoteplayback');
+    a.disablePictureInPicture = true;
+    a.oncontextmenu = (e) => e.preventDefault();
+  });
+  new MutationObserver(blind).observe(document.body, {childList: true, subtree: true});
+  blind();
 }
 """
+AB_SYNC_JS = PAGE_JS  # (its former name)
 
 RENDER_LABELS = {
-    "clip_dry": "(a) the estimated chain on the clip's own dry",
-    "your_dry": "(b) the estimated chain on your dry guitar",
-    "builtin_dry": "(c) the estimated chain on a built-in dry guitar phrase",
+    "clip_dry": "(a) on the clip's own dry",
+    "your_dry": "(b) on your dry guitar",
+    "builtin_dry": "(c) on a built-in phrase",
 }
 
 
 def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UPLOAD_MB,
               dry_estimator: Estimator | None = None) -> gr.Blocks:
     """The analysis page as ``gradio.Blocks`` (launch it with :func:`launch`); ``dry_estimator`` answers clips
-    uploaded with their own dry (``ddspfx.infer.dry_estimator``), ``estimator`` the others."""
-    flags = CancelFlags()
+    uploaded with their own dry (``ddspfx.estimator.dry_estimator``), ``estimator`` the others. The example clips
+    are rendered into ``workspace`` here (:mod:`ddspfx.app.examples`)."""
+    from ddspfx.app.examples import EXAMPLES, write_examples
 
-    def analyse(wet: str | None, dry: str | None, your_dry: str | None, refine: bool, refine_steps: float,
+    flags = CancelFlags()
+    example_paths = write_examples(workspace.root / "examples", estimator.sample_rate)
+
+    def analyse(wet: str | None, dry: str | None, your_dry: str | None, refine: bool, refine_seconds: float,
                 request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        empty = (None,) * 9
+        def empty(message: str) -> tuple[Any, ...]:
+            hidden = gr.update(value=None, visible=False)
+            return (message, hidden, None, None, None, hidden, hidden, None, None, None, None)
+
         if not wet:
-            return ("Drop or record a wet guitar clip first.", *empty)
+            return empty("Drop or record a wet guitar clip (or pick an example) first.")
         session = request.session_hash or "anonymous"
         cancel = flags.reset(session)
 
         def step(fraction: float, desc: str) -> None:
             progress(fraction, desc=desc)
 
-        def refiner(wet: Any, dry: Any, analysis: Any, sample_rate: int, steps: int, on_progress: Any) -> Any:
-            return refine_in_process(wet, dry, analysis, sample_rate, steps, on_progress, cancel=cancel)
+        def refiner(wet: Any, dry: Any, analysis: Any, sample_rate: int, seconds: float, on_progress: Any) -> Any:
+            steps = REFINE_STEPS if seconds > 0 else 0
+            return refine_in_process(wet, dry, analysis, sample_rate, steps, on_progress, cancel=cancel,
+                                     budget_s=seconds if seconds > 0 else None)
 
+        name = Path(wet).name
         try:
-            page = analyse_upload(estimator, workspace.job_dir(), wet, name=Path(wet).name, dry_path=dry,
-                                  your_dry_path=your_dry, refine=bool(refine), refine_steps=int(refine_steps),
+            page = analyse_upload(estimator, workspace.job_dir(), wet, name=name, dry_path=dry,
+                                  your_dry_path=your_dry, refine=bool(refine), refine_seconds=float(refine_seconds),
                                   refiner=refiner, progress=step, max_mb=max_mb, dry_estimator=dry_estimator)
         except Cancelled:
-            return ("Cancelled; nothing was kept.", *empty)
+            return empty("Cancelled; nothing was kept.")
         except DdspfxError as exc:
-            return (error_line(exc), *empty)
-        renders = [str(page.renders[k]) if k in page.renders else None for k in RENDER_LABELS]
-        status = f"Analysed **{Path(wet).name}** in {page.seconds:.1f} s."
-        if "refine" in page.record:
-            status += f" Refine: {page.record['refine']}."
-        return (status, chain_html(page.analysis), str(page.plot), wet, *renders,
-                json.dumps(page.record, indent=1), page.snippet, [str(p) for p in page.downloads])
+            return empty(error_line(exc))
+        status, _, refined = status_line(page, name).partition("\n\n")
+        renders = [gr.update(value=str(page.renders[k]) if k in page.renders else None,
+                             visible=k in page.renders or k == "builtin_dry") for k in RENDER_LABELS]
+        return (status, gr.update(value=refined, visible=bool(refined)), chain_html(page.analysis), str(page.plot),
+                wet, *renders, json.dumps(page.record, indent=1), page.snippet, [str(p) for p in page.downloads])
 
     def cancel(request: gr.Request) -> str:
         flags.cancel(request.session_hash or "anonymous")
@@ -97,43 +135,57 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
-        with gr.Row():
-            with gr.Column(scale=1):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
                 wet_in = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Wet guitar clip",
                                   elem_id="ddspfx-wet")
+            with gr.Column(scale=1, min_width=220):
+                go = gr.Button("Analyse", variant="primary", size="lg", elem_id="ddspfx-analyse")
+                stop = gr.Button("Cancel", variant="stop", size="sm", elem_id="ddspfx-cancel")
+                status = gr.Markdown(elem_id="ddspfx-status", min_height=110)
+        gr.Examples(examples=[[str(p)] for p in example_paths], inputs=[wet_in], elem_id="ddspfx-examples",
+                    example_labels=[ex.label for ex in EXAMPLES],
+                    label="Examples: ddspfx's built-in synthetic guitar through known pedals (the label is the "
+                          "true chain: does the analysis find it?)")
+        with gr.Accordion("Advanced: the clip's own dry, refinement, your own dry guitar", open=False,
+                          elem_id="ddspfx-advanced"):
+            gr.Markdown(ADVANCED)
+            with gr.Row():
                 dry_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                  label="The clip's own dry recording (optional: re-render (a) and refine)",
-                                  elem_id="ddspfx-dry")
-                with gr.Row():
-                    refine_in = gr.Checkbox(label="Refine with the dry (analysis by synthesis; slower)",
-                                            value=False, elem_id="ddspfx-refine")
-                    steps_in = gr.Slider(0, 300, value=150, step=10, label="Refine steps", elem_id="ddspfx-steps")
+                                  label="The clip's own dry recording", elem_id="ddspfx-dry")
                 yours_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                    label="Your own dry guitar (optional: re-render (b))", elem_id="ddspfx-yours")
-                with gr.Row():
-                    go = gr.Button("Analyse", variant="primary", elem_id="ddspfx-analyse")
-                    stop = gr.Button("Cancel", variant="stop", elem_id="ddspfx-cancel")
-            with gr.Column(scale=2):
-                status = gr.Markdown(elem_id="ddspfx-status")
-                chain = gr.HTML(elem_id="ddspfx-chain")
-                plot = gr.Image(type="filepath", label="Spectrograms and the chain", elem_id="ddspfx-plot",
-                                interactive=False)
-        gr.Markdown("## Listen (A/B: starting one player continues from where the last one was)")
-        with gr.Row(elem_classes=["ddspfx-ab"]):
-            clip_out = gr.Audio(type="filepath", label="the clip", interactive=False, elem_id="ddspfx-clip",
-                                waveform_options=PLAIN_PLAYER)
-            render_outs = [gr.Audio(type="filepath", label=label, interactive=False, elem_id=f"ddspfx-{kind}",
-                                    waveform_options=PLAIN_PLAYER) for kind, label in RENDER_LABELS.items()]
-        gr.Markdown("## Take it away")
+                                    label="Your own dry guitar", elem_id="ddspfx-yours")
+            with gr.Row():
+                refine_in = gr.Checkbox(label="Refine the chain on the clip's dry (slower)", value=False,
+                                        elem_id="ddspfx-refine")
+                seconds_in = gr.Slider(5, 120, value=DEFAULT_BUDGET_S, step=5,
+                                       label="Refinement time limit (seconds): a longer search tries more chains",
+                                       elem_id="ddspfx-refine-seconds")
+        refined_out = gr.Markdown(elem_id="ddspfx-refined", visible=False)
         with gr.Row():
-            json_out = gr.Code(language="json", label="the chain as JSON (what infer --json prints)",
-                               elem_id="ddspfx-json", interactive=False)
-            snippet_out = gr.Code(language="python", label="the chain as a pedalboard.Pedalboard",
-                                  elem_id="ddspfx-snippet", interactive=False)
-        files_out = gr.File(file_count="multiple", label="downloads", elem_id="ddspfx-files", interactive=False)
-        event = go.click(analyse, inputs=[wet_in, dry_in, yours_in, refine_in, steps_in],
-                         outputs=[status, chain, plot, clip_out, *render_outs, json_out, snippet_out, files_out],
-                         api_name="analyse", concurrency_limit=1)
+            chain = gr.HTML(elem_id="ddspfx-chain")
+            plot = gr.Image(type="filepath", label="Spectrograms and the chain", elem_id="ddspfx-plot",
+                            interactive=False)
+        gr.Markdown(LISTEN)
+        with gr.Row(elem_classes=["ddspfx-ab"]):
+            clip_out = gr.Audio(type="filepath", label="your clip", interactive=False, elem_id="ddspfx-clip",
+                                waveform_options=PLAIN_PLAYER, buttons=["download"])
+            render_outs = [gr.Audio(type="filepath", label=label, interactive=False, elem_id=f"ddspfx-{kind}",
+                                    waveform_options=PLAIN_PLAYER, buttons=["download"],
+                                    visible=kind == "builtin_dry") for kind, label in RENDER_LABELS.items()]
+        files_out = gr.File(file_count="multiple", label="Downloads (named after your clip)", elem_id="ddspfx-files",
+                            interactive=False)
+        with gr.Accordion("The chain as JSON (what infer --json prints) and as a pedalboard program", open=False,
+                          elem_id="ddspfx-code"):
+            with gr.Row():
+                json_out = gr.Code(language="json", label="the chain as JSON", elem_id="ddspfx-json",
+                                   interactive=False, buttons=["copy"])
+                snippet_out = gr.Code(language="python", label="the chain as a pedalboard.Pedalboard",
+                                      elem_id="ddspfx-snippet", interactive=False, buttons=["copy"])
+        event = go.click(analyse, inputs=[wet_in, dry_in, yours_in, refine_in, seconds_in],
+                         outputs=[status, refined_out, chain, plot, clip_out, *render_outs, json_out, snippet_out,
+                                  files_out],
+                         api_name="analyse", concurrency_limit=1, show_progress_on=[status])
         stop.click(cancel, inputs=None, outputs=status, cancels=[event], api_name="cancel", queue=False)
     return demo
 
@@ -153,7 +205,7 @@ def launch(demo: gr.Blocks, workspace: Workspace, host: str, port: int, max_mb: 
     demo.queue(default_concurrency_limit=1, max_size=32)
     app, url, _ = demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=True,
                               allowed_paths=[str(workspace.root)], max_file_size=f"{2 * max_mb:.0f}mb",
-                              quiet=True, show_error=True, js=AB_SYNC_JS, footer_links=["api"])
+                              quiet=True, show_error=True, js=PAGE_JS, footer_links=["api"])
     local = f"http://{host}:{demo.server_port}/"
     if not quiet:
         print(f"ddspfx app: open {local} in your browser (Ctrl-C stops the server and removes {workspace.root})",
