@@ -1,15 +1,23 @@
-"""One pedal's knob settings for training data: uniform in normalised space over each knob's audible
-sub-range (``Param.sample_low``/``sample_high`` in the catalog), minus its dead zone.
+"""A pedal's knobs: settings drawn for training data, and normalised knobs turned into a proxy's arguments.
 
-The chain sampler (``ddspfx.sampler``) draws every labelled pedal's settings here, and the audibility
-measurement (``python -m ddspfx.audibility``) scores the same draw.
+Training data: uniform in normalised space over each knob's audible sub-range (``Param.sample_low``/``sample_high``
+in the catalog), minus its dead zone. The chain sampler (``ddspfx.sampler``) draws every labelled pedal's settings
+here, and the audibility measurement (``python -m ddspfx.audibility``) scores the same draw.
+
+Proxies: models and fits work on knobs in [0, 1]; the proxies take real units. :func:`proxy_kwargs` is the one
+mapping between them (the soft chain of the training loss, refinement's fits, the studies).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ddspfx.catalog import EFFECTS, denormalise, get_effect, normalise
+from ddspfx.catalog import EFFECTS, Effect, denormalise, denormalise_tensor, get_effect, normalise
+
+if TYPE_CHECKING:  # torch is imported where it is used: the sampler's workers stay light
+    from torch import Tensor
 
 DEAD_ZONES: dict[str, dict[str, tuple[float, float]]] = {
     e.name: {p.name: p.dead_zone for p in e.params if p.dead_zone is not None} for e in EFFECTS.values()
@@ -28,9 +36,13 @@ def uniform_excluding(rng: np.random.Generator, lo: float, hi: float, gap: tuple
     return float(lo + u if u < a - lo else b + (u - (a - lo)))
 
 
-def sample_params(rng: np.random.Generator, effect: str) -> dict[str, float]:
-    """Real-unit params, uniform in normalised space over each knob's audible sub-range (minus dead zones)."""
+def sample_params(rng: np.random.Generator, effect: str, whole: bool = False) -> dict[str, float]:
+    """Real-unit params, uniform in normalised space over each knob's audible sub-range (minus dead zones), or
+    with ``whole`` over the knob's whole range (a light drive, a shallow chorus: ``ddspfx.audibility`` then
+    decides whether the pedal is heard)."""
     eff = get_effect(effect)
+    if whole:
+        return {p.name: float(denormalise(rng.uniform(0.0, 1.0), p)) for p in eff.params}
     zones = DEAD_ZONES.get(eff.name, {})
     out = {}
     for p in eff.params:
@@ -41,4 +53,16 @@ def sample_params(rng: np.random.Generator, effect: str) -> dict[str, float]:
     return out
 
 
-__all__ = ["DEAD_ZONES", "sample_params", "uniform_excluding"]
+def proxy_kwargs(effect: str | Effect, u: Tensor) -> dict[str, Tensor]:
+    """Normalised knobs (..., P') of ``effect`` in the catalog's order -> its proxy's real-unit keyword tensors,
+    each (...,): ``catalog.denormalise_tensor`` per column (differentiable, clipped to [0, 1]). Columns past the
+    effect's own P (padding to ``MAX_PARAMS``) are ignored. Pass float64 knobs where a render must land on the same
+    sample as pedalboard's (a delay time truncated to samples)."""
+    eff = get_effect(effect) if isinstance(effect, str) else effect
+    if u.shape[-1] < len(eff.params):
+        raise ValueError(f"{eff.name}: expected normalised knobs of shape (..., >={len(eff.params)}), "
+                         f"got {tuple(u.shape)}")
+    return {p.name: denormalise_tensor(u[..., i], p) for i, p in enumerate(eff.params)}
+
+
+__all__ = ["DEAD_ZONES", "proxy_kwargs", "sample_params", "uniform_excluding"]

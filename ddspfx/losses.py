@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 from torch import nn
 
 from ddspfx.catalog import SAMPLE_RATE
@@ -25,7 +26,7 @@ def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int
                         weight: torch.Tensor | None = None) -> torch.Tensor:
     """logits (B, L, V) for targets (B, L); pad positions are ignored. ``weight`` (V,): per target id,
     the result is then the weighted mean over positions (sum of w * loss / sum of w)."""
-    return F.cross_entropy(logits.float().transpose(1, 2), targets, weight=weight, ignore_index=pad_id,
+    return F.cross_entropy(rearrange(logits.float(), "b l v -> b v l"), targets, weight=weight, ignore_index=pad_id,
                            label_smoothing=label_smoothing)
 
 
@@ -59,7 +60,7 @@ def permutation_nll(perm_logits: torch.Tensor, order: torch.Tensor, tau: float =
     from ddspfx.proxies.switching import sinkhorn
 
     p = sinkhorn(perm_logits.float(), tau=tau, n_iters=n_iters)  # (B, N, N)
-    picked = p.gather(2, order[:, :, None]).squeeze(2)  # (B, N)
+    picked = rearrange(p.gather(2, rearrange(order, "b n -> b n 1")), "b n 1 -> b n")  # P[k, order[k]]
     return -torch.log(picked.clamp_min(1e-8)).mean()
 
 
@@ -124,16 +125,13 @@ class DdspfxLoss(nn.Module):
                  sinkhorn_iters: int = 20, token_weights: torch.Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("token_weights", token_weights, persistent=False)  # see choice_weights
-        import auraloss
-
         from ddspfx.proxies.switching import SoftChain
+        from ddspfx.spectral import TRAINING, mrstft
 
         self.cfg, self.pad_id, self.sample_rate = cfg, pad_id, int(sample_rate)
         self.tau, self.iters = sinkhorn_tau, sinkhorn_iters
         self.soft_chain = SoftChain()
-        self.mrstft = auraloss.freq.MultiResolutionSTFTLoss(
-            fft_sizes=[2048, 512, 128], hop_sizes=[512, 128, 32], win_lengths=[2048, 512, 128]
-        )
+        self.mrstft = mrstft(TRAINING)
 
     def reconstruct(self, out: dict[str, torch.Tensor], batch: dict, rows: slice | torch.Tensor = slice(None),
                     start: int = 0, length: int | None = None, preroll: int = 0, teacher_perm: bool = False
@@ -144,7 +142,7 @@ class DdspfxLoss(nn.Module):
         dry, wet = batch["dry"][rows], batch["wet"][rows]
         length = dry.shape[-1] - start if length is None else length
         pre = min(preroll, start)
-        seg = dry[:, start - pre: start + length].float()[:, None]  # (b, 1, pre + length)
+        seg = rearrange(dry[:, start - pre: start + length].float(), "b t -> b 1 t")  # t = pre + length
         if teacher_perm:
             perm = order_to_perm(batch["order"][rows])
         else:
@@ -159,8 +157,8 @@ class DdspfxLoss(nn.Module):
         perm, params, gates = (clip_grad(t, self.cfg.stft_grad_clip) for t in (perm, params, gates))
         with torch.autocast(device_type=seg.device.type, enabled=False):  # proxies and STFTs in float32
             y = self.soft_chain(seg, perm, gates, params, self.sample_rate)[..., pre:]
-        y = y * batch["output_gain"][rows].float()[:, None, None]
-        return y, wet[:, None, start: start + length].float()
+        y = y * rearrange(batch["output_gain"][rows].float(), "b -> b 1 1")
+        return y, rearrange(wet[:, start: start + length].float(), "b t -> b 1 t")
 
     def forward(self, out: dict[str, torch.Tensor], batch: dict, step: int | None) -> dict[str, torch.Tensor]:
         """Weighted terms and their total; ``step`` drives the STFT schedule (None = validation, full weight)."""

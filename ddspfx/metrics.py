@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect, normalise_params
 from ddspfx.chain import Chain
@@ -41,20 +42,29 @@ class PresenceCounts:
             self.fn[i] += name in t and name not in p
 
     def scores(self) -> dict[str, float]:
-        def prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
-            prec = tp / (tp + fp) if tp + fp else 1.0
-            rec = tp / (tp + fn) if tp + fn else 1.0
-            f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-            return prec, rec, f1
-
-        micro = prf(self.tp.sum(), self.fp.sum(), self.fn.sum())
-        per = [prf(*v) for v in zip(self.tp, self.fp, self.fn)]
-        macro = tuple(float(np.mean([x[k] for x in per])) for k in range(3))
+        micro = precision_recall_f1(self.tp.sum(), self.fp.sum(), self.fn.sum())
+        per = precision_recall_f1(self.tp, self.fp, self.fn)  # (N,) each
         out = {"micro_precision": micro[0], "micro_recall": micro[1], "micro_f1": micro[2],
-               "macro_precision": macro[0], "macro_recall": macro[1], "macro_f1": macro[2]}
-        for name, (_, _, f1) in zip(EFFECT_NAMES, per):
+               "macro_precision": per[0].mean(), "macro_recall": per[1].mean(), "macro_f1": per[2].mean()}
+        for name, f1 in zip(EFFECT_NAMES, per[2]):
             out[f"f1/{name}"] = f1
         return {k: float(v) for k, v in out.items()}
+
+
+def precision_recall_f1(tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, empty: float = 1.0
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 = 2 tp / (2 tp + fp + fn) from counts (scalars or arrays, elementwise).
+
+    ``empty`` is a score with nothing to count (precision with nothing detected, recall with nothing to find,
+    F1 with neither): 1 for the evaluator (nothing there and nothing found is right), 0 where a count-free
+    pedal should not look perfect (training's validation F1, threshold calibration).
+    """
+    tp, fp, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn))
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, float(empty)), where=den > 0)
+
+    return ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(2 * tp, 2 * tp + fp + fn)
 
 
 def lti_canonical(effects: Sequence[str], commuting: frozenset[str] = LTI) -> tuple[str, ...]:
@@ -118,14 +128,12 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray, eps: float = 1e-9) -> fl
 
 
 class MRSTFTDistance:
-    """Multi-resolution STFT distance (auraloss) on peak-normalised mono numpy clips."""
+    """Multi-resolution STFT distance (``ddspfx.spectral.METRIC``) on peak-normalised mono numpy clips."""
 
     def __init__(self) -> None:
-        import auraloss
+        from ddspfx.spectral import METRIC, mrstft
 
-        self._loss = auraloss.freq.MultiResolutionSTFTLoss(
-            fft_sizes=[256, 1024, 4096], hop_sizes=[64, 256, 1024], win_lengths=[256, 1024, 4096]
-        )
+        self._loss = mrstft(METRIC)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> float:
         import torch

@@ -21,9 +21,9 @@ import torch
 from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, TYPICAL_ORDER, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.proxies import get_proxy
-from ddspfx.proxies.recovery import dry_clips
 from ddspfx.proxies.switching import SoftChain, sinkhorn
 from ddspfx.targets import chain_to_targets
+from experiments.proxy_recovery import dry_clips
 
 
 @dataclass

@@ -11,6 +11,7 @@ from ddspfx.metrics import (
     lti_canonical,
     pairwise_order,
     param_error,
+    precision_recall_f1,
     si_sdr,
 )
 
@@ -25,7 +26,34 @@ def test_presence_micro_macro_by_hand():
     assert s["micro_f1"] == pytest.approx(2 / 3)
     assert s["f1/distortion"] == 1.0 and s["f1/delay"] == 0.0 and s["f1/reverb"] == 0.0
     # effects never seen nor predicted count as perfect (P=R=1) in the macro average
-    assert s["macro_f1"] == pytest.approx((1 + 1 + 0 + 0 + 1 + 1 + 1) / 7)
+    n = len(c.tp)  # distortion 1, eq 1, delay 0, reverb 0, the other pedals 1 each
+    assert s["macro_f1"] == pytest.approx((1 + 1 + 0 + 0 + (n - 4)) / n)
+
+
+def test_precision_recall_f1_known_counts():
+    # tp 3, fp 1, fn 2: P = 3/4, R = 3/5, F1 = 2PR / (P + R) = 2/3
+    p, r, f1 = precision_recall_f1(3, 1, 2)
+    assert (float(p), float(r), float(f1)) == (0.75, 0.6, pytest.approx(2 / 3, rel=1e-15))
+    # elementwise over pedals; a pedal with nothing to find and nothing found scores ``empty``
+    p, r, f1 = precision_recall_f1(np.array([3, 0, 0, 0]), np.array([1, 2, 0, 0]), np.array([2, 0, 4, 0]))
+    assert p.tolist() == [0.75, 0.0, 1.0, 1.0] and r.tolist() == [0.6, 1.0, 0.0, 1.0]
+    assert f1.tolist() == [pytest.approx(2 / 3), 0.0, 0.0, 1.0]
+    assert precision_recall_f1(0, 0, 0, empty=0.0)[2] == 0.0
+
+
+def test_presence_micro_vs_macro_from_counts():
+    """Micro pools the counts over pedals; macro averages each pedal's score (counts set directly)."""
+    c = PresenceCounts.empty()
+    n = len(c.tp)
+    c.tp[:2], c.fp[:2], c.fn[:2] = [9, 1], [1, 0], [0, 3]  # pedal 0: P 0.9 R 1; pedal 1: P 1 R 0.25; rest empty
+    s = c.scores()
+    assert s["micro_precision"] == pytest.approx(10 / 11) and s["micro_recall"] == pytest.approx(10 / 13)
+    assert s["micro_f1"] == pytest.approx(2 * 10 / (2 * 10 + 1 + 3))
+    f1_0, f1_1 = 2 * 9 / (18 + 1), 2 * 1 / (2 + 3)
+    assert s["macro_precision"] == pytest.approx((0.9 + 1 + (n - 2)) / n)
+    assert s["macro_recall"] == pytest.approx((1 + 0.25 + (n - 2)) / n)
+    assert s["macro_f1"] == pytest.approx((f1_0 + f1_1 + (n - 2)) / n)
+    assert s["macro_f1"] != pytest.approx(s["micro_f1"])
 
 
 def test_lti_canonical_only_merges_adjacent_lti_runs():

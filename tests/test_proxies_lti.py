@@ -18,8 +18,8 @@ from ddspfx.proxies.delay import delay
 from ddspfx.proxies.distortion import distortion
 from ddspfx.proxies.eq import peak_filter
 from ddspfx.proxies.fft import as_param, fft_convolve, lti_filter, next_pow2, poly_z
-from ddspfx.proxies.fidelity import guitar_clip
 from ddspfx.proxies.reverb import freeverb_lengths, reverb
+from experiments.proxy_fidelity import guitar_clip
 
 SR = 44100
 

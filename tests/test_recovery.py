@@ -1,4 +1,4 @@
-"""Parameter recovery through the proxies (ddspfx.proxies.recovery): gradient descent from a
+"""Parameter recovery through the proxies (experiments.proxy_recovery): gradient descent from a
 random start on a pedalboard-rendered target must find the pedalboard settings."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ddspfx.catalog import EFFECT_NAMES
-from ddspfx.proxies.recovery import RecoveryConfig, format_table, main, run_recovery
+from experiments.proxy_recovery import RecoveryConfig, format_table, main, run_recovery
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def test_restarts_keep_the_best_start_and_rerender_matches_the_proxy() -> None:
 
 
 def test_cli_rejects_unknown_effect(capsys) -> None:
-    assert main(["--effects", "fuzz"]) == 2
+    assert main(["--effects", "no_such_pedal"]) == 2
     assert "unknown effect" in capsys.readouterr().err
 
 

@@ -40,10 +40,10 @@ from ddspfx.catalog import (
     EFFECT_NAMES,
     MAX_PARAMS,
     denormalise_params,
-    denormalise_tensor,
     get_effect,
 )
 from ddspfx.chain import Chain, Pedal
+from ddspfx.knobs import proxy_kwargs
 from ddspfx.proxies import apply
 
 # --- soft and hard permutations -------------------------------------------------------------
@@ -139,8 +139,7 @@ class SoftChain(nn.Module):
 
     def effect_params(self, params: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
         """Normalised params (B, N, MAX_PARAMS) -> real-unit keyword tensors (B,) for effect n."""
-        eff = get_effect(self.effects[n])
-        return {p.name: denormalise_tensor(params[:, n, j], p) for j, p in enumerate(eff.params)}
+        return proxy_kwargs(self.effects[n], params[:, n])
 
     def forward(
         self,

@@ -9,8 +9,8 @@ where b is a second independent setting: the proxy's error measured in units of 
 the knobs themselves change the sound ("parameter spread"). Median and p90 over the
 settings, plus the largest absolute sample error seen.
 
-    python -m ddspfx.proxies.fidelity --n 50 --seconds 2 --effects distortion eq delay reverb --out table.md
-    python -m ddspfx.proxies.fidelity --bench --effects distortion eq delay reverb
+    python -m experiments.proxy_fidelity --n 50 --seconds 2 --effects distortion eq delay reverb --out table.md
+    python -m experiments.proxy_fidelity --bench --effects distortion eq delay reverb
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.proxies import get_proxy
 from ddspfx.render import run_pedalboard
+from ddspfx.spectral import FIDELITY, mrstft
 
 
 @dataclass
@@ -76,9 +77,8 @@ def render_proxy(effect: str, x: np.ndarray, params: dict[str, float], sample_ra
 
 
 def _mrstft() -> Callable[[np.ndarray, np.ndarray], float]:
-    from auraloss.freq import MultiResolutionSTFTLoss
-
-    loss = MultiResolutionSTFTLoss()
+    """The MR-STFT distance at ``ddspfx.spectral.FIDELITY`` (auraloss's default resolutions) on (C, T) clips."""
+    loss = mrstft(FIDELITY)
 
     def distance(a: np.ndarray, b: np.ndarray) -> float:
         with torch.no_grad():
@@ -186,7 +186,7 @@ def format_benchmark(rows: Sequence[tuple[str, float, float, float]], batch: int
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ddspfx.proxies.fidelity", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.proxy_fidelity", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=50, help="random settings (and clips) per effect (default 50)")
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length in seconds (default 2)")
     parser.add_argument("--seed", type=int, default=0)

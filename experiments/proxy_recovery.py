@@ -11,7 +11,7 @@ Success is reported two ways, because some knobs are near-unidentifiable by ear:
   * audio:  pedalboard re-rendered at the recovered params is within ``audio_tol`` (0.1) of the
     target relative to the effect's parameter spread: D(pb(found), wet) / median_j D(pb(start_j), wet_j),
     with D the MR-STFT distance. Each start is an independent random setting, so the median over
-    trials estimates the "parameter spread" that ``ddspfx.proxies.fidelity`` divides by (a median,
+    trials estimates the "parameter spread" that ``experiments.proxy_fidelity`` divides by (a median,
     not each trial's own start, so a lucky start near the truth does not inflate the ratio).
 
 All trials of one effect run as one batch (each item its own clip, truth and start); the loss is
@@ -20,7 +20,7 @@ starts in the same batch and keeps the one with the lowest proxy loss (never the
 a run the lowest-loss iterate is kept, as Adam can climb out of a good point:
 LFO rates and delay times have many local minima that one start rarely escapes.
 
-    python -m ddspfx.proxies.recovery [--n 20] [--effects distortion eq] [--steps 300] [--seed 0] [--restarts 1]
+    python -m experiments.proxy_recovery [--n 20] [--effects distortion eq] [--steps 300] [--seed 0] [--restarts 1]
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ from ddspfx.catalog import (
     SAMPLE_RATE,
     check_effect_names,
     denormalise_params,
-    denormalise_tensor,
     get_effect,
     normalise,
 )
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.knobs import proxy_kwargs
 from ddspfx.proxies import apply
+from ddspfx.spectral import METRIC, Resolutions, mrstft, per_item
 
 
 @dataclass
@@ -59,7 +60,7 @@ class RecoveryConfig:
     sample_rate: int = SAMPLE_RATE  # Hz
     param_tol: float = 0.1  # normalised units, every param
     audio_tol: float = 0.1  # relative MR-STFT distance, see module docstring
-    fft_sizes: tuple[int, ...] = (256, 1024, 4096)  # MR-STFT resolutions (hop = size / 4)
+    fft_sizes: tuple[int, ...] = METRIC.fft_sizes  # MR-STFT resolutions (window = size, hop = size / 4)
 
 
 @dataclass
@@ -122,19 +123,6 @@ def _pedalboard(effect: str, dry: np.ndarray, u: np.ndarray, sample_rate: int) -
     return out
 
 
-def _mrstft(fft_sizes: Sequence[int]):
-    import auraloss
-
-    return auraloss.freq.MultiResolutionSTFTLoss(
-        fft_sizes=list(fft_sizes), hop_sizes=[s // 4 for s in fft_sizes], win_lengths=list(fft_sizes)
-    )
-
-
-def _per_item(loss_fn, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """MR-STFT loss of each batch item separately (auraloss's spectral convergence pools the batch)."""
-    return torch.stack([loss_fn(a[i : i + 1], b[i : i + 1]) for i in range(a.shape[0])])  # (B,)
-
-
 def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, progress=None) -> EffectRecovery:
     """Run ``cfg.n`` recovery trials of one effect as one batch; see module docstring."""
     import time
@@ -151,7 +139,7 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
     start = starts[:, 0]  # (n, P): the first start of each trial, an independent random setting
     wet = _pedalboard(effect, dry, truth, sr)  # (n, T)
 
-    loss_fn = _mrstft(cfg.fft_sizes)
+    loss_fn = mrstft(Resolutions.quarter_hop(cfg.fft_sizes))
     x = torch.from_numpy(dry)[:, None, :].repeat_interleave(r, dim=0)  # (n R, 1, T)
     wet_t = torch.from_numpy(wet)[:, None, :]  # (n, 1, T)
     target = wet_t.repeat_interleave(r, dim=0)  # (n R, 1, T)
@@ -161,10 +149,9 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
     best_u = torch.sigmoid(z).detach().clone()  # (n R, P) lowest-loss iterate so far
     for step in range(cfg.steps + 1):
         u = torch.sigmoid(z)
-        kwargs = {p.name: denormalise_tensor(u[:, i], p) for i, p in enumerate(eff.params)}
-        y = apply(effect, x, sr, **kwargs)
-        per_item = _per_item(loss_fn, y, target)  # (n R,)
-        loss_now = per_item.detach()
+        y = apply(effect, x, sr, **proxy_kwargs(eff, u))
+        losses = per_item(loss_fn, y, target)  # (n R,)
+        loss_now = losses.detach()
         if step == 0:
             initial = loss_now
         better = loss_now < best_loss
@@ -173,7 +160,7 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
         if step == cfg.steps:  # the last pass only measures the final iterate
             break
         opt.zero_grad()
-        per_item.sum().backward()
+        losses.sum().backward()
         opt.step()
         if progress is not None:
             progress.update(1)
@@ -184,8 +171,8 @@ def recover_effect(effect: str, cfg: RecoveryConfig, rng: np.random.Generator, p
     final = final[torch.arange(n), best]
 
     with torch.no_grad():
-        d_found = _per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, found, sr))[:, None], wet_t)
-        d_start = _per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, start, sr))[:, None], wet_t)
+        d_found = per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, found, sr))[:, None], wet_t)
+        d_start = per_item(loss_fn, torch.from_numpy(_pedalboard(effect, dry, start, sr))[:, None], wet_t)
     spread = float(d_start.median().clamp_min(1e-9))
     rel = (d_found / spread).numpy()
     return EffectRecovery(
@@ -230,7 +217,7 @@ def format_table(results: Sequence[EffectRecovery], cfg: RecoveryConfig) -> str:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ddspfx.proxies.recovery", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.proxy_recovery", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=20, help="random settings per effect (default 20)")
     parser.add_argument("--effects", nargs="+", default=list(EFFECT_NAMES), help="canonical effect names (default: all)")
     parser.add_argument("--steps", type=int, default=300, help="Adam steps (default 300)")
