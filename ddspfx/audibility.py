@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise, get_effect
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, check_effect_names, denormalise, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.knobs import sample_params
@@ -39,6 +39,13 @@ THRESHOLDS_DB: dict[str, float] = {
     "phaser": 1.0,  # mix 0.1: 0.63
     "delay": 2.5,  # mix 0.05, feedback 0.2: 1.94 (echoes land in the gaps, so scores run high)
     "reverb": 0.8,  # wet 0.05: 0.55
+    # the pedals added later, same rule (12 synth clips, /tmp-free: ``python -m ddspfx.audibility --effects ...``):
+    "tremolo": 0.3,  # depth 0.1 (+-0.45 dB), 4 Hz sine: ~0.18 (depth 0.05: 0.09)
+    "flanger": 0.7,  # depth 0.02, mix 0.1, no feedback: 0.47
+    "fuzz": 1.5,  # gain 6 dB (below the knob's range), tone open: 0.97
+    "octave": 4.0,  # down and up at 0.05 beside the dry: 2.69 (new partials below the note fill empty bands)
+    "wah": 0.35,  # mix 0.1, one octave, Q 1: 0.21
+    "noise_gate": 0.5,  # threshold -60 dB on a clean clip: 0.00 (a gate is heard only where it closes)
 }
 """Per-effect minimum score (dB) for a labelled pedal to count as audible."""
 
@@ -207,12 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2)")
     parser.add_argument("--png", type=Path, default=Path("audibility.png"), help="histogram output (default audibility.png)")
+    parser.add_argument("--effects", nargs="+", default=list(EFFECT_NAMES), metavar="EFFECT",
+                        help="pedal types to measure (default: all)")
     args = parser.parse_args(argv)
     if args.n < 1:
         raise DdspfxError("--n must be at least 1")
     if args.seconds < 0.25:
         raise DdspfxError("--seconds must be at least 0.25")
-    table = measure(args.n, seed=args.seed, duration_s=args.seconds)
+    table = measure(args.n, seed=args.seed, duration_s=args.seconds, effects=check_effect_names(args.effects))
     print(format_table(table))
     plot_histograms(table, args.png)
     print(f"wrote {args.png}")

@@ -297,14 +297,100 @@ REVERB = _register(Effect(
     description="JUCE Freeverb: 8 damped combs and 4 allpasses.",
 ))
 
+# --- the pedals added after the first seven (issue: the pedals guitarists actually use) --------------------------
+# Ranges follow real pedals' manuals: a Boss TR-2 tremolo (rate ~1-10 Hz, "wave" from triangle to square), a
+# flanger as short as a Boss BF-3's (1-7 ms centre, feedback up to 0.9), a Big Muff-style fuzz (20-50 dB of gain,
+# a tone control from dark to bright), an EHX Micro POG (dry, sub-octave and octave-up levels), a Cry Baby's
+# sweep (~350 Hz-2.2 kHz, Q up to ~10) rocked at a steady rate, and a gate like a Boss NS-2 (threshold, release).
+
+TREMOLO = _register(Effect(
+    name="tremolo",
+    pedalboard_class="",
+    renderer="ddspfx.dsp.tremolo:fx",
+    params=(
+        Param("rate_hz", 1.0, 12.0, "log", "Hz", label="rate"),
+        Param("depth", 0.0, 1.0, "linear", "", audible_low=0.3, label="depth"),
+        Param("shape", 0.0, 1.0, "linear", "", label="shape"),
+    ),
+    linear=True, time_invariant=False, family="modulation",
+    description="Amplitude LFO from sine (shape 0) to near-square (shape 1); ddspfx's own DSP.",
+))
+
+FLANGER = _register(Effect(
+    name="flanger",
+    pedalboard_class="Chorus",
+    params=(
+        Param("rate_hz", 0.05, 2.0, "log", "Hz", label="rate"),
+        Param("depth", 0.0, 0.5, "linear", "", audible_low=0.05, label="depth"),
+        Param("centre_delay_ms", 1.0, 7.0, "linear", "ms", label="delay"),
+        Param("feedback", 0.0, 0.9, "linear", "", label="feedback"),
+        Param("mix", 0.2, 0.8, "linear", "", audible_low=0.35, label="mix"),
+    ),
+    linear=True, time_invariant=False, family="modulation",
+    description="juce::dsp::Chorus used as a flanger: a 1-7 ms delay swept by an LFO, strong inverted feedback.",
+))
+
+FUZZ = _register(Effect(
+    name="fuzz",
+    pedalboard_class="",
+    renderer="ddspfx.dsp.fuzz:fx",
+    params=(
+        Param("gain_db", 20.0, 50.0, "linear", "dB", label="gain"),
+        Param("tone_hz", 400.0, 6000.0, "log", "Hz", label="tone"),
+    ),
+    linear=False, time_invariant=True, family="drive",
+    description="Biased (asymmetric) hard clipping at high gain, a DC blocker, a one-pole tone lowpass; ddspfx's own DSP.",
+))
+
+OCTAVE = _register(Effect(
+    name="octave",
+    pedalboard_class="",
+    renderer="ddspfx.dsp.octave:fx",
+    params=(
+        Param("dry_level", 0.0, 1.0, "linear", "", label="dry"),
+        Param("down_level", 0.0, 1.0, "linear", "", label="down"),
+        Param("up_level", 0.0, 1.0, "linear", "", label="up"),
+    ),
+    linear=True, time_invariant=False, family="pitch",
+    description="Delay-line pitch shifter an octave down and an octave up, blended with the dry; ddspfx's own DSP.",
+))
+
+WAH = _register(Effect(
+    name="wah",
+    pedalboard_class="",
+    renderer="ddspfx.dsp.wah:fx",
+    params=(
+        Param("rate_hz", 0.2, 5.0, "log", "Hz", label="rate"),
+        Param("min_frequency_hz", 250.0, 800.0, "log", "Hz", label="low"),
+        Param("range_octaves", 1.0, 3.0, "linear", "oct", label="range"),
+        Param("q", 1.0, 10.0, "log", "", label="Q"),
+        Param("mix", 0.5, 1.0, "linear", "", label="mix"),
+    ),
+    linear=True, time_invariant=False, family="filter",
+    description="Auto-wah: a state-variable band-pass swept over a log-frequency range by a sine LFO; ddspfx's own DSP.",
+))
+
+NOISE_GATE = _register(Effect(
+    name="noise_gate",
+    pedalboard_class="NoiseGate",
+    params=(
+        Param("threshold_db", -70.0, -20.0, "linear", "dB", label="threshold"),
+        Param("release_ms", 20.0, 500.0, "log", "ms", label="release"),
+    ),
+    linear=False, time_invariant=True, family="dynamics",
+    fixed={"ratio": 10.0, "attack_ms": 1.0},
+    description="juce::dsp::NoiseGate: RMS envelope, a 10:1 downward expander below the threshold.",
+))
+
 EFFECT_NAMES: tuple[str, ...] = tuple(EFFECTS)
 """Canonical names in catalog order; index i is effect id i in the data's targets and in a model that knows them all."""
 
 CLASSIC_EFFECTS: tuple[str, ...] = ("compressor", "distortion", "eq", "chorus", "phaser", "delay", "reverb")
 """The seven types the first models knew: a checkpoint that records no effect list knows these, in this order."""
 
-TYPICAL_ORDER: tuple[str, ...] = ("compressor", "distortion", "eq", "chorus", "phaser", "delay", "reverb")
-"""A typical pedalboard's order: dynamics -> drive -> eq -> modulation -> delay -> reverb."""
+TYPICAL_ORDER: tuple[str, ...] = ("wah", "compressor", "octave", "fuzz", "distortion", "noise_gate", "eq", "chorus",
+                                   "flanger", "phaser", "tremolo", "delay", "reverb")
+"""A typical pedalboard's order: filter -> dynamics -> pitch -> drive -> gate -> eq -> modulation -> delay -> reverb."""
 
 MAX_PARAMS: int = max(len(e.params) for e in EFFECTS.values())
 

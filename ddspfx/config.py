@@ -88,6 +88,8 @@ class DataConfig:
     min_effects: int = 0  # sampler: at least this many effects per chain
     order: str = "uniform"  # sampler: "uniform" over permutations or "typical" pedalboard prior
     effects: str = ""  # sampler: comma-separated pedal types drawn; "" = every catalog effect
+    whole_ranges: bool = False  # sampler: knobs drawn over their whole range, not only the audible sub-range
+    drop_inaudible: bool = False  # sampler: a pedal ddspfx.audibility does not hear on the clip is left out (and unlabelled)
     render_variants: float = 0.0  # training only: chance that a pedal is rendered by another design (ddspfx.variants)
     dry_tone: float = 0.0  # training only: chance that the dry clip goes through a random tone stage (ddspfx.sources.tone)
     noise_floor: float = 0.0  # training only: chance that the dry clip carries a recording's hum and hiss (ddspfx.sources.tone)

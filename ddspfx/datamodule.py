@@ -32,7 +32,8 @@ def sampler_config(cfg: DataConfig) -> SamplerConfig:
     from ddspfx.sampler import SamplerConfig, check_order
 
     return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=check_order(cfg.order),
-                         effects=resolve_effects(cfg.effects))
+                         effects=resolve_effects(cfg.effects), whole_ranges=cfg.whole_ranges,
+                         drop_inaudible=cfg.drop_inaudible)
 
 
 def recipe_from_config(cfg: DataConfig, split: str = "train") -> Recipe:

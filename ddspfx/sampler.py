@@ -43,6 +43,8 @@ class SamplerConfig:
     count_weights: tuple[float, ...] | None = None  # weights of min_effects..max_effects (None: uniform)
     check_audibility: bool = False  # render each pedal alone on the dry clip and redraw it if inaudible
     audibility_tries: int = 8  # redraws per pedal before keeping the loudest draw seen
+    whole_ranges: bool = False  # draw every knob over its whole range instead of the audible sub-range
+    drop_inaudible: bool = False  # a pedal that ddspfx.audibility does not hear on the clip is left out of the chain
 
     def __post_init__(self) -> None:
         self.effects = tuple(get_effect(e).name for e in self.effects)
@@ -113,25 +115,30 @@ class ChainSampler:
         return picked
 
     def sample(self, rng: np.random.Generator, dry: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE) -> Chain:
-        """A random chain (params in real units); with ``check_audibility`` and a ``dry`` clip, every
-        pedal is redrawn until it is audible on that clip."""
+        """A random chain (params in real units). With a ``dry`` clip: ``check_audibility`` redraws every pedal
+        until it is audible on that clip; ``drop_inaudible`` leaves out a pedal that is not (a pedal nobody can
+        hear is not asked for), so a whole-range draw teaches light settings where they are heard."""
+        c = self.config
         n = self.sample_count(rng)
         pedals = []
         for name in self.sample_order(rng, n):
-            if self.config.check_audibility and dry is not None:
+            if c.check_audibility and dry is not None:
                 params = self._audible_params(rng, name, dry, sample_rate)
             else:
-                params = sample_params(rng, name)
+                params = sample_params(rng, name, c.whole_ranges)
+            if c.drop_inaudible and dry is not None and not is_audible(name, params, dry, sample_rate)[0]:
+                continue
             pedals.append(Pedal(name, params))
         return Chain(pedals)
 
     def _audible_params(self, rng: np.random.Generator, name: str, dry: np.ndarray, sample_rate: int) -> dict[str, float]:
-        best = sample_params(rng, name)
+        whole = self.config.whole_ranges
+        best = sample_params(rng, name, whole)
         ok, best_score = is_audible(name, best, dry, sample_rate)
         for _ in range(max(1, self.config.audibility_tries) - 1):
             if ok:
                 break
-            params = sample_params(rng, name)
+            params = sample_params(rng, name, whole)
             ok, score = is_audible(name, params, dry, sample_rate)
             if ok or score > best_score:
                 best, best_score = params, score

@@ -15,13 +15,16 @@ from ddspfx.catalog import (
     bin_to_value,
     denormalise,
     denormalise_params,
+    dsp_function,
     get_effect,
     normalise,
     normalise_params,
     pedalboard_plugin,
+    render_kwargs,
     value_to_bin,
 )
 from ddspfx.chain import Chain, Pedal
+from ddspfx.errors import DdspfxError
 
 ALL_PARAMS = [(e.name, p) for e in EFFECTS.values() for p in e.params]
 
@@ -117,7 +120,7 @@ def test_scalar_and_array_normalisation_agree(effect, param):
     assert normalise(param.low - 1.0, param) == 0.0 and normalise(np.array([param.low - 1.0]), param)[0] == 0.0
 
 
-@pytest.mark.parametrize("name", EFFECT_NAMES)
+@pytest.mark.parametrize("name", [n for n in EFFECT_NAMES if get_effect(n).in_pedalboard])
 def test_pedalboard_plugin_gets_exact_keyword_values(name):
     eff = get_effect(name)
     rng = np.random.default_rng(0)
@@ -134,9 +137,28 @@ def test_pedalboard_plugin_gets_exact_keyword_values(name):
         pedalboard_plugin(eff, {**params, "bogus": 1.0})
 
 
+@pytest.mark.parametrize("name", [n for n in EFFECT_NAMES if not get_effect(n).in_pedalboard])
+def test_a_pedal_pedalboard_lacks_has_ddspfx_reference_function(name):
+    """Its renderer is importable, takes exactly the catalog's knobs (plus ``fixed``) and keeps the clip's shape."""
+    import inspect
+
+    eff = get_effect(name)
+    fx = dsp_function(eff)
+    accepted = set(inspect.signature(fx).parameters) - {"x", "sample_rate"}
+    assert accepted == set(eff.param_names) | set(eff.fixed)
+    params = denormalise_params(eff, np.random.default_rng(1).uniform(size=len(eff.params)))
+    x = (0.1 * np.random.default_rng(2).standard_normal((1, 4410))).astype(np.float32)
+    y = fx(x, 44100.0, **render_kwargs(eff, params))
+    assert y.shape == x.shape and np.all(np.isfinite(y))
+    with pytest.raises(ValueError, match="no pedalboard plugin"):
+        pedalboard_plugin(eff, params)
+    with pytest.raises(DdspfxError, match=f"pedalboard has no {name}"):
+        Chain([Pedal(name, params)]).to_pedalboard()
+
+
 def test_unknown_effect_message_lists_the_known_ones():
     with pytest.raises(KeyError, match="known effects: compressor"):
-        get_effect("fuzz")
+        get_effect("fuzzbox")
 
 
 def test_chain_renders_like_a_hand_built_pedalboard():

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from ddspfx.catalog import EFFECT_NAMES
-from ddspfx.chain import Chain
+from ddspfx.chain import Chain, Pedal
 from ddspfx.data.recipe import Recipe
 from ddspfx.render import render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
@@ -95,3 +95,29 @@ def test_labels_jsonl_reproduces_wet_with_plain_pedalboard(tmp_path):
                                        for d in rec["chain"]])
         ref = rec["output_gain"] * board(dry[None, :], sr)[0][: dry.size]
         np.testing.assert_allclose(wet, ref, atol=1e-4)
+
+
+def test_a_chain_with_pedals_pedalboard_lacks_renders_each_in_its_place():
+    """Reference: the pedals applied one by one (pedalboard's plugin or ddspfx's function), in the chain's order;
+    the same pedals in another order sound different (a fuzz before or after a tremolo)."""
+    from ddspfx.catalog import dsp_function, get_effect, pedalboard_plugin, render_kwargs
+    from ddspfx.render import run_pedalboard
+
+    sr = 44100
+    t = np.arange(sr) / sr
+    dry = (0.3 * np.sin(2 * np.pi * 196 * t) * np.exp(-2 * t)).astype(np.float32)[None]
+    chain = Chain([Pedal("fuzz", {"gain_db": 30.0, "tone_hz": 2000.0}),
+                   Pedal("delay", {"delay_seconds": 0.1, "feedback": 0.3, "mix": 0.3}),
+                   Pedal("tremolo", {"rate_hz": 5.0, "depth": 0.8, "shape": 0.5}),
+                   Pedal("reverb", {"room_size": 0.5, "damping": 0.5, "wet_level": 0.3, "dry_level": 0.8})])
+    y = dry
+    for p in chain:
+        eff = get_effect(p.effect)
+        if eff.in_pedalboard:
+            y = pedalboard_plugin(eff, p.params)(y, float(sr), reset=True)
+        else:
+            y = dsp_function(eff)(y, float(sr), **render_kwargs(eff, p.params))
+    np.testing.assert_allclose(run_pedalboard(dry, chain, sr), y, atol=1e-6)
+    p = chain.pedals
+    swapped = Chain([p[2], p[1], p[0], p[3]])
+    assert np.max(np.abs(run_pedalboard(dry, swapped, sr) - y)) > 0.05

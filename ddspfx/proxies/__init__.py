@@ -24,6 +24,12 @@ _PROXY_FUNCTIONS: dict[str, str] = {
     "phaser": "ddspfx.proxies.phaser:phaser",
     "delay": "ddspfx.proxies.delay:delay",
     "reverb": "ddspfx.proxies.reverb:reverb",
+    "tremolo": "ddspfx.proxies.tremolo:tremolo",
+    "flanger": "ddspfx.proxies.flanger:flanger",
+    "fuzz": "ddspfx.proxies.fuzz:fuzz",
+    "octave": "ddspfx.proxies.octave:octave",
+    "wah": "ddspfx.proxies.wah:wah",
+    "noise_gate": "ddspfx.proxies.noise_gate:noise_gate",
 }
 assert set(_PROXY_FUNCTIONS) == set(EFFECT_NAMES), "every catalog effect needs a proxy"
 
