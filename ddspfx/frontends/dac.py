@@ -26,6 +26,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 import torch
+from einops import rearrange
 from torch import nn
 
 from ddspfx import fileio
@@ -199,7 +200,7 @@ def encode_codes(codec: DACCodec, audio: torch.Tensor, n_quantizers: int | None 
     ``z`` is the quantised latent from the first ``n_quantizers`` codebooks (all if None).
     """
     hop = int(codec.hop_length)
-    x = audio.float()[:, None, :]  # (B, 1, T)
+    x = rearrange(audio.float(), "b t -> b 1 t")
     pad = (-x.shape[-1]) % hop
     if pad:
         x = nn.functional.pad(x, (0, pad))
@@ -311,7 +312,7 @@ class DACFrontEnd(FrontEnd):
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         codes, z = self.encode(audio)
         if self.use_latents:
-            tokens = self.proj(z.transpose(1, 2))  # (B, F, latent_dim) -> (B, F, D)
+            tokens = self.proj(rearrange(z, "b d f -> b f d"))  # (B, F, D)
         else:
             tokens = self.embed_codes(codes)
         b, f, _ = tokens.shape
@@ -329,7 +330,7 @@ class DACFrontEnd(FrontEnd):
                 self.codec.to(codes.device)
             with torch.no_grad():
                 z = qz.from_codes(codes[:, : self.n_codebooks].long())[0]  # (B, latent_dim, F)
-            tokens = self.proj(z.transpose(1, 2))
+            tokens = self.proj(rearrange(z, "b d f -> b f d"))
         else:
             tokens = self.embed_codes(codes)
         b, f, _ = tokens.shape

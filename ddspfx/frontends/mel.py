@@ -12,6 +12,7 @@ from typing import Any, overload
 
 import numpy as np
 import torch
+from einops import rearrange
 from torch import nn
 
 from ddspfx.catalog import SAMPLE_RATE
@@ -132,13 +133,13 @@ class MelFrontEnd(FrontEnd):
         with torch.autocast(device_type=audio.device.type, enabled=False):
             x = (log_mel(audio.float(), self.window, self.fb, self.n_fft, self.hop) + 10.0) / 5.0  # (B, F, M)
         if self.conv_channels > 0:
-            y = self.conv(x.transpose(1, 2)[:, None])  # (B, C, M', F / conv_time_pool)
-            x = y.permute(0, 3, 1, 2).flatten(2)  # (B, F', C*M')
+            y = self.conv(rearrange(x, "b f m -> b 1 m f"))  # (B, C, M', F / conv_time_pool)
+            x = rearrange(y, "b c m f -> b f (c m)")
         b, f, m = x.shape
         pad = (-f) % self.stack
         if pad:
             x = torch.cat([x, x.min().detach().expand(b, pad, m)], dim=1)  # pad with the minimum, no host sync
-        return x.reshape(b, (f + pad) // self.stack, m * self.stack)  # (B, F', M*stack)
+        return rearrange(x, "b (f s) m -> b f (s m)", s=self.stack)  # ``stack`` frames side by side
 
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None,
                 dry: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
