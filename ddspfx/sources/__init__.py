@@ -4,6 +4,8 @@
 
 - ``"synth"`` -- the embedded Karplus-Strong guitar (``ddspfx.sources.synth``); no download;
 - ``"modal"`` -- the embedded modal (additive stiff-string) guitar (``ddspfx.sources.modal``); no download;
+- ``"procedural"`` -- a fresh virtual guitar per clip (``ddspfx.sources.procedural``); ``procedural:N`` the first N
+  training guitars; ``procedural:heldout[:N]`` guitars no training spec produces; no download;
 - ``"mix:A=w,B=w,..."`` -- each clip from one of the named sources, drawn with the given weights
   (e.g. ``mix:synth=0.7,modal=0.3``);
 - ``"folder:PATH"`` -- any folder of audio files, searched recursively;
@@ -22,8 +24,8 @@ from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
 from ddspfx.sources.base import TARGET_DBFS, MixSource, Source, shifted_phrase
 
-SPECS: tuple[str, ...] = ("synth", "modal", "mix:synth=0.7,modal=0.3", "folder:PATH", "egfxset:PATH", "idmt:PATH",
-                          "sf2:timgm6mb", "sf2:PATH#PROGRAM")
+SPECS: tuple[str, ...] = ("synth", "modal", "procedural", "procedural:N", "procedural:heldout", "mix:synth=0.7,modal=0.3",
+                          "folder:PATH", "egfxset:PATH", "idmt:PATH", "sf2:timgm6mb", "sf2:PATH#PROGRAM")
 
 
 def _mix(body: str, spec: str, sample_rate: int) -> MixSource:
@@ -55,6 +57,10 @@ def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
         from ddspfx.sources.modal import ModalSource
 
         return ModalSource(sample_rate)
+    if kind == "procedural":
+        from ddspfx.sources.procedural import make_procedural_source
+
+        return make_procedural_source(path, sample_rate)
     if kind == "mix":
         return _mix(path, spec, sample_rate)
     if kind == "sf2" and sep:
