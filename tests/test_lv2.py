@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from deb_packages import skip_or_fail
 
 from ddspfx.errors import DdspfxError
 from ddspfx.plugins import lv2
@@ -34,8 +35,8 @@ def _need(uri: str) -> lv2.PluginInfo:
     """The plugin's info, or skip naming what to install (liblilv or the plugin's package)."""
     try:
         return lv2.plugin_info(uri)
-    except DdspfxError as exc:
-        pytest.skip(str(exc))
+    except DdspfxError as exc:  # skip only when liblilv or the plugin's package is missing; else it is a fault
+        skip_or_fail(exc, lv2.LILV_PACKAGE, lv2.package_for(uri))
 
 
 def _sine(freq: float, seconds: float = 0.5, amp: float = 0.1) -> np.ndarray:

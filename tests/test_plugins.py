@@ -16,6 +16,7 @@ from typing import get_args
 
 import numpy as np
 import pytest
+from deb_packages import skip_or_fail
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect
 from ddspfx.errors import DdspfxError
@@ -52,8 +53,8 @@ def need_package() -> Callable[[str, str], Path]:
     def need(package: str, library: str) -> Path:
         try:
             return find_library(library, package)
-        except DdspfxError:
-            pytest.skip(f"needs the Debian package {package} ({library}): apt-get install {package}")
+        except DdspfxError as exc:
+            skip_or_fail(exc, package)  # the package installed and its library not found: a fault
 
     return need
 
@@ -70,8 +71,8 @@ def need_impl() -> NeedImpl:
             if impl.host == "lv2":
                 return lv2.plugin_info(impl.label, impl.package)
             return load_library(impl.library, impl.package).plugin(impl.label)
-        except DdspfxError as exc:
-            pytest.skip(f"needs the Debian package {impl.package} ({impl.library}): {exc}")
+        except DdspfxError as exc:  # skip only when a package is missing; a wrong label or library name fails
+            skip_or_fail(exc, lv2.LILV_PACKAGE if impl.host == "lv2" else None, impl.package)
 
     return need
 
@@ -541,3 +542,20 @@ def test_unknown_control_is_rejected(need_package: Callable[[str, str], Path]) -
     with pytest.raises(ValueError, match="implements delay"):
         run_plugin(np.zeros(10, np.float32), PluginPedal("reverb", "cmt/fbdelay", {}), SR)
 
+
+
+def test_a_plugin_that_cannot_load_skips_only_when_its_package_is_missing(need_impl: NeedImpl) -> None:
+    """A typo in a table entry (here a label amp.so does not have) fails where the package is installed; the same
+    entry from a package that is not installed skips, naming it."""
+    from deb_packages import installed
+
+    absent = Implementation(name="test/absent", effect="eq", package="ddspfx-no-such-package", library="nosuch.so",
+                            label="x", unique_id=1, controls=())
+    with pytest.raises(pytest.skip.Exception, match="ddspfx-no-such-package"):
+        need_impl(absent)
+    if installed("ladspa-sdk") is not True:
+        pytest.skip("needs the Debian package ladspa-sdk (amp.so) to show a typo failing: apt-get install ladspa-sdk")
+    typo = Implementation(name="test/typo", effect="eq", package="ladspa-sdk", library="amp.so", label="amp_monoo",
+                          unique_id=1048, controls=())
+    with pytest.raises(DdspfxError, match="has no plugin 'amp_monoo'"):
+        need_impl(typo)
