@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI for the optional DAC front end: a separate venv with the torch/torchaudio pair DAC needs
-# (torch 2.9.1 + torchaudio 2.9.1; see NOTES-deps / README "DAC front end"), then its tests.
+# (torch 2.9.1 + torchaudio 2.9.1; see README "Optional: the DAC front end"), then its tests.
 # Heavy (~7.5 GB venv); the core CI (.ci/run) does not need it. VENV overrides the location.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,6 +43,9 @@ from ddspfx.config import Config, load_config, parse_overrides
 from ddspfx.errors import DdspfxError
 from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer, baseline_systems, make_examples
 from ddspfx.fileio import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    from ddspfx.sampler import Order
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "experiments" / "results"
@@ -68,7 +71,7 @@ class TestSet:
 
     name: str
     source: str = "synth"
-    order: str = "uniform"
+    order: Order = "uniform"
     max_effects: int | None = None
 
 

@@ -75,8 +75,10 @@ def bench_rate(sample_rate: int, batch: int, seconds: float, repeats: int, seed:
             fn(x, sample_rate, **make_params(True)).square().mean().backward()
 
         chains = [Chain([Pedal(effect, settings[b][n])]) for b in range(batch)]
-        rows.append(Row(effect, sample_rate, batch, _best(fwd, repeats), _best(fwd_bwd, repeats),
-                        _best(lambda chains=chains: _pedalboard(dry_np, chains, sample_rate), repeats)))
+        def render(chains: list[Chain] = chains) -> None:
+            _pedalboard(dry_np, chains, sample_rate)
+
+        rows.append(Row(effect, sample_rate, batch, _best(fwd, repeats), _best(fwd_bwd, repeats), _best(render, repeats)))
 
     # the full chain: all 7 effects, typical order for pedalboard and for the near-hard perm
     full = [Chain([Pedal(e, settings[b][EFFECT_NAMES.index(e)]) for e in TYPICAL_ORDER]) for b in range(batch)]
@@ -92,17 +94,17 @@ def bench_rate(sample_rate: int, batch: int, seconds: float, repeats: int, seed:
     for name, perm, eps in cases:
         chain = SoftChain(EFFECT_NAMES, eps=eps)
 
-        def fwd(chain: SoftChain = chain, perm: torch.Tensor = perm) -> None:
+        def chain_fwd(chain: SoftChain = chain, perm: torch.Tensor = perm) -> None:
             with torch.no_grad():
                 chain(dry, perm, gates, params, sample_rate)
 
-        def fwd_bwd(chain: SoftChain = chain, perm: torch.Tensor = perm) -> None:
+        def chain_fwd_bwd(chain: SoftChain = chain, perm: torch.Tensor = perm) -> None:
             p = params.clone().requires_grad_(True)
             pm = perm.clone().requires_grad_(True)
             chain(dry, pm, gates, p, sample_rate).square().mean().backward()
 
-        t_f = _best(fwd, repeats)
-        rows.append(Row(name, sample_rate, chain.last_evaluations, t_f, _best(fwd_bwd, repeats), t_pedalboard))
+        t_f = _best(chain_fwd, repeats)
+        rows.append(Row(name, sample_rate, chain.last_evaluations, t_f, _best(chain_fwd_bwd, repeats), t_pedalboard))
     return rows
 
 

@@ -106,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = load_model(args.checkpoint).eval()
     n = args.n_train + args.n_test
     examples = make_examples("synth", n, args.seed, model.clip_seconds, model.config.max_effects, "uniform")
-    memories, own = [], {"beam": [], "exhaustive": []}
+    memories: list[torch.Tensor] = []
+    own: dict[str, list[list[str]]] = {"beam": [], "exhaustive": []}
     with torch.no_grad():
         for s in tqdm(range(0, n, 32), desc="encode", unit="batch"):
             wet = torch.from_numpy(np.stack([ex.wet for ex in examples[s:s + 32]]).astype(np.float32))
@@ -127,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     probe = PairProbe(memory.shape[-1])
     opt = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.01)
-    best = (-1.0, 0, None)
+    best: tuple[float, int, dict[str, torch.Tensor]] = (-1.0, 0, {})
     for epoch in tqdm(range(args.epochs), desc="probe", unit="epoch"):
         probe.train()
         for idx in torch.randperm(len(fit)).split(256):

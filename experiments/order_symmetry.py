@@ -45,7 +45,7 @@ from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
 from ddspfx.commuting import COMMUTING_JSON, lti_pairs
 from ddspfx.fileio import atomic_path, atomic_write_text
-from ddspfx.metrics import MRSTFTDistance
+from ddspfx.metrics import MRSTFTDistance, precision_recall_f1
 from ddspfx.render import run_pedalboard
 from ddspfx.sampler import ChainSampler, SamplerConfig, sample_params
 from ddspfx.sources import make_source
@@ -110,7 +110,7 @@ def study_chains(dry_source: Any, n_chains: int, seed: int, tau: float, commutin
     """Random 3..5-effect chains, one random adjacent swap each: audible equivalence vs the pairwise rules."""
     sampler = ChainSampler(SamplerConfig(min_effects=3, max_effects=5))
     lti = lti_pairs()
-    records = []
+    records: list[dict[str, Any]] = []
     for k in range(n_chains):
         rng = np.random.default_rng(np.random.SeedSequence([seed, 2, k]))
         dry = dry_source.sample(rng, 2.0)
@@ -128,8 +128,8 @@ def study_chains(dry_source: Any, n_chains: int, seed: int, tau: float, commutin
         fp = sum(r[key] and not r["equivalent"] for r in records)
         fn = sum((not r[key]) and r["equivalent"] for r in records)
         acc = np.mean([r[key] == r["equivalent"] for r in records])
-        return {"precision": tp / (tp + fp) if tp + fp else float("nan"),
-                "recall": tp / (tp + fn) if tp + fn else float("nan"),
+        precision, recall, _ = precision_recall_f1(tp, fp, fn, empty=float("nan"))
+        return {"precision": float(precision), "recall": float(recall),
                 "accuracy": float(acc), "predicted_equivalent": tp + fp}
 
     by_len = {}

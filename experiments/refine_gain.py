@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fits = [refine(ex.wet, ex.dry, an, est.sample_rate, steps=args.steps, top_k=args.top_k, toggles=args.toggles,
                    set_margin=float("inf"))
             for ex, an in tqdm(list(zip(examples, analyses)), desc="refine", unit="clip")]
-    rows: dict[str, dict[str, float | None]] = {}
+    rows: dict[str, dict[str, Any]] = {}  # figures (float or None) and knob_err (per knob)
 
     def add_row(name: str, picked: list[Chain], dist: list[float], refined: bool = True) -> None:
         """One table row; "effect set changed" only for refined chains."""
