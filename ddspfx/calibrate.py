@@ -23,12 +23,16 @@ import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
+from ddspfx.sources import SPECS
 
 GRID: np.ndarray = np.round(np.arange(0.05, 0.951, 0.05), 2)
 """Candidate thresholds (coarse on purpose: a few hundred clips cannot resolve finer steps)."""
 
 
 OBJECTIVES: tuple[str, ...] = ("accuracy", "f1")
+
+SHIPPED = "default"
+"""The checkpoint argument that names the shipped model (as training's ``--trainer.init_from default`` does)."""
 
 
 def best_thresholds(probs: np.ndarray, labels: np.ndarray, objective: str = "accuracy", grid: np.ndarray = GRID,
@@ -100,9 +104,10 @@ def calibrate(model: Any, dataset: Any, objective: str = "accuracy", batch_size:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = CliParser(prog="python -m ddspfx.calibrate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("checkpoint", help="exported model (.safetensors with its .json sidecar, or its run folder)")
-    ap.add_argument("--source", default="synth", help="dry source of the calibration clips: synth | folder:PATH | "
-                    "egfxset:PATH | idmt:PATH (default synth)")
+    ap.add_argument("checkpoint", help="exported model (.safetensors with its .json sidecar, or its run folder); "
+                                       f"{SHIPPED!r}: the shipped model (its sidecar in the package is rewritten)")
+    ap.add_argument("--source", default="synth", help=f"dry source of the calibration clips: {' | '.join(SPECS)} "
+                                                      "(default synth)")
     ap.add_argument("--objective", choices=OBJECTIVES, default="accuracy",
                     help="accuracy: each pedal's decision right most often (default); f1: find more pedals")
     ap.add_argument("--n", type=int, default=512, help="calibration clips (validation seeds; default 512)")
@@ -122,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ddspfx.datamodule import make_dataset
 
     torch.set_num_threads(max(1, args.threads))
-    model = load_model(args.checkpoint)
+    model = load_model(None if args.checkpoint == SHIPPED else args.checkpoint)
     cfg = DataConfig(source=args.source, val_size=args.n, duration_s=model.clip_seconds,
                      max_effects=model.config.max_effects, effects=model.config.effects)
     result = calibrate(model, make_dataset(cfg, "val", model.sample_rate), args.objective)

@@ -32,6 +32,7 @@ from ddspfx.scoring import (  # the scoring library, re-exported: experiments an
     per_pedal_table,
     plot_results,
 )
+from ddspfx.sources import SPECS
 
 # --- command line ---------------------------------------------------------------------------
 
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="model checkpoint; default: the shipped model")
     p.add_argument("--n", type=int, default=1000, help="test clips (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="test-set seed offset (seeds start at 20,000,000)")
-    p.add_argument("--source", default="synth", help="dry source: synth, folder:PATH, egfxset:PATH, idmt:PATH")
+    p.add_argument("--source", default="synth", help=f"dry source: {' | '.join(SPECS)} (default synth)")
     p.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2.0)")
     p.add_argument("--max-effects", type=int, default=5, help="longest chain in the test set (default 5)")
     p.add_argument("--order", choices=["uniform", "typical"], default="uniform", help="order prior of the test set")

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.sampler import SamplerConfig
+from ddspfx.sources import SPECS
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     make = sub.add_parser("make", help="write dry/wet wavs and labels.jsonl (resumable)")
     make.add_argument("--out", type=Path, required=True, help="output folder")
     make.add_argument("--n", type=int, required=True, help="number of examples")
-    make.add_argument("--source", default="synth", help="synth | folder:PATH | egfxset:PATH | idmt:PATH (default synth)")
+    make.add_argument("--source", default="synth", help=f"dry guitar: {' | '.join(SPECS)} (default synth)")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     make.add_argument("--seconds", type=float, default=2.0, help="clip length in seconds (default 2)")
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     prev = sub.add_parser("preview", help="render a few examples and a spectrogram PNG")
     prev.add_argument("--out", type=Path, default=Path("preview"), help="output folder (default ./preview)")
     prev.add_argument("--n", type=int, default=4, help="number of examples (default 4)")
-    prev.add_argument("--source", default="synth")
+    prev.add_argument("--source", default="synth", help=f"dry guitar: {' | '.join(SPECS)} (default synth)")
     prev.add_argument("--seed", type=int, default=0)
     prev.add_argument("--seconds", type=float, default=2.0)
     _sampler_args(prev)
