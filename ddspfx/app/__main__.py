@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "chain on the dry (default lowpass)")
     p.add_argument("--refine-steps", type=int, default=150,
                    help="listening test: optimisation steps for the refined condition (default 150)")
+    p.add_argument("--include-dry", action="store_true",
+                   help="listening test: keep clips with no pedal (left out by default: their reference, estimate "
+                        "and refined stimuli would sound the same)")
     p.add_argument("--listening-report", metavar="RATINGS.sqlite",
                    help="write the per-condition means (95 %% intervals), a plot and a CSV for a listening test")
     p.add_argument("--out", metavar="DIR", help="where --listening-report writes (default: report/ beside the database)")
@@ -77,6 +80,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise DdspfxError("--refine-steps must be >= 0")
     if args.out and not args.listening_report:
         raise DdspfxError("--out is where --listening-report writes; add --listening-report DB")
+    if args.include_dry and not args.listening_test:
+        raise DdspfxError("--include-dry is a listening-test option; add --listening-test DIR")
     if args.db and not args.listening_test:
         raise DdspfxError("--db is the listening test's database; add --listening-test DIR")
     if args.listening_test and not Path(args.listening_test).is_dir():
@@ -123,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ddspfx.app.listening_page import build_listening_app
 
             db = Path(args.db) if args.db else Path(args.listening_test) / "listening" / "ratings.sqlite"
-            test = ListeningTest.open(args.listening_test, db, max_trials=args.trials, anchor=args.anchor)
+            test = ListeningTest.open(args.listening_test, db, max_trials=args.trials, anchor=args.anchor,
+                                      include_dry=args.include_dry)
             print(f"preparing {len(test.trials)} trial(s) in {test.stimuli_dir} (cached for restarts)",
                   file=sys.stderr, flush=True)
             test.prepare(estimator, refine_steps=args.refine_steps, model=args.checkpoint or "shipped", log=sys.stderr)

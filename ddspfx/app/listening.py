@@ -11,8 +11,14 @@ anew for each listener and trial, four conditions rated on 0-100 sliders:
 
 Conditions are loudness-aligned to the reference (RMS, peak <= 0.99), as BS.1534 asks, so level is not
 the cue. Trials come from a ``python -m ddspfx.data make`` folder (``labels.jsonl``, ``dry/``, ``wet/``)
-or from ``wet/`` and ``dry/`` folders of same-named files. Stimuli are rendered once into a folder
-beside the database and reused after a restart.
+or from ``wet/`` and ``dry/`` folders of same-named files; clips with no pedal are left out unless asked
+for (their reference, estimate and refined stimuli would all be the dry). Stimuli are rendered once into
+a folder beside the database and reused after a restart.
+
+The test is blind: the page never serves a stimulus under a name that says its condition. Each player
+gets a fresh copy under a random name (:func:`blind_copy`), new for every trial shown, so neither the
+URL, nor the file name, nor two players' URLs being equal (the open and the hidden reference) tell
+anything; and a trial is saved only once each of its stimuli has been played (:func:`unplayed`).
 
 The store commits each trial's four ratings in one transaction (WAL journal, ``synchronous=FULL``), so
 a killed server loses at most the trial being rated, never a part of one; each listener's trial order
@@ -25,6 +31,8 @@ import csv
 import datetime as dt
 import json
 import re
+import secrets
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -58,27 +66,74 @@ class Trial:
     chain: list[dict[str, Any]] | None = None
 
 
-def load_trials(folder: str | Path, max_trials: int | None = None) -> list[Trial]:
-    """The trials of a ``ddspfx.data make`` folder (by id) or of ``wet/`` + ``dry/`` same-named files."""
+SAME_SOUND_TOLERANCE = 1e-3
+"""A wet file whose samples are its dry's times a gain, to this relative RMS residual, had no pedal on it."""
+
+
+def sounds_dry(wet: Path, dry: Path) -> bool:
+    """True when ``wet`` is ``dry`` up to a gain (a clip with no pedal), read sample for sample."""
+    import soundfile as sf
+
+    x, _ = sf.read(str(wet), dtype="float64", always_2d=True)
+    y, _ = sf.read(str(dry), dtype="float64", always_2d=True)
+    x, y = x.mean(axis=1), y.mean(axis=1)
+    if x.shape != y.shape or not np.any(y):
+        return False
+    gain = float(x @ y / (y @ y))
+    return bool(np.sqrt(np.mean((x - gain * y) ** 2)) <= SAME_SOUND_TOLERANCE * max(np.sqrt(np.mean(x ** 2)), 1e-12))
+
+
+def load_trials(folder: str | Path, max_trials: int | None = None, include_dry: bool = False) -> list[Trial]:
+    """The trials of a ``ddspfx.data make`` folder (by id) or of ``wet/`` + ``dry/`` same-named files.
+
+    Clips with no pedal (labelled with an empty chain, or, unlabelled, a wet that :func:`sounds_dry`) are left out
+    unless ``include_dry``: their reference, estimate and refined stimuli would be the same sound.
+    """
     from ddspfx.audio import find_audio_files
     from ddspfx.data.materialise import read_labels
 
     root = Path(folder)
     trials: list[Trial] = []
+    left_out = 0
     labels = read_labels(root)
     if labels:
         for rec in sorted(labels, key=lambda r: int(r["id"])):
+            if max_trials and len(trials) >= max_trials:
+                break
+            if not include_dry and rec.get("chain") == []:
+                left_out += 1
+                continue
             trials.append(Trial(f"{int(rec['id']):06d}", root / rec["wet"], root / rec["dry"], rec.get("chain")))
     elif (root / "wet").is_dir() and (root / "dry").is_dir():
         dry = {p.relative_to(root / "dry").with_suffix("").as_posix(): p for p in find_audio_files(root / "dry")}
         for wet in find_audio_files(root / "wet"):
+            if max_trials and len(trials) >= max_trials:
+                break
             key = wet.relative_to(root / "wet").with_suffix("").as_posix()
             if key in dry:
+                if not include_dry and sounds_dry(wet, dry[key]):
+                    left_out += 1
+                    continue
                 trials.append(Trial(key.replace("/", "_"), wet, dry[key]))
     if not trials:
-        raise DdspfxError(f"{root} holds no trials: give a folder made by `python -m ddspfx.data make --out DIR`, "
+        why = (f" ({left_out} clip(s) with no pedal left out: add --include-dry to rate them)" if left_out else "")
+        raise DdspfxError(f"{root} holds no trials{why}: give a folder made by `python -m ddspfx.data make --out DIR`, "
                           "or one with wet/ and dry/ folders of same-named audio files")
-    return trials[:max_trials] if max_trials else trials
+    return trials
+
+
+def blind_copy(stimulus: Path, folder: Path) -> Path:
+    """A copy of ``stimulus`` to serve to a listener: ``folder/<random>/<random>.wav``, names drawn from the OS's
+    secure random source, so nothing in the URL says which condition it is (nor matches another player's URL)."""
+    target = Path(folder) / secrets.token_hex(16) / f"{secrets.token_hex(8)}{stimulus.suffix}"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(stimulus, target)
+    return target
+
+
+def unplayed(served: Sequence[tuple[str, str]], played: Sequence[str]) -> list[str]:
+    """The labels of ``served`` (label, file name) whose file no URL in ``played`` (the page's play events) fetched."""
+    return [label for label, name in served if not any(url.rsplit("/", 1)[-1].split("?")[0] == name for url in played)]
 
 
 def lowpass_anchor(x: np.ndarray, sample_rate: int, cutoff_hz: float = ANCHOR_CUTOFF_HZ) -> np.ndarray:
@@ -107,11 +162,11 @@ class ListeningTest:
 
     @classmethod
     def open(cls, folder: str | Path, db: str | Path, max_trials: int | None = None,
-             anchor: str = "lowpass") -> "ListeningTest":
+             anchor: str = "lowpass", include_dry: bool = False) -> "ListeningTest":
         if anchor not in ("lowpass", "random"):
             raise DdspfxError(f"--anchor must be lowpass or random, got {anchor!r}")
         db = Path(db)
-        return cls(load_trials(folder, max_trials), db.with_suffix(".stimuli"), RatingStore(db), anchor)
+        return cls(load_trials(folder, max_trials, include_dry), db.with_suffix(".stimuli"), RatingStore(db), anchor)
 
     def stimulus(self, trial_id: str, condition: str) -> Path:
         return self.stimuli_dir / trial_id / f"{condition}.wav"

@@ -2,8 +2,12 @@
 
 Post-screening follows ITU-R BS.1534-3 (section 4.1.2): a listener who rates the hidden reference
 below 90 for more than 15 % of their trials is excluded, and named in the report. Over the kept
-listeners, each condition's mean score gets a 95 % confidence interval from Student's t
-(``mean +- t(0.975, n-1) * sd / sqrt(n)`` over all its ratings), as BS.1534's section 9.2 gives.
+listeners, each condition's mean score gets a 95 % confidence interval from a two-way bootstrap
+(:func:`bootstrap_interval`): listeners and items are both drawn again with replacement, so the interval
+is as wide as listeners disagree and as items differ (ratings of one listener, or of one item, are not
+independent), and its percentile ends lie inside 0-100 by construction. Student's t over all ratings
+pooled, which this replaces, put the ends outside the scale on few, extreme ratings (-4.6 .. 154.6 for a
+hidden reference rated 100, 100, 100, 0) and counted a listener's ratings as independent.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ddspfx.app.listening import CONDITIONS, read_ratings, write_ratings_csv
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text
@@ -24,6 +30,15 @@ REFERENCE_FLOOR = 90
 
 MAX_MISSED_SHARE = 0.15
 """...and a listener who does so in more than this share of their trials is excluded."""
+
+CONFIDENCE = 0.95
+"""The intervals' coverage."""
+
+BOOTSTRAP_RESAMPLES = 10_000
+"""Resamples per interval: the percentile ends move by well under a point between seeds at this count."""
+
+BOOTSTRAP_SEED = 0
+"""Fixed, so the same ratings always give the same report."""
 
 
 @dataclass
@@ -47,7 +62,7 @@ class ListenerScreen:
 
 
 def _table(stats: Sequence[ConditionStats]) -> list[str]:
-    out = ["| condition | ratings | mean | 95 % interval |", "|---|---|---|---|"]
+    out = ["| condition | ratings | mean | 95 % interval (bootstrap over listeners and items) |", "|---|---|---|---|"]
     for s in stats:
         interval = f"{s.low:.1f} .. {s.high:.1f}" if math.isfinite(s.low) else "n/a (one rating)"
         out.append(f"| {s.condition} | {s.n} | {s.mean:.1f} | {interval} |")
@@ -89,23 +104,46 @@ def screen(rows: Sequence[dict[str, Any]]) -> list[ListenerScreen]:
     return [ListenerScreen(name, len(ts), below[name]) for name, ts in sorted(trials.items())]
 
 
-def condition_stats(rows: Sequence[dict[str, Any]], conditions: Sequence[str] = CONDITIONS) -> list[ConditionStats]:
-    """Mean and t-based 95 % interval of each condition's scores (conditions with no ratings left out)."""
-    from scipy.stats import t
+def bootstrap_interval(scores: np.ndarray, rated: np.ndarray, confidence: float = CONFIDENCE,
+                       resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile interval of the mean score when listeners and items are drawn again with replacement.
 
+    ``scores`` and ``rated`` are ``(listeners, items)``; a cell not ``rated`` (a listener who stopped early) counts
+    in no resample. Each resample weights listener ``l`` and item ``i`` by how often they were drawn, and its mean
+    is ``sum w_l w_i s_li / sum w_l w_i`` over rated cells. The ends are means of scores, so inside their range.
+    """
+    n_listeners, n_items = scores.shape
+    rng = np.random.default_rng(seed)
+    w_listeners = rng.multinomial(n_listeners, np.full(n_listeners, 1.0 / n_listeners), size=resamples)  # (B, L)
+    w_items = rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=resamples).astype(np.float64)  # (B, I)
+    mask = rated.astype(np.float64)
+    num = ((w_listeners @ (np.where(rated, scores, 0.0))) * w_items).sum(axis=1)  # (B,)
+    den = ((w_listeners @ mask) * w_items).sum(axis=1)
+    means = num[den > 0] / den[den > 0]
+    tail = 50.0 * (1.0 - confidence)
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def condition_stats(rows: Sequence[dict[str, Any]], conditions: Sequence[str] = CONDITIONS) -> list[ConditionStats]:
+    """Mean and 95 % interval (:func:`bootstrap_interval`) of each condition's scores (conditions with no ratings
+    left out; one rating has no interval)."""
     out = []
     for condition in conditions:
-        scores = [float(r["score"]) for r in rows if r["condition"] == condition]
-        n = len(scores)
+        cells = {(r["listener"], r["trial"]): float(r["score"]) for r in rows if r["condition"] == condition}
+        n = len(cells)
         if n == 0:
             continue
-        mean = sum(scores) / n
-        if n > 1:
-            sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - 1))
-            half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-        else:
-            half = math.nan
-        out.append(ConditionStats(condition, n, mean, mean - half, mean + half))
+        listeners = sorted({who for who, _ in cells})
+        items = sorted({item for _, item in cells})
+        scores = np.zeros((len(listeners), len(items)))
+        rated = np.zeros_like(scores, dtype=bool)
+        for (who, item), score in cells.items():
+            scores[listeners.index(who), items.index(item)] = score
+            rated[listeners.index(who), items.index(item)] = True
+        mean = float(scores[rated].mean())
+        low, high = bootstrap_interval(scores, rated) if n > 1 else (math.nan, math.nan)
+        out.append(ConditionStats(condition, n, mean, low, high))
     return out
 
 
@@ -135,7 +173,7 @@ def plot_report(path: Path, report: ListeningReport) -> None:
     ax.set_ylim(0, 100)
     for y, label in zip((10, 30, 50, 70, 90), ("bad", "poor", "fair", "good", "excellent")):
         ax.text(-0.45, y, label, ha="left", va="center", fontsize=8, color="grey")
-    ax.set_ylabel("MUSHRA score (mean, 95 % CI)")
+    ax.set_ylabel("MUSHRA score (mean, 95 % bootstrap CI)")
     ax.set_title(f"ddspfx listening test: {kept} of {len(report.listeners)} listener(s) kept by post-screening"
                  + ("" if report.stats else "\n(none kept: all listeners shown)"), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
