@@ -31,13 +31,14 @@ from ddspfx.catalog import (
     TYPICAL_ORDER,
     denormalise,
     denormalise_params,
-    denormalise_tensor,
     get_effect,
     normalise,
     normalise_params,
 )
 from ddspfx.chain import Chain, Pedal
+from ddspfx.knobs import proxy_kwargs
 from ddspfx.metrics import peak_normalise
+from ddspfx.spectral import SpectralTarget
 
 if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap
     from torch import Tensor
@@ -148,55 +149,11 @@ def _loudest_segment(x: np.ndarray, n: int) -> int:
     return max(starts, key=lambda s: float(np.mean(x[s:s + n] ** 2)))
 
 
-LOSS_RESOLUTIONS: tuple[tuple[int, int], ...] = ((256, 64), (1024, 256), (4096, 1024))
-"""(FFT size = window length, hop) of the fit's multi-resolution STFT loss: those of ``MRSTFTDistance``, the
-distance that picks the winner."""
-
 GRID_BATCH = 4
 """Grid-search trials rendered per proxy call. Measured on a 3-s clip's [delay, reverb, eq, chorus] chain (two
 runs each): 1 / 4 / 16 / 57 trials per call searched the delay time in 5.0-6.6 / 2.2-2.5 / 2.2-2.3 / 3.9-4.1 CPU-s
 (before: one by one through the whole chain, each scored by auraloss: 6.1-8.6 s); peak memory +40 MB at 4
 over 1, +300 MB more at 16."""
-
-
-class SpectralTarget:
-    """auraloss' ``MultiResolutionSTFTLoss`` (spectral convergence + mean |log magnitude| difference, averaged
-    over ``resolutions``) against one fixed target, whose magnitudes are computed once.
-
-    A fit evaluates the loss hundreds of times against the same wet: auraloss recomputes the target's STFT
-    every call, and both phases (unused). Per batch item: x (B, 1, T) -> (B,), each row equal to auraloss'
-    loss of that row alone (auraloss would pool the spectral convergence norms over the batch).
-    """
-
-    def __init__(self, target: Tensor, resolutions: Sequence[tuple[int, int]] = LOSS_RESOLUTIONS,
-                 eps: float = 1e-8) -> None:
-        import torch
-
-        self.resolutions = tuple(resolutions)
-        self.eps = eps
-        self.windows = [torch.hann_window(n) for n, _ in self.resolutions]
-        with torch.no_grad():
-            self.mags = [self._magnitude(target.reshape(1, -1), k) for k in range(len(self.resolutions))]
-            self.log_mags = [m.log() for m in self.mags]
-            self.norms = [m.flatten(1).norm(dim=1) for m in self.mags]  # (1,)
-
-    def _magnitude(self, x: Tensor, k: int) -> Tensor:
-        """(B, T) -> (B, n_fft // 2 + 1, frames), as auraloss: sqrt(clamp(|X|^2, eps))."""
-        import torch
-
-        n_fft, hop = self.resolutions[k]
-        spec = torch.stft(x, n_fft, hop, n_fft, self.windows[k], return_complex=True)
-        return (spec.real ** 2 + spec.imag ** 2).clamp_min(self.eps).sqrt()
-
-    def __call__(self, x: Tensor) -> Tensor:
-        flat = x.reshape(x.shape[0], -1)  # (B, T)
-        total = flat.new_zeros(flat.shape[0])
-        for k in range(len(self.resolutions)):
-            mag = self._magnitude(flat, k)  # (B, F, frames)
-            convergence = (self.mags[k] - mag).flatten(1).norm(dim=1) / self.norms[k]
-            log_l1 = (mag.log() - self.log_mags[k]).abs().flatten(1).mean(dim=1)
-            total = total + convergence + log_l1
-        return total / len(self.resolutions)
 
 
 class ClipDistance:
@@ -219,11 +176,6 @@ class ClipDistance:
             return float(self.target(torch.from_numpy(peak_normalise(np.asarray(x, np.float32))).view(1, 1, -1))[0])
 
 
-def _knobs(effect: str, u: Tensor) -> dict[str, Tensor]:
-    """Normalised knobs (B, P) of ``effect`` -> its proxy's real-unit keyword tensors, each (B,)."""
-    return {p.name: denormalise_tensor(u[:, i], p) for i, p in enumerate(get_effect(effect).params)}
-
-
 def render_proxies(effects: Sequence[str], x: Tensor, sample_rate: int, knobs: Sequence[Tensor]) -> Tensor:
     """``x`` (B or 1, 1, T) through the proxies of ``effects`` in order, knobs normalised (B or 1, P) each
     -> (B, 1, T): a batch of knob settings can share one input."""
@@ -233,7 +185,7 @@ def render_proxies(effects: Sequence[str], x: Tensor, sample_rate: int, knobs: S
     from ddspfx.proxies import apply
 
     for effect, u in zip(effects, knobs):
-        x = apply(effect, x, sample_rate, **_knobs(effect, u))
+        x = apply(effect, x, sample_rate, **proxy_kwargs(effect, u))
     return x
 
 
