@@ -275,7 +275,7 @@ def run_ablation(ab: Ablation, budget: Budget, out: Path, command: str, only: Se
     results: dict[str, Any] = {"variants": {}, "baselines": {}, "test_sets": {}}
     models: dict[str, Any] = {}
     for ts in ab.test_sets:
-        max_eff = ts.max_effects or base.data.max_effects
+        max_eff = base.data.max_effects if ts.max_effects is None else ts.max_effects  # 0: clean clips only
         print(f"[{ab.name}] test set {ts.name!r}: {budget.n_test} clips", file=sys.stderr, flush=True)
         examples = make_examples(ts.source, budget.n_test, budget.seed, base.data.duration_s, max_eff, ts.order)
         results["test_sets"][ts.name] = {"source": ts.source, "order": ts.order, "effects": f"0-{max_eff}",
@@ -323,7 +323,7 @@ def run_ablation(ab: Ablation, budget: Budget, out: Path, command: str, only: Se
 # --- report ---------------------------------------------------------------------------------
 
 TABLE_COLUMNS: list[tuple[str, str]] = [
-    ("micro_f1", "presence µF1"), ("exact_chain_acc", "exact chain"), ("equivalent_chain_acc", "equiv. chain (τ)"),
+    ("micro_precision", "precision"), ("micro_recall", "recall"), ("micro_f1", "presence µF1"), ("exact_chain_acc", "exact chain"), ("equivalent_chain_acc", "equiv. chain (τ)"),
     ("pairwise_order_acc_nonlinear", "pair order (nonlin)"), ("chain_length_mae", "length MAE"),
     ("param_error", "param err"), ("rerender_mrstft", "re-render MRSTFT"), ("rerender_sisdr_db", "SI-SDR dB"),
 ]
