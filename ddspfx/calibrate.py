@@ -23,6 +23,7 @@ import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
+from ddspfx.metrics import precision_recall_f1
 from ddspfx.sources import SPECS
 
 GRID: np.ndarray = np.round(np.arange(0.05, 0.951, 0.05), 2)
@@ -85,7 +86,7 @@ def f1_per_pedal(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray |
     """(N,) F1 of each pedal when detected as ``probs > thresholds``."""
     pred, y = probs > np.asarray(thresholds), np.asarray(labels).astype(bool)
     tp = (pred & y).sum(0)
-    return 2 * tp / np.maximum(1, pred.sum(0) + y.sum(0))
+    return precision_recall_f1(tp, pred.sum(0) - tp, y.sum(0) - tp, empty=0.0)[2]
 
 
 def calibrate(model: Any, dataset: Any, objective: str = "accuracy", batch_size: int = 32) -> dict[str, Any]:

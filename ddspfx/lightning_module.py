@@ -15,6 +15,7 @@ from ddspfx.config import Config, config_from_dict
 from ddspfx.errors import DdspfxError
 from ddspfx.invariance import invariance_loss, with_pairs
 from ddspfx.losses import DdspfxLoss, choice_weights, token_accuracy
+from ddspfx.metrics import precision_recall_f1
 from ddspfx.model import DdspfxModel
 
 
@@ -133,8 +134,8 @@ class DdspfxLightning(L.LightningModule):
         c = self._val_counts
         if not c.get("n"):
             return
-        f1 = 2 * c["tp"] / max(1.0, 2 * c["tp"] + c["fp"] + c["fn"])
-        head_f1 = 2 * c["head_tp"] / max(1.0, 2 * c["head_tp"] + c["head_fp"] + c["head_fn"])
+        f1 = float(precision_recall_f1(c["tp"], c["fp"], c["fn"], empty=0.0)[2])
+        head_f1 = float(precision_recall_f1(c["head_tp"], c["head_fp"], c["head_fn"], empty=0.0)[2])
         self.log_dict({"val/chain_acc": c["order"] / c["n"], "val/chain_exact": c["exact"] / c["n"],
                        "val/chain_acc_lti": c["order_lti"] / c["n"],
                        "val/param_err": c["param_err_sum"] / max(1.0, c["param_err_n"]),
