@@ -269,9 +269,9 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
             out.write(json.dumps({**analysis.to_json(name), **extra}) + "\n")
         else:
             out.write(f"{name}: {analysis.describe()}\n")
-            if "refine" in extra:
-                what = "refine" if args.refine else "dry"
-                out.write(f"  {what}: {extra['refine']} (dry moved by {extra['dry_offset_ms']:g} ms to line up)\n")
+            if "refine" in extra:  # a "refine:" line only where refinement ran; else what the dry measured
+                moved = f"dry moved by {extra['dry_offset_ms']:g} ms to line up"
+                out.write(f"  refine: {extra['refine']} ({moved})\n" if args.refine else f"  dry: {extra['refine']}; {moved}\n")
             for key in ("rendered", "plot"):
                 if key in extra:
                     out.write(f"  wrote {extra[key]}\n")
@@ -311,7 +311,8 @@ def _demo(estimator: Estimator, seed: int, as_json: bool, out: IO[str]) -> int:
     rng = np.random.default_rng(seed)
     sr = estimator.sample_rate
     dry = make_source("synth", sample_rate=sr).sample(rng, 3.0)
-    truth = ChainSampler(SamplerConfig(min_effects=2, max_effects=4)).sample(rng)
+    known = tuple(getattr(estimator.model, "effects", ())) or SamplerConfig().effects  # pedals the model can name
+    truth = ChainSampler(SamplerConfig(min_effects=2, max_effects=4, effects=known)).sample(rng)
     wet, _ = render_chain(dry, truth, sr)
     analysis = estimator.analyse_many([wet])[0]
     if as_json:

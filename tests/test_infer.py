@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pedalboard
@@ -76,6 +79,12 @@ def test_json_one_object_per_good_file_and_one_error_line_per_bad_one(clips, tin
     (["x.wav", "--order-search", "sorted"], "invalid choice: 'sorted'"),
     ([], "give at least one clip"),
     (["x.wav", "--checkpoint", "/nonexistent/model.safetensors"], "model.safetensors"),
+    (["x.wav", "--dry", "d.wav", "--refine", "--refine-budget", "0"], "--refine-budget must be a positive number"),
+    (["x.wav", "--dry", "d.wav", "--refine", "--refine-budget", "-5"], "--refine-budget must be a positive number"),
+    (["x.wav", "--refine-budget", "5"], "add --refine"),
+    (["x.wav", "--plot", "x.jpg"], "--plot writes a PNG image: give a name ending in .png"),
+    (["--demo", "x.wav"], "--demo makes its own clip: give clips or --demo, not both"),
+    (["--demo", "--plot", "x.png"], "--demo makes its own clip"),
 ])
 def test_bad_flags_are_one_line_errors(argv, message, capsys):
     assert main(argv) == 2
@@ -465,3 +474,89 @@ def test_refine_waveform_reaches_the_refinement(tiny_checkpoint, tmp_path, capsy
     assert main(base) == 0 and main([*base, "--refine-waveform", "3"]) == 0
     assert seen == [0.0, 3.0]  # off unless asked
     capsys.readouterr()
+
+
+# --- the command line's own faults (issue 31) -------------------------------------------------------------------------
+
+
+def _wav(path: Path, x: np.ndarray) -> Path:
+    sf.write(path, x, SAMPLE_RATE, subtype="FLOAT")
+    return path
+
+
+def _infer(*argv: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ddspfx.infer", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_a_reader_that_leaves_ends_the_output_quietly(tiny_checkpoint, tmp_path):
+    """``infer a.wav b.wav --json | head -1``: the reader goes away; no BrokenPipeError traceback."""
+    files = [str(_wav(tmp_path / f"{k}.wav", _pluck(1.0, seed=k))) for k in range(2)]
+    proc = _infer(*files, "--json", "--checkpoint", str(tiny_checkpoint))
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the first line: every write meets a closed pipe
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err
+
+
+def test_a_clips_answer_does_not_depend_on_the_other_clips_of_the_call(tiny_checkpoint, tmp_path, capsys):
+    """A 2-s clip batched with a 3-s one was zero-padded to 3 s, and its knobs and confidences changed."""
+    short = str(_wav(tmp_path / "short.wav", _pluck(2.0, seed=4)))
+    longer = str(_wav(tmp_path / "longer.wav", _pluck(3.0, f0=110.0, seed=5)))
+    long7 = str(_wav(tmp_path / "long7.wav", np.concatenate([_pluck(1.0, seed=s) for s in range(7)])))
+    alone = {}
+    for path in (short, longer, long7):
+        assert main([path, "--json", "--checkpoint", str(tiny_checkpoint)]) == 0
+        alone[path] = json.loads(capsys.readouterr().out)
+    assert main([short, longer, long7, "--json", "--checkpoint", str(tiny_checkpoint)]) == 0
+    together = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert together == [alone[short], alone[longer], alone[long7]]
+
+
+def test_demo_honours_json(tiny_checkpoint, capsys):
+    assert main(["--demo", "--json", "--seed", "3", "--checkpoint", str(tiny_checkpoint)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()  # one JSON object, nothing else
+    obj = json.loads(line)
+    Chain.from_list(obj["chain"])
+    assert 2 <= len(Chain.from_list(obj["true_chain"])) <= 4 and "demo" in obj["file"]
+
+
+def test_the_dry_alone_is_not_reported_as_a_refinement(clips, tiny_checkpoint, capsys):
+    """``--dry`` without ``--refine`` measures the estimate against the dry; it prints no "refine:" line, and --help
+    no longer says --dry is only for --refine."""
+    from ddspfx.infer import build_parser
+
+    assert main([str(clips["good"]), "--dry", str(clips["good"]), "--checkpoint", str(tiny_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "refine:" not in out and "refined " not in out  # (the summary of a refinement says "refined 0.123")
+    assert "  dry: distance to the clip: dry 0.000, estimate " in out and "(not refined); dry moved by 0 ms" in out
+    dry_help = next(a.help for a in build_parser()._actions if a.option_strings == ["--dry"])
+    assert "for --refine" not in dry_help and "dry-aware model" in dry_help
+
+
+def test_plot_refuses_a_missing_folder_and_creates_none(tmp_path, capsys):
+    target = tmp_path / "missing" / "dir" / "x.png"
+    assert main(["x.wav", "--plot", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and str(target.parent) in err
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("role", ["clip", "--dry", "--render-onto"])
+def test_an_unreadable_file_has_one_exit_status_whatever_its_role(role, clips, tiny_checkpoint, capsys):
+    bad = str(clips["text"])
+    good = str(clips["good"])
+    argv = [bad] if role == "clip" else [good, role, bad]
+    assert main([*argv, "--checkpoint", str(tiny_checkpoint)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not an audio file" in err
+
+
+def test_a_missing_file_is_reported_before_the_model_loads(tmp_path):
+    """The header is read before torch is imported, so a typo in a name is said at once."""
+    code = ("import sys; from ddspfx.infer import main; rc = main(['nope.wav']); "
+            "print('torch' in sys.modules); sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stdout.strip() == "False"
+    assert done.stderr.count("\n") == 1 and "nope.wav does not exist" in done.stderr
