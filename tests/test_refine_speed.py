@@ -135,7 +135,7 @@ def test_refine_races_a_candidate_far_behind_and_keeps_the_closest_knobs(monkeyp
 
 def test_refine_searches_on_an_excerpt_then_polishes_the_closest_on_the_whole_clip(monkeypatch):
     """Schedule.search_seconds: every candidate is fitted on an excerpt; the ``polish`` closest are fitted again
-    on the whole clip, and a polish is kept only where it comes closer."""
+    on the whole clip, and a polish is kept only where it comes closer. ``on_progress`` hears of each fit."""
     import ddspfx.refine as refine_mod
     from ddspfx.analysis import Analysis
     from ddspfx.catalog import EFFECT_NAMES
@@ -159,7 +159,10 @@ def test_refine_searches_on_an_excerpt_then_polishes_the_closest_on_the_whole_cl
                      effect_confidence={**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 1.0, "eq": 1.0},
                      alternatives=[(Chain([eq, dist]), 0.4)])
     schedule = refine_mod.Schedule(search_seconds=0.5, polish=1, polish_steps=4)
-    result = refine_mod.refine(wet, dry, guess, SAMPLE_RATE, steps=8, toggles=0, schedule=schedule, budget_s=None)
+    progress: list[tuple[int, int]] = []  # on_progress(done, total): once per fit, of the two searched + one polish
+    result = refine_mod.refine(wet, dry, guess, SAMPLE_RATE, steps=8, toggles=0, schedule=schedule, budget_s=None,
+                               on_progress=lambda done, total: progress.append((done, total)))
+    assert progress == [(1, 3), (2, 3), (3, 3)]
     half, whole = SAMPLE_RATE // 2, 2 * SAMPLE_RATE
     assert [c[:3] for c in calls[:2]] == [(("distortion", "eq"), half, 8), (("eq", "distortion"), half, 8)]
     closest = min(calls[:2], key=lambda c: c[3])
