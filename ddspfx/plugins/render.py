@@ -90,8 +90,10 @@ def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndar
         plugin = LadspaPlugin(_library(impl), impl.label, sample_rate, impl.plugin_controls(pedal.controls),
                               inputs=impl.inputs, outputs=impl.outputs, allow_reserved=judge)
     pre = int(round(impl.preroll * sample_rate))  # silence first, output dropped (see Implementation.preroll)
+    lat = impl.latency  # zeros after the clip, as many frames dropped in front (see Implementation.latency)
     with plugin:
-        y = plugin.process(np.concatenate([np.zeros(pre, np.float32), x]) if pre else x)[pre:]
+        y = plugin.process(np.concatenate([np.zeros(pre, np.float32), x, np.zeros(lat, np.float32)])
+                           if pre or lat else x)[pre + lat:]
     dry = pedal.controls.get(HOST_DRY)
     if dry is not None:
         y += np.float32(dry) * x

@@ -9,8 +9,8 @@ label then carries the catalog value; every other catalog parameter of that effe
 implementation (:meth:`Implementation.param_mask` is 0 there, so the parameter loss can be masked).
 
 LADSPA packages: cmt, fil-plugins, mcp-plugins, rev-plugins, invada-studio-plugins-ladspa, lsp-plugins-ladspa,
-dpf-plugins-ladspa. LV2 packages (hosted by ``ddspfx.plugins.lv2``): ardour-lv2-plugins, x42-plugins, eq10q,
-zynaddsubfx-lv2, setbfree, invada-studio-plugins-lv2, dragonfly-reverb-lv2. An LV2 build of a design already
+dpf-plugins-ladspa, rubberband-ladspa. LV2 packages (hosted by ``ddspfx.plugins.lv2``): ardour-lv2-plugins, x42-plugins,
+eq10q, zynaddsubfx-lv2, setbfree, invada-studio-plugins-lv2, dragonfly-reverb-lv2, fomp. An LV2 build of a design already
 listed through LADSPA (LSP, DISTRHO, Invada's compressor and tube) is not listed again, nor is x42's fil4, whose
 bell sections are fil's parametric (measured: the same response to 0.01 dB), nor Ardour's a-eq, which is RBJ's
 peaking biquad as pedalboard's PeakFilter (noise renders -50 to -60 dB apart at the matching Q).
@@ -19,7 +19,8 @@ Ranges were chosen so that most draws are audible by ``ddspfx.audibility``'s sco
 (``experiments/plugin_audibility.py`` prints the audible fraction per implementation). A render must be a
 function of the clip and the controls alone (tests/test_plugins.py renders twice around another instance):
 settings that read a process-wide random generator are not drawn, and ZynAddSubFX's LFO effects get a
-silent pre-roll (:attr:`Implementation.preroll`).
+silent pre-roll (:attr:`Implementation.preroll`). A plugin that delays its output (Rubber Band) declares its latency
+(:attr:`Implementation.latency`), which the renderer removes.
 
 Plugins whose output is wet only (mcp's choruses, MaFreeverb, Invada's early reflections and delay, setBfree's
 rotary speaker) get a host-side dry path: the pseudo-control :data:`HOST_DRY` adds ``level * dry`` to the
@@ -44,13 +45,21 @@ from ddspfx.catalog import EFFECT_NAMES, Param, Scale, get_effect
 from ddspfx.plugins.reserved import RESERVED_PACKAGES
 
 Convert = Literal["same", "amp_to_db", "db_to_amp", "ms_to_s", "percent_to_unit", "period_to_hz",
-                  "reduction_to_ratio", "zyn_lfo_to_hz", "zyn_delay_to_s"]
+                  "reduction_to_ratio", "zyn_lfo_to_hz", "zyn_delay_to_s", "one_minus", "pan_speed_to_hz",
+                  "pan_width_to_depth", "zyn_drive_to_clip_db", "zyn_lpf_to_hz", "zyn_sweep_to_octaves"]
 """How a labelled control's value becomes the catalog parameter's value (:data:`CONVERSIONS`)."""
 
 
 def _zyn_lfo_hz(value: float) -> float:
     """ZynAddSubFX's effect-LFO rate (src/Effects/EffectLFO.cpp): 0..127 -> (2^(10 v / 127) - 1) * 0.03 Hz."""
     return (2.0 ** (10.0 * value / 127.0) - 1.0) * 0.03
+
+
+def _zyn_clip_db(value: float) -> float:
+    """ZynAddSubFX Distortion's drive 0..127 as the gain (dB) that brings a signal to its limiter types' clip level:
+    input gain 5^((v - 32) / 127) (src/Effects/Distorsion.cpp) over the clip level 2^(-8 (v / 127)^2)
+    (src/Misc/WaveShapeSmps.cpp, Limiter / Upper / Lower Limiter), i.e. the catalog fuzz's gain into a unit clip."""
+    return 20.0 * math.log10(5.0) * (value - 32.0) / 127.0 + 20.0 * math.log10(2.0) * 8.0 * (value / 127.0) ** 2
 
 
 CONVERSIONS: dict[Convert, Callable[[float], float]] = {
@@ -64,6 +73,17 @@ CONVERSIONS: dict[Convert, Callable[[float], float]] = {
     "reduction_to_ratio": lambda v: 1.0 / max(1.0 - v, 1e-6),
     "zyn_lfo_to_hz": _zyn_lfo_hz,
     "zyn_delay_to_s": lambda v: v / 127.0 * 1.5,  # ZynAddSubFX Echo (src/Effects/Echo.cpp): 0..127 -> 0..1.5 s
+    "one_minus": lambda v: 1.0 - v,  # a dry/wet crossfade's wet share (0..1) as the dry level
+    # DISTRHO Ping Pong Pan (plugins/PingPongPan): its LFO runs at Frequency / 100 Hz and the two outputs' gains are
+    # 1 - max(pan, 0) and 1 + min(pan, 0), pan = Width / 100 * sin; their mean, 1 - Width / 200 |sin|, is a tremolo at
+    # twice the LFO's rate whose trough is 1 - Width / 200
+    "pan_speed_to_hz": lambda v: v / 50.0,
+    "pan_width_to_depth": lambda v: v / 200.0,
+    "zyn_drive_to_clip_db": _zyn_clip_db,
+    # ZynAddSubFX Distortion's low-pass (src/Effects/Distorsion.cpp): 0..127 -> exp(sqrt(v / 127) ln 25000) + 40 Hz
+    "zyn_lpf_to_hz": lambda v: math.exp(math.sqrt(v / 127.0) * math.log(25000.0)) + 40.0,
+    # ZynAddSubFX DynamicFilter (src/Effects/DynamicFilter.cpp): the LFO (0..1) adds up to 5 (v / 127)^2 octaves
+    "zyn_sweep_to_octaves": lambda v: 5.0 * (v / 127.0) ** 2,
 }
 """The one place a labelled control's value is converted to catalog units, per :data:`Convert`."""
 
@@ -134,6 +154,9 @@ class Implementation:
     """Seconds of silence run through the fresh instance before the clip, output dropped. ZynAddSubFX's effect LFO
     scales its first two cycles by draws from a process-wide random generator (EffectLFO's ``ampl1``/``ampl2``),
     so its renders repeat only once two slowest cycles have passed."""
+    latency: int = 0
+    """Frames the plugin delays its output by (what it reports on its latency port): the renderer runs that many
+    zeros after the clip and drops as many frames from the front, so the output lines up with the input."""
 
     @property
     def family(self) -> str:
@@ -736,6 +759,237 @@ _register(Implementation(
 ))
 
 
+# --- the pedals added after the first seven ---------------------------------------------------------------------
+# Audible fractions (python -m experiments.plugin_audibility): experiments/results/plugin_audibility/.
+
+# --- tremolo ----------------------------------------------------------------------------------------------------
+# Catalog: gain 1 - depth (1 - m) / 2 for an LFO m in [-1, 1] at rate_hz 1..12. No allowed package has a tremolo
+# pedal; DISTRHO's auto-panner, its outputs averaged as every stereo plugin's are, is one (see "pan_speed_to_hz").
+# Searched and left out: cmt's am and DISTRHO's AmplitudeImposer (the modulator is a second audio input),
+# setBfree's rotary drum (its Doppler shift is 30-130 cents on a sine: a rotary speaker, not a tremolo).
+
+_register(Implementation(
+    name="dpf/pingpongpan", effect="tremolo", package="dpf-plugins-ladspa", library="PingPongPan-ladspa.so",
+    label="PingPongPan", unique_id=1146114128,
+    controls=(
+        # its LFO tops out at 1 Hz (Frequency 100), so the averaged outputs swing at 1..2 Hz
+        Control("Frequency", 50.0, 100.0, "log", "LFO Hz x 100", label="rate_hz", convert="pan_speed_to_hz"),
+        Control("Width", 40.0, 100.0, unit="%", label="depth", convert="pan_width_to_depth"),
+    ),
+    description="DISTRHO Ping Pong Pan (Michael Gruhn's auto-panner; stereo-only: both inputs get the clip) with its "
+                "outputs averaged: gain 1 - Width / 200 |sin|, a tremolo at twice the LFO's rate, crest-shaped.",
+))
+
+# --- flanger ----------------------------------------------------------------------------------------------------
+# Catalog: a 1-7 ms delay swept at rate_hz 0.05..2, feedback up to 0.9, mix 0.2..0.8. ZynAddSubFX's Chorus "Flange
+# Mode" sets the delay to 0 (src/Effects/Chorus.cpp, getdelay), so its flanger is the Chorus at a 1-7 ms delay.
+
+_register(Implementation(
+    name="mcp/flanger", effect="flanger", package="mcp-plugins", library="cs_chorus.so",
+    label="Chorus1", unique_id=1944,
+    controls=(
+        Control("Delay (ms)", 2.0, 7.0, "linear", "ms", label="centre_delay_ms"),
+        Control("Mod Frequency 1 (Hz)", 0.1, 2.0, "log", "Hz", label="rate_hz"),
+        Control("Mod Amplitude 1 (ms)", 0.3, 1.5, "log", "ms"),
+        Control(HOST_DRY, 0.7, 1.0),
+    ),
+    fixed={"Mod Frequency 2 (Hz)": 1.0, "Mod Amplitude 2 (ms)": 0.0},
+    description="Fons Adriaensen's Chorus1 at a flanger's delays (one LFO, no feedback), wet voice + host dry.",
+))
+
+_register(Implementation(
+    name="zyn/flanger", effect="flanger", package="zynaddsubfx-lv2", library="ZynChorus.lv2",
+    label=ZYN + "Chorus", unique_id=0, host="lv2",
+    controls=(
+        Control("lfofreq", _ZYN_LFO_SLOWEST, 77.0, integer=True, label="rate_hz", convert="zyn_lfo_to_hz"),
+        # delay 20..57 = 1.1..6.9 ms and depth 10..40 = 0.4..2.7 ms of sweep above it ((10^(2v/127) - 1) ms and
+        # (8^(2v/127) - 1) ms, src/Effects/Chorus.cpp); the sweep starts at the delay, so neither is the catalog's centre
+        Control("delay", 20.0, 57.0, integer=True),
+        Control("depth", 10.0, 40.0, integer=True),
+        # (v - 64) / 64.1: feedback of either sign with |feedback| >= 0.31
+        Control("fb", 8.0, 120.0, integer=True, dead_zone=(44.0, 84.0)),
+    ),
+    fixed={"flang": 0.0, "subsout": 0.0, "lforand": 0.0, "lfotype": 0.0, "lfostereo": 64.0, "lrcross": 0.0},
+    preroll=_ZYN_PREROLL,
+    description="ZynAddSubFX Chorus at a flanger's delays with strong feedback, both LFOs in phase; half dry, half wet.",
+))
+
+# --- fuzz -------------------------------------------------------------------------------------------------------
+# Catalog: gain_db 20..50 into a biased hard clip, then a tone low-pass at tone_hz 400..6000. The fuzz-like corners
+# of two distortion plugins: ZynAddSubFX's hard limiters (its distortion entry draws its soft shapers) and Invada's
+# tube driven hard with a DC offset (asymmetric clipping). Searched and left out: cmt's lofi (its overload is a soft
+# symmetric curve that a 0.3 sine never clips), DISTRHO's Soul Force (the distortion type's held-out entry).
+
+_register(Implementation(
+    name="zyn/fuzz", effect="fuzz", package="zynaddsubfx-lv2", library="ZynDistortion.lv2",
+    label=ZYN + "Distortion", unique_id=0, host="lv2",
+    controls=(
+        Control("drive", 73.0, 116.0, integer=True, label="gain_db", convert="zyn_drive_to_clip_db"),
+        Control("type", 6.0, 8.0, choices=(6.0, 7.0, 8.0), unit="limiter/upper limiter/lower limiter"),
+        # post-shaper 2-pole low-pass (RBJ, Q 1: 0 dB at its frequency, where the catalog's one-pole is at -3 dB)
+        Control("lpf", 43.0, 93.0, integer=True, label="tone_hz", convert="zyn_lpf_to_hz"),
+        Control("level", 90.0, 110.0, integer=True),
+    ),
+    fixed={"lrcross": 0.0, "negate": 0.0, "stereo": 0.0, "pf": 0.0, "hpf": 0.0},
+    description="ZynAddSubFX Distortion as a fuzz: a hard limiter (both halves, or one: asymmetric), then a tone "
+                "low-pass; its output is half dry, half the louder wet.",
+))
+
+_register(Implementation(
+    name="invada/tube_fuzz", effect="fuzz", package="invada-studio-plugins-ladspa", library="inv_tube.so",
+    label="invada_mono_tube_module_0_1", unique_id=3306,
+    controls=(
+        # at most 18 dB: below the catalog's 20..50 dB, so unlabelled
+        Control("Drive (dB)", 14.0, 18.0, "linear", "dB"),
+        Control("DC Offset", 0.3, 0.8),
+    ),
+    fixed={"Phase": 0.0, "Wet/Dry Mix (%)": 100.0},
+    description="Invada tube stage at its highest drives with a DC offset: guitar peaks clip on one rail first "
+                "(even harmonics), as a mis-biased transistor fuzz; no tone control.",
+))
+
+# --- octave -----------------------------------------------------------------------------------------------------
+# Catalog: dry_level, down_level and up_level (linear gains), the reference a two-tap delay-line shifter. Here one
+# shifted voice, an octave down or up, beside the dry: only the dry level is labelled (the voice's level is the
+# down or the up level depending on the draw).
+
+_register(Implementation(
+    name="dpf/pitchshift", effect="octave", package="dpf-plugins-ladspa", library="MaPitchshift-ladspa.so",
+    label="MaPitchshift", unique_id=1145925747,
+    controls=(
+        Control("ratio", 0.5, 2.0, choices=(0.5, 2.0), unit="octave down/up"),
+        # out = (1 - xfade) dry + xfade shifted (measured: an impulse's dry tap is 1 - xfade)
+        Control("xfade", 0.3, 0.8, label="dry_level", convert="one_minus"),
+        Control("window", 20.0, 60.0, "log", "ms"),
+    ),
+    fixed={"blur": 0.0},
+    outputs=("Audio Output 1",),
+    description="DISTRHO/Max Gen pitch shifter (a windowed delay-line shifter), first output only (its two outputs "
+                "are grains of different phase that partly cancel when averaged); blur off.",
+))
+
+_register(Implementation(
+    name="rubberband/pitchshifter", effect="octave", package="rubberband-ladspa", library="ladspa-rubberband.so",
+    label="rubberband-pitchshifter-mono", unique_id=2979,
+    controls=(
+        Control("Octaves", -1.0, 1.0, choices=(-1.0, 1.0), unit="octave down/up"),
+        Control("Wet-Dry Mix", 0.2, 0.7, label="dry_level"),  # out = mix dry + (1 - mix) shifted
+        Control("Crispness", 0.0, 3.0, choices=(0.0, 1.0, 2.0, 3.0)),
+    ),
+    fixed={"Cents": 0.0, "Semitones": 0.0, "Formant Preserving": 0.0},
+    latency=8192,
+    description="Rubber Band's real-time pitch shifter (R2 engine, a phase vocoder), latency compensated. Its R3 "
+                "engine is left out: it reports buffer underruns on stderr when shifting up.",
+))
+
+# --- wah --------------------------------------------------------------------------------------------------------
+# Catalog: a band-pass swept by a sine LFO at rate_hz 0.2..5 over range_octaves 1..3 above min_frequency_hz.
+
+_register(Implementation(
+    name="zyn/dynamicfilter", effect="wah", package="zynaddsubfx-lv2", library="ZynDynamicFilter.lv2",
+    label=ZYN + "DynamicFilter", unique_id=0, host="lv2",
+    controls=(
+        Control("lfofreq", _ZYN_LFO_SLOWEST, 93.0, integer=True, label="rate_hz", convert="zyn_lfo_to_hz"),
+        Control("lfodepth", 57.0, 98.0, integer=True, label="range_octaves", convert="zyn_sweep_to_octaves"),
+    ),
+    # amplitude sensing off: the sweep is the LFO's alone, so its range is the labelled one
+    fixed={"lforand": 0.0, "lfotype": 0.0, "lfostereo": 64.0, "ampsns": 0.0, "ampsnsinv": 0.0, "ampsmooth": 60.0},
+    preroll=_ZYN_PREROLL,
+    description="ZynAddSubFX DynamicFilter (its default resonant low-pass, swept up from about 900 Hz, measured), both "
+                "LFOs in phase; half dry, half wet.",
+))
+
+_register(Implementation(
+    name="zyn/alienwah", effect="wah", package="zynaddsubfx-lv2", library="ZynAlienWah.lv2",
+    label=ZYN + "AlienWah", unique_id=0, host="lv2",
+    controls=(
+        Control("lfofreq", _ZYN_LFO_SLOWEST, 93.0, integer=True, label="rate_hz", convert="zyn_lfo_to_hz"),
+        Control("depth", 40.0, 127.0, integer=True),
+        Control("fb", 60.0, 127.0, integer=True),
+        Control("delay", 1.0, 30.0, integer=True),
+    ),
+    fixed={"lforand": 0.0, "lfotype": 0.0, "lfostereo": 64.0, "lrcross": 0.0, "phase": 64.0},
+    preroll=_ZYN_PREROLL,
+    description="ZynAddSubFX AlienWah: a resonant feedback filter whose complex coefficient the LFO rotates (a vowel-"
+                "like sweep), both LFOs in phase; half dry, half wet.",
+))
+
+_register(Implementation(
+    name="fomp/autowah", effect="wah", package="fomp", library="fomp.lv2",
+    label="http://drobilla.net/plugins/fomp/autowah", unique_id=0, host="lv2",
+    controls=(
+        Control("drive", 0.0, 20.0, unit="dB"),
+        Control("decay", 0.0, 1.0),
+        Control("range", 0.3, 1.0),
+        Control("freq", 0.0, 0.6),
+        Control("mix", 0.5, 1.0),
+    ),
+    description="Fons Adriaensen's auto-wah (LV2 port in fomp): a band-pass swept by the playing's envelope, not an LFO; "
+                "its knobs are 0..1 settings (unlabelled). wah-plugins ships the same design as LADSPA: not listed.",
+))
+
+# --- noise gate -------------------------------------------------------------------------------------------------
+# Catalog: threshold_db -70..-20 (JUCE's RMS detector), release_ms; a 10:1 expander. Thresholds are labelled (in
+# dB, or linear gain via amp_to_db), time constants are not (as for the compressors). A gate is heard only where
+# it closes, so thresholds are drawn in the catalog's top 10 dB, near a clip's playing level.
+
+_register(Implementation(
+    name="lsp/gate", effect="noise_gate", package="lsp-plugins-ladspa", library=LSP_SO,
+    label=LSP + "gate_mono", unique_id=5002114,
+    controls=(
+        Control("Curve threshold (G)", 10 ** (-30 / 20), 10 ** (-20 / 20), "log", "linear gain",
+                label="threshold_db", convert="amp_to_db"),
+        Control("Curve zone size (G)", 0.3, 1.0, "log", "linear gain"),
+        Control("Attack (ms)", 0.5, 20.0, "log", "ms"),
+        Control("Release (ms)", 20.0, 150.0, "log", "ms"),
+        Control("Sidechain mode", 0.0, 1.0, choices=(0.0, 1.0), unit="peak/RMS"),
+    ),
+    fixed={"Reduction (G)": 0.001, "Makeup gain (G)": 1.0, "Dry gain (G)": 0.0, "Wet gain (G)": 1.0, "Hysteresis": 0.0},
+    description="LSP Gate Mono: closes by 60 dB below the threshold, over a transition zone.",
+))
+
+_register(Implementation(
+    name="lsp/expander", effect="noise_gate", package="lsp-plugins-ladspa", library=LSP_SO,
+    label=LSP + "expander_mono", unique_id=5002106,
+    controls=(
+        Control("Attack threshold (G)", 10 ** (-30 / 20), 10 ** (-20 / 20), "log", "linear gain",
+                label="threshold_db", convert="amp_to_db"),
+        Control("Ratio", 6.0, 20.0, "log", ":1"),
+        Control("Attack time (ms)", 0.5, 20.0, "log", "ms"),
+        Control("Release time (ms)", 20.0, 150.0, "log", "ms"),
+    ),
+    fixed={"Expander mode": 0.0, "Makeup gain (G)": 1.0, "Dry gain (G)": 0.0, "Wet gain (G)": 1.0},
+    description="LSP Expander Mono, downward mode: below the threshold each dB less in gives ratio dB less out.",
+))
+
+_register(Implementation(
+    name="eq10q/gate", effect="noise_gate", package="eq10q", library="sapistaEQv2.lv2",
+    label="http://eq10q.sourceforge.net/gate", unique_id=0, host="lv2",
+    controls=(
+        Control("threshold", -30.0, -20.0, "linear", "dB", label="threshold_db"),
+        Control("attack", 0.5, 20.0, "log", "ms"),
+        Control("hold", 1.0, 20.0, "log", "ms"),
+        Control("decay", 20.0, 150.0, "log", "ms"),
+        Control("gaterange", -90.0, -40.0, unit="dB"),
+    ),
+    fixed={"keylisten": 0.0, "compratio": 100.0, "hpf": 20.0, "lpf": 20000.0, "ingain": 0.0, "knee": 0.0, "drywet": 1.0},
+    description="EQ10Q's GT10QM gate: hold, then decay to its range below the threshold.",
+))
+
+_register(Implementation(
+    name="ardour/a-exp", effect="noise_gate", package="ardour-lv2-plugins", library="a-exp.lv2",
+    label="urn:ardour:a-exp", unique_id=0, host="lv2",
+    controls=(
+        Control("thr", -30.0, -20.0, "linear", "dB", label="threshold_db"),
+        Control("rat", 4.0, 20.0, "log", ":1"),
+        Control("att", 0.5, 20.0, "log", "ms"),
+        Control("rel", 20.0, 150.0, "log", "ms"),
+        Control("kn", 0.0, 6.0, unit="dB"),
+    ),
+    fixed={"mak": 0.0, "sidech": 0.0, "enable": 1.0},
+    description="Ardour's ACE Expander, no make-up gain.",
+))
+
 def name_list(text: str) -> tuple[str, ...]:
     """A comma-separated list of implementation names or families (``--data.plugin_exclude``) as a tuple."""
     return tuple(x.strip() for x in text.split(",") if x.strip())
@@ -747,12 +1001,23 @@ def named_by(name: str, prefixes: Sequence[str]) -> bool:
 
 
 HELD_OUT: tuple[str, ...] = ("lsp/compressor", "dpf/soulforce", "dpf/3bandeq", "mcp/triplechorus", "mcp/phaser",
-                             "lsp/slap_delay", "dpf/mverb")
-"""One implementation per effect type that release R8's model never trains on (``--data.plugin_exclude``), so
-chains rendered only by these are a leave-one-implementation-out test. Phaser has one LADSPA family (mcp), so R8's
-phasers in training came from pedalboard and ddspfx's variants alone; the LV2 phasers (invada, zyn) now train too."""
+                             "lsp/slap_delay", "dpf/mverb", "mcp/flanger", "zyn/fuzz", "dpf/pitchshift", "fomp/autowah",
+                             "eq10q/gate")
+"""One implementation per effect type that has two or more (:func:`effects_without_held_out` lists the others) kept out
+of training (``--data.plugin_exclude``), so chains rendered only by these are a leave-one-implementation-out test.
+Release R8's model trained with the first seven excluded (it knew no later type). Phaser has one LADSPA family
+(mcp), so R8's phasers in training came from pedalboard and ddspfx's variants alone; the LV2 phasers (invada, zyn)
+now train too. Of the later types: zyn/fuzz's hard limiters are shapers no trained entry draws (zyn/distortion draws
+the soft ones); fomp/autowah is the only envelope-swept wah and its family's only entry; dpf/pitchshift rather than
+Rubber Band, whose algorithm trains anyway through the octave's render variant (pedalboard's PitchShift)."""
 
 
 def effects_without_implementations() -> tuple[str, ...]:
     """Catalog effects the table has no plugin for (should be empty)."""
     return tuple(e for e in EFFECT_NAMES if not implementations_for(e))
+
+
+def effects_without_held_out() -> tuple[str, ...]:
+    """Catalog effects with fewer than two table entries, so none can be held out of training: tremolo (the allowed
+    packages have one tremolo, DISTRHO's auto-panner; see its section above)."""
+    return tuple(e for e in EFFECT_NAMES if len(implementations_for(e)) < 2)
