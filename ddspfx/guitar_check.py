@@ -28,8 +28,9 @@ falls at 0.5; ``reason`` names the first unit (in that order) that answers no. T
 ``python -m experiments.guitar_check`` (data, held-out accuracy per class and false warnings per pedal in
 ``experiments/results/guitar_check/results.md``).
 
-Cost: a few ms for a 3-s clip at 44.1 kHz on one core; long clips analyse at most :data:`MAX_FRAMES`
-frames (blocks spread over the clip), so the cost is bounded.
+Cost: 3.5-4.3 ms for a 3-s clip at 44.1 kHz on one core of the shared development machine (results.md;
+10-13 ms while five other jobs loaded its two cores). A clip longer than :data:`MAX_FRAMES` frames (about
+6 s) is read in blocks spread over it, so any length costs at most about twice a 3-s clip.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class GuitarCheck:
         return {"likely_guitar": self.likely_guitar, "score": round(self.score, 4), "reason": self.reason}
 
 
-def _analysis_rate(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+def _halve(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     """Halve the rate (a [1, 2, 1]/4 low-pass, then every second sample) until it is below 40 kHz."""
     sr = int(sample_rate)
     while sr >= 40_000 and x.size >= 3:
@@ -152,17 +153,36 @@ def _analysis_rate(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     return x, sr
 
 
-def _frame_starts(num_samples: int, n: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start samples of the analysed frames and, for each, whether it directly follows the previous one."""
-    total = 1 + max(0, num_samples - n) // hop
+def _frames(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mono frames (F, n) at the analysis rate, whether each directly follows the previous one (F,), the rate.
+
+    A clip of more than :data:`MAX_FRAMES` frames is read in blocks of :data:`BLOCK_FRAMES` spread over it,
+    and only those spans are mixed to mono, filtered and halved: a long clip costs what a short one does.
+    """
+    x = np.asarray(audio)
+    x = x[None, :] if x.ndim == 1 else x  # (C, T)
+    rate, step = int(sample_rate), 1
+    while rate >= 40_000:
+        rate, step = rate // 2, step * 2
+    n = 1 << int(math.ceil(math.log2(FRAME_S * rate)))
+    hop = n // 2
+    total = 1 + max(0, x.shape[-1] // step - n) // hop
     if total <= MAX_FRAMES:
-        idx = np.arange(total)
+        spans = [x]
     else:
-        blocks = MAX_FRAMES // BLOCK_FRAMES
-        firsts = np.linspace(0, total - BLOCK_FRAMES, blocks).round().astype(int)
-        idx = (firsts[:, None] + np.arange(BLOCK_FRAMES)[None, :]).reshape(-1)
-    follows = np.concatenate([[False], np.diff(idx) == 1])
-    return idx * hop, follows
+        firsts = np.linspace(0, total - BLOCK_FRAMES, MAX_FRAMES // BLOCK_FRAMES).round().astype(int)
+        length = ((BLOCK_FRAMES - 1) * hop + n + 2) * step  # the halving filter eats a sample per stage
+        spans = [x[:, f * hop * step: f * hop * step + length] for f in firsts]
+    frames, follows = [], []
+    for span in spans:
+        y, _ = _halve(span.mean(axis=0, dtype=np.float32), int(sample_rate))  # (T',)
+        if y.size < n:
+            y = np.pad(y, (0, n - y.size))
+        count = 1 + (y.size - n) // hop
+        count = count if len(spans) == 1 else min(count, BLOCK_FRAMES)
+        frames.append(np.lib.stride_tricks.sliding_window_view(y, n)[::hop][:count])  # (count, n)
+        follows.append(np.arange(count) > 0)
+    return np.concatenate(frames), np.concatenate(follows), rate
 
 
 @functools.lru_cache(maxsize=8)
@@ -175,30 +195,22 @@ def _window(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return w, wacf, emph
 
 
-def _mono(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    x = np.asarray(audio)
-    if x.ndim == 2:
-        x = x.mean(axis=0)
-    if x.ndim != 1:
+def _check(audio: np.ndarray, sample_rate: int) -> None:
+    """AudioError for a shape or rate the check cannot read."""
+    if np.ndim(audio) not in (1, 2) or np.size(audio) == 0:
         raise AudioError(f"audio must be (T,) or (C, T), got shape {np.shape(audio)}; pass one clip at a time")
     if not isinstance(sample_rate, (int, np.integer)) or sample_rate < MIN_SAMPLE_RATE:
         raise AudioError(f"sample_rate must be a whole number of Hz >= {MIN_SAMPLE_RATE}, got {sample_rate!r}")
-    x = x.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(x)):
-        raise AudioError("audio holds NaN or infinite samples; check the file")
-    return x
 
 
 def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
     """The :data:`FEATURES` of a mono (T,) or (C, T) clip, or None if the clip is silent."""
-    x, sr = _analysis_rate(_mono(audio, sample_rate), int(sample_rate))
-    n = 1 << int(math.ceil(math.log2(FRAME_S * sr)))
-    hop = n // 2
-    if x.size < n:
-        x = np.pad(x, (0, n - x.size))
-    starts, follows = _frame_starts(x.size, n, hop)
+    _check(audio, sample_rate)
+    frames, follows, sr = _frames(audio, sample_rate)  # (F, n)
+    if not np.all(np.isfinite(frames)):
+        raise AudioError("audio holds NaN or infinite samples; check the file")
+    n = frames.shape[1]
     window, wacf, emph = _window(n)
-    frames = np.lib.stride_tricks.sliding_window_view(x, n)[starts]  # (F, n)
     frames = frames - frames.mean(axis=1, keepdims=True)
     spec = scipy.fft.rfft(frames * window, 2 * n, axis=1)  # (F, n + 1), zero-padded: the ACF is linear
     power = spec.real**2 + spec.imag**2  # (F, n + 1)
@@ -258,21 +270,22 @@ def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
     }
 
 
-def unit_logits(feats: dict[str, float]) -> dict[str, float]:
+def unit_logits(feats: dict[str, float], units: tuple[Unit, ...] = UNITS) -> dict[str, float]:
     """Each unit's logit (positive: sounds like a guitar on that unit's question)."""
-    return {u.name: u.logit(feats) for u in UNITS}
+    return {u.name: u.logit(feats) for u in units}
 
 
-def score_features(feats: dict[str, float]) -> tuple[float, str]:
-    """(score in [0, 1], the unit to blame) under the fitted units.
+def score_features(feats: dict[str, float], units: tuple[Unit, ...] = UNITS,
+                   exponent: float = EXPONENT) -> tuple[float, str]:
+    """(score in [0, 1], the unit to blame) under ``units`` (the fitted ones unless a fit passes its own).
 
     The blamed unit is the first in :data:`UNITS` order that answers no (logit < 0), else the weakest:
     a unit fitted on pitched sounds (the speech unit) says nothing sensible about noise, so a clip with
     little pitch is blamed on the pitch unit even when the speech unit's logit is lower.
     """
-    logits = unit_logits(feats)
+    logits = unit_logits(feats, units)
     log_p = sum(-math.log1p(math.exp(-t)) if t > -50 else t for t in logits.values())  # sum of log sigmoid
-    score = math.exp(EXPONENT * log_p)
+    score = math.exp(exponent * log_p)
     blamed = next((name for name, t in logits.items() if t < 0.0), min(logits, key=logits.__getitem__))
     return min(1.0, max(0.0, score)), blamed
 

@@ -463,12 +463,7 @@ def feats_of(row: dict[str, object]) -> dict[str, float]:
 
 def score_with(model: Model, feats: dict[str, float]) -> tuple[float, str]:
     """``gc.score_features`` with this model's units and exponent instead of the module's."""
-    saved = (gc.UNITS, gc.EXPONENT)
-    gc.UNITS, gc.EXPONENT = tuple(model.units), model.exponent
-    try:
-        return gc.score_features(feats)
-    finally:
-        gc.UNITS, gc.EXPONENT = saved
+    return gc.score_features(feats, tuple(model.units), model.exponent)
 
 
 def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1e-3) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
