@@ -2,17 +2,19 @@
 
 Writes to ``--out`` (default ``experiments/results/procedural_preview``):
 
-- ``guitar<ID>_phrase<S>.flac``: six training guitars playing the same phrase, one guitar playing phrases of
-  several kinds, one held-out guitar;
+- ``guitar<ID>_phrase<S>.flac``: four training guitars playing the same phrase, one guitar strumming, palm-muting
+  and playing a lead line, one held-out guitar;
 - ``long_term_spectra.png``: the long-term spectrum (``ddspfx.audibility``'s 48 log bands, RMS-matched, averaged
   over frames and clips, relative to its mean over bands) of 16 virtual guitars, each over the same phrases,
   against ``synth``, ``modal`` and ``sf2:timgm6mb``; and the distances between long-term spectra of one guitar
   over different phrases against those of different guitars over the same phrase;
-- ``summary.md``: the distances and the render speed (3-s clips on one core).
+- ``summary.md``: the distances, the render speed (3-s clips on one core), and how audible a recording's character
+  (``ddspfx.recording``) is next to the least audible labelled eq and reverb on the same clips;
+- ``guitar0_phrase<S>_rec<K>.flac``: the first guitar's phrase through a few drawn recordings.
 
 ::
 
-    python -m experiments.procedural_preview [--clips 8] [--bench 100]
+    python -m experiments.procedural_preview [--clips 8] [--bench 100] [--recording-clips 32]
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ddspfx.audibility import band_energies_db
+from ddspfx.audibility import band_energies_db, change_score
 from ddspfx.audio import save_audio
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import cli_entry
 from ddspfx.fileio import atomic_path
+from ddspfx.recording import apply_recording, band_sos, colour_sos, draw_recording, labelled_floor_scores, room_ir
 from ddspfx.sources import make_source
-from ddspfx.sources.procedural import HELDOUT_IDS, KINDS, TRAIN_IDS, ProceduralSource, draw_guitar
+from ddspfx.sources.procedural import HELDOUT_IDS, TRAIN_IDS, ProceduralSource, draw_guitar
 
 REFERENCES: tuple[str, ...] = ("synth", "modal", "sf2:timgm6mb")
 FFT = 4096
@@ -53,8 +56,20 @@ def guitar_spectra(ids: Sequence[int], clips: int, seconds: float, seed: int) ->
                      for g in ids])
 
 
+TIMBRE_HZ = 400.0
+"""Bands from here up make the timbre distance: below it the fundamentals of the notes played dominate the spectrum."""
+
+
+def above(spectra: np.ndarray, hz: float = TIMBRE_HZ) -> np.ndarray:
+    """The bands centred at or above ``hz``, re-centred on their mean (last axis)."""
+    edges = np.geomspace(60.0, 16_000.0, spectra.shape[-1] + 1)
+    s = spectra[..., np.sqrt(edges[:-1] * edges[1:]) >= hz]
+    return s - s.mean(axis=-1, keepdims=True)
+
+
 def distances(spectra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(same guitar, other phrase; other guitar, same phrase) mean absolute dB differences of long-term spectra."""
+    """(same guitar, other phrase; other guitar, same phrase) mean absolute dB differences of long-term spectra
+    ``(guitars, clips, bands)``."""
     g, c, _ = spectra.shape
     within = [np.mean(np.abs(spectra[i, a] - spectra[i, b])) for i in range(g) for a in range(c) for b in range(a + 1, c)]
     across = [np.mean(np.abs(spectra[i, a] - spectra[j, a])) for a in range(c) for i in range(g) for j in range(i + 1, g)]
@@ -80,13 +95,58 @@ def write_wavs(out: Path, seconds: float, seed: int) -> list[str]:
         save_audio(out / name, x, SAMPLE_RATE)
         names.append(name)
 
-    for gid in range(6):
+    for gid in range(4):
         put(f"guitar{gid}_phrase{seed}.flac", src.play(gid, np.random.default_rng(seed), seconds))
-    for i, kind in enumerate(KINDS):
+    phrase = src.play(0, np.random.default_rng(seed), seconds)
+    rng = np.random.default_rng(seed + 3000)
+    for k in range(2):
+        rec = draw_recording(rng)
+        while rec.kind != "cab":
+            rec = draw_recording(rng)
+        put(f"guitar0_phrase{seed}_rec{k}.flac", apply_recording(phrase, SAMPLE_RATE, rec))
+    for i, kind in enumerate(("strum", "palm_mute", "lead")):
         one = ProceduralSource(kind=kind)
         put(f"guitar0_{kind}.flac", one.play(0, np.random.default_rng(seed + 100 + i), seconds))
     put(f"guitar{HELDOUT_IDS[0]}_phrase{seed}_heldout.flac", src.play(HELDOUT_IDS[0], np.random.default_rng(seed), seconds))
     return names
+
+
+def recording_table(n_clips: int, seed: int, per_clip: int = 4) -> list[str]:
+    """Markdown rows: ddspfx.audibility scores of a drawn recording's parts on clips of the four sources, and their
+    ratio to the least audible labelled eq / reverb on the same clip (``labelled_floor_scores``)."""
+    from scipy.signal import fftconvolve, sosfilt
+
+    sources = ("procedural", *REFERENCES)
+    clips = [make_source(sources[i % len(sources)]).sample(np.random.default_rng(seed + 1000 + i), 2.0)
+             for i in range(n_clips)]
+    floors = [labelled_floor_scores(x, SAMPLE_RATE) for x in clips]
+    rng = np.random.default_rng(seed + 2000)
+    rows: dict[str, list[tuple[float, float]]] = {"colour": [], "room": [], "band limits": [], "all (cabinet)": []}
+    for i, x in enumerate(clips):
+        for _ in range(per_clip):
+            rec = draw_recording(rng)
+            while rec.kind != "cab":
+                rec = draw_recording(rng)
+            eq_floor, reverb_floor = floors[i]
+            rows["colour"].append((change_score(x, sosfilt(colour_sos(rec, SAMPLE_RATE), x), SAMPLE_RATE), eq_floor))
+            if rec.reflections:
+                wet = fftconvolve(x, room_ir(rec, SAMPLE_RATE))[: x.size]
+                rows["room"].append((change_score(x, wet, SAMPLE_RATE), reverb_floor))
+            rows["band limits"].append((change_score(x, sosfilt(band_sos(rec, SAMPLE_RATE), x), SAMPLE_RATE), eq_floor))
+            rows["all (cabinet)"].append((change_score(x, apply_recording(x, SAMPLE_RATE, rec), SAMPLE_RATE), eq_floor))
+    eq_f, rev_f = np.array([f[0] for f in floors]), np.array([f[1] for f in floors])
+    out = [f"Floors on these {n_clips} clips ({', '.join(sources)}, 2 s): least audible labelled eq median"
+           f" {np.median(eq_f):.2f} dB (range {eq_f.min():.2f}-{eq_f.max():.2f}); least audible labelled reverb median"
+           f" {np.median(rev_f):.2f} dB (range {rev_f.min():.2f}-{rev_f.max():.2f}).", "",
+           "| part of the recording | pairs | score median | p90 | max | ratio to the floor on the clip: median | max |",
+           "|---|---|---|---|---|---|---|"]
+    for name, pairs in rows.items():
+        sc = np.array([p[0] for p in pairs])
+        ratio = sc / np.array([p[1] for p in pairs])
+        floor = "reverb" if name == "room" else "eq"
+        out.append(f"| {name} (vs the {floor} floor) | {sc.size} | {np.median(sc):.2f} | {np.percentile(sc, 90):.2f} |"
+                   f" {sc.max():.2f} | {np.median(ratio):.2f} | {ratio.max():.2f} |")
+    return out
 
 
 def plot(path: Path, ids: Sequence[int], spectra: np.ndarray, refs: dict[str, np.ndarray],
@@ -113,8 +173,8 @@ def plot(path: Path, ids: Sequence[int], spectra: np.ndarray, refs: dict[str, np
     bins = np.linspace(0, max(within.max(), across.max()) * 1.05, 40)
     bx.hist(within, bins=bins, alpha=0.6, density=True, label=f"same guitar, other phrase (median {np.median(within):.1f})")
     bx.hist(across, bins=bins, alpha=0.6, density=True, label=f"other guitar, same phrase (median {np.median(across):.1f})")
-    bx.set_xlabel("mean |difference| of long-term spectra (dB)")
-    bx.set_title("distance between clips")
+    bx.set_xlabel(f"mean |difference| of long-term spectra above {TIMBRE_HZ:g} Hz (dB)")
+    bx.set_title("timbre distance between clips")
     bx.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -131,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bench", type=int, default=100, help="clips to time (0: skip)")
+    parser.add_argument("--recording-clips", type=int, default=32, help="clips for the recording's audibility (0: skip)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     ids = list(TRAIN_IDS[: args.guitars])
@@ -141,29 +202,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         refs[spec] = np.array([long_term_spectrum(src.sample(np.random.default_rng(args.seed + c), args.seconds))
                                for c in range(args.clips)])
     within, across = distances(spectra)
+    t_within, t_across = distances(above(spectra))
     ref_within = np.concatenate([distances(r[None])[0] for r in refs.values()])
+    ref_across = distances(np.stack(list(refs.values())))[1]
     names = write_wavs(args.out, args.seconds, args.seed)
-    plot(args.out / "long_term_spectra.png", ids, spectra, refs, within, across)
+    plot(args.out / "long_term_spectra.png", ids, spectra, refs, t_within, t_across)
     lines = [
         "# Procedural guitars: a preview",
         "",
         f"`python -m experiments.procedural_preview --guitars {args.guitars} --clips {args.clips} --seconds {args.seconds:g}"
-        f" --seed {args.seed} --bench {args.bench}`",
+        f" --seed {args.seed} --bench {args.bench} --recording-clips {args.recording_clips}`",
         "",
         "Long-term spectra (`ddspfx.audibility` bands, RMS-matched, relative to the mean over bands), mean absolute"
         " difference in dB:",
         "",
-        "| pairs | n | median | mean |",
+        f"| pairs | n | median, all bands | median, bands >= {TIMBRE_HZ:g} Hz (timbre) |",
         "|---|---|---|---|",
-        f"| same virtual guitar, different phrases | {within.size} | {np.median(within):.2f} | {within.mean():.2f} |",
-        f"| different virtual guitars, same phrase | {across.size} | {np.median(across):.2f} | {across.mean():.2f} |",
+        f"| same virtual guitar, different phrases | {within.size} | {np.median(within):.2f} | {np.median(t_within):.2f} |",
+        f"| different virtual guitars, same phrase | {across.size} | {np.median(across):.2f} | {np.median(t_across):.2f} |",
         f"| one existing source ({', '.join(REFERENCES)}), different phrases | {ref_within.size} |"
-        f" {np.median(ref_within):.2f} | {ref_within.mean():.2f} |",
+        f" {np.median(ref_within):.2f} | {np.median(distances(above(np.stack(list(refs.values()))))[0]):.2f} |",
+        f"| two different existing sources | {ref_across.size} | {np.median(ref_across):.2f} |"
+        f" {np.median(distances(above(np.stack(list(refs.values()))))[1]):.2f} |",
         "",
         "Guitars: " + "; ".join(f"{g}: {draw_guitar(g).body}/{draw_guitar(g).output}" for g in ids),
         "",
         "Audio: " + ", ".join(f"`{n}`" for n in names),
     ]
+    if args.recording_clips > 0:
+        lines += ["", "## A recording's character (`ddspfx.recording`) beside the least audible labelled pedals", "",
+                  "`ddspfx.audibility.change_score` of each part alone on the clip (4 cabinet recordings per clip);"
+                  " the floor is `ddspfx.recording.labelled_floor_scores` on the same clip. The band limits and the"
+                  " whole recording are not meant to stay below the eq floor: a cabinet's roll-off is loud but no"
+                  " peaking filter has its shape.", ""]
+        lines += recording_table(args.recording_clips, args.seed)
     if args.bench > 0:
         per_cpu, per_wall = bench(args.bench, args.seconds, args.seed + 1)
         lines += ["", f"Speed ({args.bench} clips of {args.seconds:g} s, `procedural`, one process, one thread):"
