@@ -4,8 +4,9 @@ Rows: pedalboard render throughput and the data pipeline's (EffectsDataset items
 with 1..5 effects (``bench_render.measure``); each proxy's and the SoftChain's forward and
 forward+backward on a batch of 8 x 2 s (``bench_proxies.bench_rate``); one training step of the
 debug and default configs (CE + heads, and with the proxy MR-STFT term); inference latency per 3-s
-clip on one thread, model only (``Estimator.analyse_many``) and whole process with start-up
-(``python -m ddspfx.infer clip.wav``), with real-time factors; and the peak memory of each part.
+clip on one thread, model only (``Estimator.analyse_many``), whole process with start-up
+(``python -m ddspfx.infer clip.wav``) and the marginal cost of one more clip through ``infer --json`` (issue 30's
+measure), with real-time factors; and the peak memory of each part.
 With ``--device cuda`` the train and infer sections time the same steps on a GPU (the train rows add
 the ``gpu`` config under its own precision, bf16 autocast, and the infer rows a batch of 64 clips);
 CUDA work is synchronised before each clock read.
@@ -106,8 +107,8 @@ def median_time(fn: Callable[[], object], repeats: int, device: str = "cpu") -> 
     return statistics.median(times)
 
 
-def timed_process(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one child process, its own rusage from wait4."""
+def timed_process(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of one child process, its own rusage from wait4."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -116,7 +117,7 @@ def timed_process(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode:
         raise RuntimeError(f"{shlex.join(cmd)} exited with {proc.returncode}: {err.strip()[-300:]}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 # --- sections (each runs in a fresh process) --------------------------------------------------
@@ -271,14 +272,50 @@ def section_infer(s: Settings) -> list[Row]:
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         walls, mems = [], []
         for _ in range(max(1, repeats // 2)):
-            wall, mib = timed_process(cmd, env)
+            wall, mib, _cpu = timed_process(cmd, env)
             walls.append(wall)
             mems.append(mib)
         t = statistics.median(walls)
-        rows.append(Row("infer", "whole process: python -m ddspfx.infer clip.wav (start-up + load + beam 4)",
+        rows.append(Row("infer", "whole process: python -m ddspfx.infer clip.wav (start-up + load + default beam)",
                         f"one 3-s clip, OMP_NUM_THREADS=1, median of {len(walls)}; {which}", f"{t:.2f} s/clip",
                         f"RTF {t / seconds:.2f}", max(mems), s.command("infer")))
+        rows.append(marginal_row(s, tmp, ckpt, which, tuple(est.model.effects), env))
     return rows
+
+
+def marginal_row(s: Settings, tmp: Path, ckpt: Path, which: str, effects: tuple[str, ...], env: dict[str, str]) -> Row:
+    """Issue 30's measure: what one more 3-s clip costs ``python -m ddspfx.infer --json`` (reading, the batched model,
+    the vote, the JSON): (time for N clips - time for 1) / (N - 1), wall and CPU, the median over alternating pairs
+    of runs. The clips: the synthetic guitar through random chains of 0-5 of the model's pedals, like
+    ``experiments.latency``'s."""
+    import numpy as np
+    import soundfile as sf
+
+    from ddspfx.catalog import SAMPLE_RATE
+    from ddspfx.render import render_chain
+    from ddspfx.sampler import ChainSampler, SamplerConfig
+    from ddspfx.sources import make_source
+
+    n, pairs = (11, 1) if s.quick else (41, 3)
+    rng = np.random.default_rng(1)
+    src, sampler = make_source("synth"), ChainSampler(SamplerConfig(effects=effects))
+    paths = []
+    for i in range(n):
+        dry = src.sample(rng, 3.0)
+        paths.append(str(tmp / f"marginal_{i:02d}.wav"))
+        sf.write(paths[-1], render_chain(dry, sampler.sample(rng, dry, SAMPLE_RATE), SAMPLE_RATE)[0], SAMPLE_RATE)
+    walls, cpus, mems = [], [], []
+    for _ in range(pairs):
+        one = timed_process([sys.executable, "-m", "ddspfx.infer", paths[0], "--json", "--checkpoint", str(ckpt)], env)
+        many = timed_process([sys.executable, "-m", "ddspfx.infer", *paths, "--json", "--checkpoint", str(ckpt)], env)
+        walls.append((many[0] - one[0]) / (n - 1))
+        cpus.append((many[2] - one[2]) / (n - 1))
+        mems.append(many[1])
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    return Row("infer", f"marginal cost of one more clip: python -m ddspfx.infer --json, {n} clips vs 1",
+               f"3-s clips of 0-5 pedals, OMP_NUM_THREADS=1, median of {pairs} pair(s); {which}",
+               f"{1e3 * wall:.1f} ms/clip (CPU {1e3 * cpu:.1f} ms)", f"RTF {wall / 3.0:.3f}", max(mems),
+               s.command("infer"))
 
 
 RUNNERS: dict[str, Callable[[Settings], list[Row]]] = {
