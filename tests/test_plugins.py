@@ -2,9 +2,9 @@
 
 Tests that run a real plugin need its Debian package (``need_package`` and ``need_impl`` skip with the package
 name when it is absent): ladspa-sdk (amp.so, delay.so), cmt, fil-plugins, lsp-plugins-ladspa, dpf-plugins-ladspa,
-mcp-plugins, rev-plugins, invada-studio-plugins-ladspa, and for the table's LV2 entries liblilv-0-0 with
-ardour-lv2-plugins, x42-plugins, eq10q, zynaddsubfx-lv2, setbfree, invada-studio-plugins-lv2,
-dragonfly-reverb-lv2. The rest (hint rules, table, sampling, errors) needs nothing.
+mcp-plugins, rev-plugins, invada-studio-plugins-ladspa, rubberband-ladspa, and for the table's LV2 entries liblilv-0-0
+with ardour-lv2-plugins, x42-plugins, eq10q, zynaddsubfx-lv2, setbfree, invada-studio-plugins-lv2,
+dragonfly-reverb-lv2, fomp. The rest (hint rules, table, sampling, errors) needs nothing.
 """
 
 from __future__ import annotations
@@ -262,6 +262,11 @@ def test_conversions_cover_every_convert_and_follow_their_formulas() -> None:
         "same": (0.3, 0.3), "amp_to_db": (10 ** (6 / 20), 6.0), "db_to_amp": (-6.0, 10 ** (-6 / 20)),
         "ms_to_s": (250.0, 0.25), "percent_to_unit": (35.0, 0.35), "period_to_hz": (0.5, 2.0),
         "reduction_to_ratio": (0.75, 4.0), "zyn_lfo_to_hz": (127.0, 1023 * 0.03), "zyn_delay_to_s": (127.0, 1.5),
+        "one_minus": (0.3, 0.7), "pan_speed_to_hz": (80.0, 1.6), "pan_width_to_depth": (70.0, 0.35),
+        # both centre-pan gains summed: cos(a) + sin(a) = sqrt(2) cos(a - pi/4), a = (64.5 / 127) pi / 2
+        "zyn_drive_to_clip_db": (127.0, 20 * math.log10(math.sqrt(2) * math.cos(math.pi / 254))
+                                 + 20 * math.log10(5) * 95 / 127 + 8 * 20 * math.log10(2)),
+        "zyn_lpf_to_hz": (127.0, 25_040.0), "zyn_sweep_to_octaves": (127.0, 5.0),
     }
     assert set(cases) == set(CONVERSIONS)
     for convert, (value, expected) in cases.items():
@@ -358,6 +363,10 @@ def _sweep_period(y: np.ndarray, label: float, hop: int = 256) -> float:
     ("invada/phaser", {"cycle": 1.7, "width": 8.0, "depth": 60.0}),
     ("zyn/phaser", {"lfofreq": 64.0, "depth": 110.0, "fb": 64.0, "stages": 4.0, "analog": 0.0}),
     ("zyn/chorus", {"lfofreq": 80.0, "depth": 60.0, "delay": 40.0, "fb": 70.0}),
+    ("zyn/flanger", {"lfofreq": 70.0, "delay": 30.0, "depth": 30.0, "fb": 110.0}),
+    ("mcp/flanger", {"Delay (ms)": 4.0, "Mod Frequency 1 (Hz)": 1.2, "Mod Amplitude 1 (ms)": 1.0, HOST_DRY: 0.8}),
+    ("zyn/dynamicfilter", {"lfofreq": 80.0, "lfodepth": 90.0}),
+    ("zyn/alienwah", {"lfofreq": 80.0, "depth": 100.0, "fb": 100.0, "delay": 10.0}),
 ])
 def test_sweep_repeats_at_the_labelled_rate(need_impl: NeedImpl, impl: str, controls: dict[str, float]) -> None:
     spec = get_implementation(impl)
@@ -559,3 +568,132 @@ def test_a_plugin_that_cannot_load_skips_only_when_its_package_is_missing(need_i
                           unique_id=1048, controls=())
     with pytest.raises(DdspfxError, match="has no plugin 'amp_monoo'"):
         need_impl(typo)
+
+
+# --- the later pedal types (tremolo, flanger, fuzz, octave, wah, noise gate) against closed forms ----------------------
+
+
+def test_pingpongpan_is_the_labelled_tremolo(need_impl: NeedImpl) -> None:
+    """DISTRHO's auto-panner, outputs averaged: x (1 - W/200 |sin(2 pi F/100 t)|), i.e. the catalog's trough
+    1 - depth at rate 2 F / 100 (its source: pan = W/100 sin, gains 1 - max(pan, 0) and 1 + min(pan, 0))."""
+    need_impl(get_implementation("dpf/pingpongpan"))
+    controls = {"Frequency": 80.0, "Width": 70.0}
+    labels = PluginPedal("tremolo", "dpf/pingpongpan", controls).labels()
+    assert labels == pytest.approx({"rate_hz": 1.6, "depth": 0.35})
+    x = _sine(440.0, seconds=1.5, amp=0.2)
+    t = np.arange(x.size) / SR
+    expected = x * (1.0 - labels["depth"] * np.abs(np.sin(math.pi * labels["rate_hz"] * t)))
+    np.testing.assert_allclose(run_plugin(x, PluginPedal("tremolo", "dpf/pingpongpan", controls), SR), expected,
+                               atol=2e-4)
+
+
+def _harmonics_db(y: np.ndarray, f0: float, n: int = 4) -> np.ndarray:
+    """Levels (dB) of harmonics 2..n+1 of ``f0`` relative to the fundamental, from y's second half (Hann window)."""
+    h = y[y.size // 2:].astype(np.float64)
+    spec = np.abs(np.fft.rfft(h * np.hanning(h.size)))
+    freqs = np.fft.rfftfreq(h.size, 1.0 / SR)
+    level = [spec[np.abs(freqs - k * f0) < 3.0].max() for k in range(1, n + 2)]
+    return 20.0 * np.log10(np.array(level[1:]) / level[0] + 1e-12)
+
+
+@pytest.mark.parametrize(("drive", "kind"), [(67.0, 7.0), (90.0, 8.0), (112.0, 7.0)])
+def test_zyn_fuzz_clips_at_its_labelled_gain(need_impl: NeedImpl, drive: float, kind: float) -> None:
+    """The gain label is the gain that brings a signal to the limiter's clip level: a sine peaking 1 dB below
+    10^(-gain/20) comes out clean, one 1 dB above it has one half clipped (harmonics within 40 dB). The upper and
+    lower limiters clip hard; the symmetric one (type 6) rounds its corner (polyBLAMP) and bends a few dB earlier."""
+    need_impl(get_implementation("zyn/fuzz"))
+    controls = {"drive": drive, "type": kind, "lpf": 127.0, "level": 100.0}
+    gain_db = PluginPedal("fuzz", "zyn/fuzz", controls).labels()["gain_db"]
+    clip = 10.0 ** (-gain_db / 20.0)
+    for offset_db, clean in ((-1.0, True), (1.0, False)):
+        x = _sine(200.0, seconds=0.5, amp=clip * 10.0 ** (offset_db / 20.0))
+        worst = float(_harmonics_db(run_plugin(x, PluginPedal("fuzz", "zyn/fuzz", controls), SR), 200.0).max())
+        assert (worst < -100.0) if clean else (worst > -40.0), (offset_db, worst)
+
+
+def test_zyn_fuzz_tone_is_a_lowpass_at_its_label(need_impl: NeedImpl) -> None:
+    """Below clipping the fuzz is linear: its tone low-pass (RBJ, Q 1) is at 0 dB at the labelled frequency (the
+    catalog's one-pole is at -3 dB) and 12 dB per octave lower two octaves up, relative to its passband."""
+    need_impl(get_implementation("zyn/fuzz"))
+    controls = {"drive": 80.0, "type": 7.0, "lpf": 70.0, "level": 110.0}
+    tone = PluginPedal("fuzz", "zyn/fuzz", controls).labels()["tone_hz"]
+    amp = 0.1 * 10.0 ** (-PluginPedal("fuzz", "zyn/fuzz", controls).labels()["gain_db"] / 20.0)  # 20 dB below clip
+
+    def gain(freq: float) -> float:
+        x = _sine(freq, seconds=0.5, amp=amp)
+        return _gain_db(x, run_plugin(x, PluginPedal("fuzz", "zyn/fuzz", controls), SR))
+
+    passband = gain(tone / 8.0)
+    assert -3.5 < gain(tone) - passband < 1.0
+    assert gain(4.0 * tone) - passband < -18.0
+
+
+@pytest.mark.parametrize(("impl", "controls", "ratio"), [
+    ("dpf/pitchshift", {"ratio": 0.5, "xfade": 0.6, "window": 40.0}, 0.5),
+    ("dpf/pitchshift", {"ratio": 2.0, "xfade": 0.35, "window": 25.0}, 2.0),
+    ("rubberband/pitchshifter", {"Octaves": -1.0, "Wet-Dry Mix": 0.3, "Crispness": 3.0}, 0.5),
+    ("rubberband/pitchshifter", {"Octaves": 1.0, "Wet-Dry Mix": 0.6, "Crispness": 1.0}, 2.0),
+])
+def test_octave_dry_label_and_shifted_voice(need_impl: NeedImpl, impl: str, controls: dict[str, float],
+                                            ratio: float) -> None:
+    """An impulse's own sample is the labelled dry level (latency removed: Rubber Band's dry path is delayed with
+    its voice), and most of a sine's shifted voice lies within a quarter octave of the octave (a delay-line shifter's
+    grains add sidebands around it)."""
+    need_impl(get_implementation(impl))
+    pedal = PluginPedal("octave", impl, controls)
+    dry = pedal.labels()["dry_level"]
+    y = run_plugin(_impulse(30_000, at=3000), pedal, SR)
+    assert y[3000] == pytest.approx(dry, abs=0.01)
+    x = _sine(440.0, seconds=1.0, amp=0.2)
+    voice = run_plugin(x, pedal, SR) - np.float32(dry) * x
+    h = voice[SR // 2:].astype(np.float64)
+    power = np.abs(np.fft.rfft(h * np.hanning(h.size))) ** 2
+    octaves = np.abs(np.log2(np.maximum(np.fft.rfftfreq(h.size, 1.0 / SR), 1.0) / (440.0 * ratio)))
+    assert power[octaves < 0.25].sum() > 0.8 * power.sum()
+
+
+def test_rubberband_latency_is_the_one_it_reports(need_impl: NeedImpl) -> None:
+    impl = get_implementation("rubberband/pitchshifter")
+    need_impl(impl)
+    with LadspaPlugin(load_library(impl.library, impl.package), impl.label, SR,
+                      impl.plugin_controls({"Octaves": -1.0, "Wet-Dry Mix": 1.0, "Crispness": 3.0})) as plugin:
+        plugin.process(np.zeros(4096, np.float32))
+        assert plugin.control("latency") == impl.latency
+
+
+def test_dynamic_filter_sweeps_the_labelled_octaves(need_impl: NeedImpl) -> None:
+    """With amplitude sensing off the LFO alone moves the resonant peak, over the labelled number of octaves."""
+    need_impl(get_implementation("zyn/dynamicfilter"))
+    from scipy.signal import stft
+
+    x = (0.05 * np.random.default_rng(0).standard_normal(4 * SR)).astype(np.float32)
+    pedal = PluginPedal("wah", "zyn/dynamicfilter", {"lfofreq": 60.0, "lfodepth": 98.0})
+    wet = 2.0 * (run_plugin(x, pedal, SR) - 0.5 * x)  # its output is half dry, half wet
+    freqs, _, z = stft(wet[SR:], SR, nperseg=4096, noverlap=4096 - 1024)
+    peaks = freqs[np.argmax(np.abs(z[5:]), axis=0) + 5]  # (frames,), above the lowest bins
+    octaves = math.log2(np.percentile(peaks, 97) / np.percentile(peaks, 3))
+    assert octaves == pytest.approx(pedal.labels()["range_octaves"], abs=0.25)
+
+
+@pytest.mark.parametrize(("impl", "controls"), [
+    ("lsp/gate", {"Curve threshold (G)": 10 ** (-25 / 20), "Curve zone size (G)": 0.5, "Attack (ms)": 2.0,
+                  "Release (ms)": 50.0, "Sidechain mode": 0.0}),
+    ("lsp/expander", {"Attack threshold (G)": 10 ** (-25 / 20), "Ratio": 10.0, "Attack time (ms)": 2.0,
+                      "Release time (ms)": 50.0}),
+    ("eq10q/gate", {"threshold": -25.0, "attack": 2.0, "hold": 5.0, "decay": 50.0, "gaterange": -60.0}),
+    ("ardour/a-exp", {"thr": -25.0, "rat": 10.0, "att": 2.0, "rel": 50.0, "kn": 0.0}),
+])
+def test_gate_opens_above_and_closes_below_its_labelled_threshold(need_impl: NeedImpl, impl: str,
+                                                                  controls: dict[str, float]) -> None:
+    """A steady sine peaking 10 dB above the labelled threshold passes (within 1 dB); one 12 dB below is cut by
+    more than 10 dB (the margins cover peak vs RMS detectors: a sine's RMS is 3 dB below its peak)."""
+    need_impl(get_implementation(impl))
+    pedal = PluginPedal("noise_gate", impl, controls)
+    threshold = pedal.labels()["threshold_db"]
+    assert threshold == pytest.approx(-25.0)
+    for offset_db in (10.0, -12.0):
+        x = _sine(1000.0, seconds=0.6, amp=10 ** ((threshold + offset_db) / 20))
+        y = run_plugin(x, pedal, SR)
+        h = 2 * x.size // 3
+        change = 10 * math.log10(float(np.mean(y[h:].astype(np.float64) ** 2) / np.mean(x[h:].astype(np.float64) ** 2)))
+        assert (abs(change) < 1.0) if offset_db > 0 else (change < -10.0), (offset_db, change)

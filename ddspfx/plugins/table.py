@@ -55,11 +55,19 @@ def _zyn_lfo_hz(value: float) -> float:
     return (2.0 ** (10.0 * value / 127.0) - 1.0) * 0.03
 
 
+_ZYN_CENTRE_PAN = (64.0 + 0.5) / 127.0
+_ZYN_MONO_SUM = math.cos(_ZYN_CENTRE_PAN * math.pi / 2) + math.cos((1.0 - _ZYN_CENTRE_PAN) * math.pi / 2)
+"""Gain of ZynAddSubFX Distortion's mono path on the clip fed to both inputs: the two centre-pan gains summed
+(src/Effects/Effect.cpp, setpanning), 1.414 (+3.0 dB)."""
+
+
 def _zyn_clip_db(value: float) -> float:
     """ZynAddSubFX Distortion's drive 0..127 as the gain (dB) that brings a signal to its limiter types' clip level:
-    input gain 5^((v - 32) / 127) (src/Effects/Distorsion.cpp) over the clip level 2^(-8 (v / 127)^2)
-    (src/Misc/WaveShapeSmps.cpp, Limiter / Upper / Lower Limiter), i.e. the catalog fuzz's gain into a unit clip."""
-    return 20.0 * math.log10(5.0) * (value - 32.0) / 127.0 + 20.0 * math.log10(2.0) * 8.0 * (value / 127.0) ** 2
+    the mono sum of both inputs (:data:`_ZYN_MONO_SUM`) times the input gain 5^((v - 32) / 127)
+    (src/Effects/Distorsion.cpp) over the clip level 2^(-8 (v / 127)^2) (src/Misc/WaveShapeSmps.cpp, Limiter / Upper /
+    Lower Limiter), i.e. the catalog fuzz's gain into a unit clip."""
+    return (20.0 * math.log10(_ZYN_MONO_SUM) + 20.0 * math.log10(5.0) * (value - 32.0) / 127.0
+            + 20.0 * math.log10(2.0) * 8.0 * (value / 127.0) ** 2)
 
 
 CONVERSIONS: dict[Convert, Callable[[float], float]] = {
@@ -786,7 +794,7 @@ _register(Implementation(
 
 _register(Implementation(
     name="mcp/flanger", effect="flanger", package="mcp-plugins", library="cs_chorus.so",
-    label="Chorus1", unique_id=1944,
+    label="TripleChorus", unique_id=1951,
     controls=(
         Control("Delay (ms)", 2.0, 7.0, "linear", "ms", label="centre_delay_ms"),
         Control("Mod Frequency 1 (Hz)", 0.1, 2.0, "log", "Hz", label="rate_hz"),
@@ -794,7 +802,10 @@ _register(Implementation(
         Control(HOST_DRY, 0.7, 1.0),
     ),
     fixed={"Mod Frequency 2 (Hz)": 1.0, "Mod Amplitude 2 (ms)": 0.0},
-    description="Fons Adriaensen's Chorus1 at a flanger's delays (one LFO, no feedback), wet voice + host dry.",
+    outputs=("Output1",),
+    description="Fons Adriaensen's TripleChorus, first output only: one delay voice (Delay + Amplitude sin(2 pi f t), "
+                "no feedback) at a flanger's delays, + host dry. Chorus1/2 sum three voices at 120 degrees, which "
+                "smears the comb (and repeats at 3 f).",
 ))
 
 _register(Implementation(
@@ -824,7 +835,7 @@ _register(Implementation(
     name="zyn/fuzz", effect="fuzz", package="zynaddsubfx-lv2", library="ZynDistortion.lv2",
     label=ZYN + "Distortion", unique_id=0, host="lv2",
     controls=(
-        Control("drive", 73.0, 116.0, integer=True, label="gain_db", convert="zyn_drive_to_clip_db"),
+        Control("drive", 67.0, 112.0, integer=True, label="gain_db", convert="zyn_drive_to_clip_db"),  # 20..49 dB
         Control("type", 6.0, 8.0, choices=(6.0, 7.0, 8.0), unit="limiter/upper limiter/lower limiter"),
         # post-shaper 2-pole low-pass (RBJ, Q 1: 0 dB at its frequency, where the catalog's one-pole is at -3 dB)
         Control("lpf", 43.0, 93.0, integer=True, label="tone_hz", convert="zyn_lpf_to_hz"),
@@ -939,7 +950,8 @@ _register(Implementation(
     controls=(
         Control("Curve threshold (G)", 10 ** (-30 / 20), 10 ** (-20 / 20), "log", "linear gain",
                 label="threshold_db", convert="amp_to_db"),
-        Control("Curve zone size (G)", 0.3, 1.0, "log", "linear gain"),
+        # its gain curve blows up as the zone nears 1 (measured: peaks of 15 at 0.98, 1e27 at 0.99; fine at 1)
+        Control("Curve zone size (G)", 0.25, 0.7, "log", "linear gain"),
         Control("Attack (ms)", 0.5, 20.0, "log", "ms"),
         Control("Release (ms)", 20.0, 150.0, "log", "ms"),
         Control("Sidechain mode", 0.0, 1.0, choices=(0.0, 1.0), unit="peak/RMS"),
