@@ -1,4 +1,4 @@
-"""Other DSP for the same seven effect types: domain randomisation of the training renders.
+"""Other DSP for the same effect types: domain randomisation of the training renders.
 
 Why: a model trained only on pedalboard learns pedalboard's phaser, not phasers. On the
 out-of-distribution check (``experiments/ood_check.py``, numpy re-implementations) its phaser F1 fell
@@ -197,6 +197,46 @@ def reverb_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.r
     return (2.0 * params["dry_level"] * x + wet).astype(np.float32)
 
 
+# --- the later pedal types: tremolo (an opto-style lag on a triangle LFO), fuzz (other clippers, pedalboard's
+# own filters), octave (Rubber Band instead of a delay-line shifter). Flanger, wah and noise gate have none yet:
+# render_randomised keeps their reference render. ---------------------------------------------------------
+
+
+def tremolo_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """A triangle LFO (squared off by ``shape``) whose gain passes a one-pole lag of 2-15 ms, as an optical
+    cell's slow response rounds a tremolo's edges; the LFO starts at a random phase."""
+    from scipy.signal import lfilter
+
+    n = np.arange(x.shape[-1])
+    phase = 2 * np.pi * params["rate_hz"] * n / sr + rng.uniform(0, 2 * np.pi)
+    tri = (2 / np.pi) * np.arcsin(np.sin(phase))  # triangle in [-1, 1]
+    k = 1.0 + 8.0 * params["shape"]
+    m = np.clip(k * tri, -1.0, 1.0)  # squared off as shape grows
+    g = 1.0 - params["depth"] * (1.0 - m) / 2.0
+    a = math.exp(-1.0 / (sr * rng.uniform(0.002, 0.015)))
+    g = lfilter([1 - a], [1, -a], g, zi=[a * g[0]])[0]
+    return (x * g).astype(np.float32)
+
+
+def fuzz_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """Another clipper (hard, cubic or biased tanh, random bias) at the knob's gain, then pedalboard's first-order
+    high-pass at 20-60 Hz and low-pass at the tone knob."""
+    import pedalboard
+
+    shape = str(rng.choice(["hard", "cubic", "asym"]))
+    y = clipper(x, params["gain_db"], shape, bias=float(rng.uniform(0.2, 0.8)))
+    board = pedalboard.Pedalboard([pedalboard.HighpassFilter(float(rng.uniform(20.0, 60.0))),
+                                   pedalboard.LowpassFilter(params["tone_hz"])])
+    return np.asarray(board(y[None], float(sr), reset=True), dtype=np.float32)[0]
+
+
+def octave_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    """Rubber Band's pitch shifter (pedalboard ``PitchShift``) for the octaves instead of the delay-line shifter."""
+    from ddspfx.dsp.octave import alternative_rubberband
+
+    return alternative_rubberband(x[None], sr, params["dry_level"], params["down_level"], params["up_level"])[0]
+
+
 VARIANTS: dict[str, Variant] = {
     "compressor": compressor_variant,
     "distortion": distortion_variant,
@@ -205,20 +245,24 @@ VARIANTS: dict[str, Variant] = {
     "phaser": phaser_variant,
     "delay": delay_variant,
     "reverb": reverb_variant,
+    "tremolo": tremolo_variant,
+    "fuzz": fuzz_variant,
+    "octave": octave_variant,
 }
-"""One randomised alternative design per effect type, in one table."""
+"""One randomised alternative design per effect type, in one table (a type without one keeps its reference)."""
 
 
 def render_randomised(dry: np.ndarray, chain: Chain, sample_rate: float, p: float,
                       rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """Render ``chain`` pedal by pedal, each by its variant with probability ``p`` else by pedalboard.
+    """Render ``chain`` pedal by pedal, each by its variant with probability ``p`` else by its reference renderer
+    (always the reference for a type with no variant; the draw is made either way, so streams stay aligned).
 
     Same output-gain rule as :func:`ddspfx.render.render_chain` (peak <= 0.99); mono (T,) in and out.
     """
     y = np.asarray(dry, dtype=np.float32).reshape(-1)
     for pedal in chain:
         params = dict(pedal.params)
-        if rng.random() < p:
+        if rng.random() < p and pedal.effect in VARIANTS:
             y = VARIANTS[pedal.effect](y, float(sample_rate), params, rng)
         else:
             y = _pedalboard(y, pedal.effect, params, sample_rate)

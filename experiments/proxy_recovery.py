@@ -45,6 +45,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.knobs import proxy_kwargs
 from ddspfx.proxies import apply
+from ddspfx.render import run_pedalboard
 from ddspfx.spectral import METRIC, Resolutions, mrstft, per_item
 
 
@@ -114,12 +115,11 @@ def dry_clips(rng: np.random.Generator, n: int, duration_s: float, sample_rate: 
 
 
 def _pedalboard(effect: str, dry: np.ndarray, u: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Render each row of dry (n, T) through pedalboard at normalised params u (n, P) -> (n, T)."""
+    """Render each row of dry (n, T) through the effect's reference renderer (pedalboard, or ddspfx's own DSP for
+    the pedals pedalboard lacks) at normalised params u (n, P) -> (n, T)."""
     out = np.empty_like(dry)
     for i in range(dry.shape[0]):
-        board = Chain([Pedal(effect, denormalise_params(effect, u[i]))]).to_pedalboard()
-        y = np.asarray(board(dry[i][None], float(sample_rate), reset=True), dtype=np.float32)[0]
-        out[i, : y.shape[-1]] = y[: dry.shape[1]]
+        out[i] = run_pedalboard(dry[i], Chain([Pedal(effect, denormalise_params(effect, u[i]))]), sample_rate)[0]
     return out
 
 

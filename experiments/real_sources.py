@@ -47,6 +47,7 @@ from tqdm import tqdm
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
 from ddspfx.chain import Chain
 from ddspfx.data.dataset import example_seed, generate_example
+from ddspfx.data.recipe import Recipe
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer, baseline_systems
 from ddspfx.fileio import atomic_write_text
@@ -103,17 +104,18 @@ RENDERED_BY = {"pedalboard": "pedalboard", "plugins": "third-party LADSPA and LV
 
 
 def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "pedalboard",
-             plugins_from: Sequence[str] = ()) -> tuple[list[Example], list[list[str]]]:
+             plugins_from: Sequence[str] = (), effects: Sequence[str] = EFFECT_NAMES
+             ) -> tuple[list[Example], list[list[str]]]:
     """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``, and
     per clip the implementation that rendered each pedal ("pedalboard", or a plugin's table name).
     ``plugins_from`` (plugin renderer only) limits the draw to implementations whose name starts with one of its
     entries, e.g. the held-out ones (``ddspfx.plugins.table.HELD_OUT``) or the judges' (``experiments.judges``)."""
     source = make_dry_source(spec)
-    sampler = ChainSampler(SamplerConfig(max_effects=5))
+    sampler = ChainSampler(SamplerConfig(max_effects=5, effects=tuple(effects)))
     out, impls = [], []
     for i in tqdm(range(n), desc=f"render {spec}", unit="clip", leave=False):
         seed_i = example_seed(TEST_SEED_BASE + seed, i)
-        ex = generate_example(source, sampler, seed_i, seconds, SAMPLE_RATE)
+        ex = generate_example(source, seed_i, seconds, SAMPLE_RATE, Recipe(sampler=sampler.config), sampler)
         if renderer == "plugins":
             from ddspfx.plugins.render import render_plugin_chain, sample_plugin_pedal
 
@@ -317,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--renderer", choices=["pedalboard", "plugins", "variants"], default="pedalboard",
                    help="who renders the pedals: pedalboard (labels carry knobs), third-party LADSPA and LV2 plugins, "
                         "or ddspfx's own other designs of each type (ddspfx.variants)")
+    p.add_argument("--effects", default="", metavar="NAMES",
+                   help="comma-separated pedal types the test chains draw (default: those every evaluated model knows)")
     p.add_argument("--plugins-from", default="", metavar="NAMES",
                    help="plugin renderer: draw only these implementations or families (comma-separated; 'held-out' "
                         "= ddspfx.plugins.table.HELD_OUT, the ones release R8's model never trained on; 'judges' = "
@@ -327,6 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baselines", action="store_true", help="score only the models")
     p.add_argument("--out", default="experiments/results/real_sources/dev", help="output folder")
     return p
+
+
+def chain_effects(spec: str, models: Sequence[Any]) -> tuple[str, ...]:
+    """``--effects``: the pedal types the test chains draw; "" = those every evaluated model can name (a model
+    is not tested on pedals it was never taught; the classic seven for the shipped models)."""
+    from ddspfx.catalog import resolve_effects
+
+    if spec.strip():
+        return resolve_effects(spec)
+    known = [tuple(getattr(m, "effects", EFFECT_NAMES)) for m in models]
+    return tuple(e for e in EFFECT_NAMES if all(e in k for k in known))
 
 
 def parse_plugins_from(text: str) -> tuple[str, ...]:
@@ -366,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise DdspfxError("--plugins-from needs --renderer plugins")
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
         try:
-            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer, plugins_from)
+            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer, plugins_from,
+                                       chain_effects(args.effects, [e.model for e in estimators.values()]))
         except DdspfxError as e:
             skipped[spec] = str(e)
             print(f"skipped {spec}: {e}", file=sys.stderr)

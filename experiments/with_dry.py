@@ -361,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"({DEFAULT_BUDGET_S:g} s) is always run too")
     p.add_argument("--no-refine", action="store_true",
                    help="score the models' own answers only (no refinement rows): the dry-aware ship check")
+    p.add_argument("--effects", default="", metavar="NAMES",
+                   help="comma-separated pedal types the test chains draw (default: those every evaluated model knows)")
     p.add_argument("--plugins-from", default="", metavar="NAMES",
                    help="with --renderer plugins: draw only these implementations ('held-out' = the held-out set)")
     p.add_argument("--steps", type=int, default=150, help="optimisation steps per candidate (default 150, as infer)")
@@ -398,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n < 1 or args.steps < 0 or args.toggles < 0 or not args.seconds > 0:
         raise DdspfxError("--n must be >= 1, --steps and --toggles >= 0, --seconds > 0")
     budgets = [] if args.no_refine else parse_budgets(args.budgets)
-    from experiments.real_sources import parse_plugins_from
+    from experiments.real_sources import parse_plugins_from, chain_effects
 
     plugins_from = parse_plugins_from(args.plugins_from)
     if plugins_from and args.renderer != "plugins":
@@ -428,7 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):
         try:
-            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer, plugins_from)
+            examples, impls = make_set(spec, args.n, args.seed, args.seconds, args.renderer, plugins_from,
+                                       chain_effects(args.effects, [e.model for e in blind.values()]
+                                                    + ([dry_model.model] if dry_model is not None else [])))
         except DdspfxError as e:
             skipped[spec] = str(e)
             print(f"skipped {spec}: {e}", file=sys.stderr)

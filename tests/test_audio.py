@@ -118,7 +118,7 @@ def test_folder_without_audio(tmp_path):
 
 
 def test_bad_source_specs():
-    with pytest.raises(DdspfxError, match="unknown source .soundcloud.; use one of synth, modal, mix:synth=0.7,modal=0.3, folder:PATH"):
+    with pytest.raises(DdspfxError, match="unknown source .soundcloud.; use one of synth, modal, procedural, .*mix:synth=0.7,modal=0.3, folder:PATH"):
         make_source("soundcloud")
     with pytest.raises(DdspfxError, match="needs a path"):
         make_source("folder:")

@@ -88,6 +88,7 @@ def test_decode_always_valid():
     g = torch.Generator().manual_seed(3)
     out = {"presence": torch.randn(300, N, generator=g) * 4, "slots": torch.randn(300, N, 5, generator=g) * 4,
            "params": torch.rand(300, N, MAX_PARAMS, generator=g)}
+    out["presence"][0], out["presence"][1] = -5.0, 5.0  # an empty chain and a full one, whatever N is
     chains = model.decode(out)
     prob = torch.sigmoid(out["presence"]).numpy()
     for b, chain in enumerate(chains):

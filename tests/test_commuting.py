@@ -107,7 +107,7 @@ def test_missing_table_falls_back_to_lti_with_warning(tmp_path):
     path.write_text(json.dumps({"commuting_pairs": [["eq", "chorus"]]}))
     assert commuting_pairs(path) == {frozenset(("eq", "chorus"))}
     with pytest.raises(KeyError, match="unknown effect"):
-        parse_pairs([["eq", "fuzz"]])
+        parse_pairs([["eq", "fuzzbox"]])
 
 
 def test_a_shipped_commuting_pair_is_inaudible_when_swapped():

@@ -135,7 +135,7 @@ def test_make_with_two_workers_matches_one(tmp_path):
     (["make", "--out", "X", "--n", "2", "--workers", "0"], "--workers"),
     (["make", "--out", "X", "--n", "2", "--order", "zigzag"], "invalid choice"),
     (["make", "--out", "X", "--n", "two"], "invalid int"),
-    (["make", "--out", "X", "--n", "2", "--max-effects", "9"], "max_effects"),
+    (["make", "--out", "X", "--n", "2", "--max-effects", "99"], "max_effects"),
     (["make", "--out", "X", "--n", "2", "--source", "tape:deck"], ""),
     (["frobnicate"], "invalid choice"),
 ])

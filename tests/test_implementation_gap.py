@@ -182,7 +182,7 @@ def test_refuses_unusable_files(files, tmp_path, capsys, content, message):
 def test_refuses_an_unknown_effect_type(files, tmp_path, capsys):
     ref, other = files
     data = json.loads(ref.read_text())
-    data["clips"][0]["predicted"][0]["effect"] = "wah"
+    data["clips"][0]["predicted"][0]["effect"] = "talkbox"
     ref.write_text(json.dumps(data))
     assert run(ref, other, tmp_path / "out") == 2
-    assert "unknown effect types ['wah']" in one_line_error(capsys)
+    assert "unknown effect types ['talkbox']" in one_line_error(capsys)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddspfx.catalog import get_effect
+from ddspfx.catalog import EFFECT_NAMES, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.data import EffectsDataset
 from ddspfx.data.collate import collate
@@ -103,8 +103,9 @@ def test_unlabelled_knobs_are_no_target_of_any_loss():
     loss = DdspfxLoss(LossConfig(stft=0.0), vocab.pad_id)
     batch = collate([item])
     torch.manual_seed(0)
-    out = {"token_logits": torch.randn(1, len(ids) - 1, len(vocab)), "presence_logits": torch.randn(1, 7),
-           "perm_logits": torch.randn(1, 7, 7), "params": torch.rand(1, 7, item["params"].shape[-1])}
+    n = len(EFFECT_NAMES)
+    out = {"token_logits": torch.randn(1, len(ids) - 1, len(vocab)), "presence_logits": torch.randn(1, n),
+           "perm_logits": torch.randn(1, n, n), "params": torch.rand(1, n, item["params"].shape[-1])}
     other = dict(batch, tokens=batch["tokens"].clone())
     other["tokens"][0, 4] = vocab.param_id("compressor", "attack_ms", 0)  # another (unsupervised) bin
     other["params"] = batch["params"].clone()
@@ -127,8 +128,9 @@ def test_plugin_clips_stay_out_of_the_proxy_term(monkeypatch):
     monkeypatch.setattr(loss, "reconstruct", lambda out, b, rows, *a, **k: seen.append(rows.tolist())
                         or (b["wet"][rows][:, None, :2048], b["wet"][rows][:, None, :2048]))
     n = len(vocab.encode(chain)) - 1
-    out = {"token_logits": torch.randn(4, n, len(vocab)), "presence_logits": torch.randn(4, 7),
-           "perm_logits": torch.randn(4, 7, 7), "params": torch.rand(4, 7, items[0]["params"].shape[-1])}
+    k = len(EFFECT_NAMES)
+    out = {"token_logits": torch.randn(4, n, len(vocab)), "presence_logits": torch.randn(4, k),
+           "perm_logits": torch.randn(4, k, k), "params": torch.rand(4, k, items[0]["params"].shape[-1])}
     loss(out, batch, step=0)
     assert seen == [[1, 3]]
     none = collate([items[0], items[2]])

@@ -9,7 +9,7 @@ import pedalboard
 import pytest
 import soundfile as sf
 
-from ddspfx.catalog import EFFECT_NAMES
+from ddspfx.catalog import EFFECT_NAMES, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.data.recipe import Recipe
 from ddspfx.render import render_chain
@@ -29,14 +29,23 @@ def _plain(dry: np.ndarray, chain: Chain) -> np.ndarray:
     """The reference: plain pedalboard, written as a user of labels.jsonl would."""
     board = pedalboard.Pedalboard([getattr(pedalboard, {"compressor": "Compressor", "distortion": "Distortion",
                                                         "eq": "PeakFilter", "chorus": "Chorus", "phaser": "Phaser",
-                                                        "delay": "Delay", "reverb": "Reverb"}[p.effect])(**p.params)
+                                                        "delay": "Delay", "reverb": "Reverb", "flanger": "Chorus",
+                                                        "noise_gate": "NoiseGate"}[p.effect])(**p.params, **FIXED.get(p.effect, {}))
                                    for p in chain])
     return board(dry[None, :].astype(np.float32), SR)[0]
 
 
+FIXED = {"reverb": {"width": 1.0, "freeze_mode": 0.0}, "noise_gate": {"ratio": 10.0, "attack_ms": 1.0}}
+"""What a user of labels.jsonl sets beside the knobs (README's pedal table: the catalog's fixed settings)."""
+
+
+IN_PEDALBOARD = tuple(n for n in EFFECT_NAMES if get_effect(n).in_pedalboard)
+"""The pedals plain pedalboard renders (the others: test_a_chain_with_pedals_pedalboard_lacks_...)."""
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_equals_plain_pedalboard_times_gain(seed):
-    chain = ChainSampler(SamplerConfig(min_effects=1)).sample(np.random.default_rng(seed))
+    chain = ChainSampler(SamplerConfig(min_effects=1, effects=IN_PEDALBOARD)).sample(np.random.default_rng(seed))
     dry = _dry(seed)
     wet, gain = render_chain(dry, chain, SR)
     ref = _plain(dry, chain)
@@ -79,7 +88,8 @@ def test_labels_jsonl_reproduces_wet_with_plain_pedalboard(tmp_path):
     """The public format: anyone can rebuild wet from dry + chain + output_gain with plain pedalboard."""
     from ddspfx.data.materialise import make_dataset
 
-    make_dataset(tmp_path, 3, seed=11, seconds=0.5, recipe=Recipe(sampler=SamplerConfig(min_effects=2)), progress=False)
+    make_dataset(tmp_path, 3, seed=11, seconds=0.5, recipe=Recipe(sampler=SamplerConfig(min_effects=2, effects=IN_PEDALBOARD)),
+                 progress=False)
     lines = (tmp_path / "labels.jsonl").read_text().splitlines()
     assert len(lines) == 3
     for line in lines:
@@ -89,11 +99,7 @@ def test_labels_jsonl_reproduces_wet_with_plain_pedalboard(tmp_path):
         dry, sr = sf.read(tmp_path / rec["dry"], dtype="float32")
         wet, _ = sf.read(tmp_path / rec["wet"], dtype="float32")
         assert sr == rec["sample_rate"] == SR
-        board = pedalboard.Pedalboard([getattr(pedalboard, {"compressor": "Compressor", "distortion": "Distortion",
-                                                            "eq": "PeakFilter", "chorus": "Chorus", "phaser": "Phaser",
-                                                            "delay": "Delay", "reverb": "Reverb"}[d["effect"]])(**d["params"])
-                                       for d in rec["chain"]])
-        ref = rec["output_gain"] * board(dry[None, :], sr)[0][: dry.size]
+        ref = rec["output_gain"] * _plain(dry, Chain.from_list(rec["chain"]))[: dry.size]
         np.testing.assert_allclose(wet, ref, atol=1e-4)
 
 

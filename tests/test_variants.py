@@ -158,7 +158,7 @@ def test_training_split_randomises_and_keeps_dry_and_chain() -> None:
     cfg = Config()
     cfg.data.render_variants = 1.0
     train, val = make_dataset(cfg.data, "train"), make_dataset(cfg.data, "val")
-    assert val.render_variants == 0.0  # validation stays pedalboard, as the test sets
+    assert val.recipe.render_variants == 0.0  # validation stays pedalboard, as the test sets
     cfg.data.render_variants = 0.0
     plain = make_dataset(cfg.data, "train")
     changed = 0
@@ -168,3 +168,34 @@ def test_training_split_randomises_and_keeps_dry_and_chain() -> None:
         changed += len(a.chain) > 0 and not np.allclose(a.wet, b.wet, atol=1e-4)
         assert len(a.chain) > 0 or np.array_equal(a.wet, b.wet)
     assert changed >= 1
+
+
+def test_tremolo_variant_known_values() -> None:
+    """Depth 0 is the identity; at depth 1 and a square shape the gain reaches 0 (silence) and 1 (the dry)."""
+    x = np.full(SR, 0.5, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    same = V.tremolo_variant(x, SR, {"rate_hz": 5.0, "depth": 0.0, "shape": 0.5}, rng)
+    np.testing.assert_allclose(same, x, atol=1e-6)
+    y = V.tremolo_variant(x, SR, {"rate_hz": 5.0, "depth": 1.0, "shape": 1.0}, rng)
+    assert y.min() < 0.01 and y.max() > 0.49
+
+
+def test_fuzz_variant_is_bounded_and_dark_with_a_low_tone() -> None:
+    """A hard-driven clipper stays within its rails; a 400-Hz tone leaves far less energy above 4 kHz than 6 kHz."""
+    t = np.arange(SR) / SR
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+    def high(y: np.ndarray) -> float:
+        spec = np.abs(np.fft.rfft(y)) ** 2
+        return float(spec[np.fft.rfftfreq(y.size, 1 / SR) > 4000].sum() / spec.sum())
+
+    dark = V.fuzz_variant(x, SR, {"gain_db": 40.0, "tone_hz": 400.0}, np.random.default_rng(1))
+    bright = V.fuzz_variant(x, SR, {"gain_db": 40.0, "tone_hz": 6000.0}, np.random.default_rng(1))
+    assert np.abs(bright).max() <= 2.0 and np.isfinite(dark).all()
+    assert high(dark) < 0.2 * high(bright)
+
+
+def test_octave_variant_with_only_the_dry_is_the_identity() -> None:
+    x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(SR // 2) / SR)).astype(np.float32)
+    y = V.octave_variant(x, SR, {"dry_level": 1.0, "down_level": 0.0, "up_level": 0.0}, np.random.default_rng(0))
+    np.testing.assert_allclose(y, x, atol=1e-5)

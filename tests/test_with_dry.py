@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.catalog import CLASSIC_EFFECTS, SAMPLE_RATE
 from ddspfx.fileio import file_sha256
 from experiments import with_dry
 from experiments.real_sources import make_set
 
 ARGS = ["--n", "3", "--sources", "synth", "--seconds", "0.5", "--seed", "700000", "--budgets", "0.01",
-        "--steps", "2", "--toggles", "0"]
+        "--steps", "2", "--toggles", "0", "--effects", ",".join(CLASSIC_EFFECTS)]
 
 
 def reference_si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
@@ -51,7 +51,7 @@ def test_it_runs_end_to_end_and_writes_its_three_outputs(run, tiny_checkpoint, d
 
 def test_the_true_chain_is_the_upper_bound_and_the_dry_row_is_the_dry(run):
     _, _, results = run
-    examples, _ = make_set("synth", 3, 700000, 0.5)  # the same clips, made again: 5 pedals, none, a chorus
+    examples, _ = make_set("synth", 3, 700000, 0.5, effects=CLASSIC_EFFECTS)  # the same clips, made again: 5 pedals, none, a chorus
     assert [len(ex.chain) for ex in examples] == [5, 0, 1]
     for clip, ex in zip(results["clips"], examples):
         assert clip["truth"] == ex.chain.to_list()
@@ -88,7 +88,7 @@ def test_the_offset_is_found_and_the_level_undone(run):
 def test_the_dry_handed_over_comes_back_as_the_pedals_heard_it():
     from ddspfx.estimator import line_up_dry
 
-    (ex,), _ = make_set("synth", 1, 700001, 0.5)
+    (ex,), _ = make_set("synth", 1, 700001, 0.5, effects=CLASSIC_EFFECTS)
     clip = with_dry.hand_over(ex, np.random.default_rng(3), SAMPLE_RATE)
     assert clip.offset != 0 and not np.allclose(clip.dry, ex.dry)
     dry, lag = line_up_dry(clip.dry, ex.wet, SAMPLE_RATE)
