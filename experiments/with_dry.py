@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n < 1 or args.steps < 0 or args.toggles < 0 or not args.seconds > 0:
         raise DdspfxError("--n must be >= 1, --steps and --toggles >= 0, --seconds > 0")
     budgets = [] if args.no_refine else parse_budgets(args.budgets)
-    from experiments.real_sources import parse_plugins_from, chain_effects
+    from experiments.real_sources import chain_effects, parse_plugins_from
 
     plugins_from = parse_plugins_from(args.plugins_from)
     if plugins_from and args.renderer != "plugins":
