@@ -16,7 +16,7 @@ __all__ = ["Chain", "Pedal", "EFFECTS", "EFFECT_NAMES", "SAMPLE_RATE", "estimate
 
 
 def estimate(audio, sample_rate: int, **kwargs) -> Chain:
-    """Estimate the pedal chain of a wet guitar clip (see ``ddspfx.infer.estimate``)."""
+    """Estimate the pedal chain of a wet guitar clip (see ``ddspfx.estimator.estimate``)."""
     from ddspfx.estimator import estimate as _estimate
 
     return _estimate(audio, sample_rate, **kwargs)

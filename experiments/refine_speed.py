@@ -5,8 +5,8 @@
 
 Each development clip (``experiments.real_sources.make_set``, pedalboard chains of 1-5 pedals: clips drawn with no
 pedal are skipped until ``--n`` per source) is handed over as ``experiments.with_dry`` hands it (the dry at another
-level and start, lined up and levelled by ``ddspfx.infer.line_up_dry``); the model ``infer --dry`` uses (the shipped
-dry-aware one, else the blind one: ``ddspfx.infer.dry_estimator``) estimates the chain once, and every system refines
+level and start, lined up and levelled by ``ddspfx.estimator.line_up_dry``); the model ``infer --dry`` uses (the shipped
+dry-aware one, else the blind one: ``ddspfx.estimator.dry_estimator``) estimates the chain once, and every system refines
 that same estimate with the lined-up dry (until session 26 the blind model's). Systems (``--systems``):
 
 - ``before``: ``ddspfx/refine.py`` as it was at ``--before`` (loaded from git), its defaults;

@@ -6,7 +6,7 @@
 Each held-out clip (``experiments.real_sources.make_set``: a dry source, a chain of 0-5 pedals rendered by
 pedalboard or by third-party plugins) is handed over as a user would hand it: the wet clip, and its dry at a
 random level (``LEVEL_DB``) and a random start (``OFFSET_MS`` either way), seeded per clip. The dry is lined up
-and levelled as ``infer --dry`` does it (``ddspfx.infer.line_up_dry``); the table says how often alignment
+and levelled as ``infer --dry`` does it (``ddspfx.estimator.line_up_dry``); the table says how often alignment
 found the offset to the sample. Systems, each row scored on the same clips:
 
 - ``dry itself``: no pedal. The floor: an answer made with the dry should never sound farther from the clip;
@@ -473,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     renderer = "pedalboard" if knobs else "third-party LADSPA and LV2 plugins (ddspfx.plugins)"
     header = (f"{args.n} clips of {args.seconds:g} s per source, chains of 0-5 pedals rendered by {renderer}, "
               f"seeds {TEST_SEED_BASE + args.seed}+. The dry is handed over at {LEVEL_DB[0]:g}..{LEVEL_DB[1]:+g} dB "
-              f"and up to {OFFSET_MS:g} ms early or late, lined up and levelled by `ddspfx.infer.line_up_dry`; "
+              f"and up to {OFFSET_MS:g} ms early or late, lined up and levelled by `ddspfx.estimator.line_up_dry`; "
               f"offset found to the sample: {', '.join(aligned)}. Refinement: {args.steps} steps per candidate, "
               f"{args.toggles} toggles; seconds are wall and CPU time on one thread, estimate included.")
     default = refined_name(None) if budgets else DRY_AWARE
