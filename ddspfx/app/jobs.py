@@ -96,8 +96,10 @@ def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_ra
             now = time.perf_counter()
             if now - shown >= show_every_s:  # the bar moves with the clock, not only when a fit ends
                 shown = now
-                progress(0.2 + 0.5 * min((now - began) / limit, 1.0),
-                         f"refining: {now - began:.0f} s of at most ~{limit:g} s, {fitted} candidate chain(s) fitted")
+                spent = now - began
+                when = (f"{spent:.0f} s of at most ~{limit:g} s" if spent <= limit
+                        else f"the {limit:g}-s limit is spent, finishing the fit under way")
+                progress(0.2 + 0.5 * min(spent / limit, 1.0), f"refining: {when}, {fitted} candidate chain(s) fitted")
             if parent.poll(poll_s):
                 try:
                     kind, payload = parent.recv()

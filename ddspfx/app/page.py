@@ -99,7 +99,7 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
                 request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         def empty(message: str) -> tuple[Any, ...]:
             hidden = gr.update(value=None, visible=False)
-            return (message, hidden, None, None, None, hidden, hidden, None, None, None, None)
+            return (message, gr.update(visible=False), hidden, None, None, None, hidden, hidden, None, None, None, None)
 
         if not wet:
             return empty("Drop or record a wet guitar clip (or pick an example) first.")
@@ -126,7 +126,8 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
         status, _, refined = status_line(page, name).partition("\n\n")
         renders = [gr.update(value=str(page.renders[k]) if k in page.renders else None,
                              visible=k in page.renders or k == "builtin_dry") for k in RENDER_LABELS]
-        return (status, gr.update(value=refined, visible=bool(refined)), chain_html(page.analysis), str(page.plot),
+        return (status, gr.update(visible=True), gr.update(value=refined, visible=bool(refined)),
+                chain_html(page.analysis), str(page.plot),
                 wet, *renders, json.dumps(page.record, indent=1), page.snippet, [str(p) for p in page.downloads])
 
     def cancel(request: gr.Request) -> str:
@@ -161,30 +162,32 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
                 seconds_in = gr.Slider(5, 120, value=DEFAULT_BUDGET_S, step=5,
                                        label="Refinement time limit (seconds): a longer search tries more chains",
                                        elem_id="ddspfx-refine-seconds")
-        refined_out = gr.Markdown(elem_id="ddspfx-refined", visible=False)
-        with gr.Row():
-            chain = gr.HTML(elem_id="ddspfx-chain")
-            plot = gr.Image(type="filepath", label="Spectrograms and the chain", elem_id="ddspfx-plot",
-                            interactive=False)
-        gr.Markdown(LISTEN)
-        with gr.Row(elem_classes=["ddspfx-ab"]):
-            clip_out = gr.Audio(type="filepath", label="your clip", interactive=False, elem_id="ddspfx-clip",
-                                waveform_options=PLAIN_PLAYER, buttons=["download"])
-            render_outs = [gr.Audio(type="filepath", label=label, interactive=False, elem_id=f"ddspfx-{kind}",
-                                    waveform_options=PLAIN_PLAYER, buttons=["download"],
-                                    visible=kind == "builtin_dry") for kind, label in RENDER_LABELS.items()]
-        files_out = gr.File(file_count="multiple", label="Downloads (named after your clip)", elem_id="ddspfx-files",
-                            interactive=False)
-        with gr.Accordion("The chain as JSON (what infer --json prints) and as a pedalboard program", open=False,
-                          elem_id="ddspfx-code"):
+        # the results appear once there are some (a newcomer's first screen has nothing empty on it)
+        with gr.Column(visible=False, elem_id="ddspfx-results") as results:
+            refined_out = gr.Markdown(elem_id="ddspfx-refined", visible=False)
             with gr.Row():
-                json_out = gr.Code(language="json", label="the chain as JSON", elem_id="ddspfx-json",
-                                   interactive=False, buttons=["copy"])
-                snippet_out = gr.Code(language="python", label="the chain as a pedalboard.Pedalboard",
-                                      elem_id="ddspfx-snippet", interactive=False, buttons=["copy"])
+                chain = gr.HTML(elem_id="ddspfx-chain")
+                plot = gr.Image(type="filepath", label="Spectrograms and the chain", elem_id="ddspfx-plot",
+                                interactive=False)
+            gr.Markdown(LISTEN)
+            with gr.Row(elem_classes=["ddspfx-ab"]):
+                clip_out = gr.Audio(type="filepath", label="your clip", interactive=False, elem_id="ddspfx-clip",
+                                    waveform_options=PLAIN_PLAYER, buttons=["download"])
+                render_outs = [gr.Audio(type="filepath", label=label, interactive=False, elem_id=f"ddspfx-{kind}",
+                                        waveform_options=PLAIN_PLAYER, buttons=["download"],
+                                        visible=kind == "builtin_dry") for kind, label in RENDER_LABELS.items()]
+            files_out = gr.File(file_count="multiple", label="Downloads (named after your clip)", elem_id="ddspfx-files",
+                                interactive=False)
+            with gr.Accordion("The chain as JSON (what infer --json prints) and as a pedalboard program", open=False,
+                              elem_id="ddspfx-code"):
+                with gr.Row():
+                    json_out = gr.Code(language="json", label="the chain as JSON", elem_id="ddspfx-json",
+                                       interactive=False, buttons=["copy"])
+                    snippet_out = gr.Code(language="python", label="the chain as a pedalboard.Pedalboard",
+                                          elem_id="ddspfx-snippet", interactive=False, buttons=["copy"])
         event = go.click(analyse, inputs=[wet_in, dry_in, yours_in, refine_in, seconds_in],
-                         outputs=[status, refined_out, chain, plot, clip_out, *render_outs, json_out, snippet_out,
-                                  files_out],
+                         outputs=[status, results, refined_out, chain, plot, clip_out, *render_outs, json_out,
+                                  snippet_out, files_out],
                          api_name="analyse", concurrency_limit=1, show_progress_on=[status])
         stop.click(cancel, inputs=None, outputs=status, cancels=[event], api_name="cancel", queue=False)
     return demo
