@@ -22,6 +22,10 @@ leave guitar clips inaudibly changed), swh's Valve saturation (inaudible on most
 reverb (the training table's rev/zita and Freeverb designs); mda Delay, Dynamics and ThruZero, swh's Plate, GVerb and
 Auto phaser, Guitarix's echoes and DS-1, TAP Equalizer/BW host cleanly but are not needed for 4-6 entries a type.
 Nor C* EqFA4p: Fons Adriaensen's parametric section, the design of the training table's fil/parametric (heard).
+Of the later types (each section says why): swh's Flanger and Pitch Scalers (rand() in its LFO; FFTW renders that
+differ in the last bit), TAP Pitch Shifter (its dry path is delayed by an amount that depends on the shift and the
+rate), swh's Gate and C* Noisegate (inaudible on clean clips); Calf Pitch is a tuner, not a shifter. Guitarix's other
+fuzzes (Fuzz, Fuzz Master, Hog's Foot, Rangemaster) and wahs (its Crybaby and fixed-setting autowah) are not needed.
 
     python -m experiments.judges [--n 40] [--clips 4] [--seed 0] [--implementations calf zam/comp ...]
 
@@ -465,6 +469,316 @@ register_judge(Implementation(
     ),
     fixed={"output": 0.5},
     description="mda Ambience (a small diffuse room), stereo outputs averaged.",
+))
+
+
+# --- the pedals added after the first seven ---------------------------------------------------------------------
+
+# --- tremolo ----------------------------------------------------------------------------------------------------
+# Catalog: gain 1 - depth (1 - m) / 2 for an LFO m in [-1, 1] at rate_hz 1..12 (1 at the crest, 1 - depth at the
+# trough). Rates in Hz are labelled; a depth only where the trough is 1 - depth of the crest (TAP's and Calf's; the
+# guitarix ones model an opto or a tube stage, whose trough is not linear in the knob). No control is a catalog shape.
+
+register_judge(Implementation(
+    name="tap/tremolo", effect="tremolo", package="tap-plugins", library="tap_tremolo.so",
+    label="tap_tremolo", unique_id=2144,
+    controls=(
+        Control("Frequency [Hz]", 1.0, 12.0, "log", "Hz", label="rate_hz"),
+        Control("Depth [%]", 30.0, 100.0, unit="%", label="depth", convert="percent_to_unit"),
+    ),
+    fixed={"Gain [dB]": 0.0},
+    description="TAP Tremolo: gain 1 - depth (1 - cos) / 2, a sine LFO.",
+))
+
+register_judge(Implementation(
+    name="calf/pulsator", effect="tremolo", package="calf-plugins", library="calf.lv2",
+    label=CALF + "Pulsator", unique_id=0, host="lv2",
+    controls=(
+        Control("hz", 1.0, 12.0, "log", "Hz", label="rate_hz"),
+        Control("amount", 0.3, 1.0, label="depth"),
+        Control("mode", 0.0, 2.0, choices=(0.0, 1.0, 2.0), unit="sine/triangle/square"),
+    ),
+    fixed={"bypass": 0.0, "level_in": 1.0, "level_out": 1.0, "timing": 2.0, "offset_l": 0.0, "offset_r": 0.0,
+           "mono": 0.0, "reset": 0.0, "pulsewidth": 3.0},
+    description="Calf Pulsator (an auto-panner) with both channels' LFOs in phase, so a tremolo; timed in Hz; stereo "
+                "outputs averaged.",
+))
+
+register_judge(Implementation(
+    name="gx/tremolo", effect="tremolo", package="guitarix-lv2", library="gx_tremolo.lv2",
+    label=GX + "gx_tremolo#_tremolo", unique_id=0, host="lv2",
+    controls=(
+        Control("freq", 1.0, 12.0, "log", "Hz", label="rate_hz"),
+        Control("depth", 0.4, 1.0),
+        Control("mode", 0.0, 1.0, choices=(0.0, 1.0), unit="triangle/sine"),
+        Control("dry_wet", 60.0, 100.0, unit="%"),
+    ),
+    fixed={"reset": 0.0},
+    description="Guitarix tremolo: an LFO driving a photo-resistor model (its trough is not 1 - depth).",
+))
+
+register_judge(Implementation(
+    name="gx/tubetremolo", effect="tremolo", package="guitarix-lv2", library="gxtubetremelo.lv2",
+    label=GX + "gxtubetremelo#tubetremelo", unique_id=0, host="lv2",
+    controls=(
+        Control("speed", 1.0, 12.0, "log", "Hz", label="rate_hz"),
+        Control("depth", 0.4, 1.0),
+        Control("sinewave", 0.0, 1.0, choices=(0.0, 1.0), unit="triangle/sine"),
+        Control("drive", 0.2, 0.6),  # at 0 the tube stage passes nothing
+    ),
+    fixed={"output": 0.0},
+    description="Guitarix tube tremolo: a 12AX7 stage whose bias the LFO moves (gain and some drive).",
+))
+
+# --- flanger ----------------------------------------------------------------------------------------------------
+# Catalog: a 1-7 ms delay swept by an LFO at rate_hz 0.05..2, feedback up to 0.9, mix 0.2..0.8. LFO rates in Hz (or
+# periods in s) are labelled; no design's delay knob is the sweep's centre, and JUCE's feedback is inverted inside,
+# so delays and feedbacks are unlabelled. swh's Flanger is left out: its "LFO" draws peaks from rand().
+
+register_judge(Implementation(
+    name="calf/flanger", effect="flanger", package="calf-plugins", library="calf.lv2",
+    label=CALF + "Flanger", unique_id=0, host="lv2",
+    controls=(
+        Control("mod_rate", 0.05, 2.0, "log", "Hz", label="rate_hz"),
+        Control("min_delay", 0.5, 3.0, "log", "ms"),
+        Control("mod_depth", 0.5, 4.0, "log", "ms"),
+        Control("feedback", -0.9, 0.9, dead_zone=(-0.3, 0.3)),
+        Control("amount", 0.5, 1.0),
+    ),
+    fixed={"dry": 1.0, "stereo": 0.0, "reset": 0.0, "on": 1.0, "level_in": 1.0, "level_out": 1.0, "lfo": 1.0},
+    description="Calf Flanger: the delay swept from min_delay up by mod_depth, both channels' LFOs in phase; stereo "
+                "outputs averaged.",
+))
+
+register_judge(Implementation(
+    name="gx/flanger", effect="flanger", package="guitarix-lv2", library="gx_flanger.lv2",
+    label=GX + "gx_flanger#_flanger", unique_id=0, host="lv2",
+    controls=(
+        Control("freq", 0.05, 2.0, "log", "Hz", label="rate_hz"),
+        Control("width", 1.0, 6.0, unit="ms"),
+        Control("depth", 0.2, 2.0, unit="ms"),
+        Control("feedback", -0.9, 0.9, dead_zone=(-0.3, 0.3)),
+        Control("mix", -0.5, 0.5),
+    ),
+    fixed={"dry_wet": 100.0},
+    description="Guitarix Flanger GX (two flanger stages of opposite feedback): the delay sweeps depth .. depth + "
+                "width ms on a sine LFO.",
+))
+
+register_judge(Implementation(
+    name="swh/dj_flanger", effect="flanger", package="swh-plugins", library="dj_flanger_1438.so",
+    label="djFlanger", unique_id=1438,
+    controls=(
+        Control("LFO period (s)", 0.5, 20.0, "log", "s", label="rate_hz", convert="period_to_hz"),
+        Control("LFO depth (ms)", 1.0, 5.0, "log", "ms"),
+        Control("Feedback (%)", -90.0, 90.0, unit="%", dead_zone=(-30.0, 30.0)),
+    ),
+    fixed={"LFO sync": 0.0},
+    description="Steve Harris' DJ flanger: (dry + delayed) / 2, the delay swept 0 .. depth ms by a sine LFO.",
+))
+
+# --- fuzz -------------------------------------------------------------------------------------------------------
+# Catalog: gain_db 20..50 into a biased hard clip, then a tone low-pass at tone_hz. Only guitarix models fuzz pedals
+# (circuit simulations of the Fuzz Face and the Big Muff): their knobs are pots (0..1), so none is labelled. Output
+# levels are held (the renderer turns down only what would clip).
+
+register_judge(Implementation(
+    name="gx/fuzzface", effect="fuzz", package="guitarix-lv2", library="gx_fuzzface.lv2",
+    label=GX + "gx_fuzzface_#_fuzzface_", unique_id=0, host="lv2",
+    controls=(Control("FUZZ", 0.3, 1.0),),
+    fixed={"LEVEL": 0.5},
+    description="Guitarix Fuzz Face: a two-transistor circuit model.",
+))
+
+register_judge(Implementation(
+    name="gx/fuzzfacefm", effect="fuzz", package="guitarix-lv2", library="gx_fuzzfacefm.lv2",
+    label=GX + "gx_fuzzfacefm_#_fuzzfacefm_", unique_id=0, host="lv2",
+    controls=(
+        Control("FUZZ", 0.3, 0.99),
+        Control("DRIVE", 0.3, 1.0),
+        Control("INPUT", 0.3, 1.0),
+    ),
+    fixed={"LEVEL": 0.5},
+    description="Guitarix Fuzz Face Fuller mod (Mike Fuller's Fuzz Face with input and drive pots).",
+))
+
+register_judge(Implementation(
+    name="gx/bmp", effect="fuzz", package="guitarix-lv2", library="gx_bmp.lv2",
+    label=GX + "gx_bmp_#_bmp_", unique_id=0, host="lv2",
+    controls=(
+        Control("SUSTAIN", 0.4, 1.0),
+        Control("TONE", 0.0, 1.0),
+    ),
+    fixed={"VOLUME": 0.5},
+    description="Guitarix Big Muff Pi: cascaded clipping stages and the Muff's tone control.",
+))
+
+register_judge(Implementation(
+    name="gx/muff", effect="fuzz", package="guitarix-lv2", library="gx_muff.lv2",
+    label=GX + "gx_muff_#_muff_", unique_id=0, host="lv2",
+    controls=(Control("TONE", 0.0, 1.0),),
+    fixed={"VOLUME": 0.5},
+    description="Guitarix Muff (a second Big Muff model, sustain fixed at its maximum).",
+))
+
+# --- octave -----------------------------------------------------------------------------------------------------
+# Catalog: dry_level, down_level and up_level (linear gains). A dry level is labelled where it is the linear gain of
+# the clip in the output; a shifted voice's level is not (its gain depends on the draw's direction, or the voice is a
+# divider's square wave, not the clip shifted). Left out: TAP Pitch Shifter, whose dry path is delayed too, by an
+# amount that depends on the shift and the rate (5521 frames down, 3680 up at 44.1 kHz; one latency per entry cannot
+# remove it), and swh's Pitch Scalers (FFTW: a second render differs in the last bit).
+
+register_judge(Implementation(
+    name="gx/oc_2", effect="octave", package="guitarix-lv2", library="gx_oc_2.lv2",
+    label=GX + "gx_oc_2_#_oc_2_", unique_id=0, host="lv2",
+    controls=(
+        Control("DIRECT", 0.05, 0.2),  # the clip's gain is 4.7 DIRECT (measured), so 0.24..0.94
+        Control("OCTAVE1", 0.4, 1.0),
+        Control("OCTAVE2", 0.0, 0.6),
+    ),
+    description="Guitarix OC-2 (Boss's analogue octaver: flip-flop dividers one and two octaves down).",
+))
+
+register_judge(Implementation(
+    name="swh/divider", effect="octave", package="swh-plugins", library="divider_1186.so",
+    label="divider", unique_id=1186,
+    controls=(Control(HOST_DRY, 0.3, 1.0, label="dry_level"),),
+    fixed={"Denominator": 3.0},  # measured on a sine: n gives 1 / (n - 1) of its frequency, so 3 is the octave down
+    description="Steve Harris' audio divider (wet only: a square wave at half the input's zero-crossing rate, the "
+                "octave-down of analogue octavers) + host dry.",
+))
+
+register_judge(Implementation(
+    name="swh/am_pitchshift", effect="octave", package="swh-plugins", library="am_pitchshift_1433.so",
+    label="amPitchshift", unique_id=1433,
+    controls=(
+        Control("Pitch shift", 0.5, 2.0, choices=(0.5, 2.0), unit="octave down/up"),
+        Control(HOST_DRY, 0.3, 1.0, label="dry_level"),
+    ),
+    # measured on a sine: at buffer size 5 the shifted voice lies within a quarter octave of the octave (at 4 and
+    # below the octave down lands on grain-rate sidebands); it reports 2^(size + 4) frames of latency at any rate
+    fixed={"Buffer size": 5.0},
+    latency=512,
+    description="Steve Harris' AM pitch shifter (two delay-line taps crossfaded by amplitude modulation, wet only) + "
+                "host dry.",
+))
+
+# --- wah --------------------------------------------------------------------------------------------------------
+# Catalog: a band-pass swept by a sine LFO at rate_hz 0.2..5 over range_octaves above min_frequency_hz. Of these,
+# guitarix's wah models (alien mode) and mda's RezFilter sweep by an LFO, Calf's envelope filter and caps'
+# AutoFilter (partly) by the playing's envelope; none is labelled: guitarix's rate is in beats per minute and mda's
+# a 0..1 knob (10^(3 v - 1.5) Hz), conversions the training table does not define.
+
+register_judge(Implementation(
+    name="gx/colwah", effect="wah", package="guitarix-lv2", library="gx_colwah.lv2",
+    label=GX + "gx_colwah_#_colwah_", unique_id=0, host="lv2",
+    controls=(
+        Control("MODEL", 0.0, 6.0, integer=True, unit="Colorsound/Dallas/Foxx/Jen/Maestro/Selmer/Vox"),
+        Control("MODE", 1.0, 2.0, choices=(1.0, 2.0), unit="auto (envelope)/alien (LFO)"),
+        Control("FREQ", 24.0, 300.0, "log", "LFO cycles per minute"),
+        Control("WET_DRY", 70.0, 100.0, unit="%"),
+    ),
+    fixed={"WAH": 0.0, "BYPASS": 1.0},
+    description="Guitarix wah circuit models (seven pedals), rocked by the envelope (auto) or a sine LFO (alien).",
+))
+
+register_judge(Implementation(
+    name="calf/envelope_filter", effect="wah", package="calf-plugins", library="calf.lv2",
+    label=CALF + "EnvelopeFilter", unique_id=0, host="lv2",
+    controls=(
+        Control("mode", 6.0, 8.0, choices=(6.0, 7.0, 8.0), unit="band-pass 6/12/18 dB/oct"),
+        Control("lower", 250.0, 800.0, "log", "Hz"),
+        Control("upper", 1500.0, 5000.0, "log", "Hz"),
+        Control("res", 2.0, 10.0, "log"),
+        Control("attack", 2.0, 50.0, "log", "ms"),
+        Control("release", 50.0, 500.0, "log", "ms"),
+        Control("gain", 1.0, 8.0, "log", "linear gain"),
+        Control("mix", 0.6, 1.0),
+    ),
+    fixed={"bypass": 0.0, "level_in": 1.0, "level_out": 1.0, "sidechain_enable": 0.0, "response": 0.0},
+    description="Calf Envelope Filter as an envelope wah: a band-pass swept lower..upper by the clip's envelope; "
+                "stereo outputs averaged.",
+))
+
+register_judge(Implementation(
+    name="mda/rezfilter", effect="wah", package="mda-lv2", library="mda.lv2",
+    label=MDA + "RezFilter", unique_id=0, host="lv2",
+    controls=(
+        Control("freq", 0.2, 0.5),
+        Control("res", 0.5, 0.9),
+        Control("lfo_vcf", 0.65, 0.95),  # above 0.5: a sine LFO (below: sample and hold from rand())
+        Control("lfo_rate", 0.27, 0.73),  # 0.2..5 Hz
+    ),
+    fixed={"output": 0.5, "env_vcf": 0.5, "attack": 0.0, "release": 0.5, "trigger": 0.0, "max_freq": 0.75},
+    description="mda RezFilter: a resonant low-pass swept by a sine LFO (envelope amount 0), wet only; stereo outputs "
+                "averaged.",
+))
+
+register_judge(Implementation(
+    name="caps/autofilter", effect="wah", package="caps", library="caps.so",
+    label="AutoFilter", unique_id=2593,
+    controls=(
+        Control("mode", 0.0, 1.0, choices=(0.0, 1.0)),
+        Control("filter", 0.0, 1.0, choices=(0.0, 1.0)),
+        Control("f (Hz)", 250.0, 800.0, "log", "Hz"),
+        Control("Q", 0.3, 0.8),
+        Control("depth", 0.5, 1.0),
+        Control("lfo/env", 0.0, 0.5),
+        Control("rate", 0.1, 0.6),
+    ),
+    fixed={"shape": 1.0},
+    description="C* AutoFilter: a resonant filter swept by a blend of a Lorenz-attractor LFO and the envelope.",
+))
+
+# --- noise gate -------------------------------------------------------------------------------------------------
+# Catalog: threshold_db -70..-20 (JUCE's RMS detector), release_ms; a 10:1 expander. Thresholds are labelled (in dB,
+# or a linear level via amp_to_db), time constants are not (as for the compressors). As in the training table, a
+# gate is heard only where it closes, so thresholds are drawn in the catalog's top 10 dB (top 6 dB where the top 10
+# left fewer than half the draws audible), near a clip's playing level. Left out: swh's Gate and C* Noisegate, peak
+# detectors with hold or hysteresis that stay open through every note of a clean clip: 0 of 40 draws audible, at any
+# threshold in the catalog's range.
+
+register_judge(Implementation(
+    name="calf/gate", effect="noise_gate", package="calf-plugins", library="calf.lv2",
+    label=CALF + "Gate", unique_id=0, host="lv2",
+    controls=(
+        Control("threshold", 10 ** (-26 / 20), 10 ** (-20 / 20), "log", "linear level",
+                label="threshold_db", convert="amp_to_db"),
+        Control("ratio", 4.0, 20.0, "log", ":1"),
+        Control("range", 0.001, 0.06, "log", "linear gain"),
+        Control("attack", 0.5, 20.0, "log", "ms"),
+        Control("release", 20.0, 150.0, "log", "ms"),
+        Control("knee", 1.0, 4.0, "log", "linear gain"),
+        Control("detection", 0.0, 1.0, choices=(0.0, 1.0), unit="RMS/peak"),
+    ),
+    fixed={"bypass": 0.0, "level_in": 1.0, "makeup": 1.0, "stereo_link": 0.0},
+    description="Calf Gate (a downward expander to its range), no make-up gain; stereo outputs averaged.",
+))
+
+register_judge(Implementation(
+    name="zam/gate", effect="noise_gate", package="zam-plugins", library="ZamGate.lv2",
+    label="urn:zamaudio:ZamGate", unique_id=0, host="lv2",
+    controls=(
+        Control("thr", -30.0, -20.0, "linear", "dB", label="threshold_db"),
+        Control("att", 0.5, 20.0, "log", "ms"),
+        Control("rel", 20.0, 150.0, "log", "ms"),
+        Control("close", -50.0, -30.0, unit="dB"),
+    ),
+    fixed={"mak": 0.0, "sidechain": 0.0, "mode": 0.0},
+    description="ZamGate, its own side chain off, no make-up gain.",
+))
+
+register_judge(Implementation(
+    name="gx/expander", effect="noise_gate", package="guitarix-lv2", library="gx_expander.lv2",
+    label=GX + "gx_expander#_expander", unique_id=0, host="lv2",
+    controls=(
+        Control("THRESHOLD", -26.0, -20.0, "linear", "dB", label="threshold_db"),
+        Control("RATIO", 6.0, 20.0, "log", ":1"),
+        Control("KNEE", 0.0, 6.0, unit="dB"),
+        Control("ATTACK", 0.0005, 0.02, "log", "s"),
+        Control("RELEASE", 0.02, 0.15, "log", "s"),
+    ),
+    description="Guitarix expander: below the threshold each dB less in gives ratio dB less out.",
 ))
 
 
