@@ -223,6 +223,104 @@ def test_compressor_static_curve_follows_its_labelled_threshold_and_ratio(name: 
     assert _rms_db(y[SR // 2:]) + 3.01 == pytest.approx(-24.0, abs=0.75)
 
 
+
+def _window_rms(y: np.ndarray, n: int = 441) -> np.ndarray:
+    """RMS of consecutive n-sample windows (10 ms at 44.1 kHz), float64."""
+    frames = y[: y.size // n * n].astype(np.float64).reshape(-1, n)
+    return np.sqrt(np.mean(np.square(frames), axis=1))
+
+
+def _strongest_frequency(seq: np.ndarray, rate: float) -> float:
+    """Frequency (Hz) of the largest peak of ``seq``'s spectrum (mean removed, Hann window, zero-padded)."""
+    seq = seq - seq.mean()
+    spectrum = np.abs(np.fft.rfft(seq * np.hanning(seq.size), 1 << 18))
+    return float(np.fft.rfftfreq(1 << 18, 1.0 / rate)[spectrum.argmax()])
+
+
+@pytest.mark.parametrize(("name", "controls"), [
+    ("tap/tremolo", {"Frequency [Hz]": 5.0, "Depth [%]": 60.0}),
+    ("calf/pulsator", {"hz": 5.0, "amount": 0.6, "mode": 0.0}),
+    ("calf/pulsator", {"hz": 3.0, "amount": 0.8, "mode": 2.0}),
+    ("gx/tremolo", {"freq": 7.0, "depth": 1.0, "mode": 1.0, "dry_wet": 100.0}),
+    ("gx/tubetremolo", {"speed": 3.0, "depth": 1.0, "sinewave": 1.0, "drive": 0.4}),
+])
+def test_tremolo_swings_at_its_labelled_rate_and_depth(name: str, controls: dict[str, float]) -> None:
+    """A steady sine's level (10 ms windows) swings at the labelled rate; where depth is labelled, its trough is
+    1 - depth of its crest (the catalog's gain law)."""
+    impl = get_implementation(name)
+    labels = impl.catalog_labels({**sample_controls(np.random.default_rng(0), impl), **controls})
+    level = _window_rms(_render(name, _sine(1000.0, 3.0, 0.3), **controls))[30:]  # from 0.3 s
+    assert _strongest_frequency(level, 100.0) == pytest.approx(labels["rate_hz"], rel=0.02)
+    if "depth" in labels:
+        assert 1.0 - level.min() / level.max() == pytest.approx(labels["depth"], abs=0.03)
+
+
+@pytest.mark.parametrize(("name", "controls"), [
+    ("calf/flanger", {"mod_rate": 0.7, "min_delay": 2.0, "mod_depth": 3.0, "feedback": 0.0, "amount": 1.0}),
+    ("gx/flanger", {"freq": 0.7, "width": 4.0, "depth": 1.0, "feedback": 0.0, "mix": 0.0}),
+    ("swh/dj_flanger", {"LFO period (s)": 1.0 / 0.7, "LFO depth (ms)": 4.0, "Feedback (%)": 0.0}),
+])
+def test_flanger_sweeps_its_delay_at_its_labelled_rate(name: str, controls: dict[str, float]) -> None:
+    """An impulse every 1024 samples comes back with a delayed copy; the copy's delay (the centroid of each
+    response) swings at the labelled LFO rate."""
+    impl = get_implementation(name)
+    rate = impl.catalog_labels({**sample_controls(np.random.default_rng(0), impl), **controls})["rate_hz"]
+    period, count = 1024, 200
+    x = np.zeros(period * count, np.float32)
+    x[::period] = 0.5
+    y = np.abs(_render(name, x, **controls).astype(np.float64)).reshape(count, period)[:, 10:-10]
+    delay = (y * np.arange(10, period - 10)).sum(axis=1) / np.maximum(y.sum(axis=1), 1e-12)  # (count,) samples
+    assert np.ptp(delay[5:]) > 0.001 * SR  # it sweeps by more than a millisecond
+    assert _strongest_frequency(delay[5:], SR / period) == pytest.approx(rate, rel=0.02)
+
+
+@pytest.mark.parametrize(("name", "controls", "ratio"), [
+    ("swh/divider", {HOST_DRY: 0.6}, 0.5),
+    ("swh/am_pitchshift", {"Pitch shift": 0.5, HOST_DRY: 0.4}, 0.5),
+    ("swh/am_pitchshift", {"Pitch shift": 2.0, HOST_DRY: 0.7}, 2.0),
+    ("gx/oc_2", {"DIRECT": 0.0, "OCTAVE1": 1.0, "OCTAVE2": 0.0}, 0.5),
+])
+def test_octave_dry_label_and_shifted_voice(name: str, controls: dict[str, float], ratio: float) -> None:
+    """An impulse's own sample is the labelled dry level (latency removed), and the voice's strongest partial on a
+    220 Hz sine lies within a semitone of the octave."""
+    impl = get_implementation(name)
+    dry = impl.catalog_labels(controls).get("dry_level", 0.0)
+    if "dry_level" in impl.labelled:
+        impulse = np.zeros(30_000, np.float32)
+        impulse[3000] = 1.0
+        assert _render(name, impulse, **controls)[3000] == pytest.approx(dry, abs=0.01)
+    x = _sine(220.0, 1.0, 0.2)
+    voice = (_render(name, x, **controls) - np.float32(dry) * x)[SR // 2:]
+    spectrum = np.abs(np.fft.rfft(voice.astype(np.float64) * np.hanning(voice.size)))
+    strongest = float(np.fft.rfftfreq(voice.size, 1.0 / SR)[spectrum.argmax()])
+    assert abs(np.log2(strongest / (220.0 * ratio))) < 1.0 / 12.0, strongest
+
+
+def test_am_pitchshift_latency_is_the_one_it_reports() -> None:
+    impl = get_implementation("swh/am_pitchshift")
+    _need(impl)
+    with LadspaPlugin(load_library(impl.library, impl.package), impl.label, SR,
+                      impl.plugin_controls({"Pitch shift": 0.5}), allow_reserved=True) as plugin:
+        plugin.process(np.zeros(4096, np.float32))
+        assert plugin.control("latency") == impl.latency
+
+
+@pytest.mark.parametrize(("name", "controls"), [
+    ("calf/gate", {"threshold": 10 ** (-24 / 20), "ratio": 10.0, "range": 0.001, "attack": 1.0, "release": 50.0,
+                   "knee": 1.0, "detection": 0.0}),
+    ("zam/gate", {"thr": -24.0, "att": 1.0, "rel": 50.0, "close": -50.0}),
+    ("gx/expander", {"THRESHOLD": -24.0, "RATIO": 10.0, "KNEE": 0.0, "ATTACK": 0.001, "RELEASE": 0.05}),
+])
+def test_gate_passes_above_and_closes_below_its_labelled_threshold(name: str, controls: dict[str, float]) -> None:
+    """A steady sine 6 dB (peak) over the labelled -24 dB threshold passes unchanged; 6 dB under it is cut by more
+    than 20 dB (the margin covers peak against RMS detection: a sine's RMS is 3 dB under its peak)."""
+    assert get_implementation(name).catalog_labels(controls)["threshold_db"] == pytest.approx(-24.0)
+    for offset, low, high in ((6.0, -0.5, 0.5), (-6.0, -np.inf, -20.0)):
+        x = _sine(1000.0, 1.0, 10 ** ((-24.0 + offset) / 20))
+        y = _render(name, x, **controls)
+        gain = _rms_db(y[SR // 2:] + np.float32(1e-9)) - _rms_db(x[SR // 2:])
+        assert low <= gain <= high, (offset, gain)
+
 # --- evaluation: experiments.real_sources ---------------------------------------------------------------------------
 
 
