@@ -921,8 +921,8 @@ _register(Implementation(
     ),
     fixed={"lforand": 0.0, "lfotype": 0.0, "lfostereo": 64.0, "lrcross": 0.0, "phase": 64.0},
     preroll=_ZYN_PREROLL,
-    description="ZynAddSubFX AlienWah: a resonant feedback filter whose complex coefficient the LFO rotates (a vowel-"
-                "like sweep), both LFOs in phase; half dry, half wet.",
+    description="ZynAddSubFX AlienWah: a feedback comb of `delay` samples whose complex feedback coefficient the LFO "
+                "rotates, moving its resonant peaks (src/Effects/Alienwah.cpp), both LFOs in phase; half dry, half wet.",
 ))
 
 _register(Implementation(
@@ -935,8 +935,9 @@ _register(Implementation(
         Control("freq", 0.0, 0.6),
         Control("mix", 0.5, 1.0),
     ),
-    description="Fons Adriaensen's auto-wah (LV2 port in fomp): a band-pass swept by the playing's envelope, not an LFO; "
-                "its knobs are 0..1 settings (unlabelled). wah-plugins ships the same design as LADSPA: not listed.",
+    description="Fons Adriaensen's auto-wah (LV2 port in fomp): a resonant filter swept by the playing's envelope, not "
+                "an LFO (measured: a 1 kHz sine gains 6 dB at amplitude 0.01, a 3 kHz one 18 dB at 0.3); its knobs are "
+                "0..1 settings (unlabelled). Not added: wah-plugins, the same author's LADSPA auto-wah (taken as the same design).",
 ))
 
 # --- noise gate -------------------------------------------------------------------------------------------------
