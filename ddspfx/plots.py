@@ -11,7 +11,7 @@ from ddspfx.chain import Chain
 from ddspfx.fileio import atomic_path
 
 _FAMILY_COLOURS = {"dynamics": "#4C72B0", "drive": "#C44E52", "eq": "#8172B2", "modulation": "#55A868",
-                   "delay": "#CCB974", "reverb": "#64B5CD"}
+                   "delay": "#CCB974", "reverb": "#64B5CD", "pitch": "#DD8452", "filter": "#937860"}
 
 
 def _matplotlib():

@@ -126,8 +126,20 @@ def pedalboard_snippet(chain: Chain, source: str = "the clip") -> str:
     """A short, self-contained Python program that builds the chain as a ``pedalboard.Pedalboard``.
 
     Values are written with ``repr`` (the shortest exact float), so the board renders the same samples as
-    ``Chain.to_pedalboard()``.
+    ``Chain.to_pedalboard()``. A chain with pedals plain pedalboard lacks (tremolo, wah, ...) gets a program
+    that renders it with ddspfx instead, and says which pedals need it.
     """
+    missing = chain.needs_ddspfx()
+    if missing:
+        return "\n".join([
+            f"# ddspfx's estimate for {source}: {' -> '.join(chain.effects)}",
+            f"# pedalboard has no {', '.join(missing)}: ddspfx renders this chain (its own DSP for those pedals,",
+            "# pedalboard for the rest), each pedal in its place in the chain.",
+            "import soundfile as sf", "from ddspfx.chain import Chain", "from ddspfx.render import render_chain", "",
+            f"chain = Chain.from_json({chain.to_json()!r})",
+            'dry, sr = sf.read("my_dry_guitar.wav", dtype="float32", always_2d=True)  # (T, C)',
+            "wet, gain = render_chain(dry.T, chain, sr)  # (C, T); ddspfx turns down only what would clip",
+            'sf.write("my_wet_guitar.wav", wet.T, sr, subtype="FLOAT")  # float32, as ddspfx writes wavs', ""])
     lines = [f"# ddspfx's estimate for {source}: {' -> '.join(chain.effects) or 'no effects (dry)'}",
              "import numpy as np", "import pedalboard", "import soundfile as sf", "",
              "board = pedalboard.Pedalboard(["]
@@ -170,7 +182,7 @@ def chain_html(analysis: Analysis) -> str:
         knobs = "".join(f'<li class="ddspfx-knob">{esc(k)}</li>' for k in _knobs(pedal.describe()))
         parts.append(
             f'<div class="ddspfx-pedal" data-effect="{esc(pedal.effect)}" data-position="{i}" '
-            f'data-confidence="{conf:.4f}" title="{esc(eff.pedalboard_class)}" '
+            f'data-confidence="{conf:.4f}" title="{esc(eff.pedalboard_class or "rendered by ddspfx")}" '
             'style="min-width:150px;padding:8px 10px;border:2px solid #333;border-radius:10px;background:#f4f1ea">'
             f'<div style="font-weight:bold">{i}. {esc(pedal.effect.upper())}</div>'
             f'<ul style="margin:4px 0;padding-left:16px;font-size:90%">{knobs}</ul>'
