@@ -827,9 +827,9 @@ _register(Implementation(
 
 # --- fuzz -------------------------------------------------------------------------------------------------------
 # Catalog: gain_db 20..50 into a biased hard clip, then a tone low-pass at tone_hz 400..6000. The fuzz-like corners
-# of two distortion plugins: ZynAddSubFX's hard limiters (its distortion entry draws its soft shapers) and Invada's
-# tube driven hard with a DC offset (asymmetric clipping). Searched and left out: cmt's lofi (its overload is a soft
-# symmetric curve that a 0.3 sine never clips), DISTRHO's Soul Force (the distortion type's held-out entry).
+# of two distortion plugins: ZynAddSubFX's hard limiters (its distortion entry draws its other shapers) and Invada's
+# tube driven hard with a DC offset (asymmetric clipping). Searched and left out: cmt's lofi (its overload is a
+# symmetric soft saturation, odd harmonics only), DISTRHO's Soul Force (the distortion type's held-out entry).
 
 _register(Implementation(
     name="zyn/fuzz", effect="fuzz", package="zynaddsubfx-lv2", library="ZynDistortion.lv2",
@@ -1022,9 +1022,10 @@ HELD_OUT: tuple[str, ...] = ("lsp/compressor", "dpf/soulforce", "dpf/3bandeq", "
 of training (``--data.plugin_exclude``), so chains rendered only by these are a leave-one-implementation-out test.
 Release R8's model trained with the first seven excluded (it knew no later type). Phaser has one LADSPA family
 (mcp), so R8's phasers in training came from pedalboard and ddspfx's variants alone; the LV2 phasers (invada, zyn)
-now train too. Of the later types: zyn/fuzz's hard limiters are shapers no trained entry draws (zyn/distortion draws
-the soft ones); fomp/autowah is the only envelope-swept wah and its family's only entry; dpf/pitchshift rather than
-Rubber Band, whose algorithm trains anyway through the octave's render variant (pedalboard's PitchShift)."""
+now train too. Of the later types: mcp/flanger is TripleChorus, the chorus type's held-out plugin too; zyn/fuzz's
+hard limiters are shapers no trained entry draws (zyn/distortion draws the others); dpf/pitchshift rather than Rubber
+Band, whose algorithm trains anyway through the octave's render variant (pedalboard's PitchShift); fomp/autowah is the
+only envelope-swept wah and its family's only entry; eq10q/gate the only hold-then-decay gate."""
 
 
 def effects_without_implementations() -> tuple[str, ...]:
