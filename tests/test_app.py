@@ -283,6 +283,7 @@ def test_refine_runs_in_a_process_that_reports_progress_and_cancel_kills(
     (["--listening-report", "/no/such.sqlite"], "does not exist"),
     (["--checkpoint", "/no/model.safetensors"], "does not exist"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["--include-dry"], "--include-dry is a listening-test option"),
 ])
 def test_bad_flags_give_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     from ddspfx.app.__main__ import main
