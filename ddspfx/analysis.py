@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ddspfx.catalog import denormalise_params, normalise_params
 from ddspfx.chain import Chain, Pedal
+
+if TYPE_CHECKING:  # the check's module loads scipy: the CLI reports a missing file before any of that
+    from ddspfx.guitar_check import GuitarCheck
 
 ORDER_RUNNER_UP_RATIO = 0.25
 """Report the runner-up order when its probability is at least this fraction of the best."""
@@ -31,6 +34,7 @@ class Analysis:
     order_confidence: float
     alternatives: list[tuple[Chain, float]] = field(default_factory=list)
     windows: int = 1
+    guitar_check: GuitarCheck | None = None  # does the clip sound like a guitar? (warns; never refuses)
 
     def runner_up_order(self) -> tuple[Chain, float] | None:
         """The most likely *other order* of the same effects, if it is close to the best."""
@@ -49,11 +53,14 @@ class Analysis:
                            "order": round(self.order_confidence, 4)},
             "alternatives": [{"effects": c.effects, "probability": round(p, 4)} for c, p in self.alternatives],
             "windows": self.windows,
+            **({"guitar_check": self.guitar_check.to_json()} if self.guitar_check is not None else {}),
         }
 
     def describe(self) -> str:
         """The chain and what is uncertain about it, for people (one or more lines)."""
         lines = [str(self.chain)]
+        if self.guitar_check is not None and not self.guitar_check.likely_guitar:
+            lines.append(f"  warning: {self.guitar_check.reason}")
         if self.chain.pedals:
             conf = ", ".join(f"{e} {self.effect_confidence.get(e, 0.0):.2f}" for e in self.chain.effects)
             lines.append(f"  confidence: {conf}; order {self.order_confidence:.2f}")

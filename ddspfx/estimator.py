@@ -30,6 +30,15 @@ equivalent 0.547 vs 0.540, nonlinear pairs 0.826 vs 0.822) at a third less time
 (experiments/results/latency/). With the beam's own order the beam is the search."""
 
 
+def with_guitar_check(analysis: Analysis, clip: np.ndarray, sample_rate: int) -> Analysis:
+    """The analysis with ``guitar_check`` set: whether the clip sounds like a guitar at all (noise, drums, a voice
+    or a bass get pedals named too; the user is told, nothing is refused)."""
+    from ddspfx.guitar_check import check_guitar
+
+    analysis.guitar_check = check_guitar(clip, sample_rate)
+    return analysis
+
+
 class Estimator:
     """Loads a model once; analyses many clips in batches."""
 
@@ -83,7 +92,7 @@ class Estimator:
         grouped: dict[int, list[Any]] = defaultdict(list)
         for o, p in zip(owner, preds):
             grouped[o].append(p)
-        return [aggregate(grouped[i]) for i in range(len(clips))]
+        return [with_guitar_check(aggregate(grouped[i]), clip, self.sample_rate) for i, clip in enumerate(clips)]
 
     def _predict(self, batch: np.ndarray, lengths: Sequence[int] | None = None, dry: np.ndarray | None = None) -> list[Any]:
         """The model on one batch of windows (B, T), with this Estimator's decoding settings."""
@@ -123,14 +132,17 @@ class Estimator:
                 check_audio(np.full(self.window, peak.max(), np.float32), self.sample_rate, name=name)
             kept = [s for s, keep in zip(starts, loud_enough(rms)) if keep]
             preds: list[Any] = []
+            head = np.zeros(0, np.float32)
             bar = tqdm(total=len(kept), desc=Path(name).name, unit="window", disable=not progress, leave=False)
             for b in range(0, len(kept), self.batch_size):
                 batch = np.stack([fit_length(read_span(f, s, native, self.sample_rate, name), self.window)
                                   for s in kept[b:b + self.batch_size]])
                 preds.extend(self._predict(batch))
+                if b == 0:  # the guitar check hears the first batch of loud windows (no extra read, same memory)
+                    head = batch.reshape(-1)
                 bar.update(len(batch))
             bar.close()
-        return aggregate(preds)
+        return with_guitar_check(aggregate(preds), head, self.sample_rate)
 
     def analyse(self, audio: np.ndarray, sample_rate: int) -> Analysis:
         """One clip as an array: (T,), (C, T) or (T, C), at any rate."""

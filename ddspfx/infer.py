@@ -249,7 +249,9 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
         dry_aligned: np.ndarray | None = None
         if dry is not None:
             assert clip is not None  # --dry reads whole clips
+            heard = analysis.guitar_check
             analysis, dry_aligned, found = _with_dry(args, clip, dry, analysis, sr, dry_model)
+            analysis.guitar_check = analysis.guitar_check or heard  # the clip's check, whichever model answered
             extra.update(found)
         if dry_user is not None:
             from ddspfx.audio import save_audio
@@ -266,6 +268,8 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
             plot_analysis(args.plot, clip, analysis.chain, sr, dry=dry_aligned, title=Path(name).name)
             extra["plot"] = args.plot
         if args.json:
+            if analysis.guitar_check is not None and not analysis.guitar_check.likely_guitar:
+                print(f"ddspfx: warning: {name}: {analysis.guitar_check.reason}", file=sys.stderr)
             out.write(json.dumps({**analysis.to_json(name), **extra}) + "\n")
         else:
             out.write(f"{name}: {analysis.describe()}\n")

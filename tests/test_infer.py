@@ -560,3 +560,23 @@ def test_a_missing_file_is_reported_before_the_model_loads(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and done.stdout.strip() == "False"
     assert done.stderr.count("\n") == 1 and "nope.wav does not exist" in done.stderr
+
+
+def test_a_clip_that_does_not_sound_like_a_guitar_is_answered_with_a_warning(tmp_path, tiny_checkpoint, capsys):
+    """White noise still gets an answer, with a one-line warning in the text, on stderr and in the JSON; a plucked
+    string (the reference: a guitar-like harmonic note) gets none."""
+    import json
+
+    import soundfile as sf
+
+    noise = (0.1 * np.random.default_rng(0).standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
+    sf.write(tmp_path / "noise.wav", noise, SAMPLE_RATE)
+    sf.write(tmp_path / "pluck.wav", _pluck(2.0), SAMPLE_RATE)
+    assert main([str(tmp_path / "noise.wav"), "--checkpoint", str(tiny_checkpoint)]) == 0
+    assert "  warning: little pitched content" in capsys.readouterr().out
+    assert main([str(tmp_path / "noise.wav"), str(tmp_path / "pluck.wav"), "--json",
+                 "--checkpoint", str(tiny_checkpoint)]) == 0
+    captured = capsys.readouterr()
+    noisy, plucked = (json.loads(line) for line in captured.out.splitlines())
+    assert noisy["guitar_check"]["likely_guitar"] is False and plucked["guitar_check"]["likely_guitar"] is True
+    assert captured.err.count("ddspfx: warning:") == 1 and "noise.wav" in captured.err
