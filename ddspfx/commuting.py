@@ -74,7 +74,7 @@ def equivalent_canonical(effects: Sequence[str], pairs: Pairs | None = None) -> 
     The lexicographic normal form of the trace monoid: repeatedly take the alphabetically
     smallest pedal that can be moved to the front (it commutes with every pedal before it).
     When the commuting pairs form cliques (e.g. the LTI pairs) this is exactly "sort each
-    maximal run of mutually commuting neighbours" (``ddspfx.metrics.lti_canonical``); unlike
+    maximal run of mutually commuting neighbours" (``tests/test_commuting.py`` checks it); unlike
     run sorting it stays a true canonical form when commuting is not transitive (a~b, b~c,
     a!~c: ``c b a`` and ``c a b`` are equivalent, run sorting maps them to different orders).
     Each effect appears at most once in a chain.

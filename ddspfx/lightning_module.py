@@ -11,6 +11,7 @@ import torch
 
 from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.chain import Chain
+from ddspfx.commuting import equivalent_canonical
 from ddspfx.config import Config, config_from_dict
 from ddspfx.errors import DdspfxError
 from ddspfx.invariance import invariance_loss, with_pairs
@@ -20,20 +21,21 @@ from ddspfx.model import DdspfxModel
 
 
 def chain_scores(pred: Chain, true: Chain) -> dict[str, float]:
-    """Exact chain match (effects, order and every parameter bin), same order (exactly and up to commuting
-    LTI neighbours, ``ddspfx.metrics.lti_canonical``), parameter error sums and presence counts."""
+    """Exact chain match (effects, order and every parameter bin), same order (exactly, and up to swapping
+    adjacent pedals that audibly commute: ``ddspfx.commuting.equivalent_canonical`` with the shipped measured
+    pairs, the equivalence scoring and inference use), parameter error sums and presence counts."""
     from ddspfx.catalog import get_effect, value_to_bin
 
     def bins(c: Chain) -> list[tuple]:
         return [(p.effect, tuple(value_to_bin(p.params[q.name], q) for q in get_effect(p.effect).params)) for p in c]
 
-    from ddspfx.metrics import lti_canonical, param_error
+    from ddspfx.metrics import param_error
 
     ps, ts = set(pred.effects), set(true.effects)
     errs = param_error(true, pred)
     return {
         "order": float(pred.effects == true.effects),
-        "order_lti": float(lti_canonical(pred.effects) == lti_canonical(true.effects)),
+        "order_equiv": float(equivalent_canonical(pred.effects) == equivalent_canonical(true.effects)),
         "param_err_sum": float(sum(errs)), "param_err_n": float(len(errs)),
         "exact": float(bins(pred) == bins(true)),
         "tp": float(len(ps & ts)), "fp": float(len(ps - ts)), "fn": float(len(ts - ps)),
@@ -137,7 +139,7 @@ class DdspfxLightning(L.LightningModule):
         f1 = float(precision_recall_f1(c["tp"], c["fp"], c["fn"], empty=0.0)[2])
         head_f1 = float(precision_recall_f1(c["head_tp"], c["head_fp"], c["head_fn"], empty=0.0)[2])
         self.log_dict({"val/chain_acc": c["order"] / c["n"], "val/chain_exact": c["exact"] / c["n"],
-                       "val/chain_acc_lti": c["order_lti"] / c["n"],
+                       "val/chain_acc_equiv": c["order_equiv"] / c["n"],
                        "val/param_err": c["param_err_sum"] / max(1.0, c["param_err_n"]),
                        "val/presence_f1": f1, "val/presence_f1_head": head_f1}, prog_bar=True, sync_dist=True)
 

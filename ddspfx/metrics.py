@@ -67,25 +67,6 @@ def precision_recall_f1(tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, empty: floa
     return ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(2 * tp, 2 * tp + fp + fn)
 
 
-def lti_canonical(effects: Sequence[str], commuting: frozenset[str] = LTI) -> tuple[str, ...]:
-    """Sort each maximal run of adjacent commuting effects, so equivalent orders compare equal.
-
-    Adjacent linear time-invariant effects commute exactly (their transfer functions multiply),
-    so ``eq -> delay`` and ``delay -> eq`` are the same pedalboard.
-    """
-    out: list[str] = []
-    run: list[str] = []
-    for name in effects:
-        if name in commuting:
-            run.append(name)
-        else:
-            out.extend(sorted(run))
-            run = []
-            out.append(name)
-    out.extend(sorted(run))
-    return tuple(out)
-
-
 def pairwise_order(true: Sequence[str], pred: Sequence[str]) -> tuple[list[bool], list[bool]]:
     """Per pair of effects present in both chains: is their relative order right?
 

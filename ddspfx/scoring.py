@@ -18,18 +18,20 @@ from tqdm import tqdm
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
-from ddspfx.commuting import equivalent_canonical
+from ddspfx.commuting import equivalent_canonical, lti_pairs
 from ddspfx.config import TEST_SEED_BASE
 from ddspfx.metrics import (
     MRSTFTDistance,
     PresenceCounts,
     knob_errors,
-    lti_canonical,
     pairwise_order,
     reorder,
     si_sdr,
 )
 from ddspfx.sampler import ChainSampler, SamplerConfig, check_order
+
+LTI_PAIRS = lti_pairs()
+"""Every pair of linear time-invariant pedals: they commute exactly, so their swaps need no render."""
 
 
 @dataclass
@@ -74,11 +76,12 @@ class Scorer:
         self.right_set.append(same_set)
         for name in EFFECT_NAMES:
             self.right_set_but.setdefault(name, []).append(set(t) - {name} == set(p) - {name})
-        self.lti_equivalent.append(same_set and lti_canonical(t) == lti_canonical(p))
+        lti_same = equivalent_canonical(t, LTI_PAIRS) == equivalent_canonical(p, LTI_PAIRS)
+        self.lti_equivalent.append(same_set and lti_same)
         self.class_equivalent.append(same_set and equivalent_canonical(t) == equivalent_canonical(p))
         if not same_set:
             self.equivalent.append(False)
-        elif t == p or lti_canonical(t) == lti_canonical(p):
+        elif t == p or lti_same:
             self.equivalent.append(True)  # adjacent LTI effects commute exactly: no render needed
         else:  # true parameters in the predicted order, rendered by pedalboard
             alt, _ = render_chain(ex.dry, reorder(ex.chain, p), SAMPLE_RATE)
@@ -264,5 +267,5 @@ def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: i
     return out
 
 
-__all__ = ["COLUMNS", "TEST_SEED_BASE", "Example", "Scorer", "baseline_systems", "make_examples", "markdown_table",
+__all__ = ["COLUMNS", "LTI_PAIRS", "TEST_SEED_BASE", "Example", "Scorer", "baseline_systems", "make_examples", "markdown_table",
            "most_common_chain", "per_pedal_table", "plot_results"]

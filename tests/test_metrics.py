@@ -8,7 +8,6 @@ from ddspfx.metrics import (
     MRSTFTDistance,
     PresenceCounts,
     knob_errors,
-    lti_canonical,
     pairwise_order,
     param_error,
     precision_recall_f1,
@@ -54,14 +53,6 @@ def test_presence_micro_vs_macro_from_counts():
     assert s["macro_recall"] == pytest.approx((1 + 0.25 + (n - 2)) / n)
     assert s["macro_f1"] == pytest.approx((f1_0 + f1_1 + (n - 2)) / n)
     assert s["macro_f1"] != pytest.approx(s["micro_f1"])
-
-
-def test_lti_canonical_only_merges_adjacent_lti_runs():
-    assert lti_canonical(["reverb", "eq", "delay"]) == ("delay", "eq", "reverb")
-    assert lti_canonical(["eq", "distortion", "delay"]) == ("eq", "distortion", "delay")
-    assert lti_canonical(["delay", "distortion", "eq"]) != lti_canonical(["eq", "distortion", "delay"])
-    # chorus is linear but time-varying: it breaks a run
-    assert lti_canonical(["reverb", "chorus", "eq"]) == ("reverb", "chorus", "eq")
 
 
 def test_pairwise_order_split():

@@ -35,7 +35,7 @@ def test_debug_training_writes_everything(debug_run):
     # the losses were finite, including the proxy MR-STFT term the debug config switches on at step 2
     assert all(torch.isfinite(torch.tensor(v)) for k, v in result["metrics"].items() if k.startswith(("val/", "train/")))
     assert "val/stft" in result["metrics"] and "val/chain_acc" in result["metrics"]
-    assert 0.0 <= result["metrics"]["val/chain_acc"] <= result["metrics"]["val/chain_acc_lti"] <= 1.0
+    assert 0.0 <= result["metrics"]["val/chain_acc"] <= result["metrics"]["val/chain_acc_equiv"] <= 1.0
     from ddspfx.checkpoint import load_model
 
     model = load_model(result["model"])
@@ -181,7 +181,7 @@ def test_chain_scores_against_hand_counts():
     assert (s["tp"], s["fp"], s["fn"]) == (3.0, 1.0, 0.0)
     assert s["order"] == 0.0 and s["exact"] == 0.0
     s = chain_scores(Chain(pred.pedals[:3]), true)
-    assert s["order"] == 0.0 and s["order_lti"] == 1.0  # eq and delay commute
+    assert s["order"] == 0.0 and s["order_equiv"] == 1.0  # eq and delay commute (measured pairs)
     assert s["param_err_sum"] == pytest.approx(0.1) and s["param_err_n"] == 3.0
 
 
