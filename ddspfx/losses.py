@@ -20,6 +20,7 @@ from torch import nn
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.config import LossConfig
+from ddspfx.model.sinkhorn import sinkhorn
 
 
 def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, label_smoothing: float = 0.0,
@@ -57,8 +58,6 @@ def presence_bce(presence_logits: torch.Tensor, presence: torch.Tensor) -> torch
 def permutation_nll(perm_logits: torch.Tensor, order: torch.Tensor, tau: float = 1.0, n_iters: int = 20
                     ) -> torch.Tensor:
     """Mean -log P[k, order[k]] under the Sinkhorn matrix of perm_logits (B, N, N); order (B, N) effect ids."""
-    from ddspfx.proxies.switching import sinkhorn
-
     p = sinkhorn(perm_logits.float(), tau=tau, n_iters=n_iters)  # (B, N, N)
     picked = rearrange(p.gather(2, rearrange(order, "b n -> b n 1")), "b n 1 -> b n")  # P[k, order[k]]
     return -torch.log(picked.clamp_min(1e-8)).mean()
@@ -137,8 +136,6 @@ class DdspfxLoss(nn.Module):
                     start: int = 0, length: int | None = None, preroll: int = 0, teacher_perm: bool = False
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction, wet) (b, 1, length) for batch ``rows`` on samples [start, start+length)."""
-        from ddspfx.proxies.switching import sinkhorn
-
         dry, wet = batch["dry"][rows], batch["wet"][rows]
         length = dry.shape[-1] - start if length is None else length
         pre = min(preroll, start)

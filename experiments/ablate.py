@@ -133,7 +133,7 @@ def decode_tokens_own_set(model: Any, examples: list[Example], s: DecodeSettings
 @torch.no_grad()
 def head_outputs(model: Any, examples: list[Example], s: DecodeSettings) -> list[dict[str, np.ndarray]]:
     """Per clip: presence probabilities (N,), Sinkhorn soft permutation (N, N), normalised params (N, P)."""
-    from ddspfx.proxies.switching import sinkhorn
+    from ddspfx.model.sinkhorn import sinkhorn
 
     model.eval()
     rows: list[dict[str, np.ndarray]] = []

@@ -20,8 +20,9 @@ import torch
 
 from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, TYPICAL_ORDER, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
+from ddspfx.model.sinkhorn import sinkhorn
 from ddspfx.proxies import get_proxy
-from ddspfx.proxies.switching import SoftChain, sinkhorn
+from ddspfx.proxies.switching import SoftChain
 from ddspfx.targets import chain_to_targets
 from experiments.proxy_recovery import dry_clips
 

@@ -4,7 +4,7 @@ N effect queries (one per catalog effect) and N slot queries (one per chain posi
 cross-attend to the encoder output and to each other. Effect states give presence logits
 (B, N) and normalised parameters (B, N, MAX_PARAMS) in [0, 1]; slot x effect bilinear scores
 give the switching-matrix logits (B, N, N), rows = slots, cols = effects, which
-``ddspfx.proxies.switching.sinkhorn`` turns into a soft permutation.
+``ddspfx.model.sinkhorn.sinkhorn`` turns into a soft permutation.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from ddspfx.model.decoder import TokenDecoder
 from ddspfx.model.encoder import Encoder
 from ddspfx.model.heads import QueryHeads
 from ddspfx.model.search import Hypothesis, beam_search, order_search
+from ddspfx.model.sinkhorn import sinkhorn
 from ddspfx.sources import TARGET_DBFS
 
 
@@ -178,8 +179,6 @@ class DdspfxModel(nn.Module):
                     hs.append(g[0])
                     hs.sort(key=lambda h: -h.log_prob)
         if order == "exhaustive":
-            from ddspfx.proxies.switching import sinkhorn
-
             slots = torch.log(sinkhorn(heads["perm_logits"].float(), self.config.sinkhorn_tau,
                                        self.config.sinkhorn_iters).clamp_min(1e-8))
             for i, hs in enumerate(hyps):
