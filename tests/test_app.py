@@ -431,11 +431,11 @@ def test_a_killed_writer_leaves_every_committed_trial(tmp_path: Path) -> None:
 
 
 def test_listening_test_end_to_end_from_a_data_folder(tmp_path: Path, estimator: Estimator) -> None:
-    from ddspfx.data.materialise import make_dataset
+    from ddspfx.data.materialise import write_dataset
     from ddspfx.data.recipe import Recipe
     from ddspfx.sampler import SamplerConfig
 
-    make_dataset(tmp_path / "data", 2, seconds=1.0, recipe=Recipe(sampler=SamplerConfig(min_effects=1, max_effects=2)),
+    write_dataset(tmp_path / "data", 2, seconds=1.0, recipe=Recipe(sampler=SamplerConfig(min_effects=1, max_effects=2)),
                  progress=False)
     db = tmp_path / "data" / "listening" / "ratings.sqlite"
     test = ListeningTest.open(tmp_path / "data", db)

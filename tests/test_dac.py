@@ -376,11 +376,11 @@ def test_cached_codes_reach_the_model_like_live_encoding(weights: Path, tmp_path
     gives the same outputs as encoding the wet audio live (the cache is a pure speed-up)."""
     from ddspfx.config import load_config
     from ddspfx.data import EffectsDataset, collate
-    from ddspfx.data.materialise import make_dataset
+    from ddspfx.data.materialise import write_dataset
     from ddspfx.model import DdspfxModel
 
     folder = tmp_path / "ds"
-    make_dataset(folder, 2, seconds=0.5, progress=False)
+    write_dataset(folder, 2, seconds=0.5, progress=False)
     report = dac_cache.encode_folder(folder, str(weights), progress=False, device="cpu")
     assert report.encoded == 2
     ds = EffectsDataset.from_folder(folder, dac_weights_hash=report.weights_sha256)
@@ -420,10 +420,10 @@ def test_training_from_a_folder_reads_the_code_cache(weights: Path, tmp_path: Pa
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """After `data encode`, training on the folder never runs the codec (it would raise here)."""
     from ddspfx import train
-    from ddspfx.data.materialise import make_dataset
+    from ddspfx.data.materialise import write_dataset
 
     folder = tmp_path / "ds"
-    make_dataset(folder, 8, seconds=0.5, progress=False)
+    write_dataset(folder, 8, seconds=0.5, progress=False)
     dac_cache.encode_folder(folder, str(weights), progress=False, device="cpu")
 
     def no_codec(*args, **kwargs):

@@ -75,18 +75,18 @@ def test_training_with_paired_guitars_and_the_invariance_term(tmp_path):
 
 
 def test_a_folder_is_trained_on_only_with_its_own_recipe_and_never_from_a_reserved_source(tmp_path):
-    from ddspfx.data.materialise import make_dataset
-    from ddspfx.datamodule import make_dataset as dataset_for
+    from ddspfx.data.materialise import write_dataset
+    from ddspfx.datamodule import make_dataset
 
     folder = tmp_path / "data"
-    make_dataset(folder, 2, seconds=0.5, recipe=Recipe(sampler=SamplerConfig(max_effects=2)), progress=False)
+    write_dataset(folder, 2, seconds=0.5, recipe=Recipe(sampler=SamplerConfig(max_effects=2)), progress=False)
     ok = DataConfig(train_folder=str(folder), max_effects=2)
-    assert len(dataset_for(ok, "train")) == 2
+    assert len(make_dataset(ok, "train")) == 2
     with pytest.raises(DdspfxError, match=r"another data recipe.*dry_tone: 0.0 -> 0.5"):
-        dataset_for(DataConfig(train_folder=str(folder), max_effects=2, dry_tone=0.5), "train")
+        make_dataset(DataConfig(train_folder=str(folder), max_effects=2, dry_tone=0.5), "train")
     meta = json.loads((folder / "meta.json").read_text())
     (folder / "meta.json").write_text(json.dumps({**meta, "source": "sf2:/usr/share/sounds/sf2/FluidR3_GM.sf2"}))
     with pytest.raises(DdspfxError, match="held-out evaluation data"):
-        dataset_for(ok, "train")
+        make_dataset(ok, "train")
     with pytest.raises(DdspfxError, match="one guitar per example"):
-        make_dataset(tmp_path / "pairs", 1, seconds=0.5, recipe=Recipe(pair=True), progress=False)
+        write_dataset(tmp_path / "pairs", 1, seconds=0.5, recipe=Recipe(pair=True), progress=False)

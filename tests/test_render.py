@@ -86,9 +86,9 @@ def test_state_does_not_leak_between_calls():
 
 def test_labels_jsonl_reproduces_wet_with_plain_pedalboard(tmp_path):
     """The public format: anyone can rebuild wet from dry + chain + output_gain with plain pedalboard."""
-    from ddspfx.data.materialise import make_dataset
+    from ddspfx.data.materialise import write_dataset
 
-    make_dataset(tmp_path, 3, seed=11, seconds=0.5, recipe=Recipe(sampler=SamplerConfig(min_effects=2, effects=IN_PEDALBOARD)),
+    write_dataset(tmp_path, 3, seed=11, seconds=0.5, recipe=Recipe(sampler=SamplerConfig(min_effects=2, effects=IN_PEDALBOARD)),
                  progress=False)
     lines = (tmp_path / "labels.jsonl").read_text().splitlines()
     assert len(lines) == 3

@@ -60,10 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_encode(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "make":
-        from ddspfx.data.materialise import make_dataset
+        from ddspfx.data.materialise import write_dataset
         from ddspfx.data.recipe import Recipe
 
-        done = make_dataset(args.out, args.n, source=args.source, seed=args.seed, workers=args.workers,
+        done = write_dataset(args.out, args.n, source=args.source, seed=args.seed, workers=args.workers,
                             seconds=args.seconds, recipe=Recipe(sampler=_sampler(args, 0)))
         print(f"{args.out}: rendered {done} new example(s); {args.n} in {args.out / 'labels.jsonl'}")
         return 0

@@ -91,7 +91,7 @@ def _make_one(index: int) -> dict[str, Any]:
     }
 
 
-def make_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0, workers: int = 1,
+def write_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0, workers: int = 1,
                  seconds: float = 2.0, sample_rate: int = SAMPLE_RATE, recipe: Recipe | None = None,
                  progress: bool = True) -> int:
     """Materialise examples 0..n-1 into ``out`` (resuming); returns how many were rendered this run.

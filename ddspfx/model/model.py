@@ -186,11 +186,11 @@ class DdspfxModel(nn.Module):
                     seqs, logp = order_search(self.decoder, memory[i:i + 1], mask[i:i + 1], self.vocab, hs[0].ids,
                                               slots[i], self.config.order_slot_weight)
                     # every order is kept: their probabilities sum to 1, so audibly equivalent orders can be
-                    # pooled exactly downstream (ddspfx.infer.aggregate)
+                    # pooled exactly downstream (ddspfx.analysis.aggregate)
                     hyps[i] = [Hypothesis(q, float(lp)) for q, lp in zip(seqs, logp.tolist())]
         return hyps, heads
 
-    def refine(self, chain: Chain, params: torch.Tensor) -> Chain:
+    def with_head_values(self, chain: Chain, params: torch.Tensor) -> Chain:
         """The decoded chain's effects and order with the continuous head's (N, MAX_PARAMS) values."""
         return Chain([Pedal(p.effect, denormalise_params(p.effect, params[self.effects.index(p.effect)].numpy()))
                       for p in chain])
@@ -224,7 +224,7 @@ class DdspfxModel(nn.Module):
                 preds.append(Prediction(Chain([]), conf, [], float("-inf"), []))
                 continue
             best = hs[0]
-            chain = self.refine(self.vocab.decode(best.ids), params[i])
+            chain = self.with_head_values(self.vocab.decode(best.ids), params[i])
             by_effect = {p.effect: p for p in chain}
             seen = {tuple(chain.effects)}
             alts = []
@@ -232,7 +232,7 @@ class DdspfxModel(nn.Module):
                 order_ = self.vocab.effect_order(h.ids)
                 # another order of the same pedals (the exhaustive search's case) needs no decoding
                 alt = (Chain([by_effect[e] for e in order_]) if sorted(order_) == sorted(by_effect)
-                       else self.refine(self.vocab.decode(h.ids), params[i]))
+                       else self.with_head_values(self.vocab.decode(h.ids), params[i]))
                 sig = tuple(alt.effects)
                 if sig not in seen:
                     seen.add(sig)
