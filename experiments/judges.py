@@ -4,9 +4,10 @@ guitarix-lv2, calf-plugins, caps, tap-plugins, swh-plugins, zam-plugins and mda-
 (:data:`ddspfx.plugins.reserved.RESERVED_PACKAGES`) are other people's pedals the project may never train on, choose
 thresholds with or select models by: they measure how the models do on designs they never heard. Their entries use
 the training table's :class:`~ddspfx.plugins.table.Implementation` and :class:`~ddspfx.plugins.table.Control`, but
-live here, in a module no training code imports, and are registered in :data:`ddspfx.plugins.table.JUDGES` (not
-``IMPLEMENTATIONS``): ``run_plugin`` renders them (and only them may run a reserved plugin), while
-``draw_plugin_pedals`` and ``installed_implementations`` never see them. ``python -m experiments.real_sources
+live here, in :data:`JUDGES`, a table this module owns and no training code imports (the package never holds or
+looks them up): a pedal that carries its entry (``PluginPedal(..., judge=impl)``, see :func:`judge_pedal`) renders
+through ``run_plugin`` (and only such a pedal may run a reserved plugin), while ``draw_plugin_pedals`` and
+``installed_implementations`` never see them. ``python -m experiments.real_sources
 --renderer plugins --plugins-from judges`` draws from this table alone.
 
 Conventions are the training table's (``ddspfx/plugins/table.py``): controls are drawn in audible ranges, dry/wet,
@@ -42,7 +43,42 @@ from collections.abc import Sequence
 import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect
-from ddspfx.plugins.table import HOST_DRY, JUDGES, Control, Implementation, register_judge
+from ddspfx.plugins.render import PluginPedal, is_installed, run_plugin, sample_controls
+from ddspfx.plugins.reserved import RESERVED_PACKAGES
+from ddspfx.plugins.table import (
+    HOST_DRY,
+    IMPLEMENTATIONS,
+    Control,
+    Implementation,
+    check_implementation,
+    get_implementation,
+)
+
+JUDGES: dict[str, Implementation] = {}
+"""The judges' implementations (reserved packages), by name: rendered in evaluation only, never drawn for training."""
+
+
+def register_judge(impl: Implementation) -> Implementation:
+    """Add an evaluation-only implementation of a reserved package to :data:`JUDGES`."""
+    check_implementation(impl)
+    if impl.name in IMPLEMENTATIONS or impl.name in JUDGES:
+        raise ValueError(f"duplicate implementation {impl.name}")
+    if impl.package not in RESERVED_PACKAGES:
+        raise ValueError(f"{impl.name}: {impl.package} is not a judges' package; its plugins belong in IMPLEMENTATIONS")
+    JUDGES[impl.name] = impl
+    return impl
+
+
+def find_implementation(name: str) -> Implementation:
+    """A judges' entry or a training table entry by name: evaluation's lookup (training's is
+    ``ddspfx.plugins.table.get_implementation``, which never finds a judge)."""
+    return JUDGES[name] if name in JUDGES else get_implementation(name)
+
+
+def judge_pedal(impl: Implementation, controls: dict[str, float]) -> PluginPedal:
+    """A pedal of judges' entry ``impl`` with ``controls``: it carries its entry, so it may run a reserved plugin."""
+    return PluginPedal(impl.effect, impl.name, controls, judge=impl)
+
 
 CALF = "http://calf.sourceforge.net/plugins/"
 GX = "http://guitarix.sourceforge.net/plugins/"
@@ -793,8 +829,6 @@ def judges_for(effect: str) -> tuple[Implementation, ...]:
 
 def installed_judges(effect: str) -> tuple[Implementation, ...]:
     """The judges' entries for ``effect`` whose (reserved) package is installed here."""
-    from ddspfx.plugins.render import is_installed
-
     return tuple(i for i in judges_for(effect) if is_installed(i))
 
 
@@ -803,11 +837,10 @@ def check(impl: Implementation, clips: Sequence[np.ndarray], n: int, rng: np.ran
     """``n`` drawn settings of ``impl`` on ``clips`` (cycled): their audibility scores (dB), and "" or what failed
     (an error while hosting, a non-finite sample, a second render around another instance that differs)."""
     from ddspfx.audibility import change_score
-    from ddspfx.plugins.render import PluginPedal, run_plugin, sample_controls
 
     scores: list[float] = []
     try:
-        pedals = [PluginPedal(impl.effect, impl.name, sample_controls(rng, impl)) for _ in range(n)]
+        pedals = [judge_pedal(impl, sample_controls(rng, impl)) for _ in range(n)]
         renders = [run_plugin(clips[i % len(clips)], pedal, sample_rate) for i, pedal in enumerate(pedals)]
         for i, (pedal, wet) in enumerate(zip(pedals, renders)):
             if not np.all(np.isfinite(wet)):
@@ -823,7 +856,6 @@ def check(impl: Implementation, clips: Sequence[np.ndarray], n: int, rng: np.ran
 def main(argv: Sequence[str] | None = None) -> int:
     from ddspfx.audibility import THRESHOLDS_DB, synth_dry
     from ddspfx.catalog import SAMPLE_RATE
-    from ddspfx.plugins.render import is_installed
     from experiments.plugin_audibility import pedalboard_scores
 
     parser = argparse.ArgumentParser(prog="python -m experiments.judges", description=__doc__.splitlines()[0])

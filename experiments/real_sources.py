@@ -259,11 +259,11 @@ def implementation_table(recalls: dict[tuple[str, str], dict[str, float]],
                          heard_by: dict[str, set[str]] | None = None) -> str:
     """Rows: implementations (grouped by effect type); columns: (source, model) recall with the pedal count;
     ``heard_by`` (implementation -> models that trained on it) marks those cells with '*'."""
-    from ddspfx.plugins.table import get_implementation
+    from experiments.judges import find_implementation
 
     def effect_of(name: str) -> str:
         return "all" if name == "pedalboard" else name.removeprefix(VARIANT) if name.startswith(VARIANT) else \
-            get_implementation(name).effect
+            find_implementation(name).effect
 
     cols = list(recalls)
     names = sorted({k for r in recalls.values() for k in r if not k.startswith("n/")},

@@ -7,6 +7,7 @@ the training draw, the reserved-name rules and the table itself need nothing ins
 
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from deb_packages import skip_or_fail
 
+import ddspfx
 from ddspfx.catalog import EFFECT_NAMES, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
@@ -31,15 +33,13 @@ from ddspfx.plugins.reserved import RESERVED_PACKAGES, ladspa_reserved_reason
 from ddspfx.plugins.table import (
     HOST_DRY,
     IMPLEMENTATIONS,
-    JUDGES,
     Control,
     Implementation,
     _register,
     get_implementation,
     implementations_for,
-    register_judge,
 )
-from experiments.judges import judges_for
+from experiments.judges import JUDGES, judge_pedal, judges_for, register_judge
 
 SR = 44_100
 
@@ -64,10 +64,10 @@ def _rms_db(x: np.ndarray) -> float:
 
 
 def _render(name: str, x: np.ndarray, **controls: float) -> np.ndarray:
-    impl = get_implementation(name)
+    impl = JUDGES[name]
     _need(impl)
     drawn = sample_controls(np.random.default_rng(0), impl) | controls
-    return run_plugin(x, PluginPedal(impl.effect, name, drawn), SR)
+    return run_plugin(x, judge_pedal(impl, drawn), SR)
 
 
 # --- never in training ---------------------------------------------------------------------------------------------
@@ -108,6 +108,23 @@ def test_a_reserved_package_cannot_enter_either_table_by_the_wrong_door() -> Non
     assert "test/reserved" not in IMPLEMENTATIONS and "test/free" not in JUDGES
 
 
+def test_the_package_holds_no_judge_and_never_imports_experiments() -> None:
+    name = next(iter(JUDGES))
+    with pytest.raises(KeyError, match="unknown plugin implementation"):
+        get_implementation(name)  # training's lookup never finds a judge ...
+    with pytest.raises(KeyError):
+        run_plugin(np.zeros(10, np.float32), PluginPedal(JUDGES[name].effect, name, {}), SR)  # ... nor a pedal naming one
+    free = IMPLEMENTATIONS["cmt/fbdelay"]
+    with pytest.raises(ValueError, match="reserved package"):
+        PluginPedal(free.effect, free.name, {}, judge=free)  # only a reserved package's entry is a judge
+    package = Path(ddspfx.__file__).parent
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "experiments" for n in names), path
+
+
 @pytest.mark.parametrize("library", ["/usr/lib/ladspa/caps.so", "tap_echo.so", "sc4m_1916.so", "ZamComp-ladspa.so",
                                      "/opt/x/ZaMaximX2-ladspa.so"])
 def test_reserved_ladspa_libraries_are_recognised(library: str) -> None:
@@ -138,7 +155,7 @@ def test_ladspa_host_refuses_a_reserved_plugin_unless_allowed(tmp_path: Path) ->
 
 
 def test_ladspa_host_refuses_an_installed_judge() -> None:
-    info = _need(get_implementation("caps/saturate"))
+    info = _need(JUDGES["caps/saturate"])
     with pytest.raises(DdspfxError, match="LADSPA plugin Saturate is reserved for held-out evaluation"):
         LadspaPlugin(load_library(info.library, "caps"), "Saturate", SR)
 
@@ -166,11 +183,11 @@ def test_judge_matches_its_plugin_and_renders_deterministically(name: str) -> No
             p = get_effect(impl.effect).param(c.label)
             assert all(p.low - 1e-6 <= c.catalog_value(v) <= p.high + 1e-6 for v in (c.low, c.high)), c.port
     x = _sine(220.0, 0.7, 0.3) + _sine(1320.0, 0.7, 0.05)  # longer than any echo time
-    pedal = PluginPedal(impl.effect, name, sample_controls(np.random.default_rng(0), impl))
+    pedal = judge_pedal(impl, sample_controls(np.random.default_rng(0), impl))
     y = run_plugin(x, pedal, SR)
     assert y.shape == x.shape and y.dtype == np.float32 and np.all(np.isfinite(y))
     assert float(np.max(np.abs(y - x))) > 1e-3
-    run_plugin(x, PluginPedal(impl.effect, name, sample_controls(np.random.default_rng(1), impl)), SR)
+    run_plugin(x, judge_pedal(impl, sample_controls(np.random.default_rng(1), impl)), SR)
     np.testing.assert_array_equal(run_plugin(x, pedal, SR), y)
     assert set(pedal.labels()) == set(impl.labelled)
 
@@ -197,7 +214,7 @@ def test_eq_gives_its_labelled_gain_at_its_labelled_centre(name: str, freq: str,
     ("swh/fad_delay", {"Delay (seconds)": 0.25, "Feedback (dB)": -20 * np.log10(2.0), HOST_DRY: 0.0}),
 ])
 def test_delay_echoes_at_its_labelled_time_and_feedback(name: str, controls: dict[str, float]) -> None:
-    impl = get_implementation(name)
+    impl = JUDGES[name]
     labels = impl.catalog_labels({**sample_controls(np.random.default_rng(0), impl), **controls})
     assert labels["delay_seconds"] == pytest.approx(0.25) and labels["feedback"] == pytest.approx(0.5)
     x = np.zeros(SR, np.float32)
@@ -247,7 +264,7 @@ def _strongest_frequency(seq: np.ndarray, rate: float) -> float:
 def test_tremolo_swings_at_its_labelled_rate_and_depth(name: str, controls: dict[str, float]) -> None:
     """A steady sine's level (10 ms windows) swings at the labelled rate; where depth is labelled, its trough is
     1 - depth of its crest (the catalog's gain law)."""
-    impl = get_implementation(name)
+    impl = JUDGES[name]
     labels = impl.catalog_labels({**sample_controls(np.random.default_rng(0), impl), **controls})
     level = _window_rms(_render(name, _sine(1000.0, 3.0, 0.3), **controls))[30:]  # from 0.3 s
     assert _strongest_frequency(level, 100.0) == pytest.approx(labels["rate_hz"], rel=0.02)
@@ -263,7 +280,7 @@ def test_tremolo_swings_at_its_labelled_rate_and_depth(name: str, controls: dict
 def test_flanger_sweeps_its_delay_at_its_labelled_rate(name: str, controls: dict[str, float]) -> None:
     """An impulse every 1024 samples comes back with a delayed copy; the copy's delay (the centroid of each
     response) swings at the labelled LFO rate."""
-    impl = get_implementation(name)
+    impl = JUDGES[name]
     rate = impl.catalog_labels({**sample_controls(np.random.default_rng(0), impl), **controls})["rate_hz"]
     period, count = 1024, 200
     x = np.zeros(period * count, np.float32)
@@ -283,7 +300,7 @@ def test_flanger_sweeps_its_delay_at_its_labelled_rate(name: str, controls: dict
 def test_octave_dry_label_and_shifted_voice(name: str, controls: dict[str, float], ratio: float) -> None:
     """An impulse's own sample is the labelled dry level (latency removed), and the voice's strongest partial on a
     220 Hz sine lies within a semitone of the octave."""
-    impl = get_implementation(name)
+    impl = JUDGES[name]
     dry = impl.catalog_labels(controls).get("dry_level", 0.0)
     if "dry_level" in impl.labelled:
         impulse = np.zeros(30_000, np.float32)
@@ -297,7 +314,7 @@ def test_octave_dry_label_and_shifted_voice(name: str, controls: dict[str, float
 
 
 def test_am_pitchshift_latency_is_the_one_it_reports() -> None:
-    impl = get_implementation("swh/am_pitchshift")
+    impl = JUDGES["swh/am_pitchshift"]
     _need(impl)
     with LadspaPlugin(load_library(impl.library, impl.package), impl.label, SR,
                       impl.plugin_controls({"Pitch shift": 0.5}), allow_reserved=True) as plugin:
@@ -314,7 +331,7 @@ def test_am_pitchshift_latency_is_the_one_it_reports() -> None:
 def test_gate_passes_above_and_closes_below_its_labelled_threshold(name: str, controls: dict[str, float]) -> None:
     """A steady sine 6 dB (peak) over the labelled -24 dB threshold passes unchanged; 6 dB under it is cut by more
     than 20 dB (the margin covers peak against RMS detection: a sine's RMS is 3 dB under its peak)."""
-    assert get_implementation(name).catalog_labels(controls)["threshold_db"] == pytest.approx(-24.0)
+    assert JUDGES[name].catalog_labels(controls)["threshold_db"] == pytest.approx(-24.0)
     for offset, low, high in ((6.0, -0.5, 0.5), (-6.0, -np.inf, -20.0)):
         x = _sine(1000.0, 1.0, 10 ** ((-24.0 + offset) / 20))
         y = _render(name, x, **controls)

@@ -20,21 +20,33 @@ from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.knobs import uniform_excluding
 from ddspfx.plugins import lv2
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
-from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for, is_judge, named_by
+from ddspfx.plugins.reserved import RESERVED_PACKAGES
+from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for, named_by
 from ddspfx.render import as_channels_first, fit_length, limit_output, run_pedalboard
 
 
 @dataclass(frozen=True)
 class PluginPedal:
-    """One pedal rendered by a plugin: the ddspfx effect type, the table entry, and its drawn control values."""
+    """One pedal rendered by a plugin: the ddspfx effect type, the table entry, and its drawn control values.
+
+    ``judge`` is set only in evaluation: the judges' entry (a reserved package's, from the table that
+    ``experiments/judges.py`` owns) this pedal renders. Only such a pedal may run a reserved plugin; every other
+    pedal names a training table entry (:func:`~ddspfx.plugins.table.get_implementation`).
+    """
 
     effect: str
     implementation: str
     controls: Mapping[str, float] = field(default_factory=dict)
+    judge: Implementation | None = None
+
+    def __post_init__(self) -> None:
+        if self.judge is not None and (self.judge.name != self.implementation or self.judge.package not in RESERVED_PACKAGES):
+            raise ValueError(f"judge {self.judge.name} ({self.judge.package}) for {self.implementation}: a judges' entry "
+                             "names the pedal's implementation and a reserved package")
 
     @property
     def spec(self) -> Implementation:
-        return get_implementation(self.implementation)
+        return self.judge if self.judge is not None else get_implementation(self.implementation)
 
     def labels(self) -> dict[str, float]:
         """Catalog parameters (catalog units) these controls carry; other parameters are unlabelled."""
@@ -73,7 +85,7 @@ def _library(impl: Implementation) -> LadspaLibrary:
 
 def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndarray:
     """One plugin pedal on mono float32 ``x`` (T,): fresh instance (after the table's silent pre-roll, if any), no
-    output gain; returns (T,) float32. A judges' entry (``experiments/judges.py``) may run a reserved plugin."""
+    output gain; returns (T,) float32. Only a judges' pedal (``pedal.judge``, evaluation) may run a reserved plugin."""
     impl = pedal.spec
     if impl.effect != pedal.effect:
         raise ValueError(f"{impl.name} implements {impl.effect}, not {pedal.effect}")
@@ -82,7 +94,7 @@ def run_plugin(x: np.ndarray, pedal: PluginPedal, sample_rate: float) -> np.ndar
         raise KeyError(f"{impl.name}: unknown controls {sorted(unknown)}; drawn controls: {[c.port for c in impl.controls]}")
     x = np.ascontiguousarray(x, dtype=np.float32)
     plugin: LadspaPlugin | lv2.Lv2Plugin
-    judge = is_judge(impl.name)  # evaluation only: the hosts refuse reserved plugins to everything else
+    judge = pedal.judge is not None  # evaluation only: the hosts refuse reserved plugins to everything else
     if impl.host == "lv2":
         plugin = lv2.Lv2Plugin(impl.label, sample_rate, impl.plugin_controls(pedal.controls), inputs=impl.inputs,
                                outputs=impl.outputs, package=impl.package, allow_reserved=judge)
@@ -141,13 +153,15 @@ def sample_controls(rng: np.random.Generator, impl: Implementation) -> dict[str,
 def sample_plugin_pedal(rng: np.random.Generator, effect: str,
                         implementations: Sequence[Implementation] | None = None) -> PluginPedal:
     """A plugin pedal of type ``effect``: an implementation uniformly from ``implementations`` (default: every
-    table entry for the effect), then its controls. Deterministic for a given generator state."""
+    table entry for the effect), then its controls. Deterministic for a given generator state. A reserved
+    package's entry in ``implementations`` (evaluation passes the judges') becomes the pedal's ``judge``."""
     pool = tuple(implementations) if implementations is not None else implementations_for(effect)
     pool = tuple(i for i in pool if i.effect == effect)
     if not pool:
         raise DdspfxError(f"no plugin implementation of {effect!r} to draw from")
     impl = pool[int(rng.integers(len(pool)))]
-    return PluginPedal(effect, impl.name, sample_controls(rng, impl))
+    judge = impl if impl.package in RESERVED_PACKAGES else None
+    return PluginPedal(effect, impl.name, sample_controls(rng, impl), judge)
 
 
 # --- plugins in training data -------------------------------------------------------------------------------------

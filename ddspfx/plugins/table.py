@@ -28,9 +28,10 @@ plugin's output.
 
 Reserved for held-out evaluation and never listed here (:data:`~ddspfx.plugins.reserved.RESERVED_PACKAGES`:
 guitarix-lv2, calf-plugins, caps, tap-plugins, swh-plugins, zam-plugins, mda-lv2; :func:`_register` refuses them).
-Their plugins are the judges' implementations, declared with the same :class:`Implementation` in
-``experiments/judges.py`` (evaluation only) and registered in :data:`JUDGES`: :func:`get_implementation` finds them so
-they render, but nothing that draws training pedals (:func:`implementations_for`) ever sees them.
+Their plugins are the judges' implementations, declared with the same :class:`Implementation` (checked by
+:func:`check_implementation`) in ``experiments/judges.py``, which owns their table (evaluation only): the package never
+holds or looks them up. A judges' pedal carries its entry (``PluginPedal.judge``), so it renders, while
+:func:`get_implementation` and everything that draws training pedals (:func:`implementations_for`) never see them.
 """
 
 from __future__ import annotations
@@ -195,15 +196,10 @@ class Implementation:
 IMPLEMENTATIONS: dict[str, Implementation] = {}
 """The training table: every implementation a training run may draw (none from a reserved package)."""
 
-JUDGES: dict[str, Implementation] = {}
-"""The judges' implementations (reserved packages), filled by :func:`register_judge` from ``experiments/judges.py``:
-rendered in evaluation only, never drawn for training."""
-
-
-def _check(impl: Implementation) -> None:
+def check_implementation(impl: Implementation) -> None:
+    """ValueError unless ``impl``'s controls are distinct ports and its labels distinct parameters of its effect
+    (the training table's entries and the judges' alike)."""
     eff = get_effect(impl.effect)
-    if impl.name in IMPLEMENTATIONS or impl.name in JUDGES:
-        raise ValueError(f"duplicate implementation {impl.name}")
     ports = [c.port for c in impl.controls]
     if len(set(ports)) != len(ports) or set(ports) & set(impl.fixed):
         raise ValueError(f"{impl.name}: a port is drawn twice or both drawn and fixed")
@@ -213,25 +209,13 @@ def _check(impl: Implementation) -> None:
 
 
 def _register(impl: Implementation) -> Implementation:
-    _check(impl)
+    check_implementation(impl)
+    if impl.name in IMPLEMENTATIONS:
+        raise ValueError(f"duplicate implementation {impl.name}")
     if impl.package in RESERVED_PACKAGES:
-        raise ValueError(f"{impl.name}: {impl.package} is reserved for held-out evaluation (register_judge)")
+        raise ValueError(f"{impl.name}: {impl.package} is reserved for held-out evaluation (experiments/judges.py)")
     IMPLEMENTATIONS[impl.name] = impl
     return impl
-
-
-def register_judge(impl: Implementation) -> Implementation:
-    """Add an evaluation-only implementation of a reserved package to :data:`JUDGES` (``experiments/judges.py``)."""
-    _check(impl)
-    if impl.package not in RESERVED_PACKAGES:
-        raise ValueError(f"{impl.name}: {impl.package} is not a judges' package; its plugins belong in IMPLEMENTATIONS")
-    JUDGES[impl.name] = impl
-    return impl
-
-
-def is_judge(name: str) -> bool:
-    """Whether implementation ``name`` is a judges' (evaluation-only) entry."""
-    return name in JUDGES
 
 
 def implementations_for(effect: str) -> tuple[Implementation, ...]:
@@ -241,11 +225,10 @@ def implementations_for(effect: str) -> tuple[Implementation, ...]:
 
 
 def get_implementation(name: str) -> Implementation:
-    """A training table entry or a registered judges' entry by name."""
-    impl = IMPLEMENTATIONS.get(name) or JUDGES.get(name)
+    """A training table entry by name (a judges' entry is never found here: its pedal carries it)."""
+    impl = IMPLEMENTATIONS.get(name)
     if impl is None:
-        hint = "" if JUDGES else " (judges' entries need `import experiments.judges`)"
-        raise KeyError(f"unknown plugin implementation {name!r}{hint}; known: {', '.join([*IMPLEMENTATIONS, *JUDGES])}")
+        raise KeyError(f"unknown plugin implementation {name!r}; known: {', '.join(IMPLEMENTATIONS)}")
     return impl
 
 
