@@ -292,6 +292,13 @@ def summarise(rows: Sequence[KnobRow]) -> dict[str, float]:
         out["error_mass_inaudible"] = float(e[inaud].sum() / max(e.sum(), 1e-12))
         out["error_mass_dead"] = float(e[dead].sum() / max(e.sum(), 1e-12))
         out["head_if_inaudible_free"] = float(np.where(inaud, 0.0, e).mean())  # inaudible errors counted as 0
+        # the thresholds say whether a pedal is there at all; a knob change may be heard below them on an A/B
+        half = np.array([r.change_db < 0.5 * r.threshold_db for r in measured])
+        out["error_mass_inaudible_half"] = float(e[half].sum() / max(e.sum(), 1e-12))
+        out["head_if_inaudible_free_half"] = float(np.where(half, 0.0, e).mean())
+        prior = np.array([abs(prior_value(r.param) - r.truth) for r in measured])
+        out["head_dead"] = float(e[dead].mean()) if dead.any() else math.nan
+        out["prior_dead"] = float(prior[dead].mean()) if dead.any() else math.nan
         out["head_alive"] = float(e[~dead].mean()) if (~dead).any() else math.nan  # on knobs that can be heard
         out["prior_alive"] = float(np.mean([errs[i]["prior"] for i in np.flatnonzero(~dead)])) if (~dead).any() else math.nan
     out["head_token_right"] = float(np.mean([e for e, r in zip(head, rows) if r.token_bin == r.true_bin])) \
@@ -336,7 +343,7 @@ def _f(v: Any, pct: bool = False) -> str:
 
 KNOB_HEAD = ("| knob | n | head err | bin-token err | token median err | quantisation floor | prior (mid-range) | "
              "r(head, truth) | token bin right | wrong (>= 1 bin) | inaudible share of wrong | dead here | "
-             "error share inaudible | head err, inaudible = 0 |")
+             "error share inaudible (½ threshold) | head err, inaudible = 0 |")
 
 
 def knob_line(name: str, s: dict[str, float]) -> str:
@@ -344,7 +351,8 @@ def knob_line(name: str, s: dict[str, float]) -> str:
             f"{_f(s.get('token_median'))} | {_f(s.get('floor'))} | {_f(s.get('prior'))} | {_f(s.get('r'))} | "
             f"{_f(s.get('token_right'), True)} | {_f(s.get('wrong'), True)} | "
             f"{_f(s.get('inaudible_share_of_wrong'), True)} | {_f(s.get('dead_share'), True)} | "
-            f"{_f(s.get('error_mass_inaudible'), True)} | {_f(s.get('head_if_inaudible_free'))} |")
+            f"{_f(s.get('error_mass_inaudible'), True)} ({_f(s.get('error_mass_inaudible_half'), True)}) | "
+            f"{_f(s.get('head_if_inaudible_free'))} |")
 
 
 def source_tables(source: str, summ: dict[str, Any], n_clips: int) -> str:
@@ -364,6 +372,26 @@ def source_tables(source: str, summ: dict[str, Any], n_clips: int) -> str:
             if s.get("n"):
                 lines.append(f"| {title} | {g} | {int(s['n'])} | {_f(s.get('head'))} | {_f(s.get('token'))} | "
                              f"{_f(s.get('token_median'))} | {_f(s.get('prior'))} |")
+    return "\n".join(lines)
+
+
+HEADLINE_HEAD = ("| source | heard in training | evaluator param_error | head err | bin-token err | token median err | "
+                 "quantisation floor | prior (mid-range) | token bin right | error share inaudible (½ threshold) | "
+                 "head err, inaudible = 0 (½ threshold) | dead knobs: share, head err, prior err |")
+
+
+def headline(summaries: dict[str, dict[str, Any]]) -> str:
+    """One line per source: the means over all knobs."""
+    lines = [HEADLINE_HEAD, "|---" * 12 + "|"]
+    for source, summ in summaries.items():
+        a = summ["all"]
+        lines.append(
+            f"| {source} | {TRAINED_ON.get(source, '?')} | {_f(summ['param_error_evaluator'])} | {_f(a.get('head'))} | "
+            f"{_f(a.get('token'))} | {_f(a.get('token_median'))} | {_f(a.get('floor'))} | {_f(a.get('prior'))} | "
+            f"{_f(a.get('token_right'), True)} | {_f(a.get('error_mass_inaudible'), True)} "
+            f"({_f(a.get('error_mass_inaudible_half'), True)}) | {_f(a.get('head_if_inaudible_free'))} "
+            f"({_f(a.get('head_if_inaudible_free_half'))}) | {_f(a.get('dead_share'), True)}, {_f(a.get('head_dead'))}, "
+            f"{_f(a.get('prior_dead'))} |")
     return "\n".join(lines)
 
 
@@ -480,9 +508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"1/16 (one bin). \"inaudible\": the true chain with only this knob at the head's value differs from the "
               f"true render by less than the pedal's audibility threshold (`ddspfx.audibility`). \"dead here\": even "
               f"the far end of the knob's sampled range is inaudible at this setting. \"error share inaudible\": the "
-              f"share of the head's total error carried by inaudible knobs.")
+              f"share of the head's total error carried by inaudible knobs (in brackets: with half the threshold, "
+              f"since the thresholds say whether a pedal is there at all and a knob change may be heard below them). "
+              f"\"head err, inaudible = 0\": the head's error with inaudible wrong values counted as right.")
     body = "\n\n".join(source_tables(s, summaries[s], args.n) for s in sources)
-    table = f"{header}\n\n{body}\n\n![per-knob errors](knob_error.png)\n"
+    table = (f"{header}\n\n## All knobs\n\n{headline(summaries)}\n\n## Per knob\n\n{body}\n\n"
+             f"![per-knob errors](knob_error.png)\n")
     print(table)
     plot(out / "knob_error.png", summaries)
     atomic_write_text(out / "table.md", table)
