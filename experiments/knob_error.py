@@ -402,7 +402,7 @@ def plot(path: Path, summaries: dict[str, dict[str, Any]]) -> None:
     from ddspfx.plots import _matplotlib
 
     plt = _matplotlib()
-    fig, axes = plt.subplots(len(summaries), 1, figsize=(15, 3.6 * len(summaries)), squeeze=False)
+    fig, axes = plt.subplots(len(summaries), 1, figsize=(15, 4.2 * len(summaries)), squeeze=False)
     bars = (("prior", "prior (mid-range)", "#bbbbbb"), ("head", "head (shipped)", "#d62728"),
             ("token", "bin token", "#1f77b4"), ("token_median", "token median", "#9467bd"),
             ("head_if_inaudible_free", "head, inaudible errors = 0", "#ff9896"),
@@ -414,7 +414,8 @@ def plot(path: Path, summaries: dict[str, dict[str, Any]]) -> None:
         for j, (key, label, colour) in enumerate(bars):
             ax.bar(x + (j - len(bars) / 2 + 0.5) * w, [summ["per_knob"][k].get(key, np.nan) for k in names], w,
                    label=label, color=colour)
-        ax.set_xticks(x, [n.replace(".", "\n", 1) for n in names], fontsize=7)
+        labels = [f"{n.split('.')[0]} {get_effect(n.split('.')[0]).param(n.split('.')[1]).label}" for n in names]
+        ax.set_xticks(x, labels, fontsize=7, rotation=35, ha="right")
         ax.set_ylabel("mean |error| (normalised)")
         ax.set_title(f"{source}: evaluator param_error {summ['param_error_evaluator']:.3f}", fontsize=10)
         ax.axhline(WRONG, color="k", lw=0.6, ls=":")
