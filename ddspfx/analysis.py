@@ -17,6 +17,7 @@ import numpy as np
 
 from ddspfx.catalog import denormalise_params, normalise_params
 from ddspfx.chain import Chain, Pedal
+from ddspfx.commuting import equivalent_canonical
 
 if TYPE_CHECKING:  # the check's module loads scipy: the CLI reports a missing file before any of that
     from ddspfx.guitar_check import GuitarCheck
@@ -118,8 +119,6 @@ def aggregate(predictions: Sequence[Any]) -> Analysis:
     confidence is the class's probability (the chance that the order is audibly right), and the
     alternatives are the other classes' representatives, i.e. orders that would sound different.
     """
-    from ddspfx.commuting import equivalent_canonical
-
     votes: dict[tuple[str, ...], float] = defaultdict(float)
     examples: dict[tuple[str, ...], Chain] = {}
     per_effect_params: dict[str, list[np.ndarray]] = defaultdict(list)

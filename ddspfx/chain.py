@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ddspfx.catalog import get_effect, pedalboard_plugin
+from ddspfx.errors import DdspfxError
 
 
 @dataclass
@@ -106,8 +107,6 @@ class Chain:
 
         missing = self.needs_ddspfx()
         if missing:
-            from ddspfx.errors import DdspfxError
-
             raise DdspfxError(f"pedalboard has no {', '.join(missing)}: render this chain with ddspfx.render.render_chain "
                               "(ddspfx's own DSP for those pedals, pedalboard for the rest)")
         return pedalboard.Pedalboard([pedalboard_plugin(p.effect, p.params) for p in self.pedals])

@@ -9,14 +9,14 @@ from typing import Any
 import lightning as L
 import torch
 
-from ddspfx.catalog import EFFECT_NAMES
+from ddspfx.catalog import EFFECT_NAMES, get_effect, value_to_bin
 from ddspfx.chain import Chain
 from ddspfx.commuting import equivalent_canonical
 from ddspfx.config import Config, config_from_dict
 from ddspfx.errors import DdspfxError
 from ddspfx.invariance import invariance_loss, with_pairs
 from ddspfx.losses import DdspfxLoss, choice_weights, token_accuracy
-from ddspfx.metrics import precision_recall_f1
+from ddspfx.metrics import param_error, precision_recall_f1
 from ddspfx.model import DdspfxModel
 
 
@@ -24,12 +24,8 @@ def chain_scores(pred: Chain, true: Chain) -> dict[str, float]:
     """Exact chain match (effects, order and every parameter bin), same order (exactly, and up to swapping
     adjacent pedals that audibly commute: ``ddspfx.commuting.equivalent_canonical`` with the shipped measured
     pairs, the equivalence scoring and inference use), parameter error sums and presence counts."""
-    from ddspfx.catalog import get_effect, value_to_bin
-
     def bins(c: Chain) -> list[tuple]:
         return [(p.effect, tuple(value_to_bin(p.params[q.name], q) for q in get_effect(p.effect).params)) for p in c]
-
-    from ddspfx.metrics import param_error
 
     ps, ts = set(pred.effects), set(true.effects)
     errs = param_error(true, pred)

@@ -21,6 +21,8 @@ from torch import nn
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.config import LossConfig
 from ddspfx.model.sinkhorn import sinkhorn
+from ddspfx.proxies.switching import SoftChain
+from ddspfx.spectral import TRAINING, mrstft
 
 
 def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, label_smoothing: float = 0.0,
@@ -124,9 +126,6 @@ class DdspfxLoss(nn.Module):
                  sinkhorn_iters: int = 20, token_weights: torch.Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("token_weights", token_weights, persistent=False)  # see choice_weights
-        from ddspfx.proxies.switching import SoftChain
-        from ddspfx.spectral import TRAINING, mrstft
-
         self.cfg, self.pad_id, self.sample_rate = cfg, pad_id, int(sample_rate)
         self.tau, self.iters = sinkhorn_tau, sinkhorn_iters
         self.soft_chain = SoftChain()

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect, normalise_params
 from ddspfx.chain import Chain
+from ddspfx.spectral import METRIC, mrstft
 
 NONLINEAR: frozenset[str] = frozenset(n for n in EFFECT_NAMES if not get_effect(n).linear)
 LTI: frozenset[str] = frozenset(n for n in EFFECT_NAMES if get_effect(n).lti)
@@ -112,8 +113,6 @@ class MRSTFTDistance:
     """Multi-resolution STFT distance (``ddspfx.spectral.METRIC``) on peak-normalised mono numpy clips."""
 
     def __init__(self) -> None:
-        from ddspfx.spectral import METRIC, mrstft
-
         self._loss = mrstft(METRIC)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> float:

@@ -49,7 +49,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import fftconvolve, sosfilt, sosfreqz
 
+from ddspfx.audibility import effect_score
 from ddspfx.audio import normalise_loudness
+from ddspfx.catalog import get_effect
 from ddspfx.sources.biquad import rbj_highpass, rbj_lowpass, rbj_lowshelf, rbj_peak
 
 CAB_P = 0.7
@@ -202,9 +204,6 @@ def labelled_floor_scores(dry: np.ndarray, sample_rate: float, n_centres: int = 
     audible place, a peak where the clip has no energy, any change outscores it). reverb: its smallest labelled room
     and wet level, full dry level, the least audible of damping 0, 0.5 and 1.
     """
-    from ddspfx.audibility import effect_score
-    from ddspfx.catalog import get_effect
-
     eq = get_effect("eq")
     freq, gain, q = eq.param("cutoff_frequency_hz"), eq.param("gain_db"), eq.param("q")
     edge = (gain.dead_zone or (0.0, 0.0))[1]

@@ -36,8 +36,10 @@ from ddspfx.catalog import (
     normalise_params,
 )
 from ddspfx.chain import Chain, Pedal
+from ddspfx.commuting import equivalent_canonical
 from ddspfx.knobs import proxy_kwargs
-from ddspfx.metrics import peak_normalise
+from ddspfx.metrics import peak_normalise, si_sdr
+from ddspfx.render import render_chain, run_pedalboard
 from ddspfx.spectral import SpectralTarget
 
 if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap
@@ -391,9 +393,6 @@ def polish_waveform(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate:
     pedals before the searched one are rendered once per pedal (they do not change meanwhile)."""
     import time
 
-    from ddspfx.metrics import si_sdr
-    from ddspfx.render import run_pedalboard
-
     knobs = [normalise_params(p.effect, p.params) for p in chain]
 
     def pedals(upto: int | None = None, start: int = 0) -> Chain:
@@ -498,8 +497,6 @@ def extra_candidates(chain: Chain, confidence: dict[str, float] | None = None) -
     ``ddspfx.commuting``); then the chain without each one of its pedals."""
     from itertools import permutations
 
-    from ddspfx.commuting import equivalent_canonical
-
     seen = {equivalent_canonical(chain.effects)}
     absent = [e for e in TYPICAL_ORDER if e not in chain.effects]
     out = ([] if confidence is None else
@@ -539,8 +536,6 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
     import time
 
     began = time.perf_counter()
-    from ddspfx.render import render_chain
-
     n = min(wet.shape[-1], dry.shape[-1])
     wet, dry = wet[:n], dry[:n]
     dist = ClipDistance(wet)

@@ -20,6 +20,7 @@ from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, denormalise
 from ddspfx.chain import Chain, Pedal
 from ddspfx.commuting import equivalent_canonical, lti_pairs
 from ddspfx.config import TEST_SEED_BASE
+from ddspfx.fileio import atomic_path
 from ddspfx.metrics import (
     MRSTFTDistance,
     PresenceCounts,
@@ -28,6 +29,7 @@ from ddspfx.metrics import (
     reorder,
     si_sdr,
 )
+from ddspfx.render import render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig, check_order
 
 LTI_PAIRS = lti_pairs()
@@ -67,8 +69,6 @@ class Scorer:
     _dist: MRSTFTDistance = field(default_factory=MRSTFTDistance)
 
     def add(self, ex: Example, pred: Chain) -> None:
-        from ddspfx.render import render_chain
-
         t, p = ex.chain.effects, pred.effects
         self.presence.add(t, p)
         self.exact.append(t == p)
@@ -205,7 +205,6 @@ def per_pedal_table(results: dict[str, dict[str, float]]) -> str:
 
 
 def plot_results(out: Path, scorer: Scorer) -> list[str]:
-    from ddspfx.fileio import atomic_path
     from ddspfx.plots import _matplotlib
 
     plt = _matplotlib()

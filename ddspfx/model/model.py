@@ -36,6 +36,7 @@ from ddspfx.model.heads import QueryHeads
 from ddspfx.model.search import Hypothesis, beam_search, order_search
 from ddspfx.model.sinkhorn import sinkhorn
 from ddspfx.sources import TARGET_DBFS
+from ddspfx.vocab import PedalVocab
 
 
 def normalise_level(audio: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -76,8 +77,6 @@ class DdspfxModel(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None, clip_seconds: float = 2.0) -> None:
         super().__init__()
-        from ddspfx.vocab import PedalVocab
-
         self.config = config or ModelConfig()
         c = self.config
         self.clip_seconds = float(clip_seconds)

@@ -17,6 +17,7 @@ import math
 import numpy as np
 import torch
 
+from ddspfx.proxies.fft import as_param
 from ddspfx.proxies.recursions import _jit
 
 EMULATE_FLOAT32_PHASE: bool = True
@@ -90,8 +91,6 @@ def modulated_loop_mix(x, control, feedback, mix, kernel):
     ``kernel(x_rows (M, T), feedback (M,), control_rows (M, T)) -> (M, T)`` with M = B*C.
     Returns (1 - mix) x + mix wet, (B, C, T).
     """
-    from ddspfx.proxies.fft import as_param
-
     b, c, t = x.shape
     rows = control[:, None, :].expand(b, c, t).reshape(b * c, t)  # shared LFO across channels
     fb_rows = as_param(feedback, x).expand(b, c, 1).reshape(-1)  # (B*C,)
