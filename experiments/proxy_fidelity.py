@@ -29,6 +29,7 @@ from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.proxies import get_proxy
 from ddspfx.render import run_pedalboard
+from ddspfx.sources import make_source
 from ddspfx.spectral import FIDELITY, mrstft
 
 
@@ -41,6 +42,7 @@ class FidelityConfig:
     seed: int = 0  # everything random derives from it
     sample_rate: int = SAMPLE_RATE  # Hz
     effects: tuple[str, ...] = field(default_factory=lambda: EFFECT_NAMES)
+    source: str = "synth"  # the dry guitar (a ddspfx.sources spec): "synth", or a sampled guitar such as sf2:timgm6mb
 
 
 @dataclass
@@ -92,8 +94,12 @@ def measure_effect(effect: str, config: FidelityConfig, progress: Callable[[], N
     rng = np.random.default_rng([config.seed, EFFECT_NAMES.index(effect)])
     distance = _mrstft()
     ratios, spreads, max_err = [], [], 0.0
+    dry_source = None if config.source == "synth" else make_source(config.source, sample_rate=config.sample_rate)
     for _ in range(config.n):
-        x = guitar_clip(rng, config.seconds, config.sample_rate)[None]  # (1, T)
+        if dry_source is None:
+            x = guitar_clip(rng, config.seconds, config.sample_rate)[None]  # (1, T)
+        else:
+            x = np.asarray(dry_source.sample(rng, config.seconds), dtype=np.float32)[None]  # (1, T)
         a, b = random_params(effect, rng), random_params(effect, rng)
         ref_a = run_pedalboard(x, Chain([Pedal(effect, a)]), config.sample_rate)
         ref_b = run_pedalboard(x, Chain([Pedal(effect, b)]), config.sample_rate)
@@ -129,7 +135,8 @@ def fidelity_table(config: FidelityConfig, show_progress: bool = True) -> list[E
 def format_table(rows: Sequence[EffectFidelity], config: FidelityConfig) -> str:
     """Markdown table of :func:`fidelity_table` rows."""
     lines = [
-        f"Proxy vs pedalboard: {config.n} random settings per effect, {config.seconds:g} s clips at "
+        f"Proxy vs its reference renderer (pedalboard, or ddspfx's own DSP where pedalboard has no such pedal): "
+        f"{config.n} random settings per effect, {config.seconds:g} s clips of the {config.source} guitar at "
         f"{config.sample_rate} Hz, seed {config.seed}. ratio = MRSTFT(proxy, pedalboard) / MRSTFT(pedalboard a, pedalboard b).",
         "",
         "| effect | median ratio | p90 ratio | max abs error | median spread (MRSTFT) |",
@@ -193,6 +200,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help="Hz (default 44100)")
     parser.add_argument("--effects", nargs="+", default=list(EFFECT_NAMES), metavar="EFFECT",
                         help=f"effects to measure (default all: {' '.join(EFFECT_NAMES)})")
+    parser.add_argument("--source", default="synth", help="dry guitar: synth, or a ddspfx.sources spec (sf2:timgm6mb)")
     parser.add_argument("--out", default=None, help="also write the markdown table to this file")
     parser.add_argument("--bench", action="store_true", help="time the proxies instead (batch 8 by default)")
     parser.add_argument("--batch", type=int, default=8, help="batch size for --bench (default 8)")
@@ -213,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 args.batch, args.seconds, args.sample_rate, args.threads)
     else:
         config = FidelityConfig(n=args.n, seconds=args.seconds, seed=args.seed, sample_rate=args.sample_rate,
-                                effects=tuple(args.effects))
+                                effects=tuple(args.effects), source=args.source)
         text = format_table(fidelity_table(config, show_progress=not args.no_progress), config)
     print(text, end="")
     if args.out:

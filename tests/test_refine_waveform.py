@@ -45,7 +45,7 @@ def test_the_waveform_stage_finds_the_echo_to_the_sample_and_the_drive():
     wet = run_pedalboard(dry, TRUTH, SAMPLE_RATE)[0]
     start = Chain([Pedal("distortion", {"drive_db": 21.0}),
                    Pedal("delay", {"delay_seconds": 0.257, "feedback": 0.3, "mix": 0.4})])  # 7 ms, 1 dB off
-    chain, before, after = polish_waveform(start, dry, wet, SAMPLE_RATE, time.perf_counter() + 120.0)
+    chain, before, after = polish_waveform(start, dry, wet, SAMPLE_RATE, time.perf_counter() + 600.0)  # a guard, not a timing: a loaded CI box is slow
     assert before < 10.0 and after > 60.0  # from an audible mismatch to the float limit
     assert abs(chain.pedals[1].params["delay_seconds"] - 0.25) <= 1.0 / SAMPLE_RATE
     assert chain.pedals[0].params["drive_db"] == pytest.approx(20.0, abs=0.05)
