@@ -21,6 +21,7 @@ from ddspfx.errors import DdspfxError
 CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu", "long", "real", "dry")
 EFFECT_SET_MODES: tuple[str, ...] = ("decoder", "presence")
 ORDER_SEARCH_MODES: tuple[str, ...] = ("exhaustive", "beam")
+KNOB_READOUTS: tuple[str, ...] = ("head", "bins")
 
 # Seed ranges of the splits (example i of a split is generated from ``example_seed(base, i)``), disjoint so
 # that no clip is shared: training from 0, validation from 10_000_000 (``ddspfx.datamodule``), held-out
@@ -69,6 +70,8 @@ class ModelConfig:
     effect_set: str = "presence"  # inference: who picks the effects -- "presence" head (the search orders them) or "decoder"
     order_search: str = "exhaustive"  # inference: "exhaustive" scores every order of the found effects, "beam" keeps the beam's
     order_slot_weight: float = 1.0  # exhaustive order search: weight of the switching-matrix head beside the decoder
+    knob_readout: str = "head"  # inference: knob values from the parameter "head", or the median of the decoder's
+    # "bins" distribution for each knob of the answer (experiments/knob_readout)
     effects: str = ""  # comma-separated canonical pedal names the model knows, in head order; "" = every catalog
     # effect (resolved and written out when the model is built, so a checkpoint records its own list)
     input_level: bool = False  # scale each clip to TARGET_DBFS RMS before the front end, so a recording's level

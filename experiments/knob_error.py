@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ddspfx.catalog import Param, denormalise, get_effect, normalise, value_to_bin
+from ddspfx.catalog import Param, bin_distribution_median, denormalise, get_effect, normalise, value_to_bin
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.scoring import Example
@@ -87,17 +87,6 @@ def far_end(u: float, param: Param) -> float:
     """The end of the sampled range farthest from ``u`` (normalised): the biggest move a trained answer could make."""
     lo, hi = sampled_range(param)
     return lo if abs(u - lo) >= abs(u - hi) else hi
-
-
-def distribution_median(probs: np.ndarray) -> float:
-    """Median (normalised) of a distribution over equal-width bins on [0, 1], each bin uniform over its width."""
-    p = np.asarray(probs, dtype=np.float64)
-    p = p / p.sum()
-    cdf = np.concatenate([[0.0], np.cumsum(p)])
-    k = int(np.searchsorted(cdf, 0.5, side="left")) - 1  # bin whose cumulative range contains 0.5
-    k = min(max(k, 0), p.size - 1)
-    inside = (0.5 - cdf[k]) / p[k] if p[k] > 0 else 0.5
-    return float((k + min(max(inside, 0.0), 1.0)) / p.size)
 
 
 @dataclass
@@ -213,7 +202,7 @@ def knob_rows(source: str, clip: int, ex: Example, answer: Answer, vocab: Any) -
             dist = answer.bin_probs.get(pedal.effect, [])
             rows.append(KnobRow(
                 source=source, clip=clip, effect=eff.name, knob=p.name, truth=t, head=normalise(pedal.params[p.name], p),
-                token=tok_u, token_median=distribution_median(dist[k]) if k < len(dist) else math.nan,
+                token=tok_u, token_median=bin_distribution_median(dist[k]) if k < len(dist) else math.nan,
                 token_bin=value_to_bin(tok.params[p.name], p) if tok is not None else -1,
                 true_bin=value_to_bin(truth[pedal.effect].params[p.name], p),
                 chain_length=len(ex.chain), position=ex.chain.effects.index(eff.name)))

@@ -20,14 +20,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from ddspfx.catalog import SAMPLE_RATE, denormalise_params, resolve_effects
+from ddspfx.catalog import SAMPLE_RATE, bin_distribution_median, denormalise_params, get_effect, resolve_effects
 from ddspfx.chain import Chain, Pedal
-from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES, ModelConfig
+from ddspfx.config import EFFECT_SET_MODES, KNOB_READOUTS, ORDER_SEARCH_MODES, ModelConfig
 from ddspfx.errors import DdspfxError
 from ddspfx.frontends import FrontEnd, build_frontend
 from ddspfx.model.decoder import TokenDecoder
@@ -85,6 +86,8 @@ class DdspfxModel(nn.Module):
         self.vocab = PedalVocab(self.effects, max_effects=c.max_effects)
         if c.effect_set not in EFFECT_SET_MODES:
             raise DdspfxError(f"model.effect_set must be one of {', '.join(EFFECT_SET_MODES)}, got {c.effect_set!r}")
+        if c.knob_readout not in KNOB_READOUTS:
+            raise DdspfxError(f"model.knob_readout must be one of {', '.join(KNOB_READOUTS)}, got {c.knob_readout!r}")
         if c.order_search not in ORDER_SEARCH_MODES:
             raise DdspfxError(f"model.order_search must be one of {', '.join(ORDER_SEARCH_MODES)}, got {c.order_search!r}")
         if self.vocab.max_length() > c.max_tokens:
@@ -169,6 +172,7 @@ class DdspfxModel(nn.Module):
             raise ValueError(f"order must be one of {', '.join(ORDER_SEARCH_MODES)}, got {order!r}")
         memory, mask = self.encode(audio, lengths, codes=codes, dry=dry)
         heads = self.heads(memory, mask)
+        heads["memory"], heads["memory_mask"] = memory, mask  # for a knob readout from the decoder (predict)
         sets = self.presence_sets(heads["presence_logits"]) if mode == "presence" else None
         hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam, effect_sets=sets)
         if beam > 1:
@@ -188,6 +192,25 @@ class DdspfxModel(nn.Module):
                     # pooled exactly downstream (ddspfx.analysis.aggregate)
                     hyps[i] = [Hypothesis(q, float(lp)) for q, lp in zip(seqs, logp.tolist())]
         return hyps, heads
+
+    def bin_medians(self, ids: Sequence[int], memory: torch.Tensor, memory_mask: torch.Tensor) -> dict[str, list[float]]:
+        """Per pedal of the token sequence ``ids`` (one clip; memory (1, F, D)), each knob's normalised value read as
+        the median of the decoder's distribution over that knob's bins, teacher-forced on ``ids``."""
+        logits = self.decoder(torch.tensor([list(ids[:-1])], device=memory.device), memory, memory_mask).float()
+        out: dict[str, list[float]] = {}
+        j = 0
+        while j < len(ids) - 1:  # the grammar: an opening tag, then its knobs' bins in catalog order
+            effect = self.vocab.opened_effect(ids[j + 1])
+            j += 1
+            if effect is None:
+                continue
+            knobs = get_effect(effect).params
+            out[effect] = []
+            for k, p in enumerate(knobs):  # logits[j + k] predicts ids[j + k + 1], the k-th knob's bin
+                allowed = [self.vocab.param_id(effect, p.name, b) for b in range(p.bins)]
+                out[effect].append(bin_distribution_median(torch.softmax(logits[0, j + k, allowed], -1).cpu().numpy()))
+            j += len(knobs)
+        return out
 
     def with_head_values(self, chain: Chain, params: torch.Tensor) -> Chain:
         """The decoded chain's effects and order with the continuous head's (N, MAX_PARAMS) values."""
@@ -224,6 +247,10 @@ class DdspfxModel(nn.Module):
                 continue
             best = hs[0]
             chain = self.with_head_values(self.vocab.decode(best.ids), params[i])
+            if self.config.knob_readout == "bins":
+                u = self.bin_medians(best.ids, heads["memory"][i:i + 1], heads["memory_mask"][i:i + 1])
+                chain = Chain([Pedal(p.effect, denormalise_params(p.effect, np.asarray(u[p.effect])))
+                               if p.effect in u else p for p in chain])
             by_effect = {p.effect: p for p in chain}
             seen = {tuple(chain.effects)}
             alts = []
