@@ -4,7 +4,9 @@ These are not facts about the sound (tests/test_shipped.py checks those): they a
 at commit 705589d, recorded before the command line and the library were split apart (issue 31) and before the
 decoding was made faster (issue 30). Refactors and speed-ups must leave them as they are (knobs to 4 significant
 digits, confidences to the 4 decimals the JSON prints); a change of the shipped checkpoints is the one reason to
-record them again (run the clips below through ``infer --json`` and copy the answers).
+record them again (run the clips below through ``infer --json`` and copy the answers). Recorded again once: the blind
+model's knobs (BLIND, DEMO) on 2026-12-07, when it switched to reading them from its decoder's bins under
+experiments/results/knob_readout/rule.md; the effects, confidences and orders did not change.
 """
 
 from __future__ import annotations
@@ -36,24 +38,24 @@ Answer = tuple[list[tuple[str, dict[str, float]]], dict[str, float], float, int]
 
 BLIND: dict[str, Answer] = {
     "dist_delay3": (
-        [("distortion", {"drive_db": 29.79}),
-         ("delay", {"delay_seconds": 0.2494, "feedback": 0.3463, "mix": 0.4106})],
+        [("distortion", {"drive_db": 28.17}),
+         ("delay", {"delay_seconds": 0.2814, "feedback": 0.3667, "mix": 0.4123})],
         {"compressor": 0.0584, "distortion": 0.9995, "eq": 0.1496, "chorus": 0.0005, "phaser": 0.0021,
          "delay": 0.9997, "reverb": 0.0025}, 1.0, 1),
     "chorus_reverb2": (
-        [("chorus", {"rate_hz": 1.41, "depth": 0.5598, "centre_delay_ms": 14.55, "feedback": 0.1378, "mix": 0.6207}),
-         ("reverb", {"room_size": 0.6818, "damping": 0.5477, "wet_level": 0.3656, "dry_level": 0.8078})],
+        [("chorus", {"rate_hz": 1.311, "depth": 0.6628, "centre_delay_ms": 10.8, "feedback": 0.07913, "mix": 0.623}),
+         ("reverb", {"room_size": 0.6299, "damping": 0.5261, "wet_level": 0.3287, "dry_level": 0.7823})],
         {"compressor": 0.0017, "distortion": 0.0011, "eq": 0.3135, "chorus": 0.995, "phaser": 0.208, "delay": 0.003,
          "reverb": 0.9998}, 0.9936, 1),
     "comp_phaser7": (
-        [("compressor", {"threshold_db": -30.93, "ratio": 6.396, "attack_ms": 1.504, "release_ms": 76.62}),
-         ("phaser", {"rate_hz": 0.9483, "depth": 0.6156, "centre_frequency_hz": 682.9, "feedback": 0.1687,
-                     "mix": 0.5807}),
-         ("eq", {"cutoff_frequency_hz": 1156.0, "gain_db": -10.11, "q": 1.065})],
+        [("compressor", {"threshold_db": -26.01, "ratio": 8.308, "attack_ms": 1.33, "release_ms": 82.12}),
+         ("phaser", {"rate_hz": 0.9633, "depth": 0.8132, "centre_frequency_hz": 629.8, "feedback": 0.09625,
+                     "mix": 0.5748}),
+         ("eq", {"cutoff_frequency_hz": 1281.0, "gain_db": -8.48, "q": 1.1})],
         {"compressor": 0.9987, "distortion": 0.2998, "eq": 0.5275, "chorus": 0.0018, "phaser": 0.9996,
          "delay": 0.0033, "reverb": 0.0006}, 0.7171, 4),
     "eq_dist3": (
-        [("distortion", {"drive_db": 23.13})],
+        [("distortion", {"drive_db": 18.59})],
         {"compressor": 0.1489, "distortion": 0.9986, "eq": 0.4116, "chorus": 0.0006, "phaser": 0.0097,
          "delay": 0.0017, "reverb": 0.0007}, 1.0, 1),
 }
@@ -70,11 +72,11 @@ WITH_DRY: dict[str, tuple[Answer, str]] = {  # the dry-aware model's answer, and
 }
 
 DEMO = {  # --demo --seed S: the estimate as the text prints it
-    0: "estimated: distortion (drive 30.8 dB)",
-    1: "estimated: chorus (rate 4.3 Hz, depth 0.89, delay 5.1 ms, feedback 0.27, mix 0.66) -> distortion "
-       "(drive 36.6 dB)",
-    2: "estimated: distortion (drive 18.2 dB) -> eq (freq 1048 Hz, gain -11.4 dB, Q 0.97) -> chorus (rate 0.78 Hz, "
-       "depth 0.66, delay 12.2 ms, feedback 0.31, mix 0.49) -> reverb (room 0.40, damping 0.29, wet 0.41, dry 0.68)",
+    0: "estimated: distortion (drive 30.1 dB)",
+    1: "estimated: chorus (rate 4.4 Hz, depth 0.87, delay 4.9 ms, feedback 0.35, mix 0.72) -> distortion "
+       "(drive 36.3 dB)",
+    2: "estimated: distortion (drive 16.1 dB) -> eq (freq 1493 Hz, gain -9.0 dB, Q 0.97) -> chorus (rate 0.76 Hz, "
+       "depth 0.76, delay 10.8 ms, feedback 0.41, mix 0.51) -> reverb (room 0.38, damping 0.29, wet 0.39, dry 0.68)",
 }
 
 
