@@ -24,7 +24,8 @@ from ddspfx.chain import Chain
 from ddspfx.checkpoint import load_model, provenance
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
-from ddspfx.scoring import Example, Scorer, make_examples
+from ddspfx.sampler import SamplerConfig
+from ddspfx.scoring import Example, Scorer, baseline_systems, make_examples
 
 RESULTS = Path(__file__).resolve().parent / "results" / "knob_readout"
 READOUTS = ("head", "bins")
@@ -68,15 +69,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         per = {r: answers(model, examples, r) for r in READOUTS}
         assert all(a.effects == b.effects for a, b in zip(per["head"], per["bins"])), "a readout changed the pedals"
         rows[spec] = {r: {k: float(score(examples, per[r])[k]) for k, _ in METRICS} for r in READOUTS}
+        random_chain = baseline_systems(SamplerConfig(max_effects=model.config.max_effects, effects=model.effects),
+                                        args.seed)["random chain"]
+        for name, system in (("no pedal", lambda ex: Chain()), ("random chain", random_chain)):
+            rows[spec][name] = {k: float(score(examples, [system(ex) for ex in examples])[k]) for k, _ in METRICS}
         print(spec, json.dumps(rows[spec]), file=sys.stderr, flush=True)
     lines = [f"# Knob readout: parameter head vs the decoder's bin median ({args.n} development clips per source, "
              f"seeds {20_000_000 + args.seed:,}+)", "",
              f"Model: {prov['checkpoint']} (SHA-256 `{prov['sha256']}`, trained on {prov['trained_on']}); "
              f"code: git {prov['git_commit']}. Beam 1, the shipped order search; `{' '.join(['python -m experiments.knob_readout', *(argv or sys.argv[1:])])}`.",
-             "", "| source | readout | " + " | ".join(label for _, label in METRICS) + " |",
+             "", "| source | readout (or baseline) | " + " | ".join(label for _, label in METRICS) + " |",
              "|---|---|" + "---|" * len(METRICS)]
     for spec, per_r in rows.items():
-        for r in READOUTS:
+        for r in per_r:
             lines.append(f"| {spec} | {r} | " + " | ".join(f"{per_r[r][k]:.4f}" for k, _ in METRICS) + " |")
     text = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
