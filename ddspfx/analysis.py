@@ -104,11 +104,6 @@ def loud_enough(rms: np.ndarray) -> np.ndarray:
     return rms >= 0.1 * rms.max()
 
 
-def fit_length(x: np.ndarray, n: int) -> np.ndarray:
-    """Trim or zero-pad (T,) to n samples (a resampled window may be a sample off)."""
-    return x[:n] if x.shape[-1] >= n else np.pad(x, (0, n - x.shape[-1]))
-
-
 def aggregate(predictions: Sequence[Any]) -> Analysis:
     """Vote over per-window predictions (``ddspfx.model.Prediction``) -> one Analysis.
 
@@ -169,5 +164,5 @@ def _beam_probabilities(pred: Any, alt_logps: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-__all__ = ["ORDER_RUNNER_UP_RATIO", "Analysis", "aggregate", "fit_length", "loud_enough", "window_spans",
+__all__ = ["ORDER_RUNNER_UP_RATIO", "Analysis", "aggregate", "loud_enough", "window_spans",
            "window_starts"]

@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ddspfx.analysis import Analysis, aggregate, fit_length, loud_enough, window_spans, window_starts
+from ddspfx.analysis import Analysis, aggregate, loud_enough, window_spans, window_starts
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
 from ddspfx.errors import DdspfxError
 from ddspfx.refine import RefineResult
+from ddspfx.render import fit_length
 
 BEAM_WITH_ORDER_SEARCH, BEAM_WITH_BEAM_ORDER = 1, 4
 """Default beam widths. With the exhaustive order search the beam only proposes the knob bins the order
@@ -135,6 +136,7 @@ class Estimator:
             head = np.zeros(0, np.float32)
             bar = tqdm(total=len(kept), desc=Path(name).name, unit="window", disable=not progress, leave=False)
             for b in range(0, len(kept), self.batch_size):
+                # a resampled window may be a sample off: fitted to the window
                 batch = np.stack([fit_length(read_span(f, s, native, self.sample_rate, name), self.window)
                                   for s in kept[b:b + self.batch_size]])
                 preds.extend(self._predict(batch))
