@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ddspfx.catalog import Param, bin_distribution_median, denormalise, get_effect, normalise, value_to_bin
+from ddspfx.catalog import Param, denormalise, get_effect, normalise, value_to_bin
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.scoring import Example
@@ -141,48 +141,36 @@ class KnobRow:
 
 @dataclass
 class Answer:
-    """The model's answer for one clip: the shipped chain (head values), the decoded ids, and per pedal the
-    decoder's probabilities over each knob's bins (``None`` per knob where not measured)."""
+    """The model's answer for one clip: the chain with the parameter head's values, the decoded ids, and per pedal the
+    median of the decoder's teacher-forced distribution over each knob's bins (``DdspfxModel.bin_medians``)."""
 
     chain: Chain
     ids: list[int]
-    bin_probs: dict[str, list[np.ndarray]]
+    bin_medians: dict[str, list[float]]
 
 
 def answer_clips(model: Any, wets: Sequence[np.ndarray], batch: int = BATCH) -> list[Answer]:
-    """The model on 2-s clips as ``Estimator`` runs it, plus the decoder's teacher-forced bin distributions."""
+    """The model on 2-s clips as ``Estimator`` runs it, knobs from its parameter head (what this study measures,
+    whatever readout the model ships with), plus each knob's bin-distribution median."""
     import torch
 
     from ddspfx.estimator import BEAM_WITH_BEAM_ORDER, BEAM_WITH_ORDER_SEARCH
 
     beam = BEAM_WITH_ORDER_SEARCH if model.config.order_search == "exhaustive" else BEAM_WITH_BEAM_ORDER
-    vocab = model.vocab
+    shipped, model.config.knob_readout = model.config.knob_readout, "head"
     out: list[Answer] = []
-    for s in range(0, len(wets), batch):
-        x = torch.as_tensor(np.stack([np.asarray(w, np.float32) for w in wets[s:s + batch]]))  # (B, T)
-        lengths = torch.full((x.shape[0],), x.shape[1])
-        with torch.inference_mode():
-            preds = model.predict(x, beam=beam, lengths=lengths)
-            seqs = [list(p.ids) for p in preds]
-            width = max(len(q) for q in seqs)
-            ids = torch.tensor([q + [vocab.pad_id] * (width - len(q)) for q in seqs])  # (B, L)
-            memory, mask = model.encode(x, lengths)
-            logits = model.decoder(ids[:, :-1], memory, mask).float()  # (B, L-1, V): logits[j] predicts ids[j+1]
-        for b, (pred, q) in enumerate(zip(preds, seqs)):
-            probs: dict[str, list[np.ndarray]] = {}
-            j = 0
-            while j < len(q) - 1:  # the grammar: an opening tag is followed by its knobs' bins in catalog order
-                effect = vocab.opened_effect(q[j + 1])
-                j += 1
-                if effect is None:
-                    continue
-                probs[effect] = []
-                for k, p in enumerate(get_effect(effect).params):
-                    allowed = [vocab.param_id(effect, p.name, b_) for b_ in range(p.bins)]
-                    # logits[b, j + k] predicts q[j + k + 1], the k-th knob's bin token
-                    probs[effect].append(torch.softmax(logits[b, j + k, allowed], -1).numpy().astype(np.float64))
-                j += len(get_effect(effect).params)
-            out.append(Answer(pred.chain, q, probs))
+    try:
+        for s in range(0, len(wets), batch):
+            x = torch.as_tensor(np.stack([np.asarray(w, np.float32) for w in wets[s:s + batch]]))  # (B, T)
+            lengths = torch.full((x.shape[0],), x.shape[1])
+            with torch.inference_mode():
+                preds = model.predict(x, beam=beam, lengths=lengths)
+                memory, mask = model.encode(x, lengths)
+                for b, pred in enumerate(preds):
+                    medians = model.bin_medians(pred.ids, memory[b:b + 1], mask[b:b + 1]) if pred.ids else {}
+                    out.append(Answer(pred.chain, list(pred.ids), medians))
+    finally:
+        model.config.knob_readout = shipped
     return out
 
 
@@ -199,10 +187,10 @@ def knob_rows(source: str, clip: int, ex: Example, answer: Answer, vocab: Any) -
         for k, p in enumerate(eff.params):
             t = normalise(truth[pedal.effect].params[p.name], p)
             tok_u = normalise(tok.params[p.name], p) if tok is not None else math.nan
-            dist = answer.bin_probs.get(pedal.effect, [])
+            medians = answer.bin_medians.get(pedal.effect, [])
             rows.append(KnobRow(
                 source=source, clip=clip, effect=eff.name, knob=p.name, truth=t, head=normalise(pedal.params[p.name], p),
-                token=tok_u, token_median=bin_distribution_median(dist[k]) if k < len(dist) else math.nan,
+                token=tok_u, token_median=medians[k] if k < len(medians) else math.nan,
                 token_bin=value_to_bin(tok.params[p.name], p) if tok is not None else -1,
                 true_bin=value_to_bin(truth[pedal.effect].params[p.name], p),
                 chain_length=len(ex.chain), position=ex.chain.effects.index(eff.name)))

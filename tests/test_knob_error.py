@@ -85,12 +85,14 @@ def test_an_answer_equal_to_the_truth_has_error_0_in_every_column_and_is_not_hea
     dry = make_source("synth").sample(rng, 0.5)
     truth = centred_chain(rng, ["distortion", "eq", "delay"])
     ids = model.vocab.encode(truth)
-    probs = {p.effect: [np.eye(q.bins)[ke.value_to_bin(p.params[q.name], q)] for q in get_effect(p.effect).params]
-             for p in truth}
+    from ddspfx.catalog import bin_distribution_median
+
+    medians = {p.effect: [bin_distribution_median(np.eye(q.bins)[ke.value_to_bin(p.params[q.name], q)])
+                          for q in get_effect(p.effect).params] for p in truth}  # all mass in the true bin
     from ddspfx.render import render_chain
 
     ex = Example(dry=dry, wet=render_chain(dry, truth, SAMPLE_RATE)[0], chain=truth)
-    rows = ke.knob_rows("synth", 0, ex, ke.Answer(truth, ids, probs), model.vocab)
+    rows = ke.knob_rows("synth", 0, ex, ke.Answer(truth, ids, medians), model.vocab)
     assert [(r.effect, r.knob) for r in rows] == [(p.effect, k) for p in truth for k in p.params]
     for r in rows:
         errs = r.errors()
