@@ -13,7 +13,7 @@ import time
 import warnings
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, Sequence, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, Sequence, cast, get_args
 
 import yaml
 
@@ -21,6 +21,9 @@ from ddspfx.catalog import EFFECT_NAMES, resolve_effects
 from ddspfx.config import Config, load_config
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:  # torch loads only when training starts, so a bad flag is reported at once
+    from ddspfx.vocab import PedalVocab
 
 Precision = Literal["64-true", "32-true", "16-true", "bf16-true", "16-mixed", "bf16-mixed"]
 """The ``trainer.precision`` values Lightning takes (its current names)."""
@@ -106,12 +109,41 @@ def widen_to_paired(blind: dict[str, Any], paired: dict[str, Any]) -> dict[str, 
     return {**blind, PAIRED_PROJECTION: torch.cat([w, w.new_zeros(w.shape[0], 2 * w.shape[1])], dim=1)}
 
 
+VOCAB_ROWS = ("decoder.embed.weight", "decoder.head.weight", "decoder.head.bias")
+"""The weights with one row per pedal token: they grow with the list of pedal types a model knows."""
+EFFECT_QUERIES = "heads.queries"
+"""One query row per pedal type, then one per chain slot (:class:`ddspfx.model.heads.QueryHeads`)."""
+
+
+def widen_to_effects(state: dict[str, Any], old: PedalVocab, model: Any) -> dict[str, Any]:
+    """A trained model's weights for ``model``, which knows more pedal types: each token and each pedal type's and
+    slot's query keeps its trained row (matched by name, not position) and what is new keeps ``model``'s fresh
+    initialisation. Why: the pedals and knobs a model already hears need not be learned again when the catalog
+    grows; hours from scratch on a CPU become a fine-tune."""
+    new, fresh = model.vocab, model.state_dict()
+    rows = [(new.id(old.token(i)), i) for i in range(len(old))]
+    out = dict(state)
+    for key in VOCAB_ROWS:
+        w = fresh[key].clone()
+        for j, i in rows:
+            w[j] = state[key][i]
+        out[key] = w
+    q, n_old, n_new = fresh[EFFECT_QUERIES].clone(), len(old.effects), len(new.effects)
+    for i, name in enumerate(old.effects):
+        q[new.effects.index(name)] = state[EFFECT_QUERIES][i]
+    for slot in range(min(n_old, n_new)):
+        q[n_new + slot] = state[EFFECT_QUERIES][n_old + slot]
+    out[EFFECT_QUERIES] = q
+    return out
+
+
 def initialise_from(model, spec: str) -> None:
     """Copy the weights of an exported model (``"default"`` = the shipped one) into ``model`` to fine-tune it.
 
     Why: fine-tuning the shipped model on your own guitar or other data needs a fresh optimiser and
     learning-rate schedule, which ``--resume`` (it continues a run where it stopped) does not give. A dry-aware
-    model (``--model.frontend.paired true``) may start from a blind one of the same size (:func:`widen_to_paired`).
+    model (``--model.frontend.paired true``) may start from a blind one of the same size (:func:`widen_to_paired`),
+    and a model that knows more pedal types from one that knows some of them (:func:`widen_to_effects`).
     """
     import dataclasses
 
@@ -129,6 +161,8 @@ def initialise_from(model, spec: str) -> None:
     state = source.state_dict()
     if ours.get("frontend.paired") and not theirs.get("frontend.paired"):
         state = widen_to_paired(state, model.state_dict())
+    if set(source.effects) < set(model.effects):
+        state = widen_to_effects(state, source.vocab, model)
     mismatch = [k for k, v in model.state_dict().items() if k not in state or state[k].shape != v.shape]
     if mismatch or set(state) - set(model.state_dict()):
         diff = " ".join(f"--model.{k} {theirs[k]}" for k in ours if k in theirs and ours[k] != theirs[k])

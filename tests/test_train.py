@@ -270,3 +270,44 @@ def test_resume_takes_the_newest_last_checkpoint(tmp_path):
     assert latest_last(tmp_path) == new
     os.utime(old, (3_000, 3_000))  # a later interruption wrote last.ckpt itself
     assert latest_last(tmp_path) == old
+
+
+def test_init_from_a_model_that_knows_fewer_pedal_types(tmp_path):
+    """A model that knows more pedal types starts from one that knows some of them: every token the old model
+    knows keeps its row (matched by name: the old list here is in another order), so on a chain of old pedals the
+    widened decoder scores the old tokens exactly as the old model did; the new pedals' rows keep a fresh init."""
+    from ddspfx.chain import Chain, Pedal
+    from ddspfx.checkpoint import save_model
+    from ddspfx.model import DdspfxModel
+    from ddspfx.train import initialise_from
+
+    torch.manual_seed(0)
+    old_cfg = load_config("debug", ["--model.effects", "reverb,eq,tremolo"]).model
+    old = DdspfxModel(old_cfg).eval()
+    save_model(old, tmp_path / "old.safetensors", data={"source": "none (test)"})
+    new = DdspfxModel(load_config("debug").model).eval()  # every catalog pedal type
+    fresh = {k: v.clone() for k, v in new.state_dict().items()}
+    initialise_from(new, str(tmp_path / "old.safetensors"))
+
+    from ddspfx.catalog import get_effect
+
+    chain = Chain([Pedal(e, {p.name: p.low for p in get_effect(e).params}) for e in ("tremolo", "reverb")])
+    audio = torch.randn(1, 44100) * 0.1
+    with torch.no_grad():
+        logits = {}
+        for name, m in (("old", old), ("new", new)):
+            memory, mask = m.encode(audio)
+            logits[name] = m.decoder(torch.tensor([m.vocab.encode(chain)])[:, :-1], memory, mask)[0]
+    shared = [new.vocab.id(old.vocab.token(i)) for i in range(len(old.vocab))]
+    assert torch.allclose(logits["new"][:, shared], logits["old"], atol=1e-5)
+    n_old, n_new = len(old.effects), len(new.effects)
+    queries = new.state_dict()["heads.queries"]
+    assert torch.equal(queries[new.effects.index("eq")], old.state_dict()["heads.queries"][1])
+    assert torch.equal(queries[n_new + 2], old.state_dict()["heads.queries"][n_old + 2])  # the third slot
+    fuzz = new.vocab.effect_open_id("fuzz")
+    assert torch.equal(new.state_dict()["decoder.embed.weight"][fuzz], fresh["decoder.embed.weight"][fuzz])
+    assert torch.equal(queries[new.effects.index("fuzz")], fresh["heads.queries"][new.effects.index("fuzz")])
+
+    fewer = DdspfxModel(load_config("debug", ["--model.effects", "reverb,eq"]).model)
+    with pytest.raises(DdspfxError, match="another architecture; pass --model.effects reverb,eq,tremolo"):
+        initialise_from(fewer, str(tmp_path / "old.safetensors"))
