@@ -3,7 +3,7 @@
 The test set is generated with seeds disjoint from training and validation (20_000_000+),
 from any dry source (synthetic guitar by default; ``--source folder:PATH`` for real guitar).
 Every system -- the model and the baselines -- is scored by the same function: the scoring library is
-``ddspfx.scoring`` (re-exported here); this module is its command line.
+``ddspfx.scoring`` (imported from there, never from here); this module is only its command line.
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ddspfx.chain import Chain
-from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES
+from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES, TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
-from ddspfx.scoring import (  # the scoring library, re-exported: experiments and tests import it from here
-    COLUMNS,
-    TEST_SEED_BASE,
+from ddspfx.scoring import (
     Example,
     Scorer,
     baseline_systems,
     make_examples,
     markdown_table,
-    most_common_chain,
     per_pedal_table,
     plot_results,
 )
@@ -125,8 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["COLUMNS", "TEST_SEED_BASE", "Example", "Scorer", "baseline_systems", "build_parser", "main", "make_examples",
-           "markdown_table", "most_common_chain", "per_pedal_table", "plot_results"]
+__all__ = ["build_parser", "main"]
 
 
 if __name__ == "__main__":

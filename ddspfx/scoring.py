@@ -266,5 +266,5 @@ def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: i
     return out
 
 
-__all__ = ["COLUMNS", "LTI_PAIRS", "TEST_SEED_BASE", "Example", "Scorer", "baseline_systems", "make_examples", "markdown_table",
+__all__ = ["COLUMNS", "LTI_PAIRS", "Example", "Scorer", "baseline_systems", "make_examples", "markdown_table",
            "most_common_chain", "per_pedal_table", "plot_results"]

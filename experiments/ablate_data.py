@@ -29,7 +29,7 @@ from typing import Sequence
 
 from ddspfx.config import load_config, parse_overrides
 from ddspfx.errors import DdspfxError, cli_entry
-from experiments.ablate import (
+from experiments.evaluation.ablation import (
     Ablation,
     TestSet,
     Variant,

@@ -38,9 +38,9 @@ import numpy as np
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect_index, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import cli_entry
-from ddspfx.evaluate import Example
 from ddspfx.metrics import MRSTFTDistance
-from experiments.ablate import (
+from ddspfx.scoring import Example
+from experiments.evaluation.ablation import (
     Ablation,
     DecodeSettings,
     TestSet,

@@ -24,7 +24,7 @@ import sys
 from typing import Sequence
 
 from ddspfx.errors import cli_entry
-from experiments.ablate import (
+from experiments.evaluation.ablation import (
     Ablation,
     TestSet,
     Variant,

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from experiments.ablate import command_line, write_table
+from experiments.evaluation.ablation import command_line, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "blind_identifiability"
 N_BANDS, F_MIN, F_MAX = 48, 60.0, 16_000.0

@@ -29,9 +29,9 @@ import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES, Param, denormalise, get_effect, normalise
 from ddspfx.chain import Chain
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE
-from experiments.ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
+from experiments.evaluation.ablation import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "detect_conditions"
 NONLINEAR = ("compressor", "distortion")

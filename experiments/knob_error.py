@@ -459,8 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
     from ddspfx.checkpoint import load_model, provenance
+    from ddspfx.config import TEST_SEED_BASE
     from ddspfx.fileio import atomic_write_text
-    from ddspfx.scoring import TEST_SEED_BASE, make_examples
+    from ddspfx.scoring import make_examples
 
     torch.set_num_threads(1)  # the machine's cores are shared
     model = load_model(args.checkpoint)

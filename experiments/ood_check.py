@@ -48,11 +48,12 @@ from scipy import signal
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import COLUMNS, TEST_SEED_BASE, Example, Scorer
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
 from ddspfx.render import limit_output
+from ddspfx.scoring import COLUMNS, Example, Scorer
 from experiments.real_guitar import RecordedNotes, fetch
 from experiments.subtractive_guitar import subtractive_phrase
 

@@ -31,10 +31,11 @@ from torch import nn
 from tqdm import tqdm
 
 from ddspfx.catalog import EFFECT_NAMES
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, make_examples
 from ddspfx.metrics import NONLINEAR, pairwise_order
-from experiments.ablate import command_line, write_table
+from ddspfx.scoring import make_examples
+from experiments.evaluation.ablation import command_line, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "order_probe"
 

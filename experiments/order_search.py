@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, Scorer
-from experiments.ablate import add_readout_args, command_line, predict_batched, readout_setup, write_table
+from ddspfx.scoring import Scorer
+from experiments.evaluation.ablation import add_readout_args, command_line, predict_batched, readout_setup, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "order_search"
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 1000.0)

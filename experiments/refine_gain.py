@@ -34,10 +34,11 @@ from tqdm import tqdm
 
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, make_examples
 from ddspfx.metrics import PresenceCounts, knob_errors
-from experiments.ablate import add_readout_args, command_line, write_table
+from ddspfx.scoring import make_examples
+from experiments.evaluation.ablation import add_readout_args, command_line, write_table
 
 OUT = Path(__file__).resolve().parent / "results" / "refine"
 MARGINS = (float("inf"), 0.10, 0.05, 0.02, 0.0)

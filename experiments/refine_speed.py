@@ -52,8 +52,8 @@ import numpy as np
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE
 from ddspfx.fileio import atomic_write_text
 
 BEFORE = "413ecac4cbe30877b4afa4279fe7584f8384549e"

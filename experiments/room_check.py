@@ -23,8 +23,8 @@ import numpy as np
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE
 from ddspfx.render import run_pedalboard
 from ddspfx.sources.tone import apply_room, random_room, room_ir
 

@@ -59,9 +59,9 @@ from tqdm import tqdm  # noqa: E402
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, Param, denormalise, get_effect, normalise  # noqa: E402
 from ddspfx.chain import Chain, Pedal  # noqa: E402
+from ddspfx.config import TEST_SEED_BASE  # noqa: E402
 from ddspfx.data.dataset import example_seed  # noqa: E402
 from ddspfx.errors import CliParser, DdspfxError, cli_entry  # noqa: E402
-from ddspfx.evaluate import TEST_SEED_BASE  # noqa: E402
 from ddspfx.fileio import atomic_write_text  # noqa: E402
 from ddspfx.knobs import sample_params  # noqa: E402
 from ddspfx.metrics import MRSTFTDistance, knob_errors, si_sdr  # noqa: E402

@@ -53,10 +53,11 @@ from tqdm import tqdm
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
 from ddspfx.chain import Chain
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer
 from ddspfx.fileio import atomic_write_text
 from ddspfx.refine import DEFAULT_BUDGET_S
+from ddspfx.scoring import Example, Scorer
 from experiments.real_sources import make_set
 
 LEVEL_DB: tuple[float, float] = (-24.0, 6.0)

@@ -83,7 +83,7 @@ def test_objective_smoke_end_to_end(tmp_path: Path) -> None:
 
 SNIPPET = r"""
 import json, numpy as np, torch
-from experiments.ablate import heads_chain
+from experiments.evaluation.ablation import heads_chain
 from experiments.ablate_decoder import search_order
 from ddspfx.chain import Chain, Pedal
 from ddspfx.metrics import MRSTFTDistance

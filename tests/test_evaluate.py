@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from ddspfx.chain import Chain
-from ddspfx.evaluate import Scorer, main, make_examples
+from ddspfx.evaluate import main
 from ddspfx.metrics import reorder
+from ddspfx.scoring import Scorer, make_examples
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_per_knob_error_and_per_pedal_table():
     """One knob off by a known amount: that knob's error is the amount, its siblings' 0, the mean is split."""
     from ddspfx.catalog import get_effect, normalise_params
     from ddspfx.chain import Pedal
-    from ddspfx.evaluate import Example, per_pedal_table
+    from ddspfx.scoring import Example, per_pedal_table
 
     true = {"threshold_db": -30.0, "ratio": 4.0, "attack_ms": 5.0, "release_ms": 100.0}
     wrong = dict(true, ratio=8.0)

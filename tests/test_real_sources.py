@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ddspfx.chain import Chain, Pedal
-from ddspfx.evaluate import Example
+from ddspfx.scoring import Example
 from experiments.real_sources import played_at
 
 

@@ -7,16 +7,17 @@ trained model's predictions are read out) and a list of :class:`TestSet` s. :fun
    Python entry) with the same wall-clock budget per variant (``trainer.max_time_min``; the LR
    cosine follows time, so every run ends at its low learning rate), under
    ``<out>/runs/<variant>/`` (git-ignored); a finished run with the identical config is reused;
-2. generates each test set once from the evaluation seeds (``ddspfx.evaluate.make_examples``:
+2. generates each test set once from the evaluation seeds (``ddspfx.scoring.make_examples``:
    20,000,000 + ``--seed`` onwards, disjoint from training 0.. and validation 10,000,000..), so
-   every variant is scored on the same clips by the evaluator's own ``Scorer``;
+   every variant is scored on the same clips by the evaluator's own ``Scorer`` (``ddspfx.scoring``);
 3. writes ``<out>/table.md`` (one row per variant per test set, then the evaluator's untrained
    reference systems), ``<out>/results.json`` and ``<out>/bars.png``. Each table states the seeds,
    the data sizes and the compute (device, wall time and optimisation steps per variant).
 
 Budgets: on a GPU use ``--config gpu --scale 10`` (``--scale`` multiplies the training budget and
 the test-set size). ``--smoke`` runs the debug config for a few steps on 8 test clips (tests).
-The scripts ``experiments/ablate_*.py`` define the variants; this module is not run directly.
+The scripts ``experiments/ablate_*.py`` define the variants; this module is not run directly. The read-out
+scripts (one trained checkpoint, no training) share its command-line helpers and table writer at the end.
 """
 
 from __future__ import annotations
@@ -39,15 +40,15 @@ import torch
 import yaml
 
 from ddspfx.chain import Chain
-from ddspfx.config import Config, load_config, parse_overrides
+from ddspfx.config import TEST_SEED_BASE, Config, load_config, parse_overrides
 from ddspfx.errors import DdspfxError
-from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer, baseline_systems, make_examples
 from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.scoring import Example, Scorer, baseline_systems, make_examples
 
 if TYPE_CHECKING:
     from ddspfx.sampler import Order
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "experiments" / "results"
 
 Decoder = Callable[[Any, list[Example], "DecodeSettings"], list[Chain]]
@@ -362,7 +363,7 @@ def markdown(ab: Ablation, results: dict[str, Any]) -> str:
           f"{m['train_seeds'][0]}..{m['train_seeds'][1]:,} (validation seeds {m['val_seeds'][0]:,}+, {m['val_seeds'][1] - m['val_seeds'][0]} clips).  ",
         f"Compute: {m['device']}; evaluation on {m['eval_device']}; whole ablation {m['wall_seconds'] / 60:.1f} min wall"
         + (f" (load average {m['load_average_end']:.1f} at the end)" if m.get("load_average_end") is not None else "") + ".  ",
-        f"Scoring: `ddspfx.evaluate.Scorer` (τ = {b['tau']}), beam {b['beam']}.",
+        f"Scoring: `ddspfx.scoring.Scorer` (τ = {b['tau']}), beam {b['beam']}.",
         "",
     ]
     for ts, info in results["test_sets"].items():
