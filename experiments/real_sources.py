@@ -42,17 +42,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
+from ddspfx.catalog import EFFECT_NAMES
 from ddspfx.chain import Chain
-from ddspfx.data.dataset import example_seed, generate_example
-from ddspfx.data.recipe import Recipe
+from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.evaluate import TEST_SEED_BASE, Example, Scorer, baseline_systems
 from ddspfx.fileio import atomic_write_text
-from ddspfx.sampler import ChainSampler, SamplerConfig
-from experiments.ood_check import dry_false_alarms, recorded_guitar
+from ddspfx.sampler import SamplerConfig
+from ddspfx.scoring import Example, Scorer, baseline_systems
+from experiments.evaluation.renderers import RENDERED_BY, VARIANT, parse_plugins_from, plugins_heard
+from experiments.evaluation.sets import at_peak, chain_effects, heard, make_set, played_at, trained_on
+from experiments.ood_check import dry_false_alarms
 
 LEVELS_DBFS: tuple[float, ...] = (-30.0, -20.0, -10.0, 0.0)
 """Peak levels of the level-stability check (dBFS)."""
@@ -71,109 +71,6 @@ QUIET: dict[str, tuple[str, float, float]] = {
     "delay": ("mix", 0.2, 0.333), "reverb": ("wet_level", 0.2, 0.333),
 }
 """Quiet settings: what a recording's noise floor and tone would hide first (a low-mix reverb, a small eq)."""
-
-
-class RecordedSource:
-    """A tonejs recorded-note guitar as a ``Source``: sampler phrases, loudness-normalised like every source."""
-
-    def __init__(self, kind: str) -> None:
-        self.notes = recorded_guitar(kind)
-        self.name, self.sample_rate = f"tonejs:{kind}", SAMPLE_RATE
-
-    def sample(self, rng: np.random.Generator, duration_s: float) -> np.ndarray:
-        from ddspfx.audio import normalise_loudness
-        from ddspfx.sources import TARGET_DBFS
-
-        return normalise_loudness(self.notes.phrase(rng, duration_s), TARGET_DBFS)[0]
-
-
-def make_dry_source(spec: str) -> Any:
-    kind, _, body = spec.partition(":")
-    if kind == "tonejs":
-        return RecordedSource(body)
-    from ddspfx.sources import make_source
-
-    return make_source(spec)
-
-
-VARIANT = "variant/"
-"""Implementation name prefix of a pedal rendered by ddspfx's variant design of its type (``--renderer variants``)."""
-
-RENDERED_BY = {"pedalboard": "pedalboard", "plugins": "third-party LADSPA and LV2 plugins (ddspfx.plugins)",
-               "variants": "ddspfx's other designs of each type (ddspfx.variants, every pedal)"}
-
-
-def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "pedalboard",
-             plugins_from: Sequence[str] = (), effects: Sequence[str] = EFFECT_NAMES
-             ) -> tuple[list[Example], list[list[str]]]:
-    """``n`` clips of ``spec`` with random chains of 0-5 pedals, from test seeds ``TEST_SEED_BASE + seed``, and
-    per clip the implementation that rendered each pedal ("pedalboard", or a plugin's table name).
-    ``plugins_from`` (plugin renderer only) limits the draw to implementations whose name starts with one of its
-    entries, e.g. the held-out ones (``ddspfx.plugins.table.HELD_OUT``) or the judges' (``experiments.judges``)."""
-    source = make_dry_source(spec)
-    sampler = ChainSampler(SamplerConfig(max_effects=5, effects=tuple(effects)))
-    out, impls = [], []
-    for i in tqdm(range(n), desc=f"render {spec}", unit="clip", leave=False):
-        seed_i = example_seed(TEST_SEED_BASE + seed, i)
-        ex = generate_example(source, seed_i, seconds, SAMPLE_RATE, Recipe(sampler=sampler.config), sampler)
-        if renderer == "plugins":
-            from ddspfx.plugins.render import render_plugin_chain, sample_plugin_pedal
-
-            rng = np.random.default_rng([seed_i, 5])  # the same dry and chain as pedalboard's clip i
-            steps = [sample_plugin_pedal(rng, p.effect, plugin_pool(p.effect, plugins_from)) for p in ex.chain]
-            wet, _ = render_plugin_chain(ex.dry, steps, SAMPLE_RATE)
-            out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
-            impls.append([s.implementation for s in steps])
-        elif renderer == "variants":
-            from ddspfx.variants import render_randomised
-
-            rng = np.random.default_rng([seed_i, 6])  # the same dry and chain as pedalboard's clip i
-            wet, _ = render_randomised(ex.dry, ex.chain, SAMPLE_RATE, 1.0, rng)
-            out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
-            impls.append([f"{VARIANT}{p.effect}" for p in ex.chain])
-        else:
-            out.append(Example(dry=ex.dry, wet=ex.wet, chain=ex.chain))
-            impls.append(["pedalboard"] * len(ex.chain))
-    return out, impls
-
-
-def plugin_pool(effect: str, prefixes: Sequence[str] = ()) -> list[Any]:
-    """The installed training implementations of ``effect``, or when ``prefixes`` are given the installed training
-    and judges' implementations (``experiments.judges``) they name; none is an error."""
-    from ddspfx.plugins.render import installed_implementations
-    from ddspfx.plugins.table import named_by
-    from experiments.judges import installed_judges
-
-    candidates = (*installed_implementations(effect), *(installed_judges(effect) if prefixes else ()))
-    pool = [i for i in candidates if not prefixes or named_by(i.name, prefixes)]
-    if not pool:
-        raise DdspfxError(f"no installed plugin implementation of {effect} among --plugins-from "
-                          f"{','.join(prefixes)}; name one per effect type (see ddspfx.plugins.table and "
-                          "experiments/judges.py)")
-    return pool
-
-
-def peak_gain(x: np.ndarray, dbfs: float) -> np.float32:
-    """The gain that brings ``x``'s peak to ``dbfs`` (1 for a silent clip)."""
-    peak = float(np.max(np.abs(x)))
-    return np.float32(10.0 ** (dbfs / 20.0) / peak) if peak > 0 else np.float32(1.0)
-
-
-def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
-    return (x * peak_gain(x, dbfs)).astype(np.float32)
-
-
-def played_at(examples: Sequence[Example], dbfs: float) -> list[Example]:
-    """Each clip as a recording at ``dbfs`` peak: the wet scaled to that peak, its dry by the same gain."""
-    out = []
-    for ex in examples:
-        g = peak_gain(ex.wet, dbfs)
-        out.append(Example(dry=(ex.dry * g).astype(np.float32), wet=(ex.wet * g).astype(np.float32), chain=ex.chain))
-    return out
-
-
-def trained_on(model: Any) -> str:
-    return str(model.metadata.get("data", {}).get("source", "?"))
 
 
 def score_chains(examples: Sequence[Example], preds: Sequence[Chain], knobs: bool) -> dict[str, float]:
@@ -222,8 +119,8 @@ def score_model(estimator: Any, examples: Sequence[Example], level_n: int, knobs
 def results_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
     head = "| source | model | heard in training | " + " | ".join(c for _, c in COLUMNS) + " |"
     lines = [head, "|---" * (len(COLUMNS) + 3) + "|"]
-    for source, model, heard, r in rows:
-        lines.append(f"| {source} | {model} | {heard} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
+    for source, model, heard_in_training, r in rows:
+        lines.append(f"| {source} | {model} | {heard_in_training} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
     return "\n".join(lines)
 
 
@@ -234,25 +131,6 @@ def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
         lines.append(f"| {source} | {model} | " + " | ".join(f"{r[f'f1/{e}']:.2f} / {r[f'clean_{e}']:.2f}"
                                                            for e in EFFECT_NAMES) + " |")
     return "\n".join(lines)
-
-
-def plugins_heard(model: Any, name: str) -> bool:
-    """Whether ``model`` trained on chains rendered by implementation ``name``: a plugin (its card's plugin share
-    and exclusions; a judges' plugin, ``experiments.judges``, never) or ddspfx's variant of a type (its card's
-    ``render_variants``)."""
-    from experiments.judges import JUDGES
-
-    if name in JUDGES:
-        return False
-    data = model.metadata.get("data", {})
-    if name.startswith(VARIANT):
-        return float(data.get("render_variants", 0.0) or 0.0) > 0
-    if "plugin_implementations" in data:  # recorded at training time (the table grows after a model is trained)
-        return name in data["plugin_implementations"]
-    from ddspfx.plugins.table import name_list, named_by
-
-    exclude = name_list(str(data.get("plugin_exclude", "")))
-    return float(data.get("plugin_render", 0.0) or 0.0) > 0 and not named_by(name, exclude)
 
 
 def implementation_table(recalls: dict[tuple[str, str], dict[str, float]],
@@ -300,12 +178,6 @@ def quiet_table(clips: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def heard(spec: str, training_source: str) -> str:
-    """'yes' when the training spec names this source (a mix part or the whole spec)."""
-    parts = training_source.removeprefix("mix:").split(",")
-    return "yes" if any(p.split("=")[0].strip() == spec for p in parts) else "no"
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python -m experiments.real_sources", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=150, help="clips per source (default 150)")
@@ -316,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a model to score (repeatable); default: shipped=the shipped model")
     p.add_argument("--sources", default="synth,sf2:timgm6mb,sf2:gmbank,tonejs:electric,tonejs:acoustic",
                    help="comma-separated dry sources")
-    p.add_argument("--renderer", choices=["pedalboard", "plugins", "variants"], default="pedalboard",
+    p.add_argument("--renderer", choices=list(RENDERED_BY), default="pedalboard",
                    help="who renders the pedals: pedalboard (labels carry knobs), third-party LADSPA and LV2 plugins, "
                         "or ddspfx's own other designs of each type (ddspfx.variants)")
     p.add_argument("--effects", default="", metavar="NAMES",
@@ -331,27 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baselines", action="store_true", help="score only the models")
     p.add_argument("--out", default="experiments/results/real_sources/dev", help="output folder")
     return p
-
-
-def chain_effects(spec: str, models: Sequence[Any]) -> tuple[str, ...]:
-    """``--effects``: the pedal types the test chains draw; "" = those every evaluated model can name (a model
-    is not tested on pedals it was never taught; the classic seven for the shipped models)."""
-    from ddspfx.catalog import resolve_effects
-
-    if spec.strip():
-        return resolve_effects(spec)
-    known = [tuple(getattr(m, "effects", EFFECT_NAMES)) for m in models]
-    return tuple(e for e in EFFECT_NAMES if all(e in k for k in known))
-
-
-def parse_plugins_from(text: str) -> tuple[str, ...]:
-    """``--plugins-from``: comma-separated names; ``held-out`` stands for ``ddspfx.plugins.table.HELD_OUT`` and
-    ``judges`` for every entry of ``experiments.judges``."""
-    from ddspfx.plugins.table import HELD_OUT, name_list
-    from experiments.judges import JUDGES
-
-    groups = {"held-out": HELD_OUT, "judges": tuple(JUDGES)}
-    return tuple(dict.fromkeys(n for x in name_list(text) for n in groups.get(x, (x,))))
 
 
 @cli_entry

@@ -116,7 +116,7 @@ def refiners(systems: Sequence[str], before: str) -> dict[str, Callable[..., Any
 
 def development_set(spec: str, n: int, seed: int, seconds: float) -> list[Any]:
     """The first ``n`` clips of ``spec`` with at least one pedal, handed over as ``experiments.with_dry`` does."""
-    from experiments.real_sources import make_set
+    from experiments.evaluation.sets import make_set
     from experiments.with_dry import hand_over
 
     examples, _ = make_set(spec, 3 * n, seed, seconds, "pedalboard")

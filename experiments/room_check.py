@@ -91,8 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ddspfx.data.dataset import example_seed
     from ddspfx.estimator import Estimator
+    from experiments.evaluation.sets import make_dry_source
     from experiments.ood_check import dry_false_alarms
-    from experiments.real_sources import make_dry_source
 
     torch.set_num_threads(1)
     models = dict(m.split("=", 1) for m in args.model) if args.model else {"shipped": ""}

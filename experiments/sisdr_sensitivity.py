@@ -453,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(1)  # MR-STFT on one 3-s clip: one thread is fastest on a shared machine
     if args.source.startswith("tonejs:"):  # the recorded guitars of experiments.real_sources (slow import)
-        from experiments.real_sources import make_dry_source
+        from experiments.evaluation.sets import make_dry_source
 
         source = make_dry_source(args.source)
     else:

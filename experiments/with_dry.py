@@ -58,7 +58,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.refine import DEFAULT_BUDGET_S
 from ddspfx.scoring import Example, Scorer
-from experiments.real_sources import make_set
+from experiments.evaluation.sets import make_set
 
 LEVEL_DB: tuple[float, float] = (-24.0, 6.0)
 """Range of the level the dry is handed over at, relative to the level the pedals heard (dB, uniform)."""
@@ -401,7 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n < 1 or args.steps < 0 or args.toggles < 0 or not args.seconds > 0:
         raise DdspfxError("--n must be >= 1, --steps and --toggles >= 0, --seconds > 0")
     budgets = [] if args.no_refine else parse_budgets(args.budgets)
-    from experiments.real_sources import chain_effects, parse_plugins_from
+    from experiments.evaluation.renderers import parse_plugins_from
+    from experiments.evaluation.sets import chain_effects
 
     plugins_from = parse_plugins_from(args.plugins_from)
     if plugins_from and args.renderer != "plugins":

@@ -344,7 +344,8 @@ def test_gate_passes_above_and_closes_below_its_labelled_threshold(name: str, co
 def test_evaluation_draws_only_judges_and_marks_them_never_heard() -> None:
     from types import SimpleNamespace
 
-    from experiments.real_sources import make_set, parse_plugins_from, plugin_pool, plugins_heard
+    from experiments.evaluation.renderers import parse_plugins_from, plugin_pool, plugins_heard
+    from experiments.evaluation.sets import make_set
 
     assert parse_plugins_from("judges") == tuple(JUDGES)
     for effect in EFFECT_NAMES:  # without --plugins-from: the training table alone

@@ -185,7 +185,8 @@ def test_held_out_is_one_implementation_per_effect_and_the_recipe_never_draws_it
 
 def test_evaluation_can_draw_only_the_held_out_implementations():
     from ddspfx.plugins.table import HELD_OUT
-    from experiments.real_sources import make_set, parse_plugins_from
+    from experiments.evaluation.renderers import parse_plugins_from
+    from experiments.evaluation.sets import make_set
 
     assert parse_plugins_from("held-out, cmt/fbdelay") == (*HELD_OUT, "cmt/fbdelay")
     if any(not installed_implementations(e) or not {i.name for i in installed_implementations(e)} & set(HELD_OUT)

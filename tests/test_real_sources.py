@@ -6,7 +6,7 @@ import numpy as np
 
 from ddspfx.chain import Chain, Pedal
 from ddspfx.scoring import Example
-from experiments.real_sources import played_at
+from experiments.evaluation.sets import played_at
 
 
 def test_played_at_sets_the_wet_peak_and_scales_the_dry_by_the_same_gain():
@@ -54,7 +54,7 @@ def test_ship_check_applies_each_condition_of_the_written_rule():
 def test_a_plugin_counts_as_heard_only_if_the_run_could_draw_it():
     from types import SimpleNamespace
 
-    from experiments.real_sources import plugins_heard
+    from experiments.evaluation.renderers import plugins_heard
 
     recorded = SimpleNamespace(metadata={"data": {"plugin_render": 0.3, "plugin_exclude": "lsp/compressor",
                                                   "plugin_implementations": ["cmt/fbdelay"]}})
@@ -78,7 +78,9 @@ def test_a_run_records_the_plugins_it_could_draw():
 def test_the_variants_renderer_keeps_each_clip_its_dry_and_chain_and_changes_its_sound():
     from types import SimpleNamespace
 
-    from experiments.real_sources import VARIANT, implementation_table, make_set, plugins_heard
+    from experiments.evaluation.renderers import VARIANT, plugins_heard
+    from experiments.evaluation.sets import make_set
+    from experiments.real_sources import implementation_table
 
     plain, _ = make_set("synth", 4, 700000, 0.5)
     varied, impls = make_set("synth", 4, 700000, 0.5, "variants")

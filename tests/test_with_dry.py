@@ -10,7 +10,7 @@ import pytest
 from ddspfx.catalog import CLASSIC_EFFECTS, SAMPLE_RATE
 from ddspfx.fileio import file_sha256
 from experiments import with_dry
-from experiments.real_sources import make_set
+from experiments.evaluation.sets import make_set
 
 ARGS = ["--n", "3", "--sources", "synth", "--seconds", "0.5", "--seed", "700000", "--budgets", "0.01",
         "--steps", "2", "--toggles", "0", "--effects", ",".join(CLASSIC_EFFECTS)]
