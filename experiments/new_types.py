@@ -333,6 +333,20 @@ def type_table(study: Study, kind: str, systems: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def named_instead_table(study: Study, models: Sequence[str], top: int = 3) -> str:
+    """Single-pedal set: per type, what each model names most often on that type's clips (share of its clips)."""
+    cfg = study.config
+    cols = [(m, r) for m in models for r in cfg.renderers]
+    lines = ["| type | " + " | ".join(f"{m} · {r}" for m, r in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for effect in cfg.effects:
+        cells = []
+        for m, r in cols:
+            named = study.scores.get(("single", r, m), {}).get("named_on", {}).get(effect)
+            cells.append(", ".join(f"{k} {v:.2f}" for k, v in list(named.items())[:top]) if named else "–")
+        lines.append(f"| {effect} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def target_verdict(scores: dict[str, Any] | None, effect: str) -> tuple[bool | None, str]:
     """Issue 29's target for one type on the held-out single-pedal set: (met, words); None = not measurable."""
     if held_out_implementation(effect) is None:
@@ -385,10 +399,14 @@ def plot_recall(path: Path, study: Study, systems: Sequence[str]) -> None:
         for j, s in enumerate(systems):
             t = study.scores.get(("single", renderer, s), {}).get("types", {})
             ys = [t[e]["recall"] if e in t and t[e]["n"] else np.nan for e in cfg.effects]
-            ax.bar(x + (j - len(systems) / 2 + 0.5) * w, ys, w, label=s, color=colours.get(s, greys.get(s, "k")))
+            xs = x + (j - len(systems) / 2 + 0.5) * w
+            ax.bar(xs, ys, w, label=s, color=colours.get(s, greys.get(s, "k")))
+            for xi, y in zip(xs, ys):
+                if y == 0.0:  # a bar of height 0 is invisible: say it is 0 (never named), not missing
+                    ax.text(xi, 0.005, "0", ha="center", va="bottom", fontsize=6)
         for i, e in enumerate(cfg.effects):
             if renderer == "held-out" and held_out_implementation(e) is None:
-                ax.text(i, 0.5, NO_HELD_OUT.replace(" ", "\n", 1), ha="center", va="center", fontsize=7, rotation=90)
+                ax.text(i, 0.5, NO_HELD_OUT, ha="center", va="center", fontsize=7, rotation=90)
         ax.axhline(TARGET_RECALL, color="k", lw=0.7, ls=":")
         ax.set_xticks(x, list(cfg.effects), rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 1.05)
@@ -507,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"Models (git commit `{commit}`, tree {'clean' if not commit.endswith('-dirty') else 'with uncommitted changes'}):"
               f"\n{prov_lines}\n" + "".join(f"\nNote: {w}.\n" for w in warnings)
               + f"\n## Single pedal\n\n{type_table(study, 'single', systems)}\n"
+              + f"\n### What each model names on a type's single-pedal clips (top 3, share of the clips; 'nothing': no pedal named)\n\n"
+              f"{named_instead_table(study, models)}\n"
               + (f"\n## Chains of {chain_pedals[0]}-{chain_pedals[1]} pedals\n\n{type_table(study, 'chains', systems)}\n"
                  if chain_pedals else "")
               + "".join(f"\nSkipped {s}: {why}\n" for s, why in study.skipped.items()))

@@ -87,6 +87,7 @@ def test_a_system_deaf_to_one_type_loses_exactly_its_clips(study: Study) -> None
     assert all(s["types"][e]["recall"] == 1.0 and s["types"][e]["precision"] == 1.0 for e in ("flanger", "tremolo"))
     tp, fn = 2 * N, N  # flanger and tremolo found, the wah clips missed, nothing false
     assert s["micro_f1"] == pytest.approx(2 * tp / (2 * tp + fn))
+    assert s["named_on"]["wah"] == {"nothing": 1.0} and s["named_on"]["flanger"] == {"flanger": 1.0}
     held = study.scores[("single", "held-out", "deaf to wah")]
     assert held["micro_f1"] == pytest.approx(2 * N / (2 * N + N))  # no tremolo clips there
 
