@@ -4,6 +4,10 @@ Every system -- the model, the baselines, an experiment's variant -- is scored b
 :class:`Scorer` on the same :class:`Example` s (``make_examples``: the held-out seeds from
 ``ddspfx.config.TEST_SEED_BASE`` on, disjoint from training and validation). The command line
 that runs it on the shipped model is ``python -m ddspfx.evaluate``.
+
+This is library API, the one definition of each score: the CLI and the studies import it from here. The
+studies' other evaluation tooling (sets from other sources and renderers, the ablation harness) is
+``experiments.evaluation``, which the package never imports.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ values mean roughly the same, but are not reported either), the "your variants" 
 
 A few rows of baselines need no model: the most common chain, a random chain and the true set in a random order.
 
+The sets come from ``experiments.evaluation.sets.make_set`` and the renderer choice from
+``experiments.evaluation.renderers``; the scores from ``ddspfx.scoring``. This module is the study: its scores,
+tables and command line.
+
 Seeds: ``--seed`` offsets the test seeds (20_000_000+). Development runs use ``--seed 700000``; the final
 report uses ``--seed 0``. Each results.json records the checkpoints' SHA-256 and the git commit.
 """
