@@ -23,11 +23,15 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import scipy.fft
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, check_effect_names, denormalise, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
+from ddspfx.fileio import atomic_path
 from ddspfx.knobs import sample_params
+from ddspfx.render import run_pedalboard
+from ddspfx.sources import make_source
 
 THRESHOLDS_DB: dict[str, float] = {
     # about 1.5x the median score of a setting the design brief calls inaudible (in brackets, on
@@ -73,8 +77,6 @@ def _band_edges(n_fft: int, sample_rate: float) -> tuple[np.ndarray, np.ndarray]
 
 def band_energies_db(x: np.ndarray, sample_rate: float, n_fft: int) -> np.ndarray:
     """(frames, N_BANDS) log band energies (dB) of mono x (T,), Hann frames with 75 % overlap."""
-    import scipy.fft
-
     hop = n_fft // 4
     if x.size < n_fft:
         x = np.pad(x, (0, n_fft - x.size))
@@ -111,8 +113,6 @@ def change_score(dry: np.ndarray, wet: np.ndarray, sample_rate: float) -> float:
 
 def effect_score(effect: str, params: Mapping[str, float], dry: np.ndarray, sample_rate: float) -> float:
     """:func:`change_score` of ``effect`` alone (rendered with pedalboard, no output gain) on ``dry``."""
-    from ddspfx.render import run_pedalboard
-
     wet = run_pedalboard(dry, Chain([Pedal(effect, dict(params))]), sample_rate)
     return change_score(dry, wet, sample_rate)
 
@@ -143,8 +143,6 @@ def _draw(rng: np.random.Generator, effect: str, audible: bool) -> dict[str, flo
 
 def synth_dry(rng: np.random.Generator, duration_s: float, sample_rate: int) -> np.ndarray:
     """A dry synthetic guitar phrase from ``ddspfx.sources`` (the embedded default source)."""
-    from ddspfx.sources import make_source
-
     return make_source("synth", sample_rate=sample_rate).sample(rng, duration_s)
 
 
@@ -178,13 +176,9 @@ def format_table(table: ScoreTable) -> str:
 
 def plot_histograms(table: ScoreTable, path: Path) -> None:
     """One panel per effect: score histograms for the full range and the audible sub-range, threshold line."""
-    import matplotlib
+    from ddspfx.plots import _matplotlib  # matplotlib and scipy.signal: not at import, the sampler imports this module
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ddspfx.fileio import atomic_path
-
+    plt = _matplotlib()
     effects = list(table.full)
     cols = 4
     rows = math.ceil(len(effects) / cols)

@@ -12,12 +12,16 @@ appear in ``labels.jsonl``, in ``ddspfx.infer --json`` and in checkpoints.
 from __future__ import annotations
 
 import bisect
+import importlib
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, Mapping, Sequence, overload
 
 import numpy as np
+import pedalboard
+
+from ddspfx.errors import DdspfxError
 
 SAMPLE_RATE = 44_100
 """The rate at which ddspfx renders, analyses and ships its model (Hz)."""
@@ -417,8 +421,6 @@ def get_effect(name: str) -> Effect:
 
 def check_effect_names(names: Sequence[str]) -> list[str]:
     """Command-line effect lists: unknown names become one user-facing error line."""
-    from ddspfx.errors import DdspfxError
-
     unknown = [n for n in names if n not in EFFECTS]
     if unknown:
         raise DdspfxError(f"unknown effect(s) {', '.join(unknown)}; choose from {', '.join(EFFECT_NAMES)}")
@@ -432,8 +434,6 @@ def effect_index(name: str) -> int:
 def resolve_effects(spec: str | Sequence[str]) -> tuple[str, ...]:
     """A model's effect list: ``""`` = every catalog effect; else comma-separated (or a sequence of) canonical names,
     each known and none twice, in the order the model's heads use."""
-    from ddspfx.errors import DdspfxError
-
     names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
     if not names:
         return EFFECT_NAMES
@@ -476,8 +476,6 @@ def render_kwargs(effect: str | Effect, params: Mapping[str, float]) -> dict[str
 
 def pedalboard_plugin(effect: str | Effect, params: Mapping[str, float]):
     """A fresh pedalboard plugin for ``effect`` with ``params`` in real units (pedalboard's own pedals only)."""
-    import pedalboard
-
     eff = get_effect(effect) if isinstance(effect, str) else effect
     if not eff.in_pedalboard:
         raise ValueError(f"{eff.name} has no pedalboard plugin: ddspfx renders it ({eff.renderer})")
@@ -486,8 +484,6 @@ def pedalboard_plugin(effect: str | Effect, params: Mapping[str, float]):
 
 def dsp_function(effect: str | Effect):
     """ddspfx's own reference renderer of ``effect`` (a pedal pedalboard lacks): ``fx(x (C, T), sample_rate, **kw)``."""
-    import importlib
-
     eff = get_effect(effect) if isinstance(effect, str) else effect
     if eff.in_pedalboard:
         raise ValueError(f"{eff.name} is rendered by pedalboard.{eff.pedalboard_class}, not by ddspfx's own DSP")
@@ -496,12 +492,11 @@ def dsp_function(effect: str | Effect):
 
 
 def denormalise_tensor(u, param: Param):
-    """Torch version of :func:`denormalise`: differentiable [0, 1] -> real units (same formula)."""
-    import torch
-
-    u = torch.clamp(u, 0.0, 1.0)
+    """Torch version of :func:`denormalise`: differentiable [0, 1] -> real units (same formula). Tensor methods
+    only, so this module never imports torch."""
+    u = u.clamp(0.0, 1.0)
     if param.scale == "log":
         lo, hi = math.log(param.low), math.log(param.high)
-        return torch.exp(lo + u * (hi - lo))
+        return (lo + u * (hi - lo)).exp()
     return param.low + u * (param.high - param.low)
 

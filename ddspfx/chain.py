@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+import pedalboard
+
 from ddspfx.catalog import get_effect, pedalboard_plugin
 from ddspfx.errors import DdspfxError
 
@@ -103,8 +105,6 @@ class Chain:
         Raises :class:`~ddspfx.errors.DdspfxError` naming the pedals pedalboard lacks (tremolo, wah, ...):
         render such a chain with :func:`ddspfx.render.render_chain`.
         """
-        import pedalboard
-
         missing = self.needs_ddspfx()
         if missing:
             raise DdspfxError(f"pedalboard has no {', '.join(missing)}: render this chain with ddspfx.render.render_chain "

@@ -12,14 +12,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 from ddspfx.catalog import CLASSIC_EFFECTS
+from ddspfx.config import model_config_from_dict
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
+from ddspfx.model import DdspfxModel
 
 FORMAT = "ddspfx-model"
 FORMAT_VERSION = 1
@@ -39,9 +44,6 @@ def sidecar_path(path: str | Path) -> Path:
 
 def read_weights(path: Path, name: str, remedy: str) -> dict[str, torch.Tensor]:
     """A safetensors file's tensors on CPU; a one-line DdspfxError ("<name> is corrupt ...; <remedy>") if unreadable."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
@@ -63,8 +65,6 @@ def fill_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], name: s
 def save_model(model, path: str | Path, *, data: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
                notes: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically; returns both paths."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.suffix != ".safetensors":
         raise DdspfxError(f"model files end in .safetensors, got {path.name}")
@@ -165,9 +165,6 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
 
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu"):
     """Load an exported model (``None`` = the shipped default) in eval mode; one-line DdspfxError on problems."""
-    from ddspfx.config import model_config_from_dict
-    from ddspfx.model import DdspfxModel
-
     path = DEFAULT_CHECKPOINT if path is None else Path(path)
     if path.is_dir():
         path = path / "model.safetensors"
@@ -206,8 +203,6 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
 
 def git_commit(folder: str | Path | None = None) -> str:
     """The commit of the checkout ddspfx runs from (``-dirty`` with uncommitted changes); ``unknown`` outside git."""
-    import subprocess
-
     where = Path(folder) if folder is not None else Path(__file__).resolve().parent
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, check=True).stdout.strip()

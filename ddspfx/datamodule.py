@@ -10,27 +10,27 @@ permutation per epoch that a resumed run re-enters where the interrupted one sto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+import json
+from pathlib import Path
+from typing import Iterator
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.catalog import SAMPLE_RATE, resolve_effects
 from ddspfx.config import TEST_SEED_BASE, TRAIN_SEED, VAL_SEED, DataConfig
+from ddspfx.data import EffectsDataset, collate
+from ddspfx.data.layout import META
+from ddspfx.data.recipe import Recipe
 from ddspfx.errors import DdspfxError
+from ddspfx.plugins.table import name_list
+from ddspfx.sampler import SamplerConfig, check_order
+from ddspfx.sources import reserved_spec
 from ddspfx.sources.soundfont import check_training_source
-
-if TYPE_CHECKING:
-    from ddspfx.data import EffectsDataset
-    from ddspfx.data.recipe import Recipe
-    from ddspfx.sampler import SamplerConfig
 
 
 def sampler_config(cfg: DataConfig) -> SamplerConfig:
-    from ddspfx.catalog import resolve_effects
-    from ddspfx.sampler import SamplerConfig, check_order
-
     return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=check_order(cfg.order),
                          effects=resolve_effects(cfg.effects), whole_ranges=cfg.whole_ranges,
                          drop_inaudible=cfg.drop_inaudible)
@@ -38,9 +38,6 @@ def sampler_config(cfg: DataConfig) -> SamplerConfig:
 
 def recipe_from_config(cfg: DataConfig, split: str = "train") -> Recipe:
     """The data recipe of ``split``: augmentations apply to training only (validation is the plain chain)."""
-    from ddspfx.data.recipe import Recipe
-    from ddspfx.plugins.table import name_list
-
     if split != "train":
         return Recipe(sampler=sampler_config(cfg))
     return Recipe(sampler=sampler_config(cfg), render_variants=cfg.render_variants, dry_tone=cfg.dry_tone,
@@ -56,13 +53,6 @@ def check_folder(folder: str, cfg: DataConfig, split: str) -> None:
     train on something else than the model card says. Folders made before recipes were recorded hold the plain
     chain sampler's clips, so their recipe is that.
     """
-    import json
-    from pathlib import Path
-
-    from ddspfx.data.layout import META
-    from ddspfx.data.recipe import Recipe
-    from ddspfx.sources import reserved_spec
-
     meta_path = Path(folder) / META
     if not meta_path.is_file():
         raise DdspfxError(f"{folder} has no {META}: make it with python -m ddspfx.data make")
@@ -86,8 +76,6 @@ def make_dataset(cfg: DataConfig, split: str, sample_rate: int = SAMPLE_RATE,
     With a materialised folder and ``dac_weights_hash`` (a DAC front end), items carry the codes
     cached by ``python -m ddspfx.data encode``, so the codec does not run every epoch.
     """
-    from ddspfx.data import EffectsDataset
-
     folder = cfg.train_folder if split == "train" else cfg.val_folder
     if folder:
         check_folder(folder, cfg, split)
@@ -155,8 +143,6 @@ class EffectsDataModule(L.LightningDataModule):
         return self.train_set, self.val_set
 
     def _loader(self, dataset, sampler: Sampler[int] | None = None) -> DataLoader:
-        from ddspfx.data import collate
-
         w = self.cfg.num_workers
         return DataLoader(dataset, batch_size=self.cfg.batch_size, sampler=sampler, num_workers=w,
                           collate_fn=collate, persistent_workers=w > 0, drop_last=sampler is not None,

@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect, value_to_bin
 from ddspfx.chain import Chain
@@ -18,6 +19,7 @@ from ddspfx.invariance import invariance_loss, with_pairs
 from ddspfx.losses import DdspfxLoss, choice_weights, token_accuracy
 from ddspfx.metrics import param_error, precision_recall_f1
 from ddspfx.model import DdspfxModel
+from ddspfx.plots import _matplotlib
 
 
 def chain_scores(pred: Chain, true: Chain) -> dict[str, float]:
@@ -142,15 +144,9 @@ class DdspfxLightning(L.LightningModule):
     @torch.no_grad()
     def _log_media(self, batch: dict, n: int = 2) -> None:
         """Wet vs proxy reconstruction (predicted soft perm, gates, params) as audio and spectrograms."""
-        from lightning.pytorch.loggers import TensorBoardLogger
-
         if not isinstance(self.logger, TensorBoardLogger) or self.global_rank != 0:
             return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = _matplotlib()
         rows = slice(0, min(n, batch["wet"].shape[0]))
         out = self.model({k: v[rows] if torch.is_tensor(v) else v for k, v in batch.items()})
         try:

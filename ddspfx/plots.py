@@ -4,37 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import FancyBboxPatch
+from scipy.signal import stft
 
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
 from ddspfx.fileio import atomic_path
+from ddspfx.render import render_chain
 
 _FAMILY_COLOURS = {"dynamics": "#4C72B0", "drive": "#C44E52", "eq": "#8172B2", "modulation": "#55A868",
                    "delay": "#CCB974", "reverb": "#64B5CD", "pitch": "#DD8452", "filter": "#937860"}
 
 
 def _matplotlib():
-    import matplotlib
-
+    """pyplot on the file-only Agg backend (no window, no display needed), chosen when a picture is drawn."""
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     return plt
 
 
 def log_spectrogram(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
     """dB magnitude (F, frames) with a Hann window."""
-    from scipy.signal import stft
-
     _, _, z = stft(np.asarray(x, np.float64), nperseg=n_fft, noverlap=n_fft - hop, window="hann")
     return 20 * np.log10(np.abs(z) + 1e-6)
 
 
 def draw_chain(ax, chain: Chain) -> None:
     """The chain as pedals left to right (signal order), knob values written on each."""
-    from matplotlib.patches import FancyBboxPatch
-
     ax.set_axis_off()
     n = max(len(chain), 1)
     ax.set_xlim(0, n)
@@ -83,8 +81,6 @@ def plot_analysis(path: str, wet: np.ndarray, chain: Chain, sample_rate: int, dr
     """Input vs re-rendered (when the dry is known) spectrograms, and the estimated chain."""
     clips = [("input (wet)", wet)]
     if dry is not None:
-        from ddspfx.render import render_chain
-
         n = min(len(dry), len(wet))
         rendered, _ = render_chain(dry[:n], chain, sample_rate)
         clips.append(("re-rendered: dry through the estimated chain (pedalboard)", rendered))

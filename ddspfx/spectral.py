@@ -63,7 +63,7 @@ FIDELITY = Resolutions((1024, 2048, 512), (120, 240, 50), (600, 1200, 240))
 def mrstft(resolutions: Resolutions) -> nn.Module:
     """auraloss's ``MultiResolutionSTFTLoss`` at ``resolutions``: ``loss(x, y)`` on (B, C, T) pairs -> a scalar
     (its spectral convergence pools the norms over the batch: see :func:`per_item` for one value per item)."""
-    import auraloss
+    import auraloss  # loads torch: not at import, infer reaches this module before it checks its flags
 
     return auraloss.freq.MultiResolutionSTFTLoss(
         fft_sizes=list(resolutions.fft_sizes), hop_sizes=list(resolutions.hop_sizes),
@@ -73,7 +73,7 @@ def mrstft(resolutions: Resolutions) -> nn.Module:
 
 def per_item(loss: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """``loss`` of each batch item alone: x, y (B, C, T) -> (B,)."""
-    import torch
+    import torch  # not at import: infer reaches this module (via refine) before it checks its flags
 
     return torch.stack([loss(x[i:i + 1], y[i:i + 1]) for i in range(x.shape[0])])
 
@@ -87,7 +87,7 @@ class SpectralTarget:
     """
 
     def __init__(self, target: Tensor, resolutions: Resolutions = REFINE, eps: float = 1e-8) -> None:
-        import torch
+        import torch  # not at import: infer reaches this module (via refine) before it checks its flags
 
         self.resolutions = resolutions
         self.eps = eps
@@ -99,10 +99,8 @@ class SpectralTarget:
 
     def _magnitude(self, x: Tensor, k: int) -> Tensor:
         """(B, T) -> (B, n_fft // 2 + 1, frames), as auraloss: sqrt(clamp(|X|^2, eps))."""
-        import torch
-
         n_fft, hop, win = self.resolutions.fft_sizes[k], self.resolutions.hop_sizes[k], self.resolutions.win_lengths[k]
-        spec = torch.stft(x, n_fft, hop, win, self.windows[k], return_complex=True)
+        spec = x.stft(n_fft, hop, win, self.windows[k], return_complex=True)
         return (spec.real ** 2 + spec.imag ** 2).clamp_min(self.eps).sqrt()
 
     def __call__(self, x: Tensor) -> Tensor:

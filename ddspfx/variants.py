@@ -20,10 +20,13 @@ import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
+import pedalboard
 from numba import njit
+from scipy.signal import lfilter
 
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain, Pedal
+from ddspfx.dsp.octave import alternative_rubberband
 from ddspfx.render import limit_output, run_pedalboard
 
 Variant = Callable[[np.ndarray, float, dict[str, float], np.random.Generator], np.ndarray]
@@ -205,8 +208,6 @@ def reverb_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.r
 def tremolo_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """A triangle LFO (squared off by ``shape``) whose gain passes a one-pole lag of 2-15 ms, as an optical
     cell's slow response rounds a tremolo's edges; the LFO starts at a random phase."""
-    from scipy.signal import lfilter
-
     n = np.arange(x.shape[-1])
     phase = 2 * np.pi * params["rate_hz"] * n / sr + rng.uniform(0, 2 * np.pi)
     tri = (2 / np.pi) * np.arcsin(np.sin(phase))  # triangle in [-1, 1]
@@ -221,8 +222,6 @@ def tremolo_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.
 def fuzz_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """Another clipper (hard, cubic or biased tanh, random bias) at the knob's gain, then pedalboard's first-order
     high-pass at 20-60 Hz and low-pass at the tone knob."""
-    import pedalboard
-
     shape = str(rng.choice(["hard", "cubic", "asym"]))
     y = clipper(x, params["gain_db"], shape, bias=float(rng.uniform(0.2, 0.8)))
     board = pedalboard.Pedalboard([pedalboard.HighpassFilter(float(rng.uniform(20.0, 60.0))),
@@ -232,8 +231,6 @@ def fuzz_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.ran
 
 def octave_variant(x: np.ndarray, sr: float, params: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """Rubber Band's pitch shifter (pedalboard ``PitchShift``) for the octaves instead of the delay-line shifter."""
-    from ddspfx.dsp.octave import alternative_rubberband
-
     return alternative_rubberband(x[None], sr, params["dry_level"], params["down_level"], params["up_level"])[0]
 
 

@@ -6,10 +6,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Sequence
 
+# the package's __init__ (EffectsDataset, collate) has loaded torch before this module runs: nothing is gained
+# by importing the commands' modules late
+from ddspfx.data.materialise import write_dataset
+from ddspfx.data.preview import preview
+from ddspfx.data.recipe import Recipe
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
+from ddspfx.frontends.dac_cache import main_encode
 from ddspfx.sampler import SamplerConfig
 from ddspfx.sources import SPECS
 
@@ -51,24 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
-    import sys
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "encode":  # its own parser lives with the DAC cache
-        from ddspfx.frontends.dac_cache import main_encode
-
         return main_encode(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "make":
-        from ddspfx.data.materialise import write_dataset
-        from ddspfx.data.recipe import Recipe
-
         done = write_dataset(args.out, args.n, source=args.source, seed=args.seed, workers=args.workers,
                             seconds=args.seconds, recipe=Recipe(sampler=_sampler(args, 0)))
         print(f"{args.out}: rendered {done} new example(s); {args.n} in {args.out / 'labels.jsonl'}")
         return 0
-    from ddspfx.data.preview import preview
-
     if not 1 <= args.n <= 32:
         raise DdspfxError(f"--n for preview must be 1..32, got {args.n}")
     if args.seconds < 0.25:

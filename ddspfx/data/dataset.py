@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
@@ -21,10 +22,15 @@ from ddspfx.chain import Chain
 from ddspfx.data.layout import read_labels
 from ddspfx.data.recipe import Recipe, stream
 from ddspfx.errors import DdspfxError
+from ddspfx.frontends.dac_cache import load_codes
+from ddspfx.plugins.render import PluginFault, draw_plugin_pedals, plugin_labels, render_mixed_chain
+from ddspfx.recording import apply_recording, draw_recording
 from ddspfx.render import PEAK_CEILING, render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.sources import make_source
 from ddspfx.sources.tone import add_noise_floor, apply_room, apply_tone, random_room, random_tone
 from ddspfx.targets import chain_targets
+from ddspfx.variants import render_randomised
 from ddspfx.vocab import PedalVocab
 
 
@@ -70,8 +76,6 @@ def _render(dry: np.ndarray, chain: Chain, seed: int, sample_rate: int, recipe: 
     Pure in (dry, chain, seed): the second guitar of a pair gets the same implementations as the first.
     """
     if recipe.plugin_render > 0.0:
-        from ddspfx.plugins.render import PluginFault, draw_plugin_pedals, plugin_labels, render_mixed_chain
-
         steps = draw_plugin_pedals(stream(seed, "plugin_render"), chain, recipe.plugin_render, recipe.plugin_exclude)
         if any(s is not None for s in steps):
             try:
@@ -82,8 +86,6 @@ def _render(dry: np.ndarray, chain: Chain, seed: int, sample_rate: int, recipe: 
                 labels = plugin_labels(chain, steps)
                 return wet, gain, labels.chain, labels.unlabelled, False
     if recipe.render_variants > 0.0:
-        from ddspfx.variants import render_randomised
-
         wet, gain = render_randomised(dry, chain, sample_rate, recipe.render_variants, stream(seed, "render_variants"))
     else:
         wet, gain = render_chain(dry, chain, sample_rate)
@@ -94,8 +96,6 @@ def _recorded(wet: np.ndarray, seed: int, sample_rate: int, recipe: Recipe) -> n
     """The wet clip as a recording hears it: its own character after the pedals, with no label."""
     rng = stream(seed, "recording")
     if recipe.recording > 0.0 and rng.random() < recipe.recording:
-        from ddspfx.recording import apply_recording, draw_recording
-
         wet = np.asarray(apply_recording(wet, sample_rate, draw_recording(rng)), dtype=np.float32)
         peak = float(np.max(np.abs(wet))) if wet.size else 0.0
         if peak > PEAK_CEILING:  # the character may lift a peak: the clip stays under the render's ceiling
@@ -207,8 +207,6 @@ class EffectsDataset(Dataset):
     def source(self) -> Any:
         if self._source is None:
             if isinstance(self.source_spec, str):
-                from ddspfx.sources import make_source
-
                 self._source = make_source(self.source_spec, sample_rate=self.sample_rate)
             else:
                 self._source = self.source_spec
@@ -235,8 +233,6 @@ class EffectsDataset(Dataset):
         return item
 
     def _read(self, folder: _FolderIndex, index: int) -> dict[str, Any]:
-        import soundfile as sf
-
         rec = folder.records[index]
         dry, sr_d = sf.read(folder.root / rec["dry"], dtype="float32", always_2d=False)
         wet, sr_w = sf.read(folder.root / rec["wet"], dtype="float32", always_2d=False)
@@ -244,8 +240,6 @@ class EffectsDataset(Dataset):
             raise DdspfxError(f"example {rec['id']}: wav sample rate differs from labels.jsonl; regenerate the folder")
         item = make_item(dry, wet, Chain.from_list(rec["chain"]), float(rec["output_gain"]), self.vocab)
         if self._dac_hash:
-            from ddspfx.frontends.dac_cache import load_codes
-
             codes = load_codes(folder.root, rec["id"], self._dac_hash)
             if codes is not None:
                 item["dac_codes"] = torch.from_numpy(codes.astype(np.int64))

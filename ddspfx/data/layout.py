@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import soundfile as sf
 
 from ddspfx.fileio import atomic_path
 
@@ -25,8 +26,6 @@ def example_paths(index: int) -> tuple[str, str]:
 
 def write_wav(path: Path, x: np.ndarray, sample_rate: int) -> None:
     """Atomic float32 wav (exact samples, so labels reproduce the wet file to float precision)."""
-    import soundfile as sf
-
     with atomic_path(path, suffix=".wav") as tmp:
         sf.write(tmp, np.asarray(x, dtype=np.float32), int(sample_rate), subtype="FLOAT", format="WAV")
 

@@ -20,6 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.layout import FORMAT_VERSION, LABELS, META, example_paths, read_labels, write_wav
@@ -27,6 +29,7 @@ from ddspfx.data.recipe import Recipe
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import ChainSampler
+from ddspfx.sources import make_source
 
 
 def repair(root: Path) -> dict[int, dict[str, Any]]:
@@ -99,16 +102,12 @@ def write_dataset(out: str | Path, n: int, source: str = "synth", seed: int = 0,
     The recipe is written into ``meta.json``; training on the folder checks it (``ddspfx.datamodule.check_folder``).
     A recipe with ``pair`` is refused: a folder holds one wet clip per example.
     """
-    from tqdm import tqdm
-
     if n < 1:
         raise DdspfxError(f"--n must be at least 1, got {n}")
     if workers < 1:
         raise DdspfxError(f"--workers must be at least 1, got {workers}")
     if seconds < 0.25:
         raise DdspfxError(f"--seconds must be at least 0.25, got {seconds}")
-    from ddspfx.sources import make_source
-
     make_source(source, sample_rate=sample_rate)  # a bad spec fails here, in one line, before any work
     root = Path(out)
     if root.exists() and not root.is_dir():

@@ -12,6 +12,7 @@ from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.layout import write_wav
 from ddspfx.data.recipe import Recipe
 from ddspfx.fileio import atomic_path
+from ddspfx.plots import _matplotlib
 from ddspfx.sampler import SamplerConfig
 
 
@@ -27,11 +28,7 @@ def _log_spec(x: np.ndarray, n_fft: int = 1024) -> np.ndarray:
 def preview(out: str | Path = "preview", n: int = 4, source: str = "synth", seed: int = 0, seconds: float = 2.0,
             sample_rate: int = SAMPLE_RATE, sampler: SamplerConfig | None = None) -> Path:
     """Write ``n`` examples (dry_i.wav, wet_i.wav) and spectrograms.png into ``out``; returns the PNG path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _matplotlib()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ds = EffectsDataset(source, n=n, seed=seed, duration_s=seconds, sample_rate=sample_rate,

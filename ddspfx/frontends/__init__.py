@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ddspfx.errors import DdspfxError
+from ddspfx.frontends import dac
 from ddspfx.frontends.base import FrontEnd
+from ddspfx.frontends.mel import MelFrontEnd
 
 FRONTEND_NAMES: tuple[str, ...] = ("mel", "dac")
 
@@ -26,13 +28,9 @@ def build_frontend(name: str | None = None, /, **cfg: Any) -> FrontEnd:
     if not name:
         raise DdspfxError(f"no front end named; choose one of: {', '.join(FRONTEND_NAMES)}")
     if name == "mel":
-        from ddspfx.frontends.mel import MelFrontEnd
-
         return MelFrontEnd(**{k: v for k, v in cfg.items() if not k.startswith("dac_")})
     if name == "dac":
-        from ddspfx.frontends.dac import build  # imports the optional ``dac`` package only when it runs
-
-        return build(**cfg)
+        return dac.build(**cfg)  # imports the optional ``dac`` package only when it runs
     raise DdspfxError(f"unknown front end {name!r}; choose one of: {', '.join(FRONTEND_NAMES)}")
 
 

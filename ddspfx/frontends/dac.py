@@ -30,6 +30,7 @@ from einops import rearrange
 from torch import nn
 
 from ddspfx import fileio
+from ddspfx.audio import resample
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
 from ddspfx.frontends.base import FrontEnd
@@ -46,8 +47,7 @@ PROBE_TIMEOUT_S = 5.0  # how long the offline check may take before we call the 
 def import_dac() -> ModuleType:
     """``import dac``, or a one-line DdspfxError saying how to install it."""
     try:
-        import dac  # noqa: PLC0415 (optional dependency)
-        import dac.utils  # noqa: F401
+        import dac.utils  # optional extra [dac]; binds ``dac`` too
     except ImportError as exc:
         raise DdspfxError(
             f"the dac front end needs descript-audio-codec ({exc}); install it with: pip install 'ddspfx[dac]'"
@@ -179,8 +179,6 @@ def to_codec_rate(audio: torch.Tensor, sample_rate: int, codec_sample_rate: int)
     """
     if int(sample_rate) == int(codec_sample_rate):
         return audio
-    from ddspfx.audio import resample
-
     y = resample(audio.detach().float().cpu().numpy(), int(sample_rate), int(codec_sample_rate))  # (B, T')
     return torch.from_numpy(np.ascontiguousarray(y)).to(audio.device)
 

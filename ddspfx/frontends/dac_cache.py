@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ddspfx.audio import load_audio
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
@@ -124,8 +125,6 @@ def encode_folder(
     Audio is read at ``sample_rate`` (the model's rate) and resampled to the codec's rate exactly as
     :meth:`DACFrontEnd.forward` does, so cached codes equal on-the-fly codes.
     """
-    from ddspfx.audio import load_audio
-
     folder = Path(folder)
     if batch_size < 1:
         raise DdspfxError(f"batch size must be at least 1, got {batch_size}")

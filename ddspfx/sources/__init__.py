@@ -23,6 +23,8 @@ from __future__ import annotations
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
 from ddspfx.sources.base import TARGET_DBFS, MixSource, Source, shifted_phrase
+from ddspfx.sources.datasets import EGFxSetSource, IdmtSource
+from ddspfx.sources.folder import FolderSource
 
 SPECS: tuple[str, ...] = ("synth", "modal", "procedural", "procedural:N", "procedural:heldout", "mix:synth=0.7,modal=0.3",
                           "folder:PATH", "egfxset:PATH", "idmt:PATH", "sf2:timgm6mb", "sf2:PATH#PROGRAM")
@@ -49,34 +51,25 @@ def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
     """Build the source a spec string names (see the module docstring); DdspfxError for a bad spec."""
     kind, sep, path = spec.partition(":")
     kind = kind.strip().lower()
-    if kind == "synth" and not sep:
-        from ddspfx.sources.synth import SynthSource
-
-        return SynthSource(sample_rate)
-    if kind == "modal" and not sep:
-        from ddspfx.sources.modal import ModalSource
-
-        return ModalSource(sample_rate)
-    if kind == "procedural":
-        from ddspfx.sources.procedural import make_procedural_source
-
-        return make_procedural_source(path, sample_rate)
     if kind == "mix":
         return _mix(path, spec, sample_rate)
-    if kind == "sf2" and sep:
-        from ddspfx.sources.soundfont import make_soundfont_source
-
-        return make_soundfont_source(path, sample_rate)
     if kind in ("folder", "egfxset", "idmt"):
         if not path:
             raise DdspfxError(f"source {spec!r} needs a path, e.g. {kind}:/data/{kind}")
         if kind == "folder":
-            from ddspfx.sources.folder import FolderSource
-
             return FolderSource(path, sample_rate)
-        from ddspfx.sources.datasets import EGFxSetSource, IdmtSource
-
         return (EGFxSetSource if kind == "egfxset" else IdmtSource)(path, sample_rate)
+    # the synthesised guitars load numba and scipy.signal (~1.3 s): not at import, where commands read SPECS
+    from ddspfx.sources import modal, procedural, soundfont, synth
+
+    if kind == "synth" and not sep:
+        return synth.SynthSource(sample_rate)
+    if kind == "modal" and not sep:
+        return modal.ModalSource(sample_rate)
+    if kind == "procedural":
+        return procedural.make_procedural_source(path, sample_rate)
+    if kind == "sf2" and sep:
+        return soundfont.make_soundfont_source(path, sample_rate)
     raise DdspfxError(f"unknown source {spec!r}; use one of {', '.join(SPECS)}")
 
 
@@ -90,7 +83,7 @@ def reserved_spec(spec: str) -> str:
     checked on a machine that lacks the bank; :func:`ddspfx.sources.soundfont.check_training_source` checks a
     built source, symlinks included.
     """
-    from ddspfx.sources.soundfont import RESERVED
+    from ddspfx.sources.soundfont import RESERVED  # soundfont loads numba and scipy.signal (~1.3 s): see make_source
 
     text = spec.lower()
     hit = next((frag for frag in RESERVED if frag in text), None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import sosfilt
+from scipy.signal import fftconvolve, sosfilt
 
 from ddspfx.audio import normalise_loudness
 from ddspfx.sources.base import TARGET_DBFS
@@ -148,7 +148,5 @@ def room_ir(room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndar
 def apply_room(x: np.ndarray, room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """``x`` (T,) heard in ``room`` (same length: the tail past the clip's end is cut, as a recording's would be),
     re-normalised to the sources' loudness like :func:`apply_tone`."""
-    from scipy.signal import fftconvolve
-
     y = fftconvolve(np.asarray(x, dtype=np.float64), room_ir(room, sample_rate, rng))[: len(x)]
     return normalise_loudness(y.astype(np.float32), TARGET_DBFS)[0]
