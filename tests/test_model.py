@@ -220,20 +220,15 @@ def test_pedal_segments_split_a_hypothesis_per_pedal(model):
     assert [model.vocab.bos_id] + [t for _, seg in segs for t in seg] + [model.vocab.eos_id] == ids
 
 
-def test_order_search_scores_every_order_like_plain_teacher_forcing(model):
+def _order_scores_by_plain_teacher_forcing(model, chain, memory, mask) -> dict[tuple[int, ...], float]:
     """Reference: each order encoded by the vocabulary and run through the decoder's plain forward; at each
-    pedal, log-softmax over the not-yet-placed effects' opening tags; then normalised over the 3! orders."""
+    pedal, log-softmax over the not-yet-placed effects' opening tags; then normalised over the n! orders."""
     import itertools
 
-    from ddspfx.catalog import effect_index
     from ddspfx.chain import Chain
-    from ddspfx.model.search import order_search
 
-    chain = _chain("distortion", "reverb", "chorus")
-    memory, mask = model.encode(audio(1, 0.5, seed=3))
+    ref = {}
     with torch.no_grad():
-        seqs, logp = order_search(model.decoder, memory, mask, model.vocab, model.vocab.encode(chain))
-        ref = {}
         for perm in itertools.permutations(chain.pedals):
             ids = model.vocab.encode(Chain(list(perm)))
             logits = model.decoder(torch.tensor([ids[:-1]]), memory, mask)[0]
@@ -244,8 +239,35 @@ def test_order_search_scores_every_order_like_plain_teacher_forcing(model):
                 left.remove(pedal.effect)
                 pos += 2 + len(pedal.params)
             ref[tuple(ids)] = score
-    ref_logp = torch.log_softmax(torch.tensor(list(ref.values())), 0)
-    want = dict(zip(ref, ref_logp.tolist()))
+    return dict(zip(ref, torch.log_softmax(torch.tensor(list(ref.values())), 0).tolist()))
+
+
+@pytest.mark.parametrize("effects", [("delay", "eq"), ("eq", "compressor", "reverb", "phaser"),
+                                     ("reverb", "distortion", "delay", "chorus", "compressor")])
+def test_order_search_scores_orders_of_two_to_five_pedals_like_plain_teacher_forcing(model, effects):
+    """The search feeds only the orders' first n - 2 pedals; the scores are those of every order fed in full."""
+    from ddspfx.model.search import order_search
+
+    chain = _chain(*effects)
+    memory, mask = model.encode(audio(1, 0.5, seed=len(effects)))
+    with torch.no_grad():
+        seqs, logp = order_search(model.decoder, memory, mask, model.vocab, model.vocab.encode(chain))
+    want = _order_scores_by_plain_teacher_forcing(model, chain, memory, mask)
+    assert len(seqs) == math.factorial(len(effects)) and {tuple(q) for q in seqs} == set(want)
+    for q, lp in zip(seqs, logp.tolist()):
+        assert lp == pytest.approx(want[tuple(q)], abs=1e-4)
+    assert logp.tolist() == sorted(logp.tolist(), reverse=True)
+
+
+def test_order_search_scores_every_order_like_plain_teacher_forcing(model):
+    from ddspfx.catalog import effect_index
+    from ddspfx.model.search import order_search
+
+    chain = _chain("distortion", "reverb", "chorus")
+    memory, mask = model.encode(audio(1, 0.5, seed=3))
+    with torch.no_grad():
+        seqs, logp = order_search(model.decoder, memory, mask, model.vocab, model.vocab.encode(chain))
+    want = _order_scores_by_plain_teacher_forcing(model, chain, memory, mask)
     assert len(seqs) == 6 and {tuple(q) for q in seqs} == set(want)
     for q, lp in zip(seqs, logp.tolist()):
         assert lp == pytest.approx(want[tuple(q)], abs=1e-4)

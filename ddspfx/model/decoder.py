@@ -29,15 +29,25 @@ class TokenDecoder(nn.Module):
     def memory_attn_mask(memory_mask: torch.Tensor) -> torch.Tensor:
         return memory_mask[:, None, None, :]  # (B, 1, 1, F)
 
-    def _run(self, ids: torch.Tensor, offset: int, memory_kv: list[tuple[torch.Tensor, torch.Tensor]],
-             mask: torch.Tensor, caches: list[LayerCache] | None) -> torch.Tensor:
+    def _hidden(self, ids: torch.Tensor, offset: int, memory_kv: list[tuple[torch.Tensor, torch.Tensor]],
+                mask: torch.Tensor, caches: list[LayerCache] | None) -> torch.Tensor:
+        """ids (B, T) -> the last block's output (B, T, D), before the final norm and the head."""
         t = ids.shape[1]
         if offset + t > self.max_tokens:
             raise ValueError(f"token sequence of {offset + t} exceeds max_tokens {self.max_tokens}")
         x = self.drop(self.embed(ids) + self.pos(torch.arange(offset, offset + t, device=ids.device)))
         for i, block in enumerate(self.blocks):
             x = block(x, memory_kv[i], mask, None if caches is None else caches[i])
-        return self.head(self.norm(x))  # (B, T, V)
+        return x
+
+    def output(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Hidden states (..., D) -> logits (..., V): the final norm and the head, row by row (so a search can
+        run them on the few positions it reads)."""
+        return self.head(self.norm(hidden))
+
+    def _run(self, ids: torch.Tensor, offset: int, memory_kv: list[tuple[torch.Tensor, torch.Tensor]],
+             mask: torch.Tensor, caches: list[LayerCache] | None) -> torch.Tensor:
+        return self.output(self._hidden(ids, offset, memory_kv, mask, caches))  # (B, T, V)
 
     def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [block.cross_attn.project_kv(memory) for block in cast(Iterable[CrossBlock], self.blocks)]
@@ -50,6 +60,10 @@ class TokenDecoder(nn.Module):
         """Teacher forcing against ``init_cache``'s precomputed memory (no self-attention cache):
         ids (B, L) -> logits (B, L, V). Lets many sequences share one clip's projected memory."""
         return self._run(ids, 0, cache["memory_kv"], cache["mask"], None)
+
+    def hidden_cached(self, ids: torch.Tensor, cache: dict) -> torch.Tensor:
+        """As :meth:`forward_cached`, but the hidden states (B, L, D) before :meth:`output`."""
+        return self._hidden(ids, 0, cache["memory_kv"], cache["mask"], None)
 
     def init_cache(self, memory: torch.Tensor, memory_mask: torch.Tensor) -> dict:
         """Precompute cross-attention keys/values; self-attention caches start empty."""
@@ -65,6 +79,22 @@ class TokenDecoder(nn.Module):
         logits = self._run(ids, cache["length"], cache["memory_kv"], cache["mask"], cache["layers"])
         cache["length"] += ids.shape[1]
         return logits[:, -1]
+
+    @staticmethod
+    def rows_cache(cache: dict, rows: slice | torch.Tensor | None = None, copies: int = 1) -> dict:
+        """A fresh cache (empty self-attention) over an :meth:`init_cache` cache's memory: its ``rows`` (a slice is a
+        view; a tensor of row indices (B',) copies them; None: all rows, shared), each row repeated ``copies`` times
+        when ``rows`` is one row (a view: many sequences read one clip's projected memory, not copied)."""
+        kv, mask = cache["memory_kv"], cache["mask"]
+        if isinstance(rows, torch.Tensor):
+            kv = [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in kv]
+            mask = mask.index_select(0, rows)
+        elif rows is not None:
+            kv, mask = [(k[rows], v[rows]) for k, v in kv], mask[rows]
+        if copies > 1:
+            kv = [(k.expand(copies, *k.shape[1:]), v.expand(copies, *v.shape[1:])) for k, v in kv]
+            mask = mask.expand(copies, *mask.shape[1:])
+        return {"memory_kv": kv, "mask": mask, "layers": [{} for _ in kv], "length": 0}
 
     @staticmethod
     def reorder_cache(cache: dict, index: torch.Tensor) -> None:

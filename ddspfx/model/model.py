@@ -174,9 +174,10 @@ class DdspfxModel(nn.Module):
         heads = self.heads(memory, mask)
         heads["memory"], heads["memory_mask"] = memory, mask  # for a knob readout from the decoder (predict)
         sets = self.presence_sets(heads["presence_logits"]) if mode == "presence" else None
-        hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam, effect_sets=sets)
+        cache = self.decoder.init_cache(memory, mask)  # the memory projected once for every decoder pass below
+        hyps = beam_search(self.decoder, memory, mask, self.vocab, beam=beam, effect_sets=sets, memory_cache=cache)
         if beam > 1:
-            greedy = beam_search(self.decoder, memory, mask, self.vocab, beam=1, effect_sets=sets)
+            greedy = beam_search(self.decoder, memory, mask, self.vocab, beam=1, effect_sets=sets, memory_cache=cache)
             for hs, g in zip(hyps, greedy):
                 if g and all(h.ids != g[0].ids for h in hs):
                     hs.append(g[0])
@@ -187,7 +188,8 @@ class DdspfxModel(nn.Module):
             for i, hs in enumerate(hyps):
                 if hs:
                     seqs, logp = order_search(self.decoder, memory[i:i + 1], mask[i:i + 1], self.vocab, hs[0].ids,
-                                              slots[i], self.config.order_slot_weight)
+                                              slots[i], self.config.order_slot_weight,
+                                              memory_cache=self.decoder.rows_cache(cache, slice(i, i + 1)))
                     # every order is kept: their probabilities sum to 1, so audibly equivalent orders can be
                     # pooled exactly downstream (ddspfx.analysis.aggregate)
                     hyps[i] = [Hypothesis(q, float(lp)) for q, lp in zip(seqs, logp.tolist())]

@@ -33,16 +33,19 @@ def beam_search(
     beam: int = 4,
     max_len: int | None = None,
     effect_sets: Sequence[AbstractSet[str] | None] | None = None,
+    memory_cache: dict | None = None,
 ) -> list[list[Hypothesis]]:
     """memory (B, F, D), memory_mask (B, F) -> per item up to ``beam`` finished hypotheses, best first.
 
     ``effect_sets[b]``: item b's chain must hold exactly these effects (the search picks order and bins).
+    ``memory_cache``: ``decoder.init_cache(memory, memory_mask)`` when the caller has it (not projected again).
     """
     b, k = memory.shape[0], max(1, int(beam))
     max_len = min(max_len or decoder.max_tokens, decoder.max_tokens)
     device = memory.device
-    rows = torch.arange(b, device=device).repeat_interleave(k)  # (B*K,)
-    cache = decoder.init_cache(memory.index_select(0, rows), memory_mask.index_select(0, rows))
+    shared = memory_cache if memory_cache is not None else decoder.init_cache(memory, memory_mask)
+    # width 1 reads the clips' memory as it is; wider beams copy each clip's memory per beam row
+    cache = decoder.rows_cache(shared, None if k == 1 else torch.arange(b, device=device).repeat_interleave(k))
     seqs: list[list[int]] = [[vocab.bos_id] for _ in range(b * k)]
     scores = torch.full((b, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # the other K-1 copies of <chain> start dead so the beam holds distinct prefixes
@@ -64,7 +67,8 @@ def beam_search(
         top, pos = cand.topk(k, dim=1)  # (B, K)
         src = (torch.arange(b, device=device)[:, None] * k + torch.div(pos, v, rounding_mode="floor")).view(-1)
         tok = (pos % v).view(-1)
-        decoder.reorder_cache(cache, src)
+        if k > 1:  # at width 1 every row keeps its own place (src is arange(B)): nothing to reorder
+            decoder.reorder_cache(cache, src)
         src_l, tok_l = src.tolist(), tok.tolist()
         seqs = [seqs[s] + ([t] if t != vocab.pad_id else []) for s, t in zip(src_l, tok_l)]
         done = done.index_select(0, src) | (tok == vocab.eos_id)
@@ -121,17 +125,18 @@ def pedal_segments(ids: Sequence[int], vocab) -> list[tuple[str, list[int]]]:
 
 
 def order_search(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch.Tensor, vocab, ids: Sequence[int],
-                 slot_log_probs: torch.Tensor | None = None, slot_weight: float = 1.0
+                 slot_log_probs: torch.Tensor | None = None, slot_weight: float = 1.0, memory_cache: dict | None = None
                  ) -> tuple[list[list[int]], torch.Tensor]:
     """Score every order of one hypothesis' pedals; returns (id sequences, log P(order | effect set)), best first.
 
-    memory (1, F, D), memory_mask (1, F) for one clip; ``ids`` a finished hypothesis (its bins travel
-    with their pedal). An order's score is the decoder's log-probability of its *choice* tokens, each
-    renormalised over the effects of the set not yet placed (the decoder's own answer to "which of
-    these comes next?"), plus ``slot_weight`` x sum_k log S[k, effect_k] with S the switching-matrix
-    head's soft permutation (``slot_log_probs`` (N slots, N effects), effects in the vocabulary's order).
-    The scores are log-softmaxed over the orders. Why exhaustive: at most 5! = 120 orders, one batched
-    teacher-forced pass, while a beam of 4 sees a handful of orders and commits to the first pedal early.
+    memory (1, F, D), memory_mask (1, F) for one clip (``memory_cache``: its ``decoder.init_cache``, if the caller
+    has it); ``ids`` a finished hypothesis (its bins travel with their pedal). An order's score is the decoder's
+    log-probability of its *choice* tokens, each renormalised over the effects of the set not yet placed (the
+    decoder's own answer to "which of these comes next?"), plus ``slot_weight`` x sum_k log S[k, effect_k] with S
+    the switching-matrix head's soft permutation (``slot_log_probs`` (N slots, N effects), effects in the
+    vocabulary's order). The scores are log-softmaxed over the orders. Why exhaustive: at most 5! = 120 orders in
+    one batched teacher-forced pass (:func:`_choice_logits`), while a beam of 4 sees a handful of orders and
+    commits to the first pedal early.
     Measured (experiments/results/order_search/, 1000 development clips): nonlinear pair order 0.777
     (beam 4) -> 0.783 (decoder alone) -> 0.799 (with the switching head, weight 1) for the 128-minute model,
     0.791 -> 0.806 -> 0.815 for the 248-minute one; on the 28-minute default model's test clips 0.626 ->
@@ -142,29 +147,49 @@ def order_search(decoder: TokenDecoder, memory: torch.Tensor, memory_mask: torch
         return [list(ids)], torch.zeros(1)
     perms = list(itertools.permutations(range(len(segs))))
     seqs = [[vocab.bos_id] + [t for k in p for t in segs[k][1]] + [vocab.eos_id] for p in perms]
-    batch = torch.tensor(seqs, device=memory.device)  # every order has the same length
-    p = batch.shape[0]
-    cache = decoder.init_cache(memory, memory_mask)
-    # one clip's projected memory shared by all its orders (expand: no copy). Measured: batching the orders of
-    # several clips into one pass, which has to copy each clip's memory per sequence and pad, was 1.7x slower.
-    cache["memory_kv"] = [(k.expand(p, *k.shape[1:]), v.expand(p, *v.shape[1:])) for k, v in cache["memory_kv"]]
-    cache["mask"] = cache["mask"].expand(p, *cache["mask"].shape[1:])
-    logits = decoder.forward_cached(batch[:, :-1], cache).float()  # (P, L-1, V)
-    logp = _order_log_probs(logits, segs, perms, slot_log_probs, slot_weight, vocab.effects)
+    cache = memory_cache if memory_cache is not None else decoder.init_cache(memory, memory_mask)
+    choice = _choice_logits(decoder, cache, vocab, segs)  # (P, slot, segment)
+    logp = _order_log_probs(choice, segs, perms, slot_log_probs, slot_weight, vocab.effects)
     best = logp.argsort(descending=True).tolist()
     return [seqs[r] for r in best], logp[best]
 
 
-def _order_log_probs(logits: torch.Tensor, segs: list, perms: list[tuple[int, ...]], slot_log_probs: torch.Tensor | None,
-                     slot_weight: float, effects: Sequence[str]) -> torch.Tensor:
-    """log P(order | set) over ``perms`` from their teacher-forced ``logits`` (P, L-1, V); see order_search."""
-    device = logits.device
-    p, n = len(perms), len(segs)
-    order = torch.tensor(perms, device=device)  # (P, n): segment index per slot
-    seg_len = torch.tensor([len(t) for _, t in segs], device=device)
-    pos = torch.cumsum(seg_len[order], dim=1) - seg_len[order]  # logits[pos] predicts the slot's opening tag
+def _choice_logits(decoder: TokenDecoder, cache: dict, vocab, segs: list[tuple[str, list[int]]]) -> torch.Tensor:
+    """The decoder's logits of the pedals' opening tags at each slot of every order (itertools.permutations order):
+    (P, n slots, n segments), from one teacher-forced pass over what the scores need.
+
+    Why not every order in full: slot s's choice is read after the first s pedals, so only the orders' first
+    n - 2 pedals are fed (n!/2 distinct prefixes, the two orders that differ in their last two pedals share one),
+    and the last slot's choice is certain (one pedal left: its log-softmax is 0 whatever the logits, so they are
+    left 0). For five pedals that is 60 sequences of three pedals instead of 120 of five; the final norm and
+    the head run on the n - 1 positions read. The memory is one clip's, shared by every sequence (a view: batching
+    the orders of several clips had to copy each clip's memory per sequence, and was 1.7x slower).
+    """
+    n = len(segs)
+    heads = list(itertools.permutations(range(n), n - 2))  # lexicographic: order p starts with heads[p // 2]
+    prefixes = [[vocab.bos_id] + [t for k in h for t in segs[k][1]] for h in heads]
+    width = max(len(q) for q in prefixes)
+    device = cache["mask"].device
+    # right-padded with <chain> to one length: the decoder is causal, so no position reads the padding after it
+    batch = torch.tensor([q + [vocab.bos_id] * (width - len(q)) for q in prefixes], device=device)  # (U, W)
+    u = len(heads)
+    hidden = decoder.hidden_cached(batch, decoder.rows_cache(cache, copies=u))  # (U, W, D)
+    seg_len = [len(t) for _, t in segs]
+    # slot s's opening tag is predicted at the last token of slot s - 1 (position 0, <chain>, for slot 0)
+    pos = torch.tensor([[sum(seg_len[k] for k in h[:s]) for s in range(n - 1)] for h in heads], device=device)
+    at = hidden[torch.arange(u, device=device)[:, None], pos]  # (U, n - 1, D)
     open_ids = torch.tensor([t[0] for _, t in segs], device=device)
-    choice = logits[torch.arange(p, device=device)[:, None], pos][..., open_ids]  # (P, slot, segment)
+    choice = decoder.output(at).float()[..., open_ids]  # (U, n - 1 slots, n segments)
+    choice = torch.cat([choice, choice.new_zeros(u, 1, n)], dim=1)  # the last slot: certain
+    return choice.repeat_interleave(2, dim=0)  # (P, n, n): orders 2i and 2i + 1 share heads[i]
+
+
+def _order_log_probs(choice: torch.Tensor, segs: list, perms: list[tuple[int, ...]],
+                     slot_log_probs: torch.Tensor | None, slot_weight: float, effects: Sequence[str]) -> torch.Tensor:
+    """log P(order | set) over ``perms`` from the opening tags' logits ``choice`` (P, slot, segment); see
+    order_search."""
+    device, n = choice.device, len(segs)
+    order = torch.tensor(perms, device=device)  # (P, n): segment index per slot
     rank = order.argsort(dim=1)  # (P, segment): its slot
     placed = rank[:, None, :] < torch.arange(n, device=device)[None, :, None]  # already in an earlier slot
     lp = torch.log_softmax(choice.masked_fill(placed, float("-inf")), dim=-1)
