@@ -303,9 +303,9 @@ def _num(x: float, digits: int = 2) -> str:
 
 
 def cell(scores: dict[str, Any] | None, effect: str) -> str:
-    """"recall / precision" of one type ("–" precision: never named)."""
+    """"recall / precision" of one type ("–": no clip holds it / never named)."""
     t = (scores or {}).get("types", {}).get(effect)
-    if t is None or not t["n"]:
+    if t is None:
         return "–"
     return f"{_num(t['recall'])} / {_num(t['precision'])}"
 
@@ -513,7 +513,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"each; sources {', '.join(cfg.sources)}; types {', '.join(cfg.effects)}; test seeds "
               f"{TEST_SEED_BASE + cfg.seed}+ ({'final report' if cfg.seed == 0 else 'development'}); knobs drawn by "
               "the project's sampler over their audible ranges. Cells: recall / precision of the type over the whole "
-              "set ('–' precision: never named; 'n/a': the renderer has no implementation of the type). The held-out "
+              "set ('–' recall: no clip of the type; '–' precision: never named; 'n/a': the renderer has no implementation "
+              "of the type). The held-out "
               f"sets have no {', '.join(e for e in cfg.effects if not held_out_implementation(e)) or '–'} clips "
               "(no held-out implementation): their precisions are over the other types' clips.")
     prov_lines = "\n".join(f"- {name}: `{p['checkpoint']}`, SHA-256 `{p['sha256']}`, trained on `{p['trained_on']}`, "
