@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ddspfx.app.workspace import Workspace
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 
 DEFAULT_HOST = "127.0.0.1"
@@ -101,15 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _check_args(args)
     if args.listening_report:
-        from ddspfx.app.report import write_report
+        from ddspfx.app.report import write_report  # matplotlib, for this command only: not before the flags
 
         out = Path(args.out) if args.out else Path(args.listening_report).resolve().parent / "report"
         summary = write_report(args.listening_report, out)
         print(summary.markdown())
         print(f"wrote {', '.join(str(p) for p in summary.files)}")
         return 0
-    from ddspfx.app.workspace import Workspace
-
     # Ctrl-C and a plain `kill` both stop the server through the `finally` below, which removes the
     # temporary folder (a background job starts with SIGINT ignored; SIGTERM would skip cleanup)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -117,29 +116,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local app: no calls home
     workspace = Workspace.create()  # before gradio builds anything: its uploads go here
     try:
-        from ddspfx.app.analysis import MAX_UPLOAD_MB
-        from ddspfx.app.page import launch
-        from ddspfx.estimator import Estimator, dry_estimator
-
-        max_mb = args.max_mb or MAX_UPLOAD_MB
-        estimator = Estimator(args.checkpoint)
         if args.listening_test:
-            from ddspfx.app.listening import ListeningTest
-            from ddspfx.app.listening_page import build_listening_app
+            # optional extra [app]: gradio (and torch, with the model) load after the flags are checked
+            from ddspfx.app.listening_page import serve_listening_test
 
             db = Path(args.db) if args.db else Path(args.listening_test) / "listening" / "ratings.sqlite"
-            test = ListeningTest.open(args.listening_test, db, max_trials=args.trials, anchor=args.anchor,
-                                      include_dry=args.include_dry)
-            print(f"preparing {len(test.trials)} trial(s) in {test.stimuli_dir} (cached for restarts)",
-                  file=sys.stderr, flush=True)
-            test.prepare(estimator, refine_steps=args.refine_steps, model=args.checkpoint or "shipped", log=sys.stderr)
-            demo = build_listening_app(test, workspace)
+            serve_listening_test(workspace, args.host, args.port, args.listening_test, db, checkpoint=args.checkpoint,
+                                 max_mb=args.max_mb, max_trials=args.trials, anchor=args.anchor,
+                                 include_dry=args.include_dry, refine_steps=args.refine_steps, log=sys.stderr)
         else:
-            from ddspfx.app.page import build_app
+            from ddspfx.app.page import serve  # optional extra [app]: gradio (and torch) after the flags are checked
 
-            demo = build_app(estimator, workspace, max_mb=max_mb,
-                             dry_estimator=dry_estimator(args.dry_checkpoint, remedy="pass it as --checkpoint"))
-        launch(demo, workspace, args.host, args.port, max_mb=max_mb)
+            serve(workspace, args.host, args.port, checkpoint=args.checkpoint, dry_checkpoint=args.dry_checkpoint,
+                  max_mb=args.max_mb)
     except OSError as exc:
         raise DdspfxError(f"cannot start the server on {args.host}:{args.port} ({exc}); try another --port") from None
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,10 @@ from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
 from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.estimator import Estimator, answer_with_dry
-from ddspfx.refine import DEFAULT_BUDGET_S
+from ddspfx.plots import plot_analysis
+from ddspfx.refine import DEFAULT_BUDGET_S, refine
+from ddspfx.render import render_chain
+from ddspfx.sources import make_source
 
 MAX_UPLOAD_MB = 50.0
 """Largest upload the page analyses (MB, 10^6 bytes): 50 MB holds about 5 minutes of 44.1 kHz 24-bit stereo wav."""
@@ -208,16 +212,12 @@ def chain_html(analysis: Analysis) -> str:
 
 def builtin_dry(seconds: float, sample_rate: int) -> np.ndarray:
     """The built-in dry guitar phrase (``ddspfx.sources.synth``, fixed seed), ``seconds`` long (capped)."""
-    from ddspfx.sources import make_source
-
     seconds = float(min(max(seconds, 1.0), BUILTIN_DRY_MAX_SECONDS))
     return make_source("synth", sample_rate=sample_rate).sample(np.random.default_rng(BUILTIN_DRY_SEED), seconds)
 
 
 def render_onto(dry: np.ndarray, chain: Chain, sample_rate: int) -> np.ndarray:
     """The chain put on ``dry`` with pedalboard (``ddspfx.render.render_chain``: peak <= 0.99, same length)."""
-    from ddspfx.render import render_chain
-
     wet, _gain = render_chain(dry, chain, sample_rate)
     return wet
 
@@ -226,8 +226,6 @@ def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rat
                   dry: np.ndarray | None = None, your_dry: np.ndarray | None = None,
                   extra: dict[str, Any] | None = None, progress: Progress = _no_progress) -> PageResult:
     """Plot, re-render and write the downloads of an analysed clip into ``workdir`` (a temporary folder)."""
-    from ddspfx.plots import plot_analysis
-
     workdir.mkdir(parents=True, exist_ok=True)
     chain = analysis.chain
     stem = Path(name).stem or "clip"
@@ -271,8 +269,6 @@ def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str
     (:func:`ddspfx.app.jobs.refine_in_process`), the default runs ``ddspfx.refine.refine`` here. Raises
     ``DdspfxError`` with the CLI's one-line messages.
     """
-    import time
-
     start = time.perf_counter()
     sr = estimator.sample_rate
     name = name or Path(wet_path).name
@@ -311,8 +307,6 @@ def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str
 
 def _refine_here(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, seconds: float,
                  progress: Progress) -> Any:
-    from ddspfx.refine import refine
-
     if seconds <= 0:
         progress(0.3, "measuring the estimate on the dry")
         return refine(wet, dry, analysis, sample_rate, steps=0)

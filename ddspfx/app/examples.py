@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ddspfx.audio import save_audio
 from ddspfx.chain import Chain
+from ddspfx.render import render_chain
+from ddspfx.sources import make_source
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,6 @@ EXAMPLES: tuple[Example, ...] = (
 
 def write_examples(folder: Path, sample_rate: int, examples: tuple[Example, ...] = EXAMPLES) -> list[Path]:
     """Render each example into ``folder/<stem>.wav`` (float32) unless it is there already; returns the paths."""
-    import numpy as np
-
-    from ddspfx.audio import save_audio
-    from ddspfx.render import render_chain
-    from ddspfx.sources import make_source
-
     folder.mkdir(parents=True, exist_ok=True)
     source = make_source("synth", sample_rate=sample_rate)
     paths = []

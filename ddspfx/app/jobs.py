@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from ddspfx.errors import DdspfxError
+from ddspfx.refine import DEFAULT_BUDGET_S, refine
 
 
 class Cancelled(DdspfxError):
@@ -45,10 +47,6 @@ class CancelFlags:
 def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int,
             budget_s: float | None = None) -> None:
     """Child process: refine, reporting each fitted candidate chain through ``conn``."""
-    import torch
-
-    from ddspfx.refine import refine
-
     torch.set_num_threads(1)  # the server's process keeps the other core for the page
 
     def report(done: int, total: int) -> None:  # refine's on_progress: the candidate fits done so far
@@ -74,11 +72,7 @@ def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_ra
     ``cancel`` is set, ``DdspfxError`` when the child fails.
     """
     if steps <= 0:  # measuring the estimate only: fast, not worth a process
-        from ddspfx.refine import refine
-
         return refine(wet, dry, analysis, sample_rate, steps=0)
-    from ddspfx.refine import DEFAULT_BUDGET_S
-
     limit = DEFAULT_BUDGET_S if budget_s is None else float(budget_s)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)

@@ -42,9 +42,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import soundfile as sf
+from scipy.signal import butter, sosfiltfilt
 
+from ddspfx.analysis import Analysis
+from ddspfx.app.analysis import read_clip, render_onto
+from ddspfx.audio import find_audio_files, normalise_loudness, rms_dbfs, save_audio
 from ddspfx.errors import DdspfxError
-from ddspfx.fileio import atomic_path
+from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.refine import DEFAULT_BUDGET_S, refine
+from ddspfx.sampler import ChainSampler, SamplerConfig
 
 CONDITIONS: tuple[str, ...] = ("reference", "estimate", "refined", "anchor")
 """What each trial compares (the hidden reference first; the page shuffles them)."""
@@ -72,8 +79,6 @@ SAME_SOUND_TOLERANCE = 1e-3
 
 def sounds_dry(wet: Path, dry: Path) -> bool:
     """True when ``wet`` is ``dry`` up to a gain (a clip with no pedal), read sample for sample."""
-    import soundfile as sf
-
     x, _ = sf.read(str(wet), dtype="float64", always_2d=True)
     y, _ = sf.read(str(dry), dtype="float64", always_2d=True)
     x, y = x.mean(axis=1), y.mean(axis=1)
@@ -89,8 +94,7 @@ def load_trials(folder: str | Path, max_trials: int | None = None, include_dry: 
     Clips with no pedal (labelled with an empty chain, or, unlabelled, a wet that :func:`sounds_dry`) are left out
     unless ``include_dry``: their reference, estimate and refined stimuli would be the same sound.
     """
-    from ddspfx.audio import find_audio_files
-    from ddspfx.data.materialise import read_labels
+    from ddspfx.data.layout import read_labels  # the ddspfx.data package loads torch: not for a report's import
 
     root = Path(folder)
     trials: list[Trial] = []
@@ -138,16 +142,12 @@ def unplayed(served: Sequence[tuple[str, str]], played: Sequence[str]) -> list[s
 
 def lowpass_anchor(x: np.ndarray, sample_rate: int, cutoff_hz: float = ANCHOR_CUTOFF_HZ) -> np.ndarray:
     """BS.1534's anchor: ``x`` low-passed at ``cutoff_hz`` (zero-phase 8th-order Butterworth, 48 dB/octave)."""
-    from scipy.signal import butter, sosfiltfilt
-
     sos = butter(4, cutoff_hz, btype="low", fs=sample_rate, output="sos")
     return sosfiltfilt(sos, np.asarray(x, np.float64)).astype(np.float32)
 
 
 def match_loudness(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``x`` at the reference's RMS level (peak limited to 0.99)."""
-    from ddspfx.audio import normalise_loudness, rms_dbfs
-
     return normalise_loudness(x, target_dbfs=rms_dbfs(reference))[0]
 
 
@@ -174,13 +174,6 @@ class ListeningTest:
     def prepare(self, estimator: Any, refine_steps: int = 150, model: str = "shipped",
                 log: IO[str] | None = None) -> None:
         """Render every trial's conditions once (skipping trials already rendered with these settings)."""
-        from ddspfx.analysis import Analysis
-        from ddspfx.app.analysis import read_clip, render_onto
-        from ddspfx.audio import save_audio
-        from ddspfx.fileio import atomic_write_text
-        from ddspfx.refine import DEFAULT_BUDGET_S, refine
-        from ddspfx.sampler import ChainSampler, SamplerConfig
-
         sr = estimator.sample_rate
         settings = {"refine_steps": int(refine_steps), "refine_budget_s": DEFAULT_BUDGET_S, "anchor": self.anchor,
                     "sample_rate": sr, "model": model}  # stimuli made under other settings are made again

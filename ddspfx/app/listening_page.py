@@ -16,14 +16,16 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import gradio as gr
 
+from ddspfx.app.analysis import MAX_UPLOAD_MB
 from ddspfx.app.listening import ListeningTest, blind_copy, unplayed
-from ddspfx.app.page import PLAIN_PLAYER
+from ddspfx.app.page import PLAIN_PLAYER, launch
 from ddspfx.app.workspace import Workspace
 from ddspfx.errors import DdspfxError
+from ddspfx.estimator import Estimator
 
 LETTERS = "ABCD"
 
@@ -123,3 +125,17 @@ def build_listening_app(test: ListeningTest, workspace: Workspace) -> gr.Blocks:
         listener.submit(start, inputs=[listener, state], outputs=outputs)
         save.click(save_next, inputs=[state, played, *sliders], outputs=outputs, api_name="save", js=SAVE_JS)
     return demo
+
+
+def serve_listening_test(workspace: Workspace, host: str, port: int, folder: str, db: Path,
+                         checkpoint: str | None = None, max_mb: float | None = None, max_trials: int = 12,
+                         anchor: str = "lowpass", include_dry: bool = False, refine_steps: int = 150,
+                         log: IO[str] | None = None) -> None:
+    """``python -m ddspfx.app --listening-test DIR``: load the model, render the trials' stimuli (cached), serve
+    the test until stopped."""
+    max_mb = max_mb or MAX_UPLOAD_MB
+    estimator = Estimator(checkpoint)
+    test = ListeningTest.open(folder, db, max_trials=max_trials, anchor=anchor, include_dry=include_dry)
+    print(f"preparing {len(test.trials)} trial(s) in {test.stimuli_dir} (cached for restarts)", file=log, flush=True)
+    test.prepare(estimator, refine_steps=refine_steps, model=checkpoint or "shipped", log=log)
+    launch(build_listening_app(test, workspace), workspace, host, port, max_mb=max_mb)

@@ -25,10 +25,11 @@ from ddspfx.app.analysis import (
     error_line,
     status_line,
 )
+from ddspfx.app.examples import EXAMPLES, write_examples
 from ddspfx.app.jobs import CancelFlags, Cancelled, refine_in_process
 from ddspfx.app.workspace import Workspace
 from ddspfx.errors import DdspfxError
-from ddspfx.estimator import Estimator
+from ddspfx.estimator import Estimator, dry_estimator
 from ddspfx.refine import DEFAULT_BUDGET_S
 
 TITLE = "ddspfx: which pedals, in which order, with which settings"
@@ -90,8 +91,6 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
     """The analysis page as ``gradio.Blocks`` (launch it with :func:`launch`); ``dry_estimator`` answers clips
     uploaded with their own dry (``ddspfx.estimator.dry_estimator``), ``estimator`` the others. The example clips
     are rendered into ``workspace`` here (:mod:`ddspfx.app.examples`)."""
-    from ddspfx.app.examples import EXAMPLES, write_examples
-
     flags = CancelFlags()
     example_paths = write_examples(workspace.root / "examples", estimator.sample_rate)
 
@@ -220,3 +219,13 @@ def launch(demo: gr.Blocks, workspace: Workspace, host: str, port: int, max_mb: 
             demo.close()
             workspace.close()
     return app, local
+
+
+def serve(workspace: Workspace, host: str, port: int, checkpoint: str | None = None,
+          dry_checkpoint: str | None = None, max_mb: float | None = None) -> None:
+    """``python -m ddspfx.app``: load the models, build the analysis page and serve it until stopped."""
+    max_mb = max_mb or MAX_UPLOAD_MB
+    estimator = Estimator(checkpoint)
+    demo = build_app(estimator, workspace, max_mb=max_mb,
+                     dry_estimator=dry_estimator(dry_checkpoint, remedy="pass it as --checkpoint"))
+    launch(demo, workspace, host, port, max_mb=max_mb)

@@ -24,6 +24,7 @@ import numpy as np
 from ddspfx.app.listening import CONDITIONS, read_ratings, write_ratings_csv
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.plots import _matplotlib
 
 REFERENCE_FLOOR = 90
 """BS.1534 post-screening: a hidden-reference score below this counts against the listener..."""
@@ -155,11 +156,7 @@ def analyse_ratings(rows: Sequence[dict[str, Any]]) -> ListeningReport:
 
 
 def plot_report(path: Path, report: ListeningReport) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _matplotlib()
     kept = sum(not s.excluded for s in report.listeners)
     stats = report.stats or report.unscreened
     fig, ax = plt.subplots(figsize=(6.4, 3.8))

@@ -14,7 +14,7 @@ __all__ = ["CNNBaseline", "CNNConfig", "TrainConfig", "assign_slots", "slot_targ
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from ddspfx.baselines import cnn
+        from ddspfx.baselines import cnn  # lazily: python -m ddspfx.baselines.cnn would run a second copy
 
         return getattr(cnn, name)
     raise AttributeError(f"module 'ddspfx.baselines' has no attribute {name!r}")

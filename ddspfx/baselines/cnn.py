@@ -31,14 +31,24 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
+from scipy.optimize import linear_sum_assignment
 from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, denormalise_params, get_effect
 from ddspfx.chain import Chain, Pedal
+from ddspfx.checkpoint import fill_weights, read_weights
+from ddspfx.config import load_config
+from ddspfx.data import collate
+from ddspfx.datamodule import make_dataset
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 from ddspfx.frontends.conv import conv_blocks, pooled_length
 from ddspfx.frontends.mel import log_mel, mel_filterbank
+from ddspfx.metrics import PresenceCounts
+from ddspfx.train import data_description
 
 FORMAT = "ddspfx-cnn-baseline"
 FORMAT_VERSION = 1
@@ -87,8 +97,6 @@ def assign_slots(log_p: np.ndarray) -> list[int]:
 
     ``log_p`` is (k, S) with S >= k; returns row indices sorted by assigned slot.
     """
-    from scipy.optimize import linear_sum_assignment
-
     k = log_p.shape[0]
     if k == 0:
         return []
@@ -212,8 +220,6 @@ class CNNBaseline(nn.Module):
 
     def save(self, folder: str | Path, notes: dict[str, Any] | None = None) -> tuple[Path, Path]:
         """Write ``folder/cnn.safetensors`` and ``folder/cnn.json`` atomically (no pickles)."""
-        from safetensors.torch import save_file
-
         folder = Path(folder)
         weights = folder / WEIGHTS_NAME
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
@@ -232,8 +238,6 @@ class CNNBaseline(nn.Module):
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> "CNNBaseline":
         """Load a baseline saved by :meth:`save` (a folder, or its ``cnn.safetensors``), in eval mode."""
-        from ddspfx.checkpoint import fill_weights, read_weights
-
         folder = Path(folder)
         if folder.suffix in (".safetensors", ".json"):
             folder = folder.parent
@@ -291,8 +295,6 @@ def _lr_factor(step: int, elapsed_fraction: float, tc: TrainConfig) -> float:
 @torch.no_grad()
 def validate(model: CNNBaseline, batches: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Mean loss terms and presence micro-F1 / exact-chain accuracy on pre-rendered batches."""
-    from ddspfx.metrics import PresenceCounts
-
     was_training = model.training
     model.eval()
     totals: dict[str, float] = {}
@@ -317,14 +319,6 @@ def validate(model: CNNBaseline, batches: Sequence[dict[str, Any]]) -> dict[str,
 
 def train(out: str | Path, tc: TrainConfig, model_config: CNNConfig | None = None, progress: bool = True) -> dict[str, Any]:
     """Train on the main model's data (same source, sampler, seeds) for ``tc.max_time_min``; save to ``out``."""
-    from torch.utils.data import DataLoader
-    from tqdm import tqdm
-
-    from ddspfx.config import load_config
-    from ddspfx.data import collate
-    from ddspfx.datamodule import make_dataset
-    from ddspfx.train import data_description
-
     start = time.time()  # the budget counts everything the main model's run counts: data, validation, saving
     out = Path(out)
     cfg = load_config(tc.config)
