@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-import scipy.fft
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, check_effect_names, denormalise, get_effect
 from ddspfx.chain import Chain, Pedal
@@ -77,6 +76,8 @@ def _band_edges(n_fft: int, sample_rate: float) -> tuple[np.ndarray, np.ndarray]
 
 def band_energies_db(x: np.ndarray, sample_rate: float, n_fft: int) -> np.ndarray:
     """(frames, N_BANDS) log band energies (dB) of mono x (T,), Hann frames with 75 % overlap."""
+    import scipy.fft  # ~0.4 s: not at import, the sampler (so every command line) imports this module
+
     hop = n_fft // 4
     if x.size < n_fft:
         x = np.pad(x, (0, n_fft - x.size))

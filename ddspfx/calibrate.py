@@ -22,9 +22,13 @@ from typing import Any
 import numpy as np
 
 from ddspfx.catalog import EFFECT_NAMES
+from ddspfx.config import DataConfig
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.metrics import precision_recall_f1
 from ddspfx.sources import SPECS
+
+# torch is imported inside the functions that use it ("# flags first"): ``python -m ddspfx.calibrate`` reports a bad
+# flag before seconds of imports
 
 GRID: np.ndarray = np.round(np.arange(0.05, 0.951, 0.05), 2)
 """Candidate thresholds (coarse on purpose: a few hundred clips cannot resolve finer steps)."""
@@ -64,9 +68,9 @@ def best_thresholds(probs: np.ndarray, labels: np.ndarray, objective: str = "acc
 
 def presence_probabilities(model: Any, dataset: Any, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(presence probabilities (M, N), true presence (M, N)) of the model on every item of ``dataset``."""
-    import torch
+    import torch  # flags first: this module is also the command line
 
-    from ddspfx.data import collate
+    from ddspfx.data import collate  # flags first
 
     probs, labels = [], []
     columns = [EFFECT_NAMES.index(e) for e in model.effects]  # the data's presence targets hold every catalog effect
@@ -91,7 +95,7 @@ def f1_per_pedal(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray |
 
 def calibrate(model: Any, dataset: Any, objective: str = "accuracy", batch_size: int = 32) -> dict[str, Any]:
     """Set ``model.presence_thresholds`` from ``dataset``; returns the thresholds and F1 before/after."""
-    import torch
+    import torch  # flags first: this module is also the command line
 
     probs, labels = presence_probabilities(model, dataset, batch_size)
     th = best_thresholds(probs, labels, objective)
@@ -121,11 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.n < 50:
         raise DdspfxError("--n must be at least 50: fewer clips cannot choose a threshold per pedal")
-    import torch
+    import torch  # flags first
 
-    from ddspfx.checkpoint import load_model, update_sidecar
-    from ddspfx.config import DataConfig
-    from ddspfx.datamodule import make_dataset
+    from ddspfx.checkpoint import load_model, update_sidecar  # flags first
+    from ddspfx.datamodule import make_dataset  # flags first
 
     torch.set_num_threads(max(1, args.threads))
     model = load_model(None if args.checkpoint == SHIPPED else args.checkpoint)

@@ -14,20 +14,25 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+from tqdm import tqdm
+
+import ddspfx.refine
+from ddspfx.analysis import Analysis
+from ddspfx.audio import audio_info, check_audio, load_audio, open_audio, save_audio
 from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES
 from ddspfx.errors import AudioError, CliParser, DdspfxError, cli_entry
-from ddspfx.refine import DEFAULT_BUDGET_S
+from ddspfx.refine import DEFAULT_BUDGET_S, RefineResult
+from ddspfx.render import render_chain
+from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.sources import make_source
 
-if TYPE_CHECKING:  # the analysis API imports torch when a model loads: a bad flag or file is reported first
-    import numpy as np
-
-    from ddspfx.analysis import Analysis
+if TYPE_CHECKING:  # the model (torch) loads after the flags and files are checked: see _main
     from ddspfx.estimator import Estimator
-    from ddspfx.refine import RefineResult
 
 STREAM_SECONDS = 60.0
 """Files longer than this are analysed window by window from disk (bounded memory, a progress bar)."""
@@ -124,23 +129,17 @@ def _check_args(args: argparse.Namespace) -> None:
 def _probe(path: str) -> None:
     """Refuse a missing, unreadable or empty audio file from its header alone (AudioError, one line): before the
     model loads, so a typo is reported at once."""
-    from ddspfx.audio import open_audio
-
     open_audio(path).close()
 
 
 def _long_file(path: str) -> bool:
     """True for a readable file longer than ``STREAM_SECONDS`` (read from its header only)."""
-    from ddspfx.audio import audio_info
-
     info = audio_info(path)
     return info is not None and info.frames / info.samplerate > STREAM_SECONDS
 
 
 def _load(path: str, sample_rate: int) -> np.ndarray:
     """Read, resample and downmix a clip, and refuse one ddspfx cannot analyse (one-line error)."""
-    from ddspfx.audio import check_audio, load_audio
-
     x = load_audio(path, sample_rate=sample_rate, mono=True)
     check_audio(x, sample_rate, name=path)
     return x
@@ -155,8 +154,6 @@ class _RefineBar:
     the candidate fits, without a limit), with the fits done."""
 
     def __init__(self, budget_s: float | None) -> None:
-        from tqdm import tqdm
-
         self.began, self.budget_s = time.perf_counter(), budget_s
         self.bar = tqdm(total=budget_s, desc="refine", leave=False, unit="s" if budget_s is not None else "chain",
                         bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}" if budget_s is not None else None)
@@ -205,7 +202,8 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
     except AudioError as exc:  # the same fault as an unreadable clip, the same exit status
         _error(exc)
         return 1
-    from ddspfx.estimator import Estimator
+    # the analysis API loads torch with the model: only now, after the flags and the files' headers are checked
+    from ddspfx.estimator import Estimator, answer_with_dry, dry_estimator
 
     estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
     if args.demo:
@@ -240,8 +238,6 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
     analyses = [streamed[n] if c is None else next(analysed) for n, c in zip(names, clips)]
     dry_model = None
     if dry is not None:
-        from ddspfx.estimator import dry_estimator
-
         dry_model = dry_estimator(args.dry_checkpoint, beam=args.beam, effect_set=args.effect_set,
                                   order_search=args.order_search)
     for name, clip, analysis in zip(names, clips, analyses):
@@ -250,19 +246,22 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
         if dry is not None:
             assert clip is not None  # --dry reads whole clips
             heard = analysis.guitar_check
-            analysis, dry_aligned, found = _with_dry(args, clip, dry, analysis, sr, dry_model)
+            bar = _RefineBar(_budget(args)) if args.refine else None
+            try:
+                analysis, dry_aligned, found = answer_with_dry(clip, dry, analysis, sr, dry_model,
+                                                               _refiner(args, sr, bar))
+            finally:
+                if bar is not None:
+                    bar.close()
             analysis.guitar_check = analysis.guitar_check or heard  # the clip's check, whichever model answered
             extra.update(found)
         if dry_user is not None:
-            from ddspfx.audio import save_audio
-            from ddspfx.render import render_chain
-
             wet, _gain = render_chain(dry_user, analysis.chain, sr)
             target = args.out or str(Path(args.render_onto).with_name(Path(args.render_onto).stem + "_ddspfx.wav"))
             save_audio(target, wet, sr)
             extra["rendered"] = target
         if args.plot:
-            from ddspfx.plots import plot_analysis
+            from ddspfx.plots import plot_analysis  # matplotlib and scipy.signal (~1 s): only for --plot
 
             assert clip is not None  # --plot reads whole clips
             plot_analysis(args.plot, clip, analysis.chain, sr, dry=dry_aligned, title=Path(name).name)
@@ -283,35 +282,26 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
     return 1 if failed else 0
 
 
-def _with_dry(args: argparse.Namespace, clip: np.ndarray, dry: np.ndarray, blind: Analysis, sr: int,
-              dry_model: Estimator | None) -> tuple[Analysis, np.ndarray, dict[str, Any]]:
-    """``--dry`` (and ``--refine``): :func:`ddspfx.estimator.answer_with_dry` with the flags' refinement."""
-    from ddspfx.estimator import answer_with_dry
-    from ddspfx.refine import refine
+def _budget(args: argparse.Namespace) -> float:
+    """``--refine``'s time limit in seconds."""
+    return DEFAULT_BUDGET_S if args.refine_budget is None else args.refine_budget
 
-    budget = DEFAULT_BUDGET_S if args.refine_budget is None else args.refine_budget
-    bar = _RefineBar(budget) if args.refine else None
+
+def _refiner(args: argparse.Namespace, sr: int, bar: _RefineBar | None
+             ) -> Callable[[np.ndarray, np.ndarray, Analysis], RefineResult]:
+    """``--dry`` (and ``--refine``): the refinement :func:`ddspfx.estimator.answer_with_dry` runs, with the flags'
+    settings (steps 0 without ``--refine``: the dry only measures the estimate)."""
 
     def refiner(wet: np.ndarray, lined: np.ndarray, start: Analysis) -> RefineResult:
-        return refine(wet, lined, start, sr, steps=args.refine_steps if args.refine else 0,
-                      toggles=args.refine_toggles, budget_s=budget, waveform_s=args.refine_waveform,
-                      on_progress=bar)
+        return ddspfx.refine.refine(wet, lined, start, sr, steps=args.refine_steps if args.refine else 0,
+                                    toggles=args.refine_toggles, budget_s=_budget(args),
+                                    waveform_s=args.refine_waveform, on_progress=bar)
 
-    try:
-        return answer_with_dry(clip, dry, blind, sr, dry_model, refiner)
-    finally:
-        if bar is not None:
-            bar.close()
+    return refiner
 
 
 def _demo(estimator: Estimator, seed: int, as_json: bool, out: IO[str]) -> int:
     """Synthetic guitar -> random chain (pedalboard) -> estimate; prints truth beside the estimate."""
-    import numpy as np
-
-    from ddspfx.render import render_chain
-    from ddspfx.sampler import ChainSampler, SamplerConfig
-    from ddspfx.sources import make_source
-
     rng = np.random.default_rng(seed)
     sr = estimator.sample_rate
     dry = make_source("synth", sample_rate=sr).sample(rng, 3.0)

@@ -9,6 +9,9 @@ exportable model is written to ``OUT/model.safetensors`` + ``OUT/model.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shlex
+import sys
 import time
 import warnings
 from datetime import timedelta
@@ -17,11 +20,16 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence, cast, get_args
 
 import yaml
 
+from ddspfx.calibrate import calibrate
 from ddspfx.catalog import EFFECT_NAMES, resolve_effects
 from ddspfx.config import Config, load_config
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.plugins.render import installed_implementations
+from ddspfx.plugins.table import name_list, named_by
 
+# torch and Lightning are imported inside the functions that train ("# flags first"): the command line reports a bad
+# flag at once instead of after seconds of imports
 if TYPE_CHECKING:  # torch loads only when training starts, so a bad flag is reported at once
     from ddspfx.vocab import PedalVocab
 
@@ -38,8 +46,8 @@ def check_precision(precision: str) -> Precision:
 
 def atomic_checkpoint_io():
     """A Lightning CheckpointIO whose files appear only complete (temp file in the same folder + rename)."""
-    import torch
-    from lightning.pytorch.plugins.io import TorchCheckpointIO
+    import torch  # flags first
+    from lightning.pytorch.plugins.io import TorchCheckpointIO  # flags first
 
     class AtomicCheckpointIO(TorchCheckpointIO):
         def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any = None) -> None:
@@ -60,7 +68,7 @@ def save_last_on_exception(path: Path):
 
     Lightning's own OnExceptionCheckpoint deletes its file at teardown, which defeats --resume.
     """
-    import lightning as L
+    import lightning as L  # flags first
 
     class SaveLastOnException(L.Callback):
         def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
@@ -84,9 +92,6 @@ def data_description(cfg: Config) -> dict[str, Any]:
 def drawable_plugins(d: Any) -> list[str]:
     """The plugin implementations this run can draw (installed here, not excluded): what "trained on" means for
     a plugin, recorded because the table and the installed packages change after a model is trained."""
-    from ddspfx.plugins.render import installed_implementations
-    from ddspfx.plugins.table import name_list, named_by
-
     exclude = name_list(d.plugin_exclude)
     return sorted(i.name for e in EFFECT_NAMES for i in installed_implementations(e) if not named_by(i.name, exclude))
 
@@ -104,9 +109,9 @@ def widen_to_paired(blind: dict[str, Any], paired: dict[str, Any]) -> dict[str, 
     target = paired.get(PAIRED_PROJECTION)
     if w is None or target is None or tuple(target.shape) != (w.shape[0], 3 * w.shape[1]):
         return blind
-    import torch
-
-    return {**blind, PAIRED_PROJECTION: torch.cat([w, w.new_zeros(w.shape[0], 2 * w.shape[1])], dim=1)}
+    wide = w.new_zeros(w.shape[0], 3 * w.shape[1])  # [wet | dry | wet - dry] blocks: the wet one is the blind's
+    wide[:, : w.shape[1]] = w
+    return {**blind, PAIRED_PROJECTION: wide}
 
 
 VOCAB_ROWS = ("decoder.embed.weight", "decoder.head.weight", "decoder.head.bias")
@@ -145,9 +150,7 @@ def initialise_from(model, spec: str) -> None:
     model (``--model.frontend.paired true``) may start from a blind one of the same size (:func:`widen_to_paired`),
     and a model that knows more pedal types from one that knows some of them (:func:`widen_to_effects`).
     """
-    import dataclasses
-
-    from ddspfx.checkpoint import load_model
+    from ddspfx.checkpoint import load_model  # flags first
 
     source = load_model(None if spec == "default" else spec)
 
@@ -173,15 +176,14 @@ def initialise_from(model, spec: str) -> None:
 def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None,
           extra_callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Run training; returns {"model": path, "metrics": {...}, "seconds": wall time, "rank": this process' DDP rank}."""
-    import lightning as L
-    import torch
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-    from lightning.pytorch.loggers import TensorBoardLogger
+    import lightning as L  # flags first
+    import torch  # flags first
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar  # flags first
+    from lightning.pytorch.loggers import TensorBoardLogger  # flags first
 
-    from ddspfx.calibrate import calibrate
-    from ddspfx.checkpoint import save_model
-    from ddspfx.datamodule import EffectsDataModule, make_dataset
-    from ddspfx.lightning_module import DdspfxLightning
+    from ddspfx.checkpoint import save_model  # flags first
+    from ddspfx.datamodule import EffectsDataModule, make_dataset  # flags first
+    from ddspfx.lightning_module import DdspfxLightning  # flags first
 
     out = Path(out)
     ckpt_dir = out / "checkpoints"
@@ -266,9 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config(str(out / "config.yaml"), rest)
     else:
         cfg = load_config(name, rest)
-    import shlex
-    import sys
-
     command = "python -m ddspfx.train " + shlex.join(list(sys.argv[1:] if argv is None else argv))
     result = train(cfg, out, resume=args.resume, progress=not args.no_progress, command=command.strip())
     if result["rank"] != 0:  # DDP: the other processes trained too, but rank 0 wrote the model and reports
