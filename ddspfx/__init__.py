@@ -17,6 +17,6 @@ __all__ = ["Chain", "Pedal", "EFFECTS", "EFFECT_NAMES", "SAMPLE_RATE", "estimate
 
 def estimate(audio, sample_rate: int, **kwargs) -> Chain:
     """Estimate the pedal chain of a wet guitar clip (see ``ddspfx.estimator.estimate``)."""
-    from ddspfx.estimator import estimate as _estimate
+    from ddspfx.estimator import estimate as _estimate  # `import ddspfx` stays light: the model stack loads here
 
     return _estimate(audio, sample_rate, **kwargs)

@@ -202,8 +202,7 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
     except AudioError as exc:  # the same fault as an unreadable clip, the same exit status
         _error(exc)
         return 1
-    # the analysis API loads torch with the model: only now, after the flags and the files' headers are checked
-    from ddspfx.estimator import Estimator, answer_with_dry, dry_estimator
+    from ddspfx.estimator import Estimator, answer_with_dry, dry_estimator  # torch, after the flags and headers
 
     estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
     if args.demo:

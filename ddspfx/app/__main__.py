@@ -117,8 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workspace = Workspace.create()  # before gradio builds anything: its uploads go here
     try:
         if args.listening_test:
-            # optional extra [app]: gradio (and torch, with the model) load after the flags are checked
-            from ddspfx.app.listening_page import serve_listening_test
+            from ddspfx.app.listening_page import serve_listening_test  # optional extra [app], after the flags
 
             db = Path(args.db) if args.db else Path(args.listening_test) / "listening" / "ratings.sqlite"
             serve_listening_test(workspace, args.host, args.port, args.listening_test, db, checkpoint=args.checkpoint,

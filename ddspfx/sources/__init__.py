@@ -59,8 +59,7 @@ def make_source(spec: str, sample_rate: int = SAMPLE_RATE) -> Source:
         if kind == "folder":
             return FolderSource(path, sample_rate)
         return (EGFxSetSource if kind == "egfxset" else IdmtSource)(path, sample_rate)
-    # the synthesised guitars load numba and scipy.signal (~1.3 s): not at import, where commands read SPECS
-    from ddspfx.sources import modal, procedural, soundfont, synth
+    from ddspfx.sources import modal, procedural, soundfont, synth  # numba, scipy.signal: ~1.3 s, not for SPECS
 
     if kind == "synth" and not sep:
         return synth.SynthSource(sample_rate)
