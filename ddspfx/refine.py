@@ -20,8 +20,10 @@ at least as well, so a changed set must beat the best chain with the estimate's 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import permutations
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,7 +44,7 @@ from ddspfx.metrics import peak_normalise, si_sdr
 from ddspfx.render import render_chain, run_pedalboard
 from ddspfx.spectral import SpectralTarget
 
-if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap
+if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap (see ClipDistance)
     from torch import Tensor
 
 SET_MARGIN = 0.10
@@ -164,18 +166,19 @@ class ClipDistance:
     ``MRSTFTDistance()(x, clip)`` for an ``x`` as long as the clip."""
 
     def __init__(self, clip: np.ndarray) -> None:
+        # why here: ``infer`` imports this module (for DEFAULT_BUDGET_S) before it checks its flags, and torch takes
+        # seconds to import; this, render_proxies and fit are the only places that need it
         import torch
 
         self.n = clip.shape[-1]
         self.target = SpectralTarget(torch.from_numpy(peak_normalise(np.asarray(clip, np.float32))).view(1, 1, -1))
+        self._like = self.target.mags[0]  # makes the tensors of __call__ (which then needs no torch import)
 
     def __call__(self, x: np.ndarray) -> float:
-        import torch
-
         if x.shape[-1] != self.n:
             raise ValueError(f"ClipDistance takes clips of {self.n} samples, got {x.shape[-1]}")
-        with torch.no_grad():
-            return float(self.target(torch.from_numpy(peak_normalise(np.asarray(x, np.float32))).view(1, 1, -1))[0])
+        # a tensor made from an array needs no gradient: the distance builds no graph
+        return float(self.target(self._like.new_tensor(peak_normalise(np.asarray(x, np.float32))).view(1, 1, -1))[0])
 
 
 def render_proxies(effects: Sequence[str], x: Tensor, sample_rate: int, knobs: Sequence[Tensor]) -> Tensor:
@@ -184,7 +187,7 @@ def render_proxies(effects: Sequence[str], x: Tensor, sample_rate: int, knobs: S
     b = max([x.shape[0], *(u.shape[0] for u in knobs)])
     if x.shape[0] != b:
         x = x.expand(b, *x.shape[1:]).contiguous()
-    from ddspfx.proxies import apply
+    from ddspfx.proxies import apply  # why here: the proxies import torch (see ClipDistance)
 
     for effect, u in zip(effects, knobs):
         x = apply(effect, x, sample_rate, **proxy_kwargs(effect, u))
@@ -223,9 +226,14 @@ class FitResult:
     """(steps done, monitor's score) at each call of the monitor."""
 
 
+def passed(deadline: float | None) -> bool:
+    """True once ``time.perf_counter()`` is past ``deadline`` (never for None): every time check of refinement."""
+    return deadline is not None and time.perf_counter() > deadline
+
+
 def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps: int = 150,
                lr: float = 0.05, grid: int = 48, prior: float = 0.0, anchored: Sequence[bool] | None = None,
-               monitor: Monitor | None = None) -> Chain:
+               monitor: Monitor | None = None, deadline: float | None = None) -> Chain:
     """Gradient descent on the normalised parameters of ``chain`` (order fixed) through the proxies.
 
     ``prior`` > 0 adds ``prior`` x the squared distance of the normalised knobs from their start values
@@ -245,26 +253,64 @@ def fit_params(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int,
     ``monitor``, those it scored best: the monitor sees the knobs the fit would return after the grid search
     and every ``MONITOR_EVERY`` steps, and can stop the fit (up to ``steps`` steps). ``refine`` scores them by
     the pedalboard render's distance to the whole clip, which the proxies' loss on a segment only approximates.
+
+    ``deadline`` (``time.perf_counter()`` seconds; None: none) cuts the fit short: the grid search stops between
+    two batches of trials (keeping the best value tried), the descent after the step under way; the start is
+    always scored, so a fit begun late returns its start (or the grid's best so far).
     """
-    return fit(chain, dry, wet, sample_rate, steps, lr, grid, prior, anchored, monitor).chain
+    return fit(chain, dry, wet, sample_rate, steps, lr, grid, prior, anchored, monitor, deadline).chain
+
+
+def _chain_of(chain: Chain, logits: Sequence[Tensor]) -> Chain:
+    """``chain``'s pedals at the knobs ``sigmoid(logits)`` (1, P) each, in real units."""
+    return Chain([Pedal(p.effect, denormalise_params(p.effect, z[0].sigmoid().double().numpy()))
+                  for p, z in zip(chain, logits)])
+
+
+@dataclass
+class _Kept:
+    """Which knobs a fit returns: the lowest objective seen, or with a monitor the best scored of those it saw."""
+
+    best: tuple[float, list[Tensor]]
+    """(objective, logits): the lowest objective so far."""
+    scored: tuple[float, tuple[float, list[Tensor]]] = field(init=False)
+    """(monitor's score, ``best`` at the time): the monitor's pick, ``best`` at the start until it scores."""
+    seen: list[Tensor] | None = None
+    """The logits the monitor saw last."""
+
+    def __post_init__(self) -> None:
+        self.scored = (math.inf, self.best)
+
+    def offer(self, objective: float, logits: Sequence[Tensor]) -> None:
+        if objective < self.best[0]:
+            self.best = (objective, [z.detach().clone() for z in logits])
+
+    def show(self, monitor: Monitor, done: int, chain: Chain, out: FitResult) -> bool:
+        """Let ``monitor`` score the best knobs so far; whether the fit should go on."""
+        self.seen = self.best[1]
+        score, go = monitor(done, _chain_of(chain, self.best[1]))
+        out.scores.append((done, score))
+        if score < self.scored[0]:
+            self.scored = (score, self.best)
+        return go
 
 
 def fit(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps: int = 150, lr: float = 0.05,
         grid: int = 48, prior: float = 0.0, anchored: Sequence[bool] | None = None,
-        monitor: Monitor | None = None) -> FitResult:
+        monitor: Monitor | None = None, deadline: float | None = None) -> FitResult:
     """:func:`fit_params` with its trace (:class:`FitResult`)."""
-    import torch
+    import torch  # why here: see ClipDistance
 
     if steps <= 0 or not chain.pedals:
         return FitResult(chain, [], math.inf)
-    x = torch.from_numpy(np.asarray(dry, np.float32)).view(1, 1, -1)
+    x = torch.from_numpy(np.asarray(dry, np.float32)).view(1, 1, -1)  # (1, 1, T)
     target = SpectralTarget(_rms_normalised(torch.from_numpy(np.asarray(wet, np.float32)).view(1, 1, -1)))
     effects = chain.effects
     init = [torch.from_numpy(normalise_params(p.effect, p.params)).float().clamp(0.02, 0.98)[None] for p in chain]
     logits = [torch.logit(u).requires_grad_(True) for u in init]  # (1, P) each
     multimodal = [[i for i, p in enumerate(get_effect(e).params) if p.multimodal] for e in effects]
     with torch.no_grad():
-        _grid_search(effects, x, sample_rate, logits, multimodal, target, grid)
+        _grid_search(effects, x, sample_rate, logits, multimodal, target, grid, deadline)
 
     pulled = [i for i, a in enumerate(anchored if anchored is not None else [True] * len(chain)) if a]
     hold = [torch.tensor([k in knobs for k in range(z.shape[1])]) for z, knobs in zip(logits, multimodal)]
@@ -275,25 +321,8 @@ def fit(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps:
             loss = loss + prior * sum(((torch.sigmoid(logits[i]) - init[i]) ** 2).sum() for i in pulled)
         return loss
 
-    def chain_of(knobs: list[Tensor]) -> Chain:
-        return Chain([Pedal(p.effect, denormalise_params(p.effect, torch.sigmoid(z[0]).double().numpy()))
-                      for p, z in zip(chain, knobs)])
-
     out = FitResult(chain, [], math.inf)
-    best = (math.inf, [z.detach().clone() for z in logits])  # (objective, knobs): the lowest objective so far
-    scored = (math.inf, best)  # (monitor's score, best at the time): the monitor's pick
-    seen: list[Tensor] | None = None  # the knobs the monitor saw last
-
-    def check(done: int) -> bool:
-        nonlocal scored, seen
-        assert monitor is not None
-        seen = best[1]
-        score, go = monitor(done, chain_of(best[1]))
-        out.scores.append((done, score))
-        if score < scored[0]:
-            scored = (score, best)
-        return go
-
+    kept = _Kept(best=(math.inf, [z.detach().clone() for z in logits]))
     opt = torch.optim.Adam(logits, lr=lr)
     done = 0
     while True:
@@ -303,11 +332,10 @@ def fit(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps:
         if not math.isfinite(value):
             break
         out.losses.append(value)
-        if value < best[0]:
-            best = (value, [z.detach().clone() for z in logits])
-        if monitor is not None and done % MONITOR_EVERY == 0 and not check(done):
+        kept.offer(value, logits)
+        if monitor is not None and done % MONITOR_EVERY == 0 and not kept.show(monitor, done, chain, out):
             break
-        if done == steps:
+        if done == steps or passed(deadline):
             break
         loss.backward()
         for z, held in zip(logits, hold):  # Adam would turn their near-zero, noisy gradients into full
@@ -315,22 +343,22 @@ def fit(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps:
                 z.grad[:, held] = 0.0
         opt.step()
         done += 1
-    if monitor is not None and seen is not best[1]:
-        check(done)
-    out.objective, knobs = scored[1] if monitor is not None else best
-    out.chain = chain_of(knobs)
+    if monitor is not None and kept.seen is not kept.best[1]:
+        kept.show(monitor, done, chain, out)
+    out.objective, knobs = kept.scored[1] if monitor is not None else kept.best
+    out.chain = _chain_of(chain, knobs)
     return out
 
 
 def _grid_search(effects: Sequence[str], x: Tensor, sample_rate: int, logits: list[Tensor],
-                 multimodal: Sequence[Sequence[int]], target: SpectralTarget, grid: int) -> None:
+                 multimodal: Sequence[Sequence[int]], target: SpectralTarget, grid: int,
+                 deadline: float | None = None) -> None:
     """Set each multimodal knob (in place, in ``logits``) to the best of its value and a coarse then a fine grid
     over its range, the other knobs held. The pedals before the searched one do not change during its search,
-    so they are rendered once; the trials go through the rest of the chain ``GRID_BATCH`` at a time."""
-    import torch
-
+    so they are rendered once; the trials go through the rest of the chain ``GRID_BATCH`` at a time. Past
+    ``deadline`` no more batches are rendered: each knob keeps the best value tried (its start when none was)."""
     for j, knobs in enumerate(multimodal):
-        if not knobs:
+        if not knobs or passed(deadline):
             continue
         z = logits[j]
         prefix = render_proxies(effects[:j], x, sample_rate, [w.sigmoid() for w in logits[:j]])  # (1, 1, T)
@@ -339,13 +367,15 @@ def _grid_search(effects: Sequence[str], x: Tensor, sample_rate: int, logits: li
             best = z[0, i].sigmoid().item()
             for values in (np.linspace(0.02, 0.98, grid), best + np.linspace(-step, step, 9)):
                 us = [best, *np.clip(values, 0.01, 0.99)]
-                trials: list[tuple[float, float]] = []
+                trials: list[tuple[float, float]] = [(math.inf, best)]  # (loss, value): the start until scored
                 for at in range(0, len(us), GRID_BATCH):
+                    if passed(deadline):
+                        break
                     chunk = us[at:at + GRID_BATCH]
                     u = z.sigmoid().repeat(len(chunk), 1)  # (b, P)
-                    u[:, i] = torch.tensor([_logit(v) for v in chunk]).sigmoid()  # the knob as the logit sets it
+                    u[:, i] = z.new_tensor([_logit(v) for v in chunk]).sigmoid()  # the knob as the logit sets it
                     out = render_proxies(effects[j:], prefix, sample_rate, [u] + [w.sigmoid() for w in logits[j + 1:]])
-                    trials += zip(target(_rms_normalised(out)).tolist(), (float(v) for v in chunk))
+                    trials += zip(target(_rms_normalised(out)).tolist(), (float(v) for v in chunk))  # (b,) losses
                 best = min(trials)[1]
             z[0, i] = _logit(best)
 
@@ -391,8 +421,6 @@ def polish_waveform(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate:
     fraction of a percent slow: ``experiments/results/sisdr_sensitivity/``), and the proxies, though exact, are
     rendered in segments by the fit; pedalboard renders the whole clip, so the right knobs reproduce the wet. The
     pedals before the searched one are rendered once per pedal (they do not change meanwhile)."""
-    import time
-
     knobs = [normalise_params(p.effect, p.params) for p in chain]
 
     def pedals(upto: int | None = None, start: int = 0) -> Chain:
@@ -410,7 +438,7 @@ def polish_waveform(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate:
         nonlocal best
         start, found = knobs[j][i], None
         for u in np.clip(values, 0.0, 1.0):
-            if time.perf_counter() > deadline:
+            if passed(deadline):
                 break
             knobs[j][i] = u
             s = score(prefix, j)
@@ -440,9 +468,9 @@ def polish_waveform(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate:
                 prefix = prefix_of(j)
                 for i in range(len(knobs[j])):
                     improved |= search(j, i, knobs[j][i] + size * np.array([-3, -2, -1, 1, 2, 3], float), prefix)
-            if not improved or time.perf_counter() > deadline:
+            if not improved or passed(deadline):
                 break
-        if time.perf_counter() > deadline:
+        if passed(deadline):
             break
     return pedals(), before, best
 
@@ -495,8 +523,6 @@ def extra_candidates(chain: Chain, confidence: dict[str, float] | None = None) -
     probabilities), first each effect the chain lacks, :func:`inserted` (the likeliest first); then every other
     order of its pedals that would sound different (one per class of audibly equivalent orders,
     ``ddspfx.commuting``); then the chain without each one of its pedals."""
-    from itertools import permutations
-
     seen = {equivalent_canonical(chain.effects)}
     absent = [e for e in TYPICAL_ORDER if e not in chain.effects]
     out = ([] if confidence is None else
@@ -509,6 +535,211 @@ def extra_candidates(chain: Chain, confidence: dict[str, float] | None = None) -
     if len(chain) > 1:
         out += [Chain([p for p in chain if p is not drop]) for drop in chain.pedals]
     return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What :func:`refine` is asked to do: its keyword arguments, in one object (see :func:`refine`)."""
+
+    steps: int = 150  # each candidate's most descent steps (0: only measure the estimate)
+    top_k: int = 3  # the model's best decodings fitted (each a distinct order or set)
+    max_seconds: float = 3.0  # the longest excerpt fitted: the polish's (the search's is the Schedule's)
+    toggles: int = 2  # the least certain pedals flipped (toggled_chains)
+    set_margin: float = SET_MARGIN  # how much closer another effect set must come (choose)
+    prior: float = PRIOR  # the fits' pull towards the model's knobs (fit_params)
+    budget_s: float | None = DEFAULT_BUDGET_S  # wall seconds for the whole search; None: no limit
+    schedule: Schedule = Schedule()  # how the steps are spent across candidates
+    waveform_s: float = 0.0  # seconds of the waveform stage (polish_waveform); 0: none
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """:func:`refine`'s time limit: ``budget_s`` wall seconds (None: none) from ``began`` (``time.perf_counter()``)."""
+
+    began: float
+    budget_s: float | None
+
+    def deadline(self, share: float = 1.0) -> float | None:
+        """When ``share`` of the limit is spent (``time.perf_counter()`` seconds; None without a limit)."""
+        return None if self.budget_s is None else self.began + share * self.budget_s
+
+    def spent(self, share: float = 1.0) -> bool:
+        return passed(self.deadline(share))
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The clip and its dry, cut to the same length: what every candidate is fitted on and scored against."""
+
+    wet: np.ndarray  # (T,)
+    dry: np.ndarray  # (T,)
+    sample_rate: int
+    to_wet: ClipDistance
+
+    @classmethod
+    def of(cls, wet: np.ndarray, dry: np.ndarray, sample_rate: int) -> Clip:
+        n = min(wet.shape[-1], dry.shape[-1])
+        return cls(wet[:n], dry[:n], sample_rate, ClipDistance(wet[:n]))
+
+    @property
+    def samples(self) -> int:
+        return self.wet.shape[-1]
+
+    def distance(self, chain: Chain) -> float:
+        """A candidate's score: the MR-STFT distance of its pedalboard render of the dry to the clip (lower: closer)."""
+        rendered, _ = render_chain(self.dry, chain, self.sample_rate)
+        return self.to_wet(rendered)
+
+    def excerpt(self, chain: Chain, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dry, wet) of ``length`` samples to fit ``chain`` on: the loudest, where the pedals show most; but a
+        chorus or phaser LFO runs from the clip's first sample, and a segment cut later would start the proxy's
+        LFO at another phase than the clip's, so such chains are fitted on the clip's start."""
+        s = 0 if any(not get_effect(p.effect).time_invariant for p in chain) else _loudest_segment(self.wet, length)
+        return self.dry[s:s + length], self.wet[s:s + length]
+
+
+def candidate_chains(analysis: Analysis, settings: Settings) -> list[Chain]:
+    """The chains :func:`refine` fits, in order: the model's ``top_k`` decodings (each with the best decoding's
+    knobs for the pedals it found), its ``toggles`` changed sets (:func:`toggled_chains`), then, with a time limit,
+    :func:`extra_candidates` (other audible orders, subsets); each effect sequence once."""
+    best_params = {p.effect: p.params for p in analysis.chain}
+    decodings = [Chain([Pedal(p.effect, best_params.get(p.effect, p.params)) for p in c])
+                 for c in [analysis.chain] + [c for c, _ in analysis.alternatives]]
+    seen: set[tuple[str, ...]] = set()
+    starts: list[Chain] = []
+    for cand in decodings:
+        if tuple(cand.effects) not in seen and len(starts) < settings.top_k:
+            seen.add(tuple(cand.effects))
+            starts.append(cand)
+    starts += [c for c in toggled_chains(analysis.chain, analysis.effect_confidence, settings.toggles)
+               if tuple(c.effects) not in seen]
+    if settings.budget_s is not None:
+        tried = {tuple(s.effects) for s in starts}
+        confidence = analysis.effect_confidence if settings.schedule.insert_absent else None
+        starts += [c for c in extra_candidates(analysis.chain, confidence) if tuple(c.effects) not in tried]
+    return starts
+
+
+@dataclass
+class Search:
+    """What :func:`refine`'s steps share: the clip, the settings, the time limit, and the candidates fitted so far."""
+
+    clip: Clip
+    estimate: Analysis
+    settings: Settings
+    limit: TimeLimit
+    on_progress: Progress | None = None
+    scored: list[tuple[Chain, float]] = field(default_factory=list)
+    """(fitted chain, distance to the clip) of each candidate fitted, in the order tried."""
+    fits: int = 0
+    """Fits done (search and polish), as told to ``on_progress``."""
+    most_fits: int = 0
+    """The most fits the candidates allow (a time limit usually stops sooner)."""
+
+    @property
+    def whole(self) -> int:
+        """Samples of the longest excerpt fitted (the polish's)."""
+        return min(self.clip.samples, int(self.settings.max_seconds * self.clip.sample_rate))
+
+    @property
+    def searched(self) -> int:
+        """Samples of the excerpt every candidate is searched on."""
+        seconds = self.settings.schedule.search_seconds
+        return self.whole if seconds is None else min(self.whole, int(seconds * self.clip.sample_rate))
+
+    @property
+    def polishes(self) -> bool:
+        """Whether the closest are fitted again on the whole excerpt (only when the search used a shorter one)."""
+        return self.searched < self.whole
+
+    @property
+    def search_share(self) -> float:
+        """The share of the time limit the search may spend; the polish has the rest."""
+        return 1.0 - self.settings.schedule.polish_reserve if self.polishes else 1.0
+
+    def anchored(self, chain: Chain) -> list[bool]:
+        """The pedals of ``chain`` the prior pulls towards the model's knobs: not a pedal refinement added."""
+        return [p.effect in self.estimate.chain.effects for p in chain]
+
+    def fitted(self) -> None:
+        """Count a fit and tell ``on_progress``."""
+        self.fits += 1
+        if self.on_progress is not None:
+            self.on_progress(self.fits, self.most_fits)
+
+
+def race_monitor(search: Search, race: bool = True) -> Monitor:
+    """The monitor of one candidate's fit: scores its knobs by :meth:`Clip.distance`; with ``race``, stops it
+    when it falls behind the closest candidate finished before it (:class:`Schedule`'s ``rung``, ``margin``) or
+    stalls (``patience``). The time limit is the fit's own ``deadline``."""
+    schedule = search.settings.schedule
+    closest = [math.inf, 0]  # (distance, steps done when it was reached)
+    finished = min((d for _, d in search.scored), default=math.inf)
+
+    def monitor(done: int, chain: Chain) -> tuple[float, bool]:
+        d = search.clip.distance(chain)
+        if d < closest[0]:
+            closest[:] = [d, done]
+        behind = race and schedule.rung is not None and done >= schedule.rung and closest[0] > finished * (
+            1.0 + schedule.margin)
+        stalled = race and schedule.patience is not None and done - closest[1] >= schedule.patience
+        return d, not (behind or stalled)
+
+    return monitor
+
+
+def search_candidates(search: Search, starts: Sequence[Chain]) -> None:
+    """Fit each of ``starts`` on the search excerpt, in order, into ``search.scored``, until the search's share of
+    the time limit is spent (the first is always started, and cut short by the same deadline)."""
+    deadline = search.limit.deadline(search.search_share)
+    for start in starts:
+        if search.scored and passed(deadline):
+            break  # out of time: keep what was fitted
+        fitted = fit_params(start, *search.clip.excerpt(start, search.searched), search.clip.sample_rate,
+                            steps=search.settings.steps, prior=search.settings.prior, anchored=search.anchored(start),
+                            monitor=race_monitor(search), deadline=deadline)
+        search.scored.append((fitted, search.clip.distance(fitted)))
+        search.fitted()
+
+
+def polish_closest(search: Search) -> None:
+    """Fit the ``Schedule.polish`` closest candidates again on the whole excerpt while the time limit allows; keep a
+    polish where it comes closer. (Through :func:`fit`, not :func:`fit_params`: tests count the search's fits.)"""
+    schedule, deadline = search.settings.schedule, search.limit.deadline()
+    for i in sorted(range(len(search.scored)), key=lambda i: search.scored[i][1])[:schedule.polish]:
+        if passed(deadline):
+            break
+        chain, d = search.scored[i]
+        polished = fit(chain, *search.clip.excerpt(chain, search.whole), search.clip.sample_rate,
+                       steps=min(search.settings.steps, schedule.polish_steps), prior=search.settings.prior,
+                       anchored=search.anchored(chain), monitor=race_monitor(search, race=False),
+                       deadline=deadline).chain
+        d_polished = search.clip.distance(polished)
+        if d_polished < d:
+            search.scored[i] = (polished, d_polished)
+        search.fitted()
+
+
+def pick_winner(scored: list[tuple[Chain, float]], estimate: Chain, d_dry: float, set_margin: float
+                ) -> tuple[Chain, float]:
+    """The closest of ``scored`` by :func:`choose` (which must hold the estimate itself), or no pedal at all when
+    the dry is at least as close (then appended to ``scored``): never farther from the clip than the dry."""
+    best_chain, best_d = scored[choose([(c.effects, d) for c, d in scored], estimate.effects, set_margin)]
+    if d_dry <= best_d:  # the simplest answer: no pedal at all is closer than every fitted chain
+        best_chain, best_d = Chain([]), d_dry
+        scored.append((best_chain, d_dry))
+    return best_chain, best_d
+
+
+def waveform_stage(clip: Clip, chain: Chain, distance: float, deadline: float
+                   ) -> tuple[Chain, float, tuple[float, float]]:
+    """:func:`polish_waveform` on the winner until ``deadline``: (chain, distance, (SI-SDR before, after)), the
+    polished knobs only where they come closer by SI-SDR and no farther by MR-STFT (else the winner, unchanged)."""
+    polished, before, after = polish_waveform(chain, clip.dry, clip.wet, clip.sample_rate, deadline)
+    d_polished = clip.distance(polished)
+    if after > before and d_polished <= distance:
+        return polished, d_polished, (before, after)
+    return chain, distance, (before, before)
 
 
 def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
@@ -525,119 +756,35 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
     and polishes the closest (at most ``steps`` more). ``budget_s`` (default :data:`DEFAULT_BUDGET_S`) limits the
     whole search in wall seconds: after those candidates it goes on through :func:`extra_candidates` (other audible
     orders, then subsets) until ``schedule.polish_reserve`` of the time is left; then the polish, until the time is
-    spent. A fit under way stops at its next check (the knobs closest so far are kept). The first candidate is always
-    started (its grid search runs whole). A limit in seconds makes the answer depend on the machine's speed and load;
-    ``None`` (no limit: the estimate's own candidates, however long they take) or a limit the search never reaches
-    does not. ``on_progress(done, total)`` is called after each fit (:data:`Progress`). Last, with ``waveform_s`` > 0, the winner's knobs are fitted to the waveform
-    (:func:`polish_waveform`) for that many seconds (with a budget: what is left of it), and kept when that brings the
-    render closer by SI-SDR and no farther by MR-STFT.
-    ``steps=0`` only measures how close the estimate already is.
+    spent. A fit under way, its grid search included, stops at the next batch of grid trials or descent step (the
+    knobs closest so far are kept); the first candidate is always started, so at least one is fitted. A limit in
+    seconds makes the answer depend on the machine's speed and load; ``None`` (no limit: the estimate's own
+    candidates, however long they take) or a limit the search never reaches does not. ``on_progress(done, total)``
+    is called after each fit (:data:`Progress`). Last, with ``waveform_s`` > 0, the winner's knobs are fitted to the
+    waveform (:func:`polish_waveform`) for that many seconds (with a budget: what is left of it), and kept when that
+    brings the render closer by SI-SDR and no farther by MR-STFT. ``steps=0`` only measures how close the estimate
+    already is. The steps, in order: :func:`candidate_chains`, :func:`search_candidates`, :func:`polish_closest`,
+    :func:`pick_winner`, :func:`waveform_stage`.
     """
-    import time
-
-    began = time.perf_counter()
-    n = min(wet.shape[-1], dry.shape[-1])
-    wet, dry = wet[:n], dry[:n]
-    dist = ClipDistance(wet)
-
-    def pedalboard_distance(chain: Chain) -> float:
-        rendered, _ = render_chain(dry, chain, sample_rate)
-        return dist(rendered)
-
-    d_dry = dist(dry)
-    d_before = pedalboard_distance(analysis.chain)
+    settings = Settings(steps, top_k, max_seconds, toggles, set_margin, prior, budget_s, schedule, waveform_s)
+    limit = TimeLimit(time.perf_counter(), budget_s)
+    clip = Clip.of(wet, dry, sample_rate)
+    d_dry, d_before = clip.to_wet(clip.dry), clip.distance(analysis.chain)
     if steps <= 0:
         return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain, d_before)], refined=False)
-    seg = min(n, int(max_seconds * sample_rate))
-    search = seg if schedule.search_seconds is None else min(seg, int(schedule.search_seconds * sample_rate))
-    # keep the best estimate's values for effects it found; else the alternative's own
-    best_params = {p.effect: p.params for p in analysis.chain}
-    orders = [Chain([Pedal(p.effect, best_params.get(p.effect, p.params)) for p in c])
-              for c in [analysis.chain] + [c for c, _ in analysis.alternatives]]
-    seen: set[tuple[str, ...]] = set()
-    starts: list[Chain] = []
-    for cand in orders:
-        if tuple(cand.effects) not in seen and len(starts) < top_k:
-            seen.add(tuple(cand.effects))
-            starts.append(cand)
-    starts += [c for c in toggled_chains(analysis.chain, analysis.effect_confidence, toggles)
-               if tuple(c.effects) not in seen]
-    if budget_s is not None:
-        tried = {tuple(s.effects) for s in starts}
-        starts += [c for c in extra_candidates(analysis.chain, analysis.effect_confidence if schedule.insert_absent
-                                               else None) if tuple(c.effects) not in tried]
-    scored: list[tuple[Chain, float]] = []
-
-    def spent(share: float = 1.0) -> bool:
-        """True once ``share`` of the time limit is spent."""
-        return budget_s is not None and time.perf_counter() - began > share * budget_s
-
-    searching = 1.0 - schedule.polish_reserve if search < seg else 1.0  # the search's share of the limit
-
-    def watch(race: bool = True) -> Monitor:
-        """The monitor of one candidate's fit: its distance, the race against those finished, its patience."""
-        closest = [math.inf, 0]  # (distance, steps done when it was reached)
-        finished = min((d for _, d in scored), default=math.inf)
-
-        def monitor(done: int, chain: Chain) -> tuple[float, bool]:
-            d = pedalboard_distance(chain)
-            if d < closest[0]:
-                closest[:] = [d, done]
-            behind = race and schedule.rung is not None and done >= schedule.rung and closest[0] > finished * (
-                1.0 + schedule.margin)
-            stalled = race and schedule.patience is not None and done - closest[1] >= schedule.patience
-            return d, not (behind or stalled or spent(searching if race else 1.0))
-
-        return monitor
-
-    def excerpt(chain: Chain, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """(dry, wet) of ``length`` samples to fit ``chain`` on: the loudest, where the pedals show most; but a
-        chorus or phaser LFO runs from the clip's first sample, and a segment cut later would start the proxy's
-        LFO at another phase than the clip's, so such chains are fitted on the clip's start."""
-        s = 0 if any(not get_effect(p.effect).time_invariant for p in chain) else _loudest_segment(wet, length)
-        return dry[s:s + length], wet[s:s + length]
-
-    fits = [0, len(starts) + (min(schedule.polish, len(starts)) if search < seg else 0)]  # (done, most possible)
-
-    def advance() -> None:
-        fits[0] += 1
-        if on_progress is not None:
-            on_progress(fits[0], fits[1])
-
-    for start in starts:
-        if scored and spent(searching):
-            break  # out of time: keep what was fitted
-        fitted = fit_params(start, *excerpt(start, search), sample_rate, steps=steps, prior=prior,
-                            anchored=[p.effect in analysis.chain.effects for p in start],  # not a pedal added here
-                            monitor=watch())
-        scored.append((fitted, pedalboard_distance(fitted)))
-        advance()
-    if search < seg:  # polish the closest on the whole excerpt (not through fit_params: the app counts its calls)
-        for i in sorted(range(len(scored)), key=lambda i: scored[i][1])[:schedule.polish]:
-            if spent():
-                break
-            chain, d = scored[i]
-            polished = fit(chain, *excerpt(chain, seg), sample_rate, steps=min(steps, schedule.polish_steps),
-                           prior=prior, anchored=[p.effect in analysis.chain.effects for p in chain],
-                           monitor=watch(race=False)).chain
-            d_polished = pedalboard_distance(polished)
-            if d_polished < d:
-                scored[i] = (polished, d_polished)
-            advance()
-    scored.append((analysis.chain, d_before))  # never worse than the estimate itself
-    result = RefineResult(analysis, d_dry, d_before, d_before, scored)
-    best_chain, best_d = scored[choose(result.candidates, analysis.chain.effects, set_margin)]
-    if d_dry <= best_d:  # the simplest answer: no pedal at all is closer than every fitted chain
-        best_chain, best_d = Chain([]), d_dry
-        scored.append((best_chain, d_dry))
-    if best_chain.pedals and waveform_s > 0:
-        deadline = began + budget_s if budget_s is not None else time.perf_counter() + waveform_s
-        if time.perf_counter() < deadline:
-            polished, before, after = polish_waveform(best_chain, dry, wet, sample_rate, deadline)
-            d_polished = pedalboard_distance(polished)
-            kept = after > before and d_polished <= best_d
-            result.sisdr = (before, after if kept else before)  # (not a candidate of ``scored``: the winner, fitted on)
-            if kept:
-                best_chain, best_d = polished, d_polished
+    search = Search(clip, analysis, settings, limit, on_progress)
+    starts = candidate_chains(analysis, settings)
+    search.most_fits = len(starts) + (min(schedule.polish, len(starts)) if search.polishes else 0)
+    search_candidates(search, starts)
+    if search.polishes:
+        polish_closest(search)
+    search.scored.append((analysis.chain, d_before))  # never worse than the estimate itself
+    best_chain, best_d = pick_winner(search.scored, analysis.chain, d_dry, set_margin)
+    result = RefineResult(analysis, d_dry, d_before, d_before, search.scored)
+    deadline = limit.deadline()
+    if deadline is None:
+        deadline = time.perf_counter() + waveform_s
+    if best_chain.pedals and waveform_s > 0 and not passed(deadline):
+        best_chain, best_d, result.sisdr = waveform_stage(clip, best_chain, best_d, deadline)
     result.analysis, result.distance_after = replace(analysis, chain=best_chain), best_d
     return result
