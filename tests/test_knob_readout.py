@@ -34,3 +34,30 @@ def test_bins_readout_keeps_the_pedals_and_reads_the_bin_median(tiny_checkpoint)
     model.config.knob_readout = "mean"
     with pytest.raises(DdspfxError, match="knob_readout"):
         type(model)(model.config)
+
+
+def test_the_batched_bins_readout_reads_every_pedal_of_every_clip_as_one_clip_alone(tiny_checkpoint):
+    """Sequences of different lengths read in one padded pass give, pedal by pedal and knob by knob, the values of a
+    plain teacher-forced pass on each sequence alone (a chain without pedals has none)."""
+    from ddspfx.catalog import denormalise_params
+    from ddspfx.chain import Chain, Pedal
+
+    model = load_model(tiny_checkpoint).eval()
+    x = torch.from_numpy((0.1 * np.random.default_rng(1).standard_normal((3, 8000))).astype(np.float32))
+    chains = [Chain([Pedal(e, denormalise_params(e, np.full(len(get_effect(e).params), 0.3))) for e in effects])
+              for effects in (["delay", "eq", "compressor"], [], ["reverb"])]
+    seqs = [model.vocab.encode(c) for c in chains]
+    with torch.no_grad():
+        memory, mask = model.encode(x)
+        many = model.bin_medians_many(seqs, model.decoder.init_cache(memory, mask))
+        for i, (chain, ids) in enumerate(zip(chains, seqs)):
+            logits = model.decoder(torch.tensor([ids[:-1]]), memory[i:i + 1], mask[i:i + 1]).float()[0]  # (L-1, V)
+            assert set(many[i]) == set(chain.effects)
+            pos = 1  # knob k of a pedal opened at position pos - 1 is predicted at pos + k
+            for pedal in chain:
+                knobs = get_effect(pedal.effect).params
+                for k, p in enumerate(knobs):
+                    allowed = [model.vocab.param_id(pedal.effect, p.name, j) for j in range(p.bins)]
+                    want = bin_distribution_median(torch.softmax(logits[pos + k, allowed], -1).numpy())
+                    assert many[i][pedal.effect][k] == pytest.approx(want, abs=1e-5)
+                pos += len(knobs) + 2

@@ -101,6 +101,7 @@ class DdspfxModel(nn.Module):
         self.heads = QueryHeads(c.d_model, c.n_heads, c.head_layers, c.ff_mult, c.dropout, n_effects=len(self.effects))
         # per-pedal presence thresholds (N,); ddspfx.calibrate sets them, the sidecar stores them
         self.presence_thresholds = torch.full((len(self.effects),), 0.5)
+        self._bin_id_table: dict[str, list[torch.Tensor]] = {}  # effect -> its knobs' bin ids (see _bin_ids)
 
     # --- training ------------------------------------------------------------------------
 
@@ -164,6 +165,13 @@ class DdspfxModel(nn.Module):
         hypothesis' pedals by :func:`~ddspfx.model.search.order_search`, and the hypotheses become the
         orders of that effect set, best first, scored log P(order | set); "beam" keeps the beam as it is.
         """
+        hyps, heads, _ = self._decode(audio, beam, lengths, codes, effect_set, order, dry)
+        return hyps, heads
+
+    def _decode(self, audio: torch.Tensor, beam: int, lengths: torch.Tensor | None, codes: torch.Tensor | None,
+                effect_set: str | None, order: str | None, dry: torch.Tensor | None
+                ) -> tuple[list[list[Hypothesis]], dict[str, torch.Tensor], dict]:
+        """:meth:`decode`, and the decoder's cache of the projected memory (``decoder.init_cache``) for a readout."""
         mode = effect_set or self.config.effect_set
         if mode not in EFFECT_SET_MODES:
             raise ValueError(f"effect_set must be one of {', '.join(EFFECT_SET_MODES)}, got {mode!r}")
@@ -193,12 +201,34 @@ class DdspfxModel(nn.Module):
                     # every order is kept: their probabilities sum to 1, so audibly equivalent orders can be
                     # pooled exactly downstream (ddspfx.analysis.aggregate)
                     hyps[i] = [Hypothesis(q, float(lp)) for q, lp in zip(seqs, logp.tolist())]
-        return hyps, heads
+        return hyps, heads, cache
 
     def bin_medians(self, ids: Sequence[int], memory: torch.Tensor, memory_mask: torch.Tensor) -> dict[str, list[float]]:
         """Per pedal of the token sequence ``ids`` (one clip; memory (1, F, D)), each knob's normalised value read as
         the median of the decoder's distribution over that knob's bins, teacher-forced on ``ids``."""
-        logits = self.decoder(torch.tensor([list(ids[:-1])], device=memory.device), memory, memory_mask).float()
+        return self.bin_medians_many([ids], self.decoder.init_cache(memory, memory_mask))[0]
+
+    def bin_medians_many(self, sequences: Sequence[Sequence[int]], memory_cache: dict) -> list[dict[str, list[float]]]:
+        """:meth:`bin_medians` of each clip's sequence (``memory_cache``: the clips' ``decoder.init_cache``, one row
+        per sequence) in one teacher-forced pass: the sequences right-padded to one length (the decoder is causal,
+        so no position reads the padding after it); a chain without pedals has no knobs and is not fed."""
+        out: list[dict[str, list[float]]] = [{} for _ in sequences]
+        rows = [i for i, ids in enumerate(sequences) if self.vocab.effect_order(ids)]
+        if not rows:
+            return out
+        width = max(len(sequences[i]) - 1 for i in rows)
+        device = memory_cache["mask"].device
+        batch = torch.tensor([list(sequences[i][:-1]) + [self.vocab.bos_id] * (width - len(sequences[i]) + 1)
+                              for i in rows], device=device)  # (R, W): each sequence but its </chain>
+        cache = self.decoder.rows_cache(memory_cache, None if len(rows) == len(sequences)
+                                        else torch.tensor(rows, device=device))
+        logits = self.decoder.forward_cached(batch, cache).float()  # (R, W, V)
+        for r, i in enumerate(rows):
+            out[i] = self._read_bins(sequences[i], logits[r])
+        return out
+
+    def _read_bins(self, ids: Sequence[int], logits: torch.Tensor) -> dict[str, list[float]]:
+        """Per pedal of ``ids``, each knob's bin median from the teacher-forced ``logits`` (L, V) on ``ids``."""
         out: dict[str, list[float]] = {}
         j = 0
         while j < len(ids) - 1:  # the grammar: an opening tag, then its knobs' bins in catalog order
@@ -206,13 +236,20 @@ class DdspfxModel(nn.Module):
             j += 1
             if effect is None:
                 continue
-            knobs = get_effect(effect).params
-            out[effect] = []
-            for k, p in enumerate(knobs):  # logits[j + k] predicts ids[j + k + 1], the k-th knob's bin
-                allowed = [self.vocab.param_id(effect, p.name, b) for b in range(p.bins)]
-                out[effect].append(bin_distribution_median(torch.softmax(logits[0, j + k, allowed], -1).cpu().numpy()))
-            j += len(knobs)
+            bins = self._bin_ids(effect)
+            # logits[j + k] predicts ids[j + k + 1], the k-th knob's bin
+            out[effect] = [bin_distribution_median(torch.softmax(logits[j + k, allowed], -1).cpu().numpy())
+                           for k, allowed in enumerate(bins)]
+            j += len(bins)
         return out
+
+    def _bin_ids(self, effect: str) -> list[torch.Tensor]:
+        """Per knob of ``effect`` (catalog order), the vocabulary ids of its bins (built once per effect)."""
+        table = self._bin_id_table
+        if effect not in table:
+            table[effect] = [torch.tensor([self.vocab.param_id(effect, p.name, b) for b in range(p.bins)])
+                             for p in get_effect(effect).params]
+        return table[effect]
 
     def with_head_values(self, chain: Chain, params: torch.Tensor) -> Chain:
         """The decoded chain's effects and order with the continuous head's (N, MAX_PARAMS) values."""
@@ -235,12 +272,15 @@ class DdspfxModel(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            hyps, heads = self.decode(audio.float(), beam=beam, lengths=lengths, codes=codes, effect_set=effect_set,
-                                      order=order, dry=None if dry is None else (dry[None] if dry.ndim == 1 else dry).float())
+            hyps, heads, cache = self._decode(audio.float(), beam, lengths, codes, effect_set, order,
+                                              None if dry is None else (dry[None] if dry.ndim == 1 else dry).float())
         finally:
             self.train(was_training)
         presence = torch.sigmoid(heads["presence_logits"]).cpu()
         params = heads["params"].float().cpu()
+        bins: list[dict[str, list[float]]] = [{} for _ in hyps]
+        if self.config.knob_readout == "bins":  # every clip's best sequence in one teacher-forced pass
+            bins = self.bin_medians_many([hs[0].ids if hs else [] for hs in hyps], cache)
         preds = []
         for i, hs in enumerate(hyps):
             conf = {name: float(presence[i, n]) for n, name in enumerate(self.effects)}
@@ -249,8 +289,8 @@ class DdspfxModel(nn.Module):
                 continue
             best = hs[0]
             chain = self.with_head_values(self.vocab.decode(best.ids), params[i])
-            if self.config.knob_readout == "bins":
-                u = self.bin_medians(best.ids, heads["memory"][i:i + 1], heads["memory_mask"][i:i + 1])
+            if bins[i]:
+                u = bins[i]
                 chain = Chain([Pedal(p.effect, denormalise_params(p.effect, np.asarray(u[p.effect])))
                                if p.effect in u else p for p in chain])
             by_effect = {p.effect: p for p in chain}
