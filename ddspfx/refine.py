@@ -9,6 +9,13 @@ by gradient. The fits share a time budget (:class:`Schedule`): every candidate i
 1-s excerpt and stopped when it falls behind those before it or stalls, and the closest are
 polished on the whole clip.
 
+:func:`refine` reads as its steps: :func:`candidate_chains` lines the chains up,
+:func:`search_candidates` fits each (:func:`fit`: a grid search of the multimodal knobs, then
+gradient descent) and scores it against the clip (:meth:`Clip.distance`), :func:`polish_closest`
+fits the closest again, :func:`pick_winner` chooses, :func:`waveform_stage` fits the winner to the
+waveform. They share a :class:`Search` (the clip, the :class:`Settings`, the :class:`TimeLimit`,
+what was scored); every time check is :func:`passed`.
+
 Effect sets are searched too: the least certain pedals of the estimate (presence probability
 nearest 0.5) are toggled -- added where a typical pedalboard puts them, starting from a neutral
 setting, or removed. Blind, some pedals cannot be told from the guitar's own tone (a lone eq:
@@ -383,12 +390,14 @@ def _grid_search(effects: Sequence[str], x: Tensor, sample_rate: int, logits: li
 DEFAULT_BUDGET_S = 15.0
 """:func:`refine`'s time limit unless told otherwise (wall seconds on one thread, the whole search). Issue 20 asks for
 <= 20 s per 3-s clip on one core; the estimate, the line-up and the last renders take well under a second, and a fit
-stops at most ``MONITOR_EVERY`` steps (~1 s) after the limit, so 15 s keeps the slowest clip inside the 20. Unlimited,
+stops within one descent step or one batch of grid trials after the limit (``tests/test_refine_steps.py``: a 0.5-s limit
+took under 1 s where the whole grid search took 6.4), so 15 s keeps the slowest clip inside the 20. Unlimited,
 the estimate's own five candidates took 15-28 CPU-s on average and up to 49 on the slowest clip (development and test
 seeds, ``experiments/results/refine_speed/``, ``release_d2/``); with the limit a clip that is done sooner spends what is
 left on other orders and subsets (:func:`extra_candidates`). On 30 development clips (``experiments/results/
 refine_budget/``, rule written before): slowest 16.7 CPU-s (unlimited 48.9), µF1 0.927 (0.921), median re-render
-SI-SDR -2.9 dB (-4.0), none farther from the clip than its dry."""
+SI-SDR -2.9 dB (-4.0), none farther from the clip than its dry (measured when a fit's grid search still ran whole and
+its descent stopped only at the monitor's checks, every ``MONITOR_EVERY`` steps: a little past the limit)."""
 
 WAVEFORM_SECONDS = 10.0
 """What ``infer --refine-waveform`` suggests for the waveform stage (:func:`polish_waveform`, wall seconds). Off by

@@ -131,3 +131,15 @@ def test_with_time_to_spare_refinement_finds_the_chain_the_clip_was_made_with():
     assert result.distance_after < 0.5 * min(result.distance_before, result.distance_dry)
     same_set = [d for c, d in result.scored if sorted(c.effects) == ["distortion", "eq"]]
     assert result.distance_after == min(same_set)
+
+
+def test_refine_and_its_settings_have_the_same_defaults():
+    """``refine``'s keyword arguments are ``Settings``' fields: one set of defaults, checked so they cannot drift."""
+    import dataclasses
+    import inspect
+
+    params = inspect.signature(refine_mod.refine).parameters
+    fields = dataclasses.fields(refine_mod.Settings)
+    assert [f.name for f in fields] == [n for n in params if n in {f.name for f in fields}]
+    for f in fields:
+        assert params[f.name].default == f.default, f.name
