@@ -29,7 +29,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path
 from ddspfx.knobs import sample_params
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 from ddspfx.sources import make_source
 
 THRESHOLDS_DB: dict[str, float] = {
@@ -114,7 +114,7 @@ def change_score(dry: np.ndarray, wet: np.ndarray, sample_rate: float) -> float:
 
 def effect_score(effect: str, params: Mapping[str, float], dry: np.ndarray, sample_rate: float) -> float:
     """:func:`change_score` of ``effect`` alone (rendered with pedalboard, no output gain) on ``dry``."""
-    wet = run_pedalboard(dry, Chain([Pedal(effect, dict(params))]), sample_rate)
+    wet = run_reference(dry, Chain([Pedal(effect, dict(params))]), sample_rate)
     return change_score(dry, wet, sample_rate)
 
 

@@ -48,7 +48,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.commuting import equivalent_canonical
 from ddspfx.knobs import proxy_kwargs
 from ddspfx.metrics import peak_normalise, si_sdr
-from ddspfx.render import render_chain, run_pedalboard
+from ddspfx.render import render_chain, run_reference
 from ddspfx.spectral import SpectralTarget
 
 if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap (see ClipDistance)
@@ -437,7 +437,7 @@ def polish_waveform(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate:
                       for j in range(start, len(chain) if upto is None else upto)])
 
     def score(prefix: np.ndarray, j: int) -> float:
-        return si_sdr(run_pedalboard(prefix, pedals(start=j), sample_rate)[0], wet)
+        return si_sdr(run_reference(prefix, pedals(start=j), sample_rate)[0], wet)
 
     dry = np.asarray(dry, np.float32)
     before = best = score(dry, 0)
@@ -457,7 +457,7 @@ def polish_waveform(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate:
         return found is not None
 
     def prefix_of(j: int) -> np.ndarray:
-        return run_pedalboard(dry, pedals(upto=j), sample_rate)[0] if j else dry
+        return run_reference(dry, pedals(upto=j), sample_rate)[0] if j else dry
 
     for j, p in enumerate(chain):
         prefix = prefix_of(j)

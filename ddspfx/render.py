@@ -43,7 +43,7 @@ def fit_length(y: np.ndarray, num_samples: int) -> np.ndarray:
     return np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, num_samples - y.shape[-1])])
 
 
-def run_pedalboard(dry: np.ndarray, chain: Chain, sample_rate: float) -> np.ndarray:
+def run_reference(dry: np.ndarray, chain: Chain, sample_rate: float) -> np.ndarray:
     """The chain's reference render on float32 (C, T), fitted to the input length, no gain.
 
     A chain of pedalboard's pedals is plain ``chain.to_pedalboard()(dry)``. A pedal pedalboard lacks is
@@ -93,5 +93,5 @@ def render_chain(dry: np.ndarray, chain: Chain, sample_rate: float) -> tuple[np.
 
     ``wet == output_gain * chain.to_pedalboard()(dry)`` (fitted to the input length), peak <= 0.99.
     """
-    wet, gain = limit_output(run_pedalboard(dry, chain, sample_rate))  # (C, T)
+    wet, gain = limit_output(run_reference(dry, chain, sample_rate))  # (C, T)
     return wet.reshape(np.shape(dry)), gain

@@ -27,14 +27,14 @@ from scipy.signal import lfilter
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.dsp.octave import alternative_rubberband
-from ddspfx.render import limit_output, run_pedalboard
+from ddspfx.render import limit_output, run_reference
 
 Variant = Callable[[np.ndarray, float, dict[str, float], np.random.Generator], np.ndarray]
 
 
 def _pedalboard(x: np.ndarray, effect: str, params: Mapping[str, float], sample_rate: float) -> np.ndarray:
     """One pedalboard plugin on mono float32 (T,), fresh state, output length = input length."""
-    return run_pedalboard(x, Chain([Pedal(effect, dict(params))]), sample_rate)[0]
+    return run_reference(x, Chain([Pedal(effect, dict(params))]), sample_rate)[0]
 
 
 def _clamped(effect: str, params: Mapping[str, float]) -> dict[str, float]:

@@ -12,7 +12,7 @@ Issue 29, "evaluation per type". Two test sets per renderer, each ``--n`` clips 
   system names the type, the share that hold it. And the micro-F1 of the whole set.
 - **chains**: chains of 1-5 pedals drawn from ``--effects`` (uniform order); per type recall and precision.
 
-Renderers: ``pedalboard`` is the reference renderer (``ddspfx.render.run_pedalboard``: pedalboard plus ddspfx's
+Renderers: ``pedalboard`` is the reference renderer (``ddspfx.render.run_reference``: pedalboard plus ddspfx's
 own DSP for tremolo, wah and the rest); ``held-out`` renders each pedal with its type's held-out implementation
 (``ddspfx.plugins.table.HELD_OUT``: the one per type that training never draws). Tremolo has no held-out
 implementation (the allowed packages have one tremolo plugin, so none could be kept out of training): its rows

@@ -46,7 +46,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.commuting import COMMUTING_JSON, lti_pairs
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import MRSTFTDistance, precision_recall_f1
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 from ddspfx.sampler import ChainSampler, SamplerConfig, sample_params
 from ddspfx.sources import make_source
 
@@ -68,8 +68,8 @@ class SwapRatios:
 
 def swap_ratios(dist: MRSTFTDistance, dry: np.ndarray, first: Chain, second: Chain) -> SwapRatios:
     """Render both orders with pedalboard (no output gain: the distance peak-normalises) and compare."""
-    y1 = run_pedalboard(dry, first, SAMPLE_RATE)[0]  # (T,)
-    y2 = run_pedalboard(dry, second, SAMPLE_RATE)[0]
+    y1 = run_reference(dry, first, SAMPLE_RATE)[0]  # (T,)
+    y2 = run_reference(dry, second, SAMPLE_RATE)[0]
     fwd = dist(y2, y1) / max(dist(dry, y1), 1e-8)
     bwd = dist(y1, y2) / max(dist(dry, y2), 1e-8)
     return SwapRatios(float(fwd), float(bwd))

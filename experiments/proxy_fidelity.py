@@ -28,7 +28,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.proxies import get_proxy
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 from ddspfx.sources import make_source
 from ddspfx.spectral import FIDELITY, mrstft
 
@@ -101,8 +101,8 @@ def measure_effect(effect: str, config: FidelityConfig, progress: Callable[[], N
         else:
             x = np.asarray(dry_source.sample(rng, config.seconds), dtype=np.float32)[None]  # (1, T)
         a, b = random_params(effect, rng), random_params(effect, rng)
-        ref_a = run_pedalboard(x, Chain([Pedal(effect, a)]), config.sample_rate)
-        ref_b = run_pedalboard(x, Chain([Pedal(effect, b)]), config.sample_rate)
+        ref_a = run_reference(x, Chain([Pedal(effect, a)]), config.sample_rate)
+        ref_b = run_reference(x, Chain([Pedal(effect, b)]), config.sample_rate)
         y = render_proxy(effect, x, a, config.sample_rate)
         spread = distance(ref_b, ref_a)
         spreads.append(spread)
@@ -174,7 +174,7 @@ def benchmark(effects: Sequence[str], batch: int = 8, seconds: float = 2.0, samp
             bwd.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             for i in range(batch):
-                run_pedalboard(x_np[i], Chain([Pedal(effect, settings[i])]), sample_rate)
+                run_reference(x_np[i], Chain([Pedal(effect, settings[i])]), sample_rate)
             ped.append(time.perf_counter() - t0)
         rows.append((effect, min(fwd), min(bwd), min(ped)))
     return rows

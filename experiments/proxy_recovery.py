@@ -45,7 +45,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.knobs import proxy_kwargs
 from ddspfx.proxies import apply
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 from ddspfx.spectral import METRIC, Resolutions, mrstft, per_item
 
 
@@ -119,7 +119,7 @@ def _pedalboard(effect: str, dry: np.ndarray, u: np.ndarray, sample_rate: int) -
     the pedals pedalboard lacks) at normalised params u (n, P) -> (n, T)."""
     out = np.empty_like(dry)
     for i in range(dry.shape[0]):
-        out[i] = run_pedalboard(dry[i], Chain([Pedal(effect, denormalise_params(effect, u[i]))]), sample_rate)[0]
+        out[i] = run_reference(dry[i], Chain([Pedal(effect, denormalise_params(effect, u[i]))]), sample_rate)[0]
     return out
 
 

@@ -25,7 +25,7 @@ from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
 from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, cli_entry
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 from ddspfx.sources.tone import apply_room, random_room, room_ir
 
 
@@ -47,7 +47,7 @@ def rt60_s(ir: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
 def reverb_ir(room_size: float, damping: float, wet: float, dry: float) -> np.ndarray:
     x = np.zeros(3 * SAMPLE_RATE, np.float32)
     x[0] = 1.0
-    ir = run_pedalboard(x, Chain([Pedal("reverb", {"room_size": room_size, "damping": damping, "wet_level": wet,
+    ir = run_reference(x, Chain([Pedal("reverb", {"room_size": room_size, "damping": damping, "wet_level": wet,
                                                    "dry_level": dry})]), SAMPLE_RATE).reshape(-1)
     return np.asarray(ir, np.float64)
 

@@ -134,7 +134,7 @@ def test_missing_table_falls_back_to_lti_with_warning(tmp_path):
 
 def test_a_shipped_commuting_pair_is_inaudible_when_swapped():
     """Spot check against pedalboard: a commuting pair swaps inaudibly (evaluator's ratio), distortion/eq not."""
-    from ddspfx.render import run_pedalboard
+    from ddspfx.render import run_reference
     from ddspfx.sources import make_source
 
     table = read_table()
@@ -142,8 +142,8 @@ def test_a_shipped_commuting_pair_is_inaudible_when_swapped():
     dist = MRSTFTDistance()
 
     def ratio(a: Pedal, b: Pedal) -> float:
-        y1 = run_pedalboard(dry, Chain([a, b]), SAMPLE_RATE)[0]
-        y2 = run_pedalboard(dry, Chain([b, a]), SAMPLE_RATE)[0]
+        y1 = run_reference(dry, Chain([a, b]), SAMPLE_RATE)[0]
+        y2 = run_reference(dry, Chain([b, a]), SAMPLE_RATE)[0]
         return dist(y2, y1) / dist(dry, y1)
 
     eq = Pedal("eq", {"cutoff_frequency_hz": 1000.0, "gain_db": 9.0, "q": 1.0})

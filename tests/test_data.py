@@ -15,7 +15,7 @@ from ddspfx.chain import Chain
 from ddspfx.data import EffectsDataset, collate
 from ddspfx.data.__main__ import main
 from ddspfx.data.recipe import Recipe
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 from ddspfx.sampler import SamplerConfig
 from ddspfx.vocab import PedalVocab
 
@@ -64,7 +64,7 @@ def test_item_shapes_and_targets_match_chain():
             else:
                 assert item["param_mask"][e].sum().item() == 0 and item["params"][e].abs().sum().item() == 0
         # wet reproduces from dry with plain pedalboard and the recorded gain
-        ref = run_pedalboard(item["dry"].numpy(), chain, SR)[0] * item["output_gain"].item()
+        ref = run_reference(item["dry"].numpy(), chain, SR)[0] * item["output_gain"].item()
         np.testing.assert_allclose(item["wet"].numpy(), ref, atol=1e-6)
 
 

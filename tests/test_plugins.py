@@ -211,11 +211,11 @@ def test_cmt_delay_equals_pedalboard_delay_at_its_labels(need_package: Callable[
     """The labels mean what the catalog means: pedalboard's Delay at the labelled values gives the same clip."""
     need_package("cmt", "cmt.so")
     from ddspfx.chain import Chain, Pedal
-    from ddspfx.render import run_pedalboard
+    from ddspfx.render import run_reference
 
     x = (0.1 * np.random.default_rng(2).standard_normal(30_000)).astype(np.float32)
     pedal = PluginPedal("delay", "cmt/fbdelay", {"Delay (Seconds)": 0.25, "Feedback": 0.4, "Dry/Wet Balance": 0.35})
-    reference = run_pedalboard(x, Chain([Pedal("delay", pedal.labels())]), SR)[0]
+    reference = run_reference(x, Chain([Pedal("delay", pedal.labels())]), SR)[0]
     np.testing.assert_allclose(run_plugin(x, pedal, SR), reference, atol=1e-6)
 
 
@@ -244,12 +244,12 @@ def test_eq10q_q_is_pedalboards_q(need_impl: NeedImpl) -> None:
     """eq10q's Q is labelled: an octave off centre its bell matches pedalboard's PeakFilter at the labels."""
     need_impl(get_implementation("eq10q/eq1q"))
     from ddspfx.chain import Chain, Pedal
-    from ddspfx.render import run_pedalboard
+    from ddspfx.render import run_reference
 
     for q, gain in ((0.5, 9.0), (2.0, -9.0)):
         pedal = PluginPedal("eq", "eq10q/eq1q", {"filter1_freq": 1000.0, "filter1_gain": gain, "filter1_q": q})
         x = _sine(2000.0)
-        reference = run_pedalboard(x, Chain([Pedal("eq", pedal.labels())]), SR)[0]
+        reference = run_reference(x, Chain([Pedal("eq", pedal.labels())]), SR)[0]
         assert _gain_db(x, run_plugin(x, pedal, SR)) == pytest.approx(_gain_db(x, reference), abs=0.15)
 
 
@@ -292,13 +292,13 @@ def test_a_delay_feedback_and_mix_are_pedalboards(need_impl: NeedImpl) -> None:
     """a-delay's echoes (each summed over its low-pass smear) are pedalboard's Delay's at the labelled values."""
     need_impl(get_implementation("ardour/a-delay"))
     from ddspfx.chain import Chain, Pedal
-    from ddspfx.render import run_pedalboard
+    from ddspfx.render import run_reference
 
     pedal = PluginPedal("delay", "ardour/a-delay", {"time": 200.0, "feedback": 60.0, "drywet": 35.0, "lpf": 20000.0})
     assert pedal.labels() == pytest.approx({"delay_seconds": 0.2, "feedback": 0.6, "mix": 0.35})
     x = _impulse(SR, at=2000)
     y = run_plugin(x, pedal, SR)
-    reference = run_pedalboard(x, Chain([Pedal("delay", pedal.labels())]), SR)[0]
+    reference = run_reference(x, Chain([Pedal("delay", pedal.labels())]), SR)[0]
     taps = [2000 + k * round(0.2 * SR) for k in range(4)]  # dry, 0.35, 0.35 * 0.6, 0.35 * 0.36
     got = [float(np.sum(y[t - 20:t + 60])) for t in taps]
     np.testing.assert_allclose(got, [float(np.sum(reference[t - 20:t + 60])) for t in taps], atol=0.01)
@@ -315,13 +315,13 @@ def _level_gain_db(impl: str, controls: dict[str, float], level_db: float) -> fl
 def test_a_comp_static_curve_is_pedalboards_at_its_labels(need_impl: NeedImpl) -> None:
     need_impl(get_implementation("ardour/a-comp"))
     from ddspfx.chain import Chain, Pedal
-    from ddspfx.render import run_pedalboard
+    from ddspfx.render import run_reference
 
     controls = {"thr": -40.0, "rat": 4.0, "att": 5.0, "rel": 50.0, "kn": 0.0}
     labels = PluginPedal("compressor", "ardour/a-comp", controls).labels()
     for level in (-50.0, -20.0, -10.0):  # below the threshold, 20 and 30 dB above
         x = _sine(1000.0, seconds=0.6, amp=10 ** (level / 20))
-        reference = run_pedalboard(x, Chain([Pedal("compressor", {**labels, "attack_ms": 5.0, "release_ms": 50.0})]), SR)[0]
+        reference = run_reference(x, Chain([Pedal("compressor", {**labels, "attack_ms": 5.0, "release_ms": 50.0})]), SR)[0]
         assert _level_gain_db("ardour/a-comp", controls, level) == pytest.approx(_gain_db(x, reference), abs=0.6)
 
 

@@ -15,7 +15,7 @@ from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, denormalise_params, get_eff
 from ddspfx.chain import Chain, Pedal
 from ddspfx.knobs import proxy_kwargs
 from ddspfx.proxies import apply
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 from experiments.proxy_fidelity import guitar_clip
 
 SR = 44100
@@ -71,7 +71,7 @@ def proxy_np(effect: str, x: np.ndarray, params: dict[str, float]) -> np.ndarray
 
 def check_against_pedalboard(effect: str, x: np.ndarray, params: dict[str, float], mrstft) -> None:
     """Proxy vs pedalboard on a (C, T) clip, within the effect's tolerances."""
-    ref = run_pedalboard(x, Chain([Pedal(effect, params)]), SR)  # (C, T)
+    ref = run_reference(x, Chain([Pedal(effect, params)]), SR)  # (C, T)
     y = proxy_np(effect, x, params)
     dist_tol, abs_tol = TOLERANCES[effect]
     with torch.no_grad():
@@ -127,7 +127,7 @@ def test_proxy_on_normalised_knobs(effect: str, clips: np.ndarray) -> None:
         for i, row in enumerate((SETTINGS[0], SETTINGS[2])):
             ref = apply(effect, x[i : i + 1], SR, **denormalise_params(effect, row))
             torch.testing.assert_close(y[i : i + 1], ref, atol=1e-5, rtol=1e-4)
-    target = run_pedalboard(clips[:2], Chain([Pedal(effect, setting(effect, 1))]), SR)  # (2, T)
+    target = run_reference(clips[:2], Chain([Pedal(effect, setting(effect, 1))]), SR)  # (2, T)
     (y[:, 0] - torch.from_numpy(target)).square().mean().backward()
     grad = u.grad[:, : len(eff.params)]
     assert torch.isfinite(u.grad).all()

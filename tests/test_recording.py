@@ -101,11 +101,11 @@ def _rt60(ir: np.ndarray) -> float:
 
 def test_room_is_early_short_and_faster_than_any_labelled_reverb() -> None:
     from ddspfx.chain import Chain, Pedal
-    from ddspfx.render import run_pedalboard
+    from ddspfx.render import run_reference
 
     impulse = np.zeros(2 * SR, np.float32)
     impulse[0] = 1.0
-    reverb = run_pedalboard(impulse, Chain([Pedal("reverb", {"room_size": 0.25, "damping": 1.0, "wet_level": 0.2,
+    reverb = run_reference(impulse, Chain([Pedal("reverb", {"room_size": 0.25, "damping": 1.0, "wet_level": 0.2,
                                                              "dry_level": 1.0})]), SR).reshape(-1)
     reverb_rt60 = _rt60(reverb)  # the smallest labelled room, the most damped
     rooms = _draws(30, seed=5, kind="cab")

@@ -12,7 +12,7 @@ import ddspfx.refine as refine_mod
 from ddspfx.analysis import Analysis
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
-from ddspfx.render import run_pedalboard
+from ddspfx.render import run_reference
 
 
 def _pluck(seconds: float, f0: float = 196.0, seed: int = 0) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_a_fit_begun_past_its_deadline_renders_no_grid_trial_and_keeps_its_start
 
     monkeypatch.setattr(refine_mod, "render_proxies", counted)
     dry = _pluck(0.5)
-    wet = run_pedalboard(dry, Chain([Pedal("delay", {"delay_seconds": 0.3, "feedback": 0.3, "mix": 0.4})]),
+    wet = run_reference(dry, Chain([Pedal("delay", {"delay_seconds": 0.3, "feedback": 0.3, "mix": 0.4})]),
                          SAMPLE_RATE)[0]
     start = Chain([DELAY])
     late = refine_mod.fit(start, dry, wet, SAMPLE_RATE, steps=50, deadline=time.perf_counter() - 1.0)
@@ -85,7 +85,7 @@ def _three_pedal_clip() -> tuple[np.ndarray, np.ndarray, Analysis]:
     truth = Chain([Pedal("distortion", {"drive_db": 20.0}),
                    Pedal("delay", {"delay_seconds": 0.3, "feedback": 0.3, "mix": 0.4}),
                    Pedal("reverb", {"room_size": 0.5, "damping": 0.5, "wet_level": 0.3, "dry_level": 0.8})])
-    wet = run_pedalboard(dry, truth, SAMPLE_RATE)[0]
+    wet = run_reference(dry, truth, SAMPLE_RATE)[0]
     guess = Chain([DIST, DELAY, Pedal("reverb", {"room_size": 0.4, "damping": 0.5, "wet_level": 0.2,
                                                  "dry_level": 0.8})])
     conf = {**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 1.0, "delay": 1.0, "reverb": 1.0}
@@ -115,7 +115,7 @@ def test_with_time_to_spare_refinement_finds_the_chain_the_clip_was_made_with():
     dry = _pluck(0.75, seed=5)
     truth = Chain([Pedal("distortion", {"drive_db": 22.0}),
                    Pedal("eq", {"cutoff_frequency_hz": 1500.0, "gain_db": 8.0, "q": 1.0})])
-    wet = run_pedalboard(dry, truth, SAMPLE_RATE)[0]
+    wet = run_reference(dry, truth, SAMPLE_RATE)[0]
     conf = {**dict.fromkeys(EFFECT_NAMES, 0.0), "distortion": 0.99, "eq": 0.99}
     an = Analysis(chain=Chain([EQ, DIST]), effect_confidence=conf, order_confidence=0.6)  # the wrong order
     progress: list[tuple[int, int]] = []

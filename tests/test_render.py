@@ -107,7 +107,7 @@ def test_a_chain_with_pedals_pedalboard_lacks_renders_each_in_its_place():
     """Reference: the pedals applied one by one (pedalboard's plugin or ddspfx's function), in the chain's order;
     the same pedals in another order sound different (a fuzz before or after a tremolo)."""
     from ddspfx.catalog import dsp_function, get_effect, pedalboard_plugin, render_kwargs
-    from ddspfx.render import run_pedalboard
+    from ddspfx.render import run_reference
 
     sr = 44100
     t = np.arange(sr) / sr
@@ -123,7 +123,7 @@ def test_a_chain_with_pedals_pedalboard_lacks_renders_each_in_its_place():
             y = pedalboard_plugin(eff, p.params)(y, float(sr), reset=True)
         else:
             y = dsp_function(eff)(y, float(sr), **render_kwargs(eff, p.params))
-    np.testing.assert_allclose(run_pedalboard(dry, chain, sr), y, atol=1e-6)
+    np.testing.assert_allclose(run_reference(dry, chain, sr), y, atol=1e-6)
     p = chain.pedals
     swapped = Chain([p[2], p[1], p[0], p[3]])
-    assert np.max(np.abs(run_pedalboard(dry, swapped, sr) - y)) > 0.05
+    assert np.max(np.abs(run_reference(dry, swapped, sr) - y)) > 0.05

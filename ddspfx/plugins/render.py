@@ -22,7 +22,7 @@ from ddspfx.plugins import lv2
 from ddspfx.plugins.ladspa import LadspaLibrary, LadspaPlugin, find_library, load_library
 from ddspfx.plugins.reserved import RESERVED_PACKAGES
 from ddspfx.plugins.table import HOST_DRY, Implementation, get_implementation, implementations_for, named_by
-from ddspfx.render import as_channels_first, fit_length, limit_output, run_pedalboard
+from ddspfx.render import as_channels_first, fit_length, limit_output, run_reference
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def render_mixed_chain(dry: np.ndarray, chain: Chain, steps: Sequence[PluginPeda
     y = np.ascontiguousarray(dry, dtype=np.float32).reshape(-1)
     for pedal, step in zip(chain, steps):
         if step is None:
-            y = run_pedalboard(y, Chain([pedal]), sample_rate)[0]
+            y = run_reference(y, Chain([pedal]), sample_rate)[0]
             continue
         y = run_plugin(y, step, sample_rate)
         if not np.all(np.isfinite(y)):
