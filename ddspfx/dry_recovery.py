@@ -61,9 +61,9 @@ INVERT_SECONDS = 10.0
 class InvertConfig:
     """How :func:`invert_chain` descends (L-BFGS on the dry's samples)."""
 
-    time_limit_s: float = INVERT_SECONDS  # wall seconds for the whole descent (checked between L-BFGS steps)
+    time_limit_s: float = INVERT_SECONDS  # wall seconds for the whole descent (checked before each render)
     max_evals: int = 2000  # most renders + gradients (each ~0.05-0.3 s for a 3-s clip)
-    inner: int = 10  # L-BFGS iterations per step (the time limit is checked between steps)
+    inner: int = 10  # L-BFGS iterations per step
     history: int = 20  # L-BFGS memory
     tolerance: float = 1e-4  # a step that lowers the residual by less than this share made no progress
     patience: int = 3  # stop after this many L-BFGS steps in a row without progress (its progress comes in bursts)
@@ -100,7 +100,7 @@ class InvertResult:
 
 
 class _Stop(Exception):
-    """Raised inside the L-BFGS closure when the evaluation budget is spent."""
+    """Raised inside the L-BFGS closure when the time limit or the evaluation budget is spent."""
 
 
 def invert_chain(wet: np.ndarray, chain: Chain, sample_rate: int = SAMPLE_RATE, config: InvertConfig | None = None,
@@ -129,8 +129,8 @@ def invert_chain(wet: np.ndarray, chain: Chain, sample_rate: int = SAMPLE_RATE, 
     evals = [0]
 
     def closure() -> Tensor:
-        if evals[0] >= cfg.max_evals:
-            raise _Stop
+        if evals[0] >= cfg.max_evals or (evals[0] and time.perf_counter() - start > cfg.time_limit_s):
+            raise _Stop  # also inside a step: one L-BFGS step can take ~25 renders, ~1 s each through a fuzz
         opt.zero_grad()
         res = waveform_residual(render_through(chain, z.view(1, 1, -1), sample_rate).reshape(-1), w)
         value = float(res.detach())
@@ -180,6 +180,10 @@ class DryRecoveryConfig:
     max_gain: float = 2.0  # largest magnitude of the complex ratio mask (a pedal may cut what the dry had)
     sample_rate: int = SAMPLE_RATE  # the rate it was trained at; other rates are resampled to it
 
+    def __post_init__(self) -> None:
+        if not self.max_gain > 1.0:
+            raise DdspfxError(f"max_gain must exceed 1 (the mask starts at 1), got {self.max_gain}")
+
 
 class DryRecoveryNet(nn.Module):
     """Wet (B, T) -> dry estimate (B, T): a bounded complex ratio mask on the wet's STFT.
@@ -201,7 +205,11 @@ class DryRecoveryNet(nn.Module):
         self.norm = nn.LayerNorm(bins)
         self.proj = nn.Linear(bins, c.embed)
         self.rnn = nn.GRU(c.embed, c.hidden, num_layers=c.layers, batch_first=True, bidirectional=True)
-        self.head = nn.Linear(2 * c.hidden, 2 * bins)
+        self.head = nn.Linear(2 * c.hidden, 2 * bins)  # rows: bins real parts, then bins imaginary parts
+        with torch.no_grad():  # start as the identity mask (the wet, the baseline), small weights to learn from
+            self.head.weight.mul_(0.01)
+            self.head.bias.zero_()
+            self.head.bias[:bins] = math.atanh(1.0 / c.max_gain)
         self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)
 
     def mask(self, spec: Tensor) -> Tensor:

@@ -83,8 +83,9 @@ def test_the_inversion_stops_at_its_time_limit():
     dry = _guitar(0.5)
     chain = Chain([Pedal("distortion", {"drive_db": 30.0})])  # no quick optimum: the fit would go on
     wet, _ = render_chain(dry, chain, SAMPLE_RATE)
-    res = invert_chain(wet, chain, SAMPLE_RATE, InvertConfig(time_limit_s=0.5, inner=1))
-    assert res.seconds < 0.5 + 2.0  # one L-BFGS step of one iteration (a few renders) may run past the limit
+    res = invert_chain(wet, chain, SAMPLE_RATE, InvertConfig(time_limit_s=0.5))
+    assert res.evals >= 2
+    assert res.seconds < 0.5 + 1.0  # the render begun before the limit may finish past it (~0.01 s here)
     assert res.dry.shape == wet.shape
 
 
@@ -188,3 +189,10 @@ def test_training_writes_a_loadable_model_and_resumes(tmp_path):
     assert load_dry_model(tmp_path).metadata["notes"]["steps"] == 3
     assert any(line.startswith("resumed") for line in logged)
     assert main(["--out", str(tmp_path / "x")]) == 2  # no end given: one line, exit 2
+
+
+def test_a_fresh_network_starts_near_the_wet():
+    """The head starts as the identity mask (small weights): an untrained network returns about the wet, the baseline."""
+    torch.manual_seed(0)
+    x = _guitar(0.3)
+    assert si_sdr(run_network(DryRecoveryNet().eval(), x, SAMPLE_RATE), x) > 15.0
