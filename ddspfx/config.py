@@ -124,6 +124,9 @@ class LossConfig:
     stft_gate_grad: bool = False  # let the STFT term train the presence gates (measured: it switches them all off)
     invariance: float = 0.0  # weight of the difference between the answers for one chain on two guitars (data.pair_guitars)
     stft_grad_clip: float = 0.5  # max gradient norm the STFT term sends into each head output (0 = unclipped)
+    adversary: float = 0.0  # weight of the guitar-identity adversary (ddspfx.adversary); 0 = no adversary head
+    adversary_classes: int = 64  # identity buckets of (mix part, procedural guitar id) the adversary tells apart
+    grl_scale: float = 1.0  # gradient reversal: the encoder gets -grl_scale x the adversary's gradient
 
 
 @dataclass

@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from ddspfx.adversary import GuitarAdversary, guitar_labels
 from ddspfx.catalog import EFFECT_NAMES, get_effect, value_to_bin
 from ddspfx.chain import Chain
 from ddspfx.commuting import equivalent_canonical
@@ -55,6 +56,17 @@ class DdspfxLightning(L.LightningModule):
         self.loss_fn = DdspfxLoss(self.cfg.loss, self.model.vocab.pad_id, self.model.sample_rate,
                                   self.cfg.model.sinkhorn_tau, self.cfg.model.sinkhorn_iters,
                                   choice_weights(self.model.vocab, self.cfg.loss.ce_choice_weight))
+        # the guitar-identity adversary: built only when weighted (weight 0 = the same parameters and random draws
+        # as without it), kept off self.model so an exported model never holds it
+        self.adversary: GuitarAdversary | None = None
+        if self.cfg.loss.adversary < 0 or self.cfg.loss.adversary_classes < 2:
+            raise DdspfxError(f"loss.adversary must be >= 0 (got {self.cfg.loss.adversary}) and loss.adversary_classes "
+                              f">= 2 (got {self.cfg.loss.adversary_classes})")
+        if self.cfg.loss.adversary > 0:
+            from ddspfx.sources.procedural import DESCRIPTORS  # the source engines load numba: only when asked for
+
+            self.adversary = GuitarAdversary(self.cfg.model.d_model, self.cfg.loss.adversary_classes, len(DESCRIPTORS),
+                                             self.cfg.loss.grl_scale)
         self._val_counts: dict[str, float] = {}
         self.train_seconds = 0.0  # training wall time so far, kept across --resume (checkpoint state)
         self._tick: float | None = None
@@ -64,6 +76,10 @@ class DdspfxLightning(L.LightningModule):
 
     def _common_step(self, batch: dict, stage: str) -> torch.Tensor:
         paired = "wet_pair" in batch
+        labels = guitar_labels(batch) if self.adversary is not None else None  # before the pairs are stacked
+        if self.adversary is not None and labels is None:
+            raise DdspfxError("loss.adversary needs to know who played each clip, and these examples do not say (a "
+                              "folder made before ddspfx recorded it): remake the folder or set loss.adversary 0")
         if paired:  # one chain on two guitars: both halves learn the labels, and their answers are pulled together
             batch = with_pairs(batch)
         out = self.model(batch)
@@ -72,6 +88,9 @@ class DdspfxLightning(L.LightningModule):
             terms["invariance"] = invariance_loss(out, batch["param_mask"])
             if self.cfg.loss.invariance > 0:
                 terms["loss"] = terms["loss"] + self.cfg.loss.invariance * terms["invariance"]
+        if self.adversary is not None and labels is not None:
+            terms.update(self.adversary.loss(out["memory"], out["memory_mask"], labels))
+            terms["loss"] = terms["loss"] + self.cfg.loss.adversary * terms["adversary"]
         tok_acc, seq_acc = token_accuracy(out["token_logits"], batch["tokens"][:, 1:], self.model.vocab.pad_id)
         presence_acc = ((out["presence_logits"] > 0).float() == batch["presence"]).float().mean()
         b = batch["tokens"].shape[0]
@@ -174,7 +193,10 @@ class DdspfxLightning(L.LightningModule):
     def configure_optimizers(self):
         o, t = self.cfg.optim, self.cfg.trainer
         decay, no_decay = [], []
-        for name, p in self.model.named_parameters():
+        named = list(self.model.named_parameters())
+        if self.adversary is not None:
+            named += [(f"adversary.{n}", p) for n, p in self.adversary.named_parameters()]
+        for name, p in named:
             (no_decay if p.ndim < 2 or "embed" in name or "pos" in name or "queries" in name else decay).append(p)
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=(0.9, 0.98))

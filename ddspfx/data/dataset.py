@@ -28,6 +28,7 @@ from ddspfx.recording import apply_recording, draw_recording
 from ddspfx.render import PEAK_CEILING, render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
 from ddspfx.sources import make_source
+from ddspfx.sources.base import MixSource
 from ddspfx.sources.tone import add_noise_floor, apply_room, apply_tone, random_room, random_tone
 from ddspfx.targets import chain_targets
 from ddspfx.variants import render_randomised
@@ -51,12 +52,46 @@ class Example:
     unlabelled: frozenset[tuple[str, str]] = frozenset()  # (effect, knob) pairs whose value the clip does not tell
     proxy_exact: bool = True  # False when a pedal was rendered by a design the proxies do not reproduce
     pair: "Example | None" = None  # the same chain on a second guitar (``Recipe.pair``)
+    source_index: int = 0  # which part of a ``mix:`` source played the dry (0 outside a mix)
+    guitar_id: int = -1  # the procedural virtual guitar that played it (ddspfx.sources.procedural); -1: another source
+
+
+def draw_dry(source: Any, rng: np.random.Generator, duration_s: float) -> tuple[np.ndarray, int, int]:
+    """``source.sample(rng, duration_s)`` and who played it: (clip, mix part index or 0, procedural guitar id or -1).
+
+    The same draws as ``sample`` (a mix's part choice, then the part's own), so the clip does not change; the
+    labels feed the guitar-identity adversary (``ddspfx.adversary``).
+    """
+    index = 0
+    if isinstance(source, MixSource):  # MixSource.sample's own draw of the part
+        index = int(rng.choice(len(source.sources), p=source.weights))
+        source = source.sources[index]
+    with_id = getattr(source, "sample_with_id", None)  # procedural sources name the guitar they drew
+    if with_id is not None:
+        clip, gid = with_id(rng, duration_s)
+        return clip, index, int(gid)
+    return source.sample(rng, duration_s), index, -1
+
+
+def source_fields(source_index: int, guitar_id: int, suffix: str = "") -> dict[str, torch.Tensor]:
+    """The item fields that say who played the dry: ``source_index`` and ``guitar_id`` int64 (), and
+    ``guitar_descriptors`` float32 (D,) (:func:`ddspfx.sources.procedural.guitar_descriptors`; zeros when
+    ``guitar_id`` is -1, i.e. not a procedural guitar)."""
+    # procedural loads numba (~1.3 s): make_source has loaded it for every generated source, not for folders
+    from ddspfx.sources.procedural import DESCRIPTORS, draw_guitar, guitar_descriptors
+
+    desc = guitar_descriptors(draw_guitar(guitar_id)) if guitar_id >= 0 else np.zeros(len(DESCRIPTORS), np.float32)
+    return {f"source_index{suffix}": torch.tensor(int(source_index), dtype=torch.int64),
+            f"guitar_id{suffix}": torch.tensor(int(guitar_id), dtype=torch.int64),
+            f"guitar_descriptors{suffix}": torch.from_numpy(desc)}
 
 
 def _dry_clip(source: Any, rng: np.random.Generator, seed: int, duration_s: float, sample_rate: int,
-              recipe: Recipe) -> np.ndarray:
-    """The dry guitar of one example: the source's clip, then the augmentations that belong to the guitar."""
-    dry = np.asarray(source.sample(rng, duration_s), dtype=np.float32)
+              recipe: Recipe) -> tuple[np.ndarray, int, int]:
+    """The dry guitar of one example: the source's clip, then the augmentations that belong to the guitar; and
+    who played it (:func:`draw_dry`)."""
+    clip, source_index, guitar_id = draw_dry(source, rng, duration_s)
+    dry = np.asarray(clip, dtype=np.float32)
     tone_rng = stream(seed, "dry_tone")
     if recipe.dry_tone > 0.0 and tone_rng.random() < recipe.dry_tone:
         dry = apply_tone(dry, random_tone(tone_rng), sample_rate)
@@ -66,7 +101,7 @@ def _dry_clip(source: Any, rng: np.random.Generator, seed: int, duration_s: floa
     noise_rng = stream(seed, "noise_floor")
     if recipe.noise_floor > 0.0 and noise_rng.random() < recipe.noise_floor:
         dry = add_noise_floor(dry, noise_rng, sample_rate)
-    return dry
+    return dry, source_index, guitar_id
 
 
 def _render(dry: np.ndarray, chain: Chain, seed: int, sample_rate: int, recipe: Recipe
@@ -119,16 +154,18 @@ def generate_example(source: Any, seed: int, duration_s: float, sample_rate: int
     recipe = recipe or Recipe()
     sampler = sampler or ChainSampler(recipe.sampler)
     rng = np.random.default_rng(seed)
-    dry = _dry_clip(source, rng, seed, duration_s, sample_rate, recipe)
+    dry, source_index, guitar_id = _dry_clip(source, rng, seed, duration_s, sample_rate, recipe)
     chain = sampler.sample(rng, dry, sample_rate)
     wet, gain, labelled, unlabelled, exact = _render(dry, chain, seed, sample_rate, recipe)
-    example = Example(dry, _recorded(wet, seed, sample_rate, recipe), labelled, gain, seed, unlabelled, exact)
+    example = Example(dry, _recorded(wet, seed, sample_rate, recipe), labelled, gain, seed, unlabelled, exact,
+                      source_index=source_index, guitar_id=guitar_id)
     if recipe.pair:
         pair_seed = int(stream(seed, "pair").integers(2**62))
-        dry2 = _dry_clip(source, np.random.default_rng(pair_seed), pair_seed, duration_s, sample_rate, recipe)
+        dry2, index2, id2 = _dry_clip(source, np.random.default_rng(pair_seed), pair_seed, duration_s, sample_rate,
+                                      recipe)
         wet2, gain2, *_ = _render(dry2, chain, seed, sample_rate, recipe)
         example.pair = Example(dry2, _recorded(wet2, pair_seed, sample_rate, recipe), labelled, gain2, pair_seed,
-                               unlabelled, exact)
+                               unlabelled, exact, source_index=index2, guitar_id=id2)
     return example
 
 
@@ -227,9 +264,11 @@ class EffectsDataset(Dataset):
             return self._read(self._folder, index)
         ex = self.example(int(index))
         item = make_item(ex.dry, ex.wet, ex.chain, ex.output_gain, self.vocab, ex.unlabelled, ex.proxy_exact)
-        if ex.pair is not None:  # the same chain on a second guitar: its audio only, the labels are the same
+        item.update(source_fields(ex.source_index, ex.guitar_id))
+        if ex.pair is not None:  # the same chain on a second guitar: its audio and who played it; the labels are the same
             item["dry_pair"] = torch.from_numpy(np.ascontiguousarray(ex.pair.dry, dtype=np.float32))
             item["wet_pair"] = torch.from_numpy(np.ascontiguousarray(ex.pair.wet, dtype=np.float32))
+            item.update(source_fields(ex.pair.source_index, ex.pair.guitar_id, "_pair"))
         return item
 
     def _read(self, folder: _FolderIndex, index: int) -> dict[str, Any]:
@@ -239,6 +278,8 @@ class EffectsDataset(Dataset):
         if sr_d != rec["sample_rate"] or sr_w != rec["sample_rate"]:
             raise DdspfxError(f"example {rec['id']}: wav sample rate differs from labels.jsonl; regenerate the folder")
         item = make_item(dry, wet, Chain.from_list(rec["chain"]), float(rec["output_gain"]), self.vocab)
+        if "guitar_id" in rec:  # folders made before the guitar labels existed lack them (no adversary on those)
+            item.update(source_fields(int(rec.get("source_index", 0)), int(rec["guitar_id"])))
         if self._dac_hash:
             codes = load_codes(folder.root, rec["id"], self._dac_hash)
             if codes is not None:

@@ -91,6 +91,8 @@ def _make_one(index: int) -> dict[str, Any]:
         "chain": ex.chain.to_list(),
         "output_gain": ex.output_gain,
         "seed": ex.seed,
+        "source_index": ex.source_index,  # who played the dry (the guitar-identity adversary's labels)
+        "guitar_id": ex.guitar_id,
     }
 
 

@@ -135,7 +135,7 @@ class DdspfxModel(nn.Module):
                                    dry=batch["dry"] if self.hears_dry else None)
         out = self.heads(memory, mask)
         out["token_logits"] = self.decoder(batch["tokens"][:, :-1], memory, mask)  # (B, L-1, V)
-        out["memory_mask"] = mask
+        out["memory"], out["memory_mask"] = memory, mask  # (B, F, D): the guitar-identity adversary pools it
         return out
 
     # --- inference -----------------------------------------------------------------------

@@ -197,6 +197,32 @@ def draw_guitar(guitar_id: int) -> VirtualGuitar:
         body_dense=body_dense, body_decay_s=body_decay, body_hz=body_hz, low_cut_hz=low_cut)
 
 
+DESCRIPTORS: tuple[str, ...] = ("electric", "miked", "sustain", "damping", "pick_brightness", "pluck_position",
+                                "pickup_resonance", "pickup_position", "low_cut", "attack")
+"""What :func:`guitar_descriptors` returns, in order: a guitar's drawn physical make-up that the ear hears."""
+
+
+def guitar_descriptors(guitar: VirtualGuitar) -> np.ndarray:
+    """A few of ``guitar``'s drawn parameters, each mapped to [0, 1] over the range :func:`draw_guitar` draws it
+    from (log scale for times and frequencies): float32 ``(len(DESCRIPTORS),)``.
+
+    Why: targets for a guitar-identity adversary (``ddspfx.adversary``) on the fresh-guitar family, where an id is
+    a hash that no listener could predict but the body, the sustain, the pick and the pickup are audible.
+    """
+    def unit(x: float, low: float, high: float, log: bool = False) -> float:
+        a, b, v = (math.log(low), math.log(high), math.log(max(x, 1e-9))) if log else (low, high, x)
+        return min(max((v - a) / (b - a), 0.0), 1.0)
+
+    coil = sum(p * w for p, w in guitar.pickups) / max(sum(w for _, w in guitar.pickups), 1e-9) if guitar.pickups else 0.0
+    return np.array([
+        float(guitar.body == "electric"), float(guitar.output == "mic"),
+        unit(guitar.sustain_s, 1.2, 9.0, log=True), float(np.mean(guitar.damping)),
+        unit(guitar.pick_hz, 500.0, 12000.0, log=True), unit(guitar.pluck_position, 0.06, 0.35),
+        unit(guitar.pickup_hz, 2000.0, 14000.0, log=True), unit(coil, 0.0, 0.31),
+        unit(guitar.low_cut_hz, 20.0, 90.0, log=True), unit(guitar.attack_hz, 300.0, 20000.0, log=True),
+    ], dtype=np.float32)
+
+
 # ----------------------------------------------------------------------------- the phrase
 
 
@@ -795,6 +821,6 @@ def make_procedural_source(body: str, sample_rate: int = SAMPLE_RATE) -> Procedu
     return ProceduralSource(ids, sample_rate, name=name)
 
 
-__all__ = ["VirtualGuitar", "Note", "ProceduralSource", "draw_guitar", "compose", "render", "render_phrase",
+__all__ = ["VirtualGuitar", "Note", "ProceduralSource", "draw_guitar", "guitar_descriptors", "DESCRIPTORS", "compose", "render", "render_phrase",
            "make_procedural_source", "loss_filter", "allpass_delay", "dispersion_coefficients", "body_ir", "output_sos", "TRAIN_IDS",
            "HELDOUT_IDS", "KINDS", "BODIES", "OUTPUTS", "OPEN", "PALM", "DEAD"]
