@@ -10,6 +10,7 @@ single-pedal clips of each pedal type, and ``per-length`` clips of each chain le
 - ``wet``: the wet itself, the baseline (its improvement is 0 by definition; its SI-SDR is shown);
 - ``invert_true``: :func:`ddspfx.dry_recovery.invert_chain` through the true chain (an upper bound for inversion);
 - ``invert_estimate``: the same through the shipped blind model's estimate (``ddspfx.estimate``), the blind path;
+- ``invert_estimate_lti``: the same through the estimate's time-invariant linear pedals only (:data:`LTI`);
 - ``network``: the dry-recovery network at ``--network`` (a smoke-test model unless said otherwise).
 
 Figures: SI-SDR improvement = SI-SDR(recovered, dry) - SI-SDR(wet, dry) in dB, the MR-STFT distance
@@ -38,7 +39,10 @@ from ddspfx.fileio import atomic_path, atomic_write_text
 DEV_SEED = 30_000_000
 """Development seeds of this study (the test seeds start at 20,000,000 and stay below 30,000,000)."""
 SOURCES: tuple[str, ...] = ("synth", "procedural")
-CANDIDATES: tuple[str, ...] = ("wet", "invert_true", "invert_estimate", "network")
+CANDIDATES: tuple[str, ...] = ("wet", "invert_true", "invert_estimate", "invert_estimate_lti", "network")
+LTI: tuple[str, ...] = ("eq", "delay", "reverb")
+"""The pedals whose estimate ``invert_estimate_lti`` keeps: time-invariant and linear (an LFO pedal's estimated rate and
+phase are never those of the clip, and inverting the wrong modulation writes it into the dry)."""
 LENGTHS: tuple[int, ...] = (2, 3, 4, 5)
 
 
@@ -75,8 +79,11 @@ def recover(candidate: str, clip: dict[str, Any], time_limit: float, network: An
         chain = clip["chain"]
     else:
         import ddspfx
+        from ddspfx.chain import Chain
 
         chain = ddspfx.estimate(clip["wet"], SAMPLE_RATE)
+        if candidate == "invert_estimate_lti":
+            chain = Chain([p for p in chain if p.effect in LTI])
     res = invert_chain(clip["wet"], chain, SAMPLE_RATE, InvertConfig(time_limit_s=time_limit))
     return res.dry, f"{' > '.join(chain.effects) or '-'}; fit {res.fit_before:.1f} -> {res.fit_after:.1f} dB, {res.evals} renders"
 
@@ -190,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     clips = dev_set(args.per_type, args.per_length, args.seconds)
     distance = MRSTFTDistance()
-    if "invert_estimate" in candidates:  # load the blind model before timing
+    if any(c.startswith("invert_estimate") for c in candidates):  # load the blind model before timing
         import ddspfx
 
         ddspfx.estimate(clips[0]["wet"], SAMPLE_RATE)
@@ -215,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     by_length = summarise(rows, "length")
     overall = summarise([{**r, "all": "all"} for r in rows], "all")
     models: dict[str, str] = {}
-    if "invert_estimate" in candidates:
+    if any(c.startswith("invert_estimate") for c in candidates):
         models["blind estimator"] = f"{DEFAULT_CHECKPOINT.name} {file_sha256(DEFAULT_CHECKPOINT)}"
     if network is not None:
         models["dry-recovery network"] = f"{args.network} {network.metadata.get('sha256', '?')}"
