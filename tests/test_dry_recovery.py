@@ -213,3 +213,12 @@ def test_a_pool_cycles_over_the_first_examples_and_a_stream_is_reproducible():
     assert not np.array_equal(fresh.pair(2)[1], fresh.pair(0)[1])
     with pytest.raises(DdspfxError, match="held-out evaluation data"):
         PairStream(TrainConfig(source="sf2:/usr/share/sounds/sf2/FluidR3_GM.sf2"), 0)
+
+
+def test_without_a_chain_or_a_shipped_network_the_error_says_what_to_do(monkeypatch, tmp_path):
+    import ddspfx.dry_recovery as dry_recovery
+
+    monkeypatch.setattr(dry_recovery, "DEFAULT_DRY_RECOVERY", tmp_path / "dry_recovery.safetensors")
+    with pytest.raises(DdspfxError, match="none ships yet: train one with python -m ddspfx.dry_recovery_train") as exc:
+        recover_dry(_guitar(0.2), SAMPLE_RATE)
+    _one_line(exc)
