@@ -23,6 +23,7 @@ dac = pytest.importorskip("dac")
 pytest.importorskip("dac.utils")
 
 from ddspfx.errors import DdspfxError  # noqa: E402
+from ddspfx.fileio import file_sha256  # noqa: E402
 from ddspfx.frontends import build_frontend, dac_cache  # noqa: E402
 from ddspfx.frontends import dac as dac_fe  # noqa: E402
 
@@ -185,7 +186,7 @@ def test_frozen_codec_outside_state_dict(weights: Path) -> None:
 def test_config_rebuilds_and_checks_weights_hash(weights: Path, other_weights: Path) -> None:
     fe = dac_fe.DACFrontEnd(dim=16, weights_path=str(weights), combine="concat", n_codebooks=3)
     cfg = fe.config()
-    assert cfg["weights_sha256"] == dac_fe.file_sha256(weights) and len(cfg["weights_sha256"]) == 64
+    assert cfg["weights_sha256"] == file_sha256(weights) and len(cfg["weights_sha256"]) == 64
     # the model passes mel-only keys from its shared FrontEndConfig: ignored
     name = cfg.pop("name")
     assert name == "dac"
@@ -247,7 +248,7 @@ def test_weights_found_in_dac_cache(weights: Path, tmp_path: Path, monkeypatch: 
     target.write_bytes(weights.read_bytes())
     monkeypatch.setattr(dac.utils, "download", lambda **kw: pytest.fail("must not download"))
     fe = dac_fe.DACFrontEnd(dim=16)
-    assert fe.weights_path is None and fe.weights_sha256 == dac_fe.file_sha256(weights)
+    assert fe.weights_path is None and fe.weights_sha256 == file_sha256(weights)
 
 
 def test_network_probe_is_quick_and_false_on_refused_port() -> None:
@@ -298,7 +299,7 @@ def test_cache_encode_reuse_invalidate(weights: Path, other_weights: Path, refer
     folder = _make_folder(tmp_path / "ds", [SR // 2] * 4 + [SR // 3])
     calls = _count_encodes(monkeypatch)
     r = dac_cache.encode_folder(folder, weights_path=weights, batch_size=3, device="cpu", progress=False)
-    sha = dac_fe.file_sha256(weights)
+    sha = file_sha256(weights)
     assert (r.encoded, r.reused, r.total) == (5, 0, 5) and r.cache_dir == folder / "dac_cache" / sha[:16]
     assert sorted(calls) == [1, 1, 3]  # same-length clips batched: 3 + 1 of 0.5 s, 1 of 0.33 s
     fe = dac_fe.DACFrontEnd(dim=16, weights_path=str(weights))
@@ -324,7 +325,7 @@ def test_cache_encode_reuse_invalidate(weights: Path, other_weights: Path, refer
 
     calls.clear()
     r = dac_cache.encode_folder(folder, weights_path=other_weights, device="cpu", progress=False)
-    other = dac_fe.file_sha256(other_weights)
+    other = file_sha256(other_weights)
     assert (r.encoded, r.reused) == (5, 0) and r.cache_dir.name == other[:16] != sha[:16]
     assert dac_cache.load_codes(folder, "000002", sha) is not None  # the first cache is untouched
     assert dac_cache.load_codes(folder, "nope", sha) is None
@@ -406,7 +407,7 @@ def test_training_steps_with_dac_frontend(weights: Path, tmp_path: Path, monkeyp
     assert rc == 0
     meta = json.loads((out / "model.json").read_text())
     assert meta["frontend"]["name"] == "dac"
-    assert meta["frontend"]["weights_sha256"] == dac_fe.file_sha256(weights)
+    assert meta["frontend"]["weights_sha256"] == file_sha256(weights)
     from ddspfx.checkpoint import load_model
 
     model = load_model(out / "model.safetensors")

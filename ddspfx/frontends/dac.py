@@ -58,8 +58,8 @@ def import_dac() -> ModuleType:
 _HASHES: dict[tuple[str, int, int], str] = {}
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes (memoised on path, size and mtime: weights files are 300 MB)."""
+def memoised_sha256(path: str | os.PathLike[str]) -> str:
+    """``fileio.file_sha256``, memoised on path, size and mtime: weights files are 300 MB and hashed per front end."""
     p = Path(path).resolve()
     st = p.stat()
     key = (str(p), st.st_size, st.st_mtime_ns)
@@ -236,7 +236,7 @@ class DACFrontEnd(FrontEnd):
         self.model_type, self.combine, self.use_latents = check_model_type(model_type), combine, bool(use_latents)
         path = resolve_weights(weights_path, model_type)
         self.weights_path = str(path) if weights_path else None  # None: DAC's cache resolves it again
-        self.weights_sha256 = file_sha256(path)
+        self.weights_sha256 = memoised_sha256(path)
         if weights_sha256 and weights_sha256 != self.weights_sha256:
             raise DdspfxError(
                 f"DAC weights {path} (sha256 {self.weights_sha256[:16]}) are not the ones this model was built "

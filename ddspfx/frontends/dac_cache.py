@@ -13,7 +13,6 @@ shorter clip's last frames, and cached codes must equal what ``DACFrontEnd.forwa
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from tqdm import tqdm
 from ddspfx.audio import load_audio
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError, cli_entry
-from ddspfx.fileio import atomic_path, atomic_write_text
+from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 from ddspfx.frontends import dac as dac_fe
 
 CACHE_DIRNAME = "dac_cache"
@@ -47,18 +46,17 @@ class EncodeReport:
     total: int
 
 
-def bytes_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a (small) file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def cache_dir(folder: str | os.PathLike[str], weights_hash: str) -> Path:
     """``DIR/dac_cache/<hash16>``; ``weights_hash`` may be the full sha256 or its 16-digit prefix."""
     return Path(folder) / CACHE_DIRNAME / weights_hash[:HASH_CHARS]
 
 
-def read_labels(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Records of ``DIR/labels.jsonl`` with "id" and "wet" (relative to DIR); one-line errors otherwise."""
+def checked_labels(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Records of ``DIR/labels.jsonl``, each checked to have an "id" that can name a cache file and a "wet" path.
+
+    Unlike the lenient ``ddspfx.data.layout.read_labels`` (which skips a partial line so a make can resume), a
+    bad line or an empty list here is a one-line error: the ids name cache files, and an encode covers the folder.
+    """
     path = Path(folder) / "labels.jsonl"
     if not path.is_file():
         raise DdspfxError(f"{path} not found; make a dataset first: python -m ddspfx.data make --out {folder} --n N")
@@ -128,9 +126,9 @@ def encode_folder(
     folder = Path(folder)
     if batch_size < 1:
         raise DdspfxError(f"batch size must be at least 1, got {batch_size}")
-    records = read_labels(folder)
+    records = checked_labels(folder)
     path = dac_fe.resolve_weights(weights_path, model_type)
-    sha = dac_fe.file_sha256(path)
+    sha = dac_fe.memoised_sha256(path)
     codec = dac_fe.load_codec(path)
     dev = pick_device(device)
     codec.to(dev)
@@ -148,7 +146,7 @@ def encode_folder(
         wav = folder / rec["wet"]
         if not wav.is_file():
             raise DdspfxError(f"{wav} (listed in labels.jsonl) is missing; re-run python -m ddspfx.data make")
-        audio_hash = bytes_sha256(wav)
+        audio_hash = file_sha256(wav)
         entry = entries.get(rec["id"])
         if entry and entry.get("audio_sha256") == audio_hash and _valid_npy(out / entry["file"], n_q):
             continue
@@ -205,7 +203,7 @@ def load_codes(folder: str | os.PathLike[str], example_id: str, weights_hash: st
     wav = _wet_path(folder, str(example_id))
     if wav is None or not wav.is_file():
         return None
-    if _stat_key(wav) != entry.get("audio_stat") and bytes_sha256(wav) != entry.get("audio_sha256"):
+    if _stat_key(wav) != entry.get("audio_stat") and file_sha256(wav) != entry.get("audio_sha256"):
         return None
     try:
         return np.load(directory / entry["file"])
@@ -224,7 +222,7 @@ def _wet_path(folder: Path, example_id: str) -> Path | None:
     except OSError:
         return None
     if key not in _WET_PATHS:
-        _WET_PATHS[key] = {r["id"]: r["wet"] for r in read_labels(folder)}
+        _WET_PATHS[key] = {r["id"]: r["wet"] for r in checked_labels(folder)}
     rel = _WET_PATHS[key].get(example_id)
     return folder / rel if rel is not None else None
 
