@@ -20,8 +20,9 @@ from ddspfx.chain import Chain
 from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES, TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
+from ddspfx.sampler import SamplerConfig
 from ddspfx.scoring import (
-    Example,
+    LabelledClip,
     Scorer,
     baseline_systems,
     make_examples,
@@ -68,17 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise DdspfxError("--tau must be between 0 and 1")
     if args.threads < 1:
         raise DdspfxError("--threads must be at least 1")
+    # why here: torch and the model take seconds to import; --help and a bad flag answer before that
     import torch
 
     torch.set_num_threads(args.threads)
     from ddspfx.estimator import Estimator
-    from ddspfx.sampler import SamplerConfig
 
     out = Path(args.out)
     estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
     cnn = None
     if args.cnn_checkpoint:
-        from ddspfx.baselines import CNNBaseline
+        from ddspfx.baselines import CNNBaseline  # why here: its module imports the trainer (Lightning), seconds
 
         cnn = CNNBaseline.load(args.cnn_checkpoint)  # fails fast, before the test set is rendered
     examples = make_examples(args.source, args.n, args.seed, args.seconds, args.max_effects, args.order,
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     analyses = []
     for s in tqdm(range(0, len(examples), 32), desc="model", unit="batch"):
         analyses += estimator.analyse_many([ex.wet for ex in examples[s:s + 32]])
-    systems: dict[str, Callable[[Example], Chain]] = {}
+    systems: dict[str, Callable[[LabelledClip], Chain]] = {}
     model_chains = iter([a.chain for a in analyses])
     systems["ddspfx"] = lambda ex: next(model_chains)
     if cnn is not None:

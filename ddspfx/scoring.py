@@ -1,7 +1,7 @@
 """Scoring a system's pedal chains on a held-out set: the metrics, the baselines and the tables.
 
 Every system -- the model, the baselines, an experiment's variant -- is scored by the same
-:class:`Scorer` on the same :class:`Example` s (``make_examples``: the held-out seeds from
+:class:`Scorer` on the same :class:`LabelledClip` s (``make_examples``: the held-out seeds from
 ``ddspfx.config.TEST_SEED_BASE`` on, disjoint from training and validation). The command line
 that runs it on the shipped model is ``python -m ddspfx.evaluate``.
 
@@ -41,7 +41,9 @@ LTI_PAIRS = lti_pairs()
 
 
 @dataclass
-class Example:
+class LabelledClip:
+    """One evaluation clip and its truth: the dry the pedals heard, the wet they made (both (T,) float32), the chain."""
+
     dry: np.ndarray
     wet: np.ndarray
     chain: Chain
@@ -72,7 +74,7 @@ class Scorer:
     cooccurrence: np.ndarray = field(default_factory=lambda: np.zeros((len(EFFECT_NAMES) + 1, len(EFFECT_NAMES) + 1)))
     _dist: MRSTFTDistance = field(default_factory=MRSTFTDistance)
 
-    def add(self, ex: Example, pred: Chain) -> None:
+    def add(self, ex: LabelledClip, pred: Chain) -> None:
         t, p = ex.chain.effects, pred.effects
         self.presence.add(t, p)
         self.exact.append(t == p)
@@ -154,7 +156,7 @@ def most_common_chain(sampler_config: SamplerConfig, n: int = 20000, seed: int =
     return Chain([Pedal(e, denormalise_params(e, np.full(len(get_effect(e).params), 0.5))) for e in sig])
 
 
-def baseline_systems(sampler_config: SamplerConfig, seed: int) -> dict[str, Callable[[Example], Chain]]:
+def baseline_systems(sampler_config: SamplerConfig, seed: int) -> dict[str, Callable[[LabelledClip], Chain]]:
     """The reference systems every table shows beside the model (chance level and order-only levels)."""
     rng = np.random.default_rng(seed)
     sampler = ChainSampler(sampler_config)
@@ -209,7 +211,7 @@ def per_pedal_table(results: dict[str, dict[str, float]]) -> str:
 
 
 def plot_results(out: Path, scorer: Scorer) -> list[str]:
-    from ddspfx.plots import _matplotlib
+    from ddspfx.plots import _matplotlib  # why here: plots imports pyplot (seconds), which only a picture needs
 
     plt = _matplotlib()
     names = list(EFFECT_NAMES)
@@ -254,10 +256,11 @@ def plot_results(out: Path, scorer: Scorer) -> list[str]:
 
 
 def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: int, order: str,
-                  effects: Sequence[str] = EFFECT_NAMES) -> list[Example]:
+                  effects: Sequence[str] = EFFECT_NAMES) -> list[LabelledClip]:
     """``n`` test clips (test seeds ``TEST_SEED_BASE + seed``) with chains of the pedal types ``effects``
     (a model is tested on the types it knows: pass ``model.effects``)."""
-    from ddspfx.data import EffectsDataset  # renders with pedalboard; imported when a test set is made
+    # why here: the datasets import torch (seconds), which scoring a system's chains never needs
+    from ddspfx.data import EffectsDataset
     from ddspfx.data.recipe import Recipe
 
     sampler = SamplerConfig(max_effects=max_effects, order=check_order(order), effects=tuple(effects))
@@ -266,9 +269,9 @@ def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: i
     out = []
     for i in tqdm(range(n), desc="test set", unit="clip"):
         item = ds[i]
-        out.append(Example(dry=item["dry"].numpy(), wet=item["wet"].numpy(), chain=Chain.from_json(item["chain"])))
+        out.append(LabelledClip(dry=item["dry"].numpy(), wet=item["wet"].numpy(), chain=Chain.from_json(item["chain"])))
     return out
 
 
-__all__ = ["COLUMNS", "LTI_PAIRS", "Example", "Scorer", "baseline_systems", "make_examples", "markdown_table",
+__all__ = ["COLUMNS", "LTI_PAIRS", "LabelledClip", "Scorer", "baseline_systems", "make_examples", "markdown_table",
            "most_common_chain", "per_pedal_table", "plot_results"]

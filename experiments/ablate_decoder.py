@@ -39,7 +39,7 @@ from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise_params, effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import cli_entry
 from ddspfx.metrics import MRSTFTDistance
-from ddspfx.scoring import Example
+from ddspfx.scoring import LabelledClip
 from experiments.evaluation.ablation import (
     Ablation,
     DecodeSettings,
@@ -96,16 +96,16 @@ def head_pedal(h: dict[str, np.ndarray], effect: str) -> Pedal:
 def make_decoders(max_orders: int) -> dict[str, Any]:
     dist = MRSTFTDistance()
 
-    def set_search(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
+    def set_search(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[Chain]:
         heads = head_outputs(model, examples, s)
         return [search_order(ex.dry, ex.wet, heads_chain(h, s.max_effects).pedals, dist, max_orders)
                 for ex, h in zip(examples, heads)]
 
-    def tokens_search(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
+    def tokens_search(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[Chain]:
         return [search_order(ex.dry, ex.wet, c.pedals, dist, max_orders)
                 for ex, c in zip(examples, decode_tokens(model, examples, s, effect_set="decoder"))]
 
-    def true_set_search(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
+    def true_set_search(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[Chain]:
         heads = head_outputs(model, examples, s)
         out = []
         for ex, h in zip(examples, heads):

@@ -53,7 +53,7 @@ import numpy as np
 from ddspfx.catalog import Param, denormalise, get_effect, normalise, value_to_bin
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.scoring import Example
+from ddspfx.scoring import LabelledClip
 
 WRONG = 1.0 / 16.0
 """A head value counts as wrong when it is at least one bin width (of 16) off, in normalised units: closer
@@ -174,7 +174,7 @@ def answer_clips(model: Any, wets: Sequence[np.ndarray], batch: int = BATCH) -> 
     return out
 
 
-def knob_rows(source: str, clip: int, ex: Example, answer: Answer, vocab: Any) -> list[KnobRow]:
+def knob_rows(source: str, clip: int, ex: LabelledClip, answer: Answer, vocab: Any) -> list[KnobRow]:
     """One row per knob of each pedal in both the true chain and the answer (as ``metrics.knob_errors`` pairs them)."""
     truth = {p.effect: p for p in ex.chain}
     tokens = {p.effect: p for p in vocab.decode(answer.ids)} if answer.ids else {}
@@ -204,7 +204,7 @@ def with_knob(chain: Chain, effect: str, knob: str, u: float) -> Chain:
                   for q in chain])
 
 
-def measure_audibility(ex: Example, rows: Sequence[KnobRow], sample_rate: int) -> None:
+def measure_audibility(ex: LabelledClip, rows: Sequence[KnobRow], sample_rate: int) -> None:
     """Fill ``change_db``, ``dead_db`` and ``threshold_db`` of this clip's rows (renders with pedalboard)."""
     from ddspfx.audibility import THRESHOLDS_DB, change_score
     from ddspfx.render import render_chain
@@ -220,7 +220,7 @@ def measure_audibility(ex: Example, rows: Sequence[KnobRow], sample_rate: int) -
         r.dead_db = change_score(ref, far, sample_rate)
 
 
-def run_source(model: Any, source: str, examples: Sequence[Example], audibility: bool = True,
+def run_source(model: Any, source: str, examples: Sequence[LabelledClip], audibility: bool = True,
                on_progress: Callable[[int, int], None] | None = None) -> tuple[list[KnobRow], list[float]]:
     """(rows, the evaluator's per-pedal ``param_error`` values) for one source's clips."""
     from ddspfx.metrics import param_error

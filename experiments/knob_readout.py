@@ -25,14 +25,14 @@ from ddspfx.checkpoint import load_model, provenance
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import SamplerConfig
-from ddspfx.scoring import Example, Scorer, baseline_systems, make_examples
+from ddspfx.scoring import LabelledClip, Scorer, baseline_systems, make_examples
 
 RESULTS = Path(__file__).resolve().parent / "results" / "knob_readout"
 READOUTS = ("head", "bins")
 METRICS = (("param_error", "knob error"), ("micro_f1", "presence µF1"), ("exact_chain_acc", "exact chain"))
 
 
-def answers(model: Any, examples: Sequence[Example], readout: str, batch: int = 16) -> list[Chain]:
+def answers(model: Any, examples: Sequence[LabelledClip], readout: str, batch: int = 16) -> list[Chain]:
     """The model's chains for ``examples`` with knob values read out by ``readout`` (beam 1, the shipped search)."""
     model.config.knob_readout = readout
     out: list[Chain] = []
@@ -42,7 +42,7 @@ def answers(model: Any, examples: Sequence[Example], readout: str, batch: int = 
     return out
 
 
-def score(examples: Sequence[Example], chains: Sequence[Chain]) -> dict[str, float]:
+def score(examples: Sequence[LabelledClip], chains: Sequence[Chain]) -> dict[str, float]:
     sc = Scorer(rerender=False)
     for ex, chain in zip(examples, chains):
         sc.add(ex, chain)

@@ -53,7 +53,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import PresenceCounts, precision_recall_f1
 from ddspfx.sampler import SamplerConfig
-from ddspfx.scoring import Example, baseline_systems
+from ddspfx.scoring import LabelledClip, baseline_systems
 from experiments.evaluation.renderers import plugins_heard
 from experiments.evaluation.sets import heard, make_dry_source, make_set, trained_on
 
@@ -78,7 +78,7 @@ TARGET_PRECISION = 0.80
 
 NO_HELD_OUT = "no held-out implementation"
 
-System = Callable[[Sequence[Example]], list[Chain]]
+System = Callable[[Sequence[LabelledClip]], list[Chain]]
 """Anything that answers a chain per clip: a model, a baseline, a test's oracle."""
 
 Progress = Callable[[int, int, str], None]
@@ -106,13 +106,13 @@ class TestSet:
     renderer: str  # a RENDERERS key
     effects: tuple[str, ...]  # the types drawn
     pedals: tuple[int, int]  # fewest, most pedals per clip
-    examples: list[Example] = field(default_factory=list)
+    examples: list[LabelledClip] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     implementations: list[list[str]] = field(default_factory=list)
 
     __test__ = False  # not a pytest class
 
-    def add(self, source: str, examples: Sequence[Example], implementations: Sequence[list[str]]) -> None:
+    def add(self, source: str, examples: Sequence[LabelledClip], implementations: Sequence[list[str]]) -> None:
         self.examples += examples
         self.sources += [source] * len(examples)
         self.implementations += implementations
@@ -163,7 +163,7 @@ def renderable(effects: Sequence[str], renderer: str) -> tuple[str, ...]:
 
 
 def render_set(renderer: str, spec: str, effects: Sequence[str], pedals: tuple[int, int], n: int, cfg: StudyConfig
-               ) -> tuple[list[Example], list[list[str]]]:
+               ) -> tuple[list[LabelledClip], list[list[str]]]:
     """``n`` clips of source ``spec`` (``evaluation.sets.make_set``); held-out renders each type with its held-out
     implementation only."""
     if renderer == "pedalboard":
@@ -221,7 +221,7 @@ def make_sets(cfg: StudyConfig, on_progress: Progress | None = None, total: int 
 def model_system(estimator: Any, batch: int = 32) -> System:
     """An ``ddspfx.estimator.Estimator`` as a system (a dry-aware model also gets each clip's dry)."""
 
-    def answer(examples: Sequence[Example]) -> list[Chain]:
+    def answer(examples: Sequence[LabelledClip]) -> list[Chain]:
         out: list[Chain] = []
         for s in range(0, len(examples), batch):
             chunk = examples[s:s + batch]
@@ -240,7 +240,7 @@ def baselines_for(test_set: TestSet, seed: int) -> dict[str, System]:
             "baseline: random chain": lambda exs: [draw(ex) for ex in exs]}
 
 
-def type_scores(examples: Sequence[Example], answers: Sequence[Chain]) -> dict[str, Any]:
+def type_scores(examples: Sequence[LabelledClip], answers: Sequence[Chain]) -> dict[str, Any]:
     """Per type recall, precision and F1 over the whole set (NaN: no clip holds the type / the system never
     names it), the counts behind them, and the set's micro precision, recall and F1 (``ddspfx.metrics``)."""
     counts = PresenceCounts.empty()

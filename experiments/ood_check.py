@@ -53,7 +53,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
 from ddspfx.render import limit_output
-from ddspfx.scoring import COLUMNS, Example, Scorer
+from ddspfx.scoring import COLUMNS, LabelledClip, Scorer
 from experiments.real_guitar import RecordedNotes, fetch
 from experiments.subtractive_guitar import subtractive_phrase
 
@@ -308,7 +308,7 @@ def recorded_guitar(kind: str) -> RecordedNotes:
     return _RECORDED[kind]
 
 
-def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Example]]) -> list[Example]:
+def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[LabelledClip]]) -> list[LabelledClip]:
     """Examples of one condition: seeded per example like ``EffectsDataset`` (uniform order, 0-5 effects)."""
     from ddspfx.data.dataset import example_seed
     from ddspfx.render import render_chain
@@ -317,7 +317,7 @@ def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Exa
     base = TEST_SEED_BASE + seed + cond.seed_offset
     if cond.alt_render:
         src = cache[base]
-        return [Example(dry=ex.dry, wet=render_alt(ex.dry, ex.chain), chain=ex.chain) for ex in src]
+        return [LabelledClip(dry=ex.dry, wet=render_alt(ex.dry, ex.chain), chain=ex.chain) for ex in src]
     sampler = ChainSampler(SamplerConfig(max_effects=5, order="uniform"))
     out = []
     for i in range(n):
@@ -325,7 +325,7 @@ def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Exa
         dry = condition_dry(rng, cond.seconds, cond.kinds, cond.source)
         chain = sampler.sample(rng, dry, SAMPLE_RATE)
         wet, _ = render_chain(dry, chain, SAMPLE_RATE)
-        out.append(Example(dry=dry, wet=wet, chain=chain))
+        out.append(LabelledClip(dry=dry, wet=wet, chain=chain))
     cache[base] = out
     return out
 
@@ -333,7 +333,7 @@ def make_condition(cond: Condition, n: int, seed: int, cache: dict[int, list[Exa
 # --- scoring and report ----------------------------------------------------------------------------------
 
 
-def score(examples: Sequence[Example], preds: Sequence[Chain], alt_render: bool) -> dict[str, float]:
+def score(examples: Sequence[LabelledClip], preds: Sequence[Chain], alt_render: bool) -> dict[str, float]:
     sc = Scorer(rerender=False)
     for ex, p in zip(examples, preds):
         sc.add(ex, p)
@@ -468,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ddspfx.baselines import CNNBaseline
 
         cnn = CNNBaseline.load(args.cnn_checkpoint)
-    cache: dict[int, list[Example]] = {}
+    cache: dict[int, list[LabelledClip]] = {}
     results: dict[str, dict[str, dict[str, float]]] = {}
     dry_reports: dict[str, dict[str, float]] = {}
     dry_spectra: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -53,7 +53,7 @@ from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import SamplerConfig
-from ddspfx.scoring import Example, Scorer, baseline_systems
+from ddspfx.scoring import LabelledClip, Scorer, baseline_systems
 from experiments.evaluation.renderers import RENDERED_BY, VARIANT, parse_plugins_from, plugins_heard
 from experiments.evaluation.sets import at_peak, chain_effects, heard, make_set, played_at, trained_on
 from experiments.ood_check import dry_false_alarms
@@ -77,7 +77,7 @@ QUIET: dict[str, tuple[str, float, float]] = {
 """Quiet settings: what a recording's noise floor and tone would hide first (a low-mix reverb, a small eq)."""
 
 
-def score_chains(examples: Sequence[Example], preds: Sequence[Chain], knobs: bool) -> dict[str, float]:
+def score_chains(examples: Sequence[LabelledClip], preds: Sequence[Chain], knobs: bool) -> dict[str, float]:
     """Scorer's summary; without ``knobs`` (clips not made by pedalboard) the knob and re-render columns are NaN."""
     sc = Scorer(rerender=knobs)
     for ex, p in zip(examples, preds):
@@ -88,7 +88,7 @@ def score_chains(examples: Sequence[Example], preds: Sequence[Chain], knobs: boo
     return r
 
 
-def implementation_recall(examples: Sequence[Example], impls: Sequence[Sequence[str]],
+def implementation_recall(examples: Sequence[LabelledClip], impls: Sequence[Sequence[str]],
                           preds: Sequence[Chain]) -> dict[str, float]:
     """Per implementation: the share of the pedals it rendered whose effect type the model reported."""
     hits: dict[str, list[bool]] = {}
@@ -99,7 +99,7 @@ def implementation_recall(examples: Sequence[Example], impls: Sequence[Sequence[
         f"n/{name}": float(len(v)) for name, v in sorted(hits.items())}
 
 
-def score_model(estimator: Any, examples: Sequence[Example], level_n: int, knobs: bool = True
+def score_model(estimator: Any, examples: Sequence[LabelledClip], level_n: int, knobs: bool = True
                 ) -> tuple[dict[str, float], list[Chain]]:
     def chains(clips: Sequence[np.ndarray]) -> list[Chain]:
         out: list[Chain] = []

@@ -57,7 +57,7 @@ from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.refine import DEFAULT_BUDGET_S
-from ddspfx.scoring import Example, Scorer
+from ddspfx.scoring import LabelledClip, Scorer
 from experiments.evaluation.sets import make_set
 
 LEVEL_DB: tuple[float, float] = (-24.0, 6.0)
@@ -104,13 +104,13 @@ def refined_name(budget: float | None) -> str:
 class Handed:
     """One held-out clip as a user hands it over: the wet, and its dry at another level and start."""
 
-    example: Example  # the truth: the dry the pedals heard, the wet, the chain
+    example: LabelledClip  # the truth: the dry the pedals heard, the wet, the chain
     dry: np.ndarray  # the dry as given
     offset: int  # samples by which the wet lags the given dry: what alignment must find
     gain_db: float  # level of the given dry relative to the dry the pedals heard
 
 
-def hand_over(ex: Example, rng: np.random.Generator, sample_rate: int) -> Handed:
+def hand_over(ex: LabelledClip, rng: np.random.Generator, sample_rate: int) -> Handed:
     """``ex`` with its dry scaled by a random level and delayed (or advanced) by a random offset."""
     from ddspfx.align import shift
 

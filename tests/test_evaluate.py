@@ -35,14 +35,14 @@ def test_per_knob_error_and_per_pedal_table():
     """One knob off by a known amount: that knob's error is the amount, its siblings' 0, the mean is split."""
     from ddspfx.catalog import get_effect, normalise_params
     from ddspfx.chain import Pedal
-    from ddspfx.scoring import Example, per_pedal_table
+    from ddspfx.scoring import LabelledClip, per_pedal_table
 
     true = {"threshold_db": -30.0, "ratio": 4.0, "attack_ms": 5.0, "release_ms": 100.0}
     wrong = dict(true, ratio=8.0)
     d = abs(normalise_params("compressor", wrong) - normalise_params("compressor", true))[1]
     sc = Scorer(rerender=False)
     silent = np.zeros(100, dtype=np.float32)
-    sc.add(Example(silent, silent, Chain([Pedal("compressor", true)])), Chain([Pedal("compressor", wrong)]))
+    sc.add(LabelledClip(silent, silent, Chain([Pedal("compressor", true)])), Chain([Pedal("compressor", wrong)]))
     r = sc.summary()
     assert r["param_error/compressor.ratio"] == pytest.approx(d) and d > 0.1
     assert r["param_error/compressor.threshold_db"] == 0.0

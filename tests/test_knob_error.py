@@ -11,7 +11,7 @@ import pytest
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, denormalise, get_effect, normalise
 from ddspfx.chain import Chain, Pedal
 from ddspfx.metrics import param_error
-from ddspfx.scoring import Example
+from ddspfx.scoring import LabelledClip
 from experiments import knob_error as ke
 
 ALL_KNOBS = [(e, p.name) for e in EFFECT_NAMES for p in get_effect(e).params]
@@ -91,7 +91,7 @@ def test_an_answer_equal_to_the_truth_has_error_0_in_every_column_and_is_not_hea
                           for q in get_effect(p.effect).params] for p in truth}  # all mass in the true bin
     from ddspfx.render import render_chain
 
-    ex = Example(dry=dry, wet=render_chain(dry, truth, SAMPLE_RATE)[0], chain=truth)
+    ex = LabelledClip(dry=dry, wet=render_chain(dry, truth, SAMPLE_RATE)[0], chain=truth)
     rows = ke.knob_rows("synth", 0, ex, ke.Answer(truth, ids, medians), model.vocab)
     assert [(r.effect, r.knob) for r in rows] == [(p.effect, k) for p in truth for k in p.params]
     for r in rows:
@@ -106,7 +106,7 @@ def test_an_answer_equal_to_the_truth_has_error_0_in_every_column_and_is_not_hea
     assert s["head"] == pytest.approx(0.0, abs=1e-9) and s["token_right"] == 1.0 and s["error_mass_inaudible"] == 0.0
     # a listener's obvious judgement: drive from 10 dB to its far end (40 dB) is heard, so the knob is alive
     drive = Chain([Pedal("distortion", {"drive_db": 10.0})])
-    ex2 = Example(dry=dry, wet=render_chain(dry, drive, SAMPLE_RATE)[0], chain=drive)
+    ex2 = LabelledClip(dry=dry, wet=render_chain(dry, drive, SAMPLE_RATE)[0], chain=drive)
     r2 = [row("distortion", "drive_db", normalise(10.0, get_effect("distortion").params[0]), 0.9)]
     ke.measure_audibility(ex2, r2, SAMPLE_RATE)
     assert not r2[0].dead and not r2[0].inaudible and r2[0].wrong

@@ -21,7 +21,7 @@ from ddspfx.sources import make_source
 
 
 @dataclass(frozen=True)
-class Example:
+class ExampleClip:
     """One example clip: its file stem, the seed of its dry phrase and the chain that made it wet."""
 
     stem: str
@@ -38,17 +38,17 @@ class Example:
         return " → ".join(p["effect"] for p in self.chain)
 
 
-EXAMPLES: tuple[Example, ...] = (
-    Example("example_drive_delay", 11, (
+EXAMPLES: tuple[ExampleClip, ...] = (
+    ExampleClip("example_drive_delay", 11, (
         {"effect": "distortion", "params": {"drive_db": 24.0}},
         {"effect": "delay", "params": {"delay_seconds": 0.32, "feedback": 0.35, "mix": 0.35}},
     )),
-    Example("example_chorus_reverb", 12, (
+    ExampleClip("example_chorus_reverb", 12, (
         {"effect": "chorus", "params": {"rate_hz": 1.2, "depth": 0.6, "centre_delay_ms": 7.0, "feedback": 0.1,
                                         "mix": 0.5}},
         {"effect": "reverb", "params": {"room_size": 0.8, "damping": 0.4, "wet_level": 0.4, "dry_level": 0.8}},
     )),
-    Example("example_comp_phaser", 13, (
+    ExampleClip("example_comp_phaser", 13, (
         {"effect": "compressor", "params": {"threshold_db": -30.0, "ratio": 6.0, "attack_ms": 5.0,
                                             "release_ms": 150.0}},
         {"effect": "phaser", "params": {"rate_hz": 0.6, "depth": 0.8, "centre_frequency_hz": 800.0,
@@ -58,7 +58,7 @@ EXAMPLES: tuple[Example, ...] = (
 """Three chains a guitarist would recognise: overdrive into echoes, a chorus in a big room, a squashed phaser."""
 
 
-def write_examples(folder: Path, sample_rate: int, examples: tuple[Example, ...] = EXAMPLES) -> list[Path]:
+def write_examples(folder: Path, sample_rate: int, examples: tuple[ExampleClip, ...] = EXAMPLES) -> list[Path]:
     """Render each example into ``folder/<stem>.wav`` (float32) unless it is there already; returns the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     source = make_source("synth", sample_rate=sample_rate)

@@ -14,7 +14,7 @@ another study for its tooling.
 Why here and not in the package: making these sets needs study-only data the package never reads (the judges'
 table, ``experiments/judges.py``; the recorded guitars, ``experiments/real_guitar.py``), and the harness is a
 research grid (STYLE: studies stay in experiments/). Why the scoring is not here: scoring a chain against its
-label -- ``ddspfx.scoring`` (``Example``, ``Scorer``, the baselines, the tables, ``make_examples``, the synthetic
+label -- ``ddspfx.scoring`` (``LabelledClip``, ``Scorer``, the baselines, the tables, ``make_examples``, the synthetic
 held-out set) -- is library API that the package's own ``python -m ddspfx.evaluate`` runs, and the package never
 imports experiments/. So a study imports its scores from ``ddspfx.scoring`` and everything else of evaluation
 from this package; neither re-exports the other.

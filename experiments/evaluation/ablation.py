@@ -43,7 +43,7 @@ from ddspfx.chain import Chain
 from ddspfx.config import TEST_SEED_BASE, Config, load_config, parse_overrides
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text
-from ddspfx.scoring import Example, Scorer, baseline_systems, make_examples
+from ddspfx.scoring import LabelledClip, Scorer, baseline_systems, make_examples
 
 if TYPE_CHECKING:
     from ddspfx.sampler import Order
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "experiments" / "results"
 
-Decoder = Callable[[Any, list[Example], "DecodeSettings"], list[Chain]]
+Decoder = Callable[[Any, list[LabelledClip], "DecodeSettings"], list[Chain]]
 """(trained DdspfxModel, test examples, settings) -> one predicted Chain per example."""
 
 
@@ -112,7 +112,7 @@ class Budget:
 # --- read-outs ------------------------------------------------------------------------------
 
 
-def decode_tokens(model: Any, examples: list[Example], s: DecodeSettings, effect_set: str | None = None
+def decode_tokens(model: Any, examples: list[LabelledClip], s: DecodeSettings, effect_set: str | None = None
                   ) -> list[Chain]:
     """The model's own inference: grammar-constrained beam search over pedal tokens (and the model config's
     order search), values from the parameter head.
@@ -126,13 +126,13 @@ def decode_tokens(model: Any, examples: list[Example], s: DecodeSettings, effect
     return out
 
 
-def decode_tokens_own_set(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
+def decode_tokens_own_set(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[Chain]:
     """Beam search over pedal tokens where the token decoder also chooses the effects (no presence head)."""
     return decode_tokens(model, examples, s, effect_set="decoder")
 
 
 @torch.no_grad()
-def head_outputs(model: Any, examples: list[Example], s: DecodeSettings) -> list[dict[str, np.ndarray]]:
+def head_outputs(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[dict[str, np.ndarray]]:
     """Per clip: presence probabilities (N,), Sinkhorn soft permutation (N, N), normalised params (N, P)."""
     from ddspfx.model.sinkhorn import sinkhorn
 
@@ -161,7 +161,7 @@ def heads_chain(h: dict[str, np.ndarray], max_effects: int, threshold: float = 0
     return targets_to_chain(h["perm"], capped, h["params"], threshold=threshold)
 
 
-def decode_heads(model: Any, examples: list[Example], s: DecodeSettings) -> list[Chain]:
+def decode_heads(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[Chain]:
     """Read the chain from the continuous heads only (no token decoder); see :func:`heads_chain`."""
     return [heads_chain(h, s.max_effects) for h in head_outputs(model, examples, s)]
 
@@ -523,7 +523,7 @@ def add_readout_args(p: argparse.ArgumentParser, out: Path, n: int = 1000, batch
     p.add_argument("--out", default=str(out))
 
 
-def readout_setup(args: argparse.Namespace) -> tuple[Any, list[Example]]:
+def readout_setup(args: argparse.Namespace) -> tuple[Any, list[LabelledClip]]:
     """The checkpoint (eval mode, 1 CPU thread) and its ``args.n`` held-out synth clips (chains of
     0..max_effects, uniform order) from seed offset ``args.seed``."""
     from ddspfx.checkpoint import load_model
@@ -535,7 +535,7 @@ def readout_setup(args: argparse.Namespace) -> tuple[Any, list[Example]]:
     return model, make_examples("synth", args.n, args.seed, model.clip_seconds, model.config.max_effects, "uniform")
 
 
-def predict_batched(model: Any, examples: Sequence[Example], batch: int, desc: str = "predict", **kwargs: Any) -> list:
+def predict_batched(model: Any, examples: Sequence[LabelledClip], batch: int, desc: str = "predict", **kwargs: Any) -> list:
     """``model.predict`` over the clips in batches of ``batch`` (kwargs: beam, order, ...)."""
     from tqdm import tqdm
 

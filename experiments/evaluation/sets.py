@@ -19,7 +19,7 @@ from ddspfx.config import TEST_SEED_BASE
 from ddspfx.data.dataset import example_seed, generate_example
 from ddspfx.data.recipe import Recipe
 from ddspfx.sampler import ChainSampler, SamplerConfig
-from ddspfx.scoring import Example
+from ddspfx.scoring import LabelledClip
 from experiments.evaluation.renderers import VARIANT, plugin_pool
 
 
@@ -73,7 +73,7 @@ def chain_effects(spec: str, models: Sequence[Any]) -> tuple[str, ...]:
 
 def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "pedalboard",
              plugins_from: Sequence[str] = (), effects: Sequence[str] = EFFECT_NAMES, pedals: tuple[int, int] = (0, 5)
-             ) -> tuple[list[Example], list[list[str]]]:
+             ) -> tuple[list[LabelledClip], list[list[str]]]:
     """``n`` clips of ``spec`` with random chains of ``pedals`` (fewest, most: 0-5 unless given) pedals, from test
     seeds ``TEST_SEED_BASE + seed``, and per clip the implementation that rendered each pedal ("pedalboard", or a
     plugin's table name).
@@ -91,17 +91,17 @@ def make_set(spec: str, n: int, seed: int, seconds: float, renderer: str = "peda
             rng = np.random.default_rng([seed_i, 5])  # the same dry and chain as pedalboard's clip i
             steps = [sample_plugin_pedal(rng, p.effect, plugin_pool(p.effect, plugins_from)) for p in ex.chain]
             wet, _ = render_plugin_chain(ex.dry, steps, SAMPLE_RATE)
-            out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
+            out.append(LabelledClip(dry=ex.dry, wet=wet, chain=ex.chain))
             impls.append([s.implementation for s in steps])
         elif renderer == "variants":
             from ddspfx.variants import render_randomised
 
             rng = np.random.default_rng([seed_i, 6])  # the same dry and chain as pedalboard's clip i
             wet, _ = render_randomised(ex.dry, ex.chain, SAMPLE_RATE, 1.0, rng)
-            out.append(Example(dry=ex.dry, wet=wet, chain=ex.chain))
+            out.append(LabelledClip(dry=ex.dry, wet=wet, chain=ex.chain))
             impls.append([f"{VARIANT}{p.effect}" for p in ex.chain])
         else:
-            out.append(Example(dry=ex.dry, wet=ex.wet, chain=ex.chain))
+            out.append(LabelledClip(dry=ex.dry, wet=ex.wet, chain=ex.chain))
             impls.append(["pedalboard"] * len(ex.chain))
     return out, impls
 
@@ -117,10 +117,10 @@ def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
     return (x * peak_gain(x, dbfs)).astype(np.float32)
 
 
-def played_at(examples: Sequence[Example], dbfs: float) -> list[Example]:
+def played_at(examples: Sequence[LabelledClip], dbfs: float) -> list[LabelledClip]:
     """Each clip as a recording at ``dbfs`` peak: the wet scaled to that peak, its dry by the same gain."""
     out = []
     for ex in examples:
         g = peak_gain(ex.wet, dbfs)
-        out.append(Example(dry=(ex.dry * g).astype(np.float32), wet=(ex.wet * g).astype(np.float32), chain=ex.chain))
+        out.append(LabelledClip(dry=(ex.dry * g).astype(np.float32), wet=(ex.wet * g).astype(np.float32), chain=ex.chain))
     return out
