@@ -37,8 +37,8 @@ Where labels come from the judge itself (the sampler's ``whole_ranges`` with ``d
 0.7 dB is labelled), the colour overlaps the faintest labels; draw with a smaller ``colour_max_db`` there.
 
 Pure functions: ``draw_recording(rng) -> Recording``, ``apply_recording(x, sample_rate, rec) -> x`` (same shape and
-RMS), and the parts ``band_sos``, ``colour_sos``, ``room_ir``. The pipeline decides where to call it; nothing here
-touches labels.
+RMS), and the parts ``band_sos``, ``colour_sos``, ``reflective_room_ir``. The pipeline decides where to call it;
+nothing here touches labels.
 """
 
 from __future__ import annotations
@@ -156,9 +156,12 @@ def colour_sos(rec: Recording, sample_rate: float) -> np.ndarray:
     return np.stack(_colour_rows(rec.peaks, rec.shelf_hz, rec.shelf_db, sample_rate))
 
 
-def room_ir(rec: Recording, sample_rate: float) -> np.ndarray:
+def reflective_room_ir(rec: Recording, sample_rate: float) -> np.ndarray:
     """The room's impulse response (float64): 1 at t=0 (the direct sound), the early reflections, and a
-    low-passed, exponentially decaying noise tail whose energy is ``tail_db`` below the direct sound's."""
+    low-passed, exponentially decaying noise tail whose energy is ``tail_db`` below the direct sound's.
+
+    Discrete early reflections, seeded by ``rec.seed``: unlike the dry sources' ``ddspfx.sources.tone.diffuse_room_ir``.
+    """
     if not rec.reflections and not math.isfinite(rec.tail_db):
         return np.ones(1)
     last = max([d for d, _ in rec.reflections] + [0.0]) * 1e-3
@@ -186,7 +189,7 @@ def apply_recording(x: np.ndarray, sample_rate: float, rec: Recording) -> np.nda
     x = np.asarray(x, dtype=np.float32)
     y = sosfilt(np.concatenate([band_sos(rec, sample_rate), colour_sos(rec, sample_rate)]),
                 x.astype(np.float64), axis=-1)
-    ir = room_ir(rec, sample_rate)
+    ir = reflective_room_ir(rec, sample_rate)
     if ir.size > 1:
         y = fftconvolve(y, ir.reshape((1,) * (y.ndim - 1) + (-1,)), axes=-1)[..., : x.shape[-1]]
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
@@ -216,5 +219,5 @@ def labelled_floor_scores(dry: np.ndarray, sample_rate: float, n_centres: int = 
     return float(np.median(eq_scores)), float(reverb)
 
 
-__all__ = ["Recording", "labelled_floor_scores", "draw_recording", "apply_recording", "band_sos", "colour_sos", "room_ir", "colour_peak_db",
-           "COLOUR_MAX_DB", "CAB_P", "ROOM_P"]
+__all__ = ["Recording", "labelled_floor_scores", "draw_recording", "apply_recording", "band_sos", "colour_sos",
+           "reflective_room_ir", "colour_peak_db", "COLOUR_MAX_DB", "CAB_P", "ROOM_P"]

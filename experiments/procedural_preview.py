@@ -31,7 +31,14 @@ from ddspfx.audio import save_audio
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import cli_entry
 from ddspfx.fileio import atomic_path
-from ddspfx.recording import apply_recording, band_sos, colour_sos, draw_recording, labelled_floor_scores, room_ir
+from ddspfx.recording import (
+    apply_recording,
+    band_sos,
+    colour_sos,
+    draw_recording,
+    labelled_floor_scores,
+    reflective_room_ir,
+)
 from ddspfx.sources import make_source
 from ddspfx.sources.procedural import HELDOUT_IDS, TRAIN_IDS, ProceduralSource, draw_guitar
 
@@ -130,7 +137,7 @@ def recording_table(n_clips: int, seed: int, per_clip: int = 4) -> list[str]:
             eq_floor, reverb_floor = floors[i]
             rows["colour"].append((change_score(x, sosfilt(colour_sos(rec, SAMPLE_RATE), x), SAMPLE_RATE), eq_floor))
             if rec.reflections:
-                wet = fftconvolve(x, room_ir(rec, SAMPLE_RATE))[: x.size]
+                wet = fftconvolve(x, reflective_room_ir(rec, SAMPLE_RATE))[: x.size]
                 rows["room"].append((change_score(x, wet, SAMPLE_RATE), reverb_floor))
             rows["band limits"].append((change_score(x, sosfilt(band_sos(rec, SAMPLE_RATE), x), SAMPLE_RATE), eq_floor))
             rows["all (cabinet)"].append((change_score(x, apply_recording(x, SAMPLE_RATE, rec), SAMPLE_RATE), eq_floor))

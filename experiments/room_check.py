@@ -26,7 +26,7 @@ from ddspfx.chain import Chain, Pedal
 from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, cli_entry
 from ddspfx.render import run_reference
-from ddspfx.sources.tone import apply_room, random_room, room_ir
+from ddspfx.sources.tone import apply_room, diffuse_room_ir, random_room
 
 
 def drr_db(ir: np.ndarray, direct: float) -> float:
@@ -70,7 +70,7 @@ def drr_table(n_rooms: int = 200) -> str:
     rows.append(row("catalog reverb, smallest room (0.1), wet 0.2-0.6",
                     [reverb_ir(0.1, d, w, 1.0) for d in (0.0, 0.5, 1.0) for w in (0.2, 0.4, 0.6)]))
     rng = np.random.default_rng(0)
-    rows.append(row(f"random_room ({n_rooms} draws)", [room_ir(random_room(rng), SAMPLE_RATE, rng) for _ in range(n_rooms)]))
+    rows.append(row(f"random_room ({n_rooms} draws)", [diffuse_room_ir(random_room(rng), SAMPLE_RATE, rng) for _ in range(n_rooms)]))
     return "\n".join(rows)
 
 

@@ -22,7 +22,7 @@ from ddspfx.recording import (
     colour_sos,
     draw_recording,
     labelled_floor_scores,
-    room_ir,
+    reflective_room_ir,
 )
 from ddspfx.sources import make_source
 from ddspfx.sources.biquad import rbj_peak
@@ -113,7 +113,7 @@ def test_room_is_early_short_and_faster_than_any_labelled_reverb() -> None:
     assert len(rooms) >= 10
     for rec in rooms:
         assert max(d for d, _ in rec.reflections) <= REFLECTION_MS[1]
-        tail_only = room_ir(dataclasses.replace(rec, reflections=()), SR)
+        tail_only = reflective_room_ir(dataclasses.replace(rec, reflections=()), SR)
         rt60 = _rt60(tail_only)
         assert rt60 == pytest.approx(rec.tail_rt60_s, rel=0.25)  # the drawn decay
         assert rt60 < TAIL_RT60_S[1] * 1.25 < 0.6 * reverb_rt60
@@ -143,7 +143,7 @@ def test_colour_and_room_stay_below_the_weakest_labelled_eq_and_reverb() -> None
         x = clips[i % len(clips)]
         eq_floor, reverb_floor = floors[i % len(clips)]
         colour = change_score(x, signal.sosfilt(colour_sos(rec, SR), x), SR)
-        room = change_score(x, signal.fftconvolve(x, room_ir(rec, SR))[: x.size], SR)
+        room = change_score(x, signal.fftconvolve(x, reflective_room_ir(rec, SR))[: x.size], SR)
         assert colour < eq_floor, (i, colour, eq_floor)
         assert room < reverb_floor, (i, room, reverb_floor)
         assert isinstance(apply_recording(x, SR, rec), np.ndarray)

@@ -20,7 +20,7 @@ from ddspfx.sources.synth import (
     OPEN_STRINGS,
     GuitarTone,
     Note,
-    compose,
+    compose_plain_phrase,
     midi_to_hz,
     render_notes,
     render_phrase,
@@ -135,7 +135,7 @@ def test_phrases_are_finite_bounded_and_in_guitar_range(kind):
         assert x.dtype == np.float32 and x.shape == (2 * SR,)
         assert np.isfinite(x).all()
         assert 0.5 - 1e-6 <= np.abs(x).max() <= 0.95 + 1e-6
-        notes = compose(np.random.default_rng(100 + seed), 2.0, kind)
+        notes = compose_plain_phrase(np.random.default_rng(100 + seed), 2.0, kind)
         assert notes, f"{kind} produced no notes"
         for n in notes:
             assert 39.5 <= n.midi <= 88.5  # in tune to within a few cents of E2..E6
@@ -145,7 +145,7 @@ def test_phrases_are_finite_bounded_and_in_guitar_range(kind):
 
 
 def test_phrases_cover_the_range_and_vary():
-    pitches = [n.midi for seed in range(60) for n in compose(np.random.default_rng(seed), 2.0)]
+    pitches = [n.midi for seed in range(60) for n in compose_plain_phrase(np.random.default_rng(seed), 2.0)]
     assert min(pitches) <= 45 and max(pitches) >= 76
     a = render_phrase(np.random.default_rng(1), 1.0)
     b = render_phrase(np.random.default_rng(2), 1.0)

@@ -133,11 +133,11 @@ def test_dataset_noise_floor_keeps_labels_and_is_off_at_zero():
 
 def test_room_impulse_response_has_the_drawn_ratio_and_decay():
     """References: the direct-to-reverberant energy ratio by definition, the decay time by Schroeder integration."""
-    from ddspfx.sources.tone import Room, room_ir
+    from ddspfx.sources.tone import Room, diffuse_room_ir
     from experiments.room_check import drr_db, rt60_s
 
     for rt60, drr in ((0.1, 12.0), (0.25, 18.0), (0.4, 24.0)):
-        ir = room_ir(Room(rt60_s=rt60, drr_db=drr, predelay_ms=3.0, tail_hz=6000.0), 44100, np.random.default_rng(1))
+        ir = diffuse_room_ir(Room(rt60_s=rt60, drr_db=drr, predelay_ms=3.0, tail_hz=6000.0), 44100, np.random.default_rng(1))
         assert ir[0] == pytest.approx(1.0, abs=1e-3)
         assert drr_db(ir, float(ir[0])) == pytest.approx(drr, abs=0.05)
         assert rt60_s(ir) == pytest.approx(rt60, rel=0.15)
@@ -146,11 +146,11 @@ def test_room_impulse_response_has_the_drawn_ratio_and_decay():
 def test_little_rooms_decay_faster_than_any_labelled_reverb():
     """A recording's room must not be a quiet reverb pedal in disguise: every drawn room decays faster than the
     catalog's smallest, quietest reverb (so the label "no pedal" never contradicts a "reverb" label)."""
-    from ddspfx.sources.tone import random_room, room_ir
+    from ddspfx.sources.tone import diffuse_room_ir, random_room
     from experiments.room_check import reverb_ir, rt60_s
 
     rng = np.random.default_rng(0)
-    rooms = [rt60_s(room_ir(random_room(rng), 44100, rng)) for _ in range(40)]
+    rooms = [rt60_s(diffuse_room_ir(random_room(rng), 44100, rng)) for _ in range(40)]
     reverbs = [rt60_s(reverb_ir(size, damping, 0.2, 1.0)) for size in (0.1, 0.25) for damping in (0.0, 1.0)]
     assert max(rooms) < min(reverbs)
 

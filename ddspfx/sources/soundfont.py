@@ -13,7 +13,7 @@ same library and render int16 only, or pull PortAudio for real-time playback we 
 FluidSynth adds its own reverb and chorus by default; both are switched off here, so the dry clip
 carries no effect that its label does not name.
 
-The notes are :func:`ddspfx.sources.synth.compose`'s (single lines, power chords, strums, arpeggios,
+The notes are :func:`ddspfx.sources.synth.compose_plain_phrase`'s (single lines, power chords, strums, arpeggios,
 riffs, with the player's tempo, velocity, timing and tuning), one MIDI channel per string: a new pluck
 on a string releases the note that string was sounding, as on a guitar. A string's tuning offset is a
 pitch bend on its channel.
@@ -39,7 +39,7 @@ import numpy as np
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
 from ddspfx.sources.base import shifted_phrase
-from ddspfx.sources.synth import MIDI_HIGH, MIDI_LOW, Note, compose
+from ddspfx.sources.synth import MIDI_HIGH, MIDI_LOW, Note, compose_plain_phrase
 
 SF2_DIRS: tuple[Path, ...] = (Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3"),
                               Path("/usr/share/soundfonts"))
@@ -296,7 +296,7 @@ class SoundFontSource:
     def render(self, rng: np.random.Generator, seconds: float) -> np.ndarray:
         """One phrase of ``seconds`` on a random preset, peak-normalised to [0.5, 0.95] like the synth."""
         bank, program = self.presets[int(rng.integers(0, len(self.presets)))]
-        notes = [n for n in compose(rng, seconds) if MIDI_LOW - 1 <= n.midi <= MIDI_HIGH + 1]
+        notes = [n for n in compose_plain_phrase(rng, seconds) if MIDI_LOW - 1 <= n.midi <= MIDI_HIGH + 1]
         n = int(round(seconds * self.sample_rate))
         x = self._player().render(notes, n, bank, program)
         peak = float(np.max(np.abs(x))) if x.size else 0.0

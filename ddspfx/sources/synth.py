@@ -420,8 +420,12 @@ _PLAY = {"single": _play_single, "power": _play_power, "open_chord": _play_open_
          "arpeggio": _play_arpeggio, "riff": _play_riff}
 
 
-def compose(rng: np.random.Generator, duration_s: float, kind: str | None = None) -> list[Note]:
-    """The notes of one random phrase of ``kind`` (one of KINDS; None = random) lasting ``duration_s``."""
+def compose_plain_phrase(rng: np.random.Generator, duration_s: float, kind: str | None = None) -> list[Note]:
+    """The notes of one random phrase of ``kind`` (one of KINDS; None = random) lasting ``duration_s``.
+
+    Plain plucked notes and chords, unlike ``ddspfx.sources.procedural.compose_articulated_phrase`` (no mutes,
+    bends or slides): what the embedded synth and the SoundFont player can play.
+    """
     if kind is None:
         kind = KINDS[int(rng.integers(0, len(KINDS)))]
     if kind not in _PLAY:
@@ -436,12 +440,12 @@ def render_phrase(
 ) -> np.ndarray:
     """A random dry guitar phrase: float32 ``(round(duration_s * sample_rate),)``, peak in [0.5, 0.95].
 
-    Draws the instrument (``random_tone``), the phrase (``compose``) and the excitation
+    Draws the instrument (``random_tone``), the phrase (``compose_plain_phrase``) and the excitation
     noise from ``rng``, so the same generator state always gives the same audio.
     """
     num_samples = int(round(duration_s * sample_rate))
     tone = random_tone(rng)
-    notes = compose(rng, duration_s, kind)
+    notes = compose_plain_phrase(rng, duration_s, kind)
     x = render_notes(notes, num_samples, sample_rate, tone, rng)
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak > 0.0:

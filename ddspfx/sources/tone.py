@@ -71,7 +71,7 @@ def apply_tone(x: np.ndarray, stage: ToneStage, sample_rate: float) -> np.ndarra
     return normalise_loudness(y.astype(np.float32), TARGET_DBFS)[0]
 
 
-__all__ = ["ToneStage", "random_tone", "tone_sos", "apply_tone", "Room", "random_room", "room_ir", "apply_room"]
+__all__ = ["ToneStage", "random_tone", "tone_sos", "apply_tone", "Room", "random_room", "diffuse_room_ir", "apply_room"]
 
 
 NOISE_DB = (-72.0, -42.0)
@@ -131,9 +131,12 @@ def random_room(rng: np.random.Generator) -> Room:
                 predelay_ms=float(rng.uniform(1.0, 8.0)), tail_hz=_log_uniform(rng, 2000.0, 8000.0))
 
 
-def room_ir(room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
-    """The room's impulse response (float64): 1 at t=0 (the direct sound), then reflections and an exponentially
-    decaying, low-passed noise tail whose energy is ``drr_db`` below the direct sound's."""
+def diffuse_room_ir(room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """The room's impulse response (float64): 1 at t=0 (the direct sound), then, from ``predelay_ms``, an
+    exponentially decaying, low-passed noise tail whose energy is ``drr_db`` below the direct sound's.
+
+    Diffuse only, drawn from ``rng``: no discrete early reflections, unlike ``ddspfx.recording.reflective_room_ir``.
+    """
     n = int(round(min(room.rt60_s, 1.0) * sample_rate)) + 1
     t = np.arange(n) / sample_rate
     start = int(round(room.predelay_ms * 1e-3 * sample_rate))
@@ -148,5 +151,5 @@ def room_ir(room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndar
 def apply_room(x: np.ndarray, room: Room, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """``x`` (T,) heard in ``room`` (same length: the tail past the clip's end is cut, as a recording's would be),
     re-normalised to the sources' loudness like :func:`apply_tone`."""
-    y = fftconvolve(np.asarray(x, dtype=np.float64), room_ir(room, sample_rate, rng))[: len(x)]
+    y = fftconvolve(np.asarray(x, dtype=np.float64), diffuse_room_ir(room, sample_rate, rng))[: len(x)]
     return normalise_loudness(y.astype(np.float32), TARGET_DBFS)[0]
