@@ -46,44 +46,66 @@ def beam_search(
     shared = memory_cache if memory_cache is not None else decoder.init_cache(memory, memory_mask)
     # width 1 reads the clips' memory as it is; wider beams copy each clip's memory per beam row
     cache = decoder.rows_cache(shared, None if k == 1 else torch.arange(b, device=device).repeat_interleave(k))
+    items = list(range(b))  # the items still searched; rows (len(items) * K) are theirs, K per item
     seqs: list[list[int]] = [[vocab.bos_id] for _ in range(b * k)]
     scores = torch.full((b, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # the other K-1 copies of <chain> start dead so the beam holds distinct prefixes
     done = torch.zeros(b * k, dtype=torch.bool, device=device)
     last = torch.full((b * k, 1), vocab.bos_id, dtype=torch.long, device=device)
+    final: dict[int, tuple[list[list[int]], list[float], list[bool]]] = {}  # item -> its rows' seqs, scores, done
     v = len(vocab)
     for _ in range(max_len - 1):
-        logits = decoder.step(last, cache).float()  # (B*K, V)
+        n = len(items)
+        logits = decoder.step(last, cache).float()  # (n*K, V)
         alive = (~done) & torch.isfinite(scores.view(-1))
-        allowed = torch.zeros(b * k, v, dtype=torch.bool)
+        allowed = torch.zeros(n * k, v, dtype=torch.bool)
         idx = alive.nonzero().flatten().tolist()
         if idx:
-            sets = None if effect_sets is None else [effect_sets[i // k] for i in idx]
+            sets = None if effect_sets is None else [effect_sets[items[i // k]] for i in idx]
             allowed[idx] = vocab.allowed_mask([seqs[i] for i in idx], sets)
         allowed[(~alive).cpu(), vocab.pad_id] = True  # finished or dead rows continue with a free <pad>
         # renormalise over the allowed ids: scores are log-probabilities under the constrained model
         logp = torch.log_softmax(logits.masked_fill(~allowed.to(device), float("-inf")), dim=-1)
-        cand = (scores.view(-1, 1) + logp).view(b, k * v)
-        top, pos = cand.topk(k, dim=1)  # (B, K)
-        src = (torch.arange(b, device=device)[:, None] * k + torch.div(pos, v, rounding_mode="floor")).view(-1)
+        cand = (scores.view(-1, 1) + logp).view(n, k * v)
+        top, pos = cand.topk(k, dim=1)  # (n, K)
+        src = (torch.arange(n, device=device)[:, None] * k + torch.div(pos, v, rounding_mode="floor")).view(-1)
         tok = (pos % v).view(-1)
-        if k > 1:  # at width 1 every row keeps its own place (src is arange(B)): nothing to reorder
+        if k > 1:  # at width 1 every row keeps its own place (src is arange(n)): nothing to reorder
             decoder.reorder_cache(cache, src)
         src_l, tok_l = src.tolist(), tok.tolist()
         seqs = [seqs[s] + ([t] if t != vocab.pad_id else []) for s, t in zip(src_l, tok_l)]
         done = done.index_select(0, src) | (tok == vocab.eos_id)
         scores = top
         last = tok[:, None]
-        if bool((done | ~torch.isfinite(scores.view(-1))).all()):
+        finished = (done | ~torch.isfinite(scores.view(-1))).view(n, k).all(1).tolist()
+        flat, done_l = scores.view(-1).tolist(), done.tolist()
+        for j in (j for j in range(n) if finished[j]):
+            rows = range(j * k, (j + 1) * k)
+            final[items[j]] = ([seqs[r] for r in rows], [flat[r] for r in rows], [done_l[r] for r in rows])
+        keep = [j for j in range(n) if not finished[j]]
+        if not keep:
             break
+        if len(keep) < n:
+            # a finished item only appends free <pad>s: it leaves the batch, so later steps run on fewer rows. At
+            # least two rows stay (a finished one rides along when needed): one row alone takes another matrix
+            # kernel, whose sums differ in the last bits, and the answers are kept as they were
+            if len(keep) * k < 2:
+                keep.append(next(j for j in range(n) if finished[j]))
+            rows_t = torch.tensor([r for j in keep for r in range(j * k, (j + 1) * k)], device=device)
+            decoder.reorder_cache(cache, rows_t)
+            rows_l = rows_t.tolist()
+            items = [items[j] for j in keep]
+            seqs = [seqs[r] for r in rows_l]
+            scores, done, last = scores[keep], done.index_select(0, rows_t), last.index_select(0, rows_t)
+    else:  # max_len reached: the items still searched keep what they have
+        flat, done_l = scores.view(-1).tolist(), done.tolist()
+        for j, item in enumerate(items):
+            rows = range(j * k, (j + 1) * k)
+            final[item] = ([seqs[r] for r in rows], [flat[r] for r in rows], [done_l[r] for r in rows])
     out: list[list[Hypothesis]] = []
-    flat = scores.view(-1).tolist()
     for i in range(b):
-        hyps = [
-            Hypothesis(seqs[j], flat[j])
-            for j in range(i * k, (i + 1) * k)
-            if bool(done[j]) and flat[j] > float("-inf")
-        ]
+        item_seqs, item_scores, item_done = final[i]
+        hyps = [Hypothesis(q, sc) for q, sc, d in zip(item_seqs, item_scores, item_done) if d and sc > float("-inf")]
         hyps.sort(key=lambda h: -h.log_prob)
         out.append(hyps)
     return out
