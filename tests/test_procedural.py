@@ -22,7 +22,7 @@ from ddspfx.sources.procedural import (
     TRAIN_IDS,
     Note,
     ProceduralSource,
-    compose,
+    compose_articulated_phrase,
     draw_guitar,
     loss_filter,
     render,
@@ -181,7 +181,7 @@ def test_same_seed_same_audio_and_the_id_comes_back() -> None:
 
 
 def test_one_phrase_on_two_guitars_has_the_same_notes() -> None:
-    assert compose(np.random.default_rng(3), 3.0) == compose(np.random.default_rng(3), 3.0)
+    assert compose_articulated_phrase(np.random.default_rng(3), 3.0) == compose_articulated_phrase(np.random.default_rng(3), 3.0)
     src = ProceduralSource()
     a, b = src.play(10, np.random.default_rng(5), 2.0), src.play(11, np.random.default_rng(5), 2.0)
     assert not np.allclose(a, b)

@@ -41,7 +41,7 @@ def example_seed(seed: int, index: int) -> int:
 
 
 @dataclass
-class Example:
+class RenderedExample:
     """One rendered example before it becomes tensors."""
 
     dry: np.ndarray  # (T,) float32
@@ -51,7 +51,7 @@ class Example:
     seed: int
     unlabelled: frozenset[tuple[str, str]] = frozenset()  # (effect, knob) pairs whose value the clip does not tell
     proxy_exact: bool = True  # False when a pedal was rendered by a design the proxies do not reproduce
-    pair: "Example | None" = None  # the same chain on a second guitar (``Recipe.pair``)
+    pair: "RenderedExample | None" = None  # the same chain on a second guitar (``Recipe.pair``)
     source_index: int = 0  # which part of a ``mix:`` source played the dry (0 outside a mix)
     guitar_id: int = -1  # the procedural virtual guitar that played it (ddspfx.sources.procedural); -1: another source
 
@@ -139,14 +139,14 @@ def _recorded(wet: np.ndarray, seed: int, sample_rate: int, recipe: Recipe) -> n
 
 
 def generate_example(source: Any, seed: int, duration_s: float, sample_rate: int, recipe: Recipe | None = None,
-                     sampler: ChainSampler | None = None) -> Example:
+                     sampler: ChainSampler | None = None) -> RenderedExample:
     """Source clip -> random chain -> reference render, each draw from its own stream of ``seed`` (see
     :mod:`ddspfx.data.recipe`).
 
     The guitar's own augmentations (tone stage, little room, noise floor) change the dry clip and no label.
     Other designs (``render_variants``) and third-party plugins (``plugin_render``; the effect types and
     their order stay labelled, knobs only where the plugin's knob means the catalog's, the rest go into
-    ``Example.unlabelled``) change how the chain is rendered. A recording's own character (``recording``)
+    ``RenderedExample.unlabelled``) change how the chain is rendered. A recording's own character (``recording``)
     changes the wet clip after the pedals, with no label. With ``pair``, a second guitar (the source's
     clip of another stream: another phrase, and another guitar where the source draws them) plays the same
     chain with the same implementations. ``sampler`` is ``ChainSampler(recipe.sampler)``, passed to reuse one.
@@ -157,15 +157,15 @@ def generate_example(source: Any, seed: int, duration_s: float, sample_rate: int
     dry, source_index, guitar_id = _dry_clip(source, rng, seed, duration_s, sample_rate, recipe)
     chain = sampler.sample(rng, dry, sample_rate)
     wet, gain, labelled, unlabelled, exact = _render(dry, chain, seed, sample_rate, recipe)
-    example = Example(dry, _recorded(wet, seed, sample_rate, recipe), labelled, gain, seed, unlabelled, exact,
-                      source_index=source_index, guitar_id=guitar_id)
+    example = RenderedExample(dry, _recorded(wet, seed, sample_rate, recipe), labelled, gain, seed, unlabelled, exact,
+                              source_index=source_index, guitar_id=guitar_id)
     if recipe.pair:
         pair_seed = int(stream(seed, "pair").integers(2**62))
         dry2, index2, id2 = _dry_clip(source, np.random.default_rng(pair_seed), pair_seed, duration_s, sample_rate,
                                       recipe)
         wet2, gain2, *_ = _render(dry2, chain, seed, sample_rate, recipe)
-        example.pair = Example(dry2, _recorded(wet2, pair_seed, sample_rate, recipe), labelled, gain2, pair_seed,
-                               unlabelled, exact, source_index=index2, guitar_id=id2)
+        example.pair = RenderedExample(dry2, _recorded(wet2, pair_seed, sample_rate, recipe), labelled, gain2, pair_seed,
+                                       unlabelled, exact, source_index=index2, guitar_id=id2)
     return example
 
 
@@ -252,7 +252,7 @@ class EffectsDataset(Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def example(self, index: int) -> Example:
+    def example(self, index: int) -> RenderedExample:
         """The raw example ``index`` (generated, not read from a folder)."""
         if not 0 <= index < self.n:
             raise IndexError(f"example {index} outside 0..{self.n - 1}")

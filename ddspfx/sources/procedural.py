@@ -431,8 +431,12 @@ _PLAY: dict[str, Callable[[_Player], None]] = {
     "arpeggio": _play_arpeggio, "riff": _play_riff, "lead": _play_lead}
 
 
-def compose(rng: np.random.Generator, duration_s: float, kind: str | None = None) -> list[Note]:
-    """The notes of one phrase of ``kind`` (one of KINDS; None = random): drawn from ``rng`` alone, no guitar."""
+def compose_articulated_phrase(rng: np.random.Generator, duration_s: float, kind: str | None = None) -> list[Note]:
+    """The notes of one phrase of ``kind`` (one of KINDS; None = random): drawn from ``rng`` alone, no guitar.
+
+    Articulated, unlike ``ddspfx.sources.synth.compose_plain_phrase``: palm and dead mutes, bends, slides and
+    vibrato, in this module's :class:`Note`, for the virtual guitars' physical model.
+    """
     if kind is None:
         kind = KINDS[int(rng.integers(0, len(KINDS)))]
     if kind not in _PLAY:
@@ -750,11 +754,11 @@ def _output_stage(guitar: VirtualGuitar, x: np.ndarray, fs: float) -> np.ndarray
 
 def render_phrase(guitar: VirtualGuitar, rng: np.random.Generator, duration_s: float,
                   sample_rate: int = SAMPLE_RATE, kind: str | None = None) -> np.ndarray:
-    """A random phrase (:func:`compose` from ``rng``) on ``guitar``: float32 ``(round(duration_s * sample_rate),)``,
-    not normalised. The phrase is drawn before anything that depends on the guitar, so one rng state gives the
-    same notes on every guitar."""
+    """A random phrase (:func:`compose_articulated_phrase` from ``rng``) on ``guitar``: float32
+    ``(round(duration_s * sample_rate),)``, not normalised. The phrase is drawn before anything that depends on the
+    guitar, so one rng state gives the same notes on every guitar."""
     n = int(round(duration_s * sample_rate))
-    notes = compose(rng, duration_s, kind)
+    notes = compose_articulated_phrase(rng, duration_s, kind)
     return render(guitar, notes, n, sample_rate, rng).astype(np.float32)
 
 
@@ -821,6 +825,6 @@ def make_procedural_source(body: str, sample_rate: int = SAMPLE_RATE) -> Procedu
     return ProceduralSource(ids, sample_rate, name=name)
 
 
-__all__ = ["VirtualGuitar", "Note", "ProceduralSource", "draw_guitar", "guitar_descriptors", "DESCRIPTORS", "compose", "render", "render_phrase",
+__all__ = ["VirtualGuitar", "Note", "ProceduralSource", "draw_guitar", "guitar_descriptors", "DESCRIPTORS", "compose_articulated_phrase", "render", "render_phrase",
            "make_procedural_source", "loss_filter", "allpass_delay", "dispersion_coefficients", "body_ir", "output_sos", "TRAIN_IDS",
            "HELDOUT_IDS", "KINDS", "BODIES", "OUTPUTS", "OPEN", "PALM", "DEAD"]
