@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from ddspfx.calibrate import GRID, best_thresholds, f1_per_pedal, main
+from ddspfx.calibrate import main
 from ddspfx.catalog import EFFECT_NAMES
+from ddspfx.thresholds import GRID, best_thresholds, f1_per_pedal
 
 
 def test_thresholds_hit_known_optima():
@@ -88,3 +91,14 @@ def test_cli_errors_are_one_line(argv, words, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_errors_are_reported_before_torch_loads(tmp_path):
+    """A missing checkpoint and a bad flag are said at once, before seconds of torch imports."""
+    code = ("import sys; from ddspfx.calibrate import main; "
+            "rc = (main(['nope.safetensors']), main(['x.safetensors', '--objective', 'recall'])); "
+            "print(rc, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "(2, 2) False", done.stderr
+    assert "checkpoint nope.safetensors not found" in done.stderr and "invalid choice" in done.stderr
+    assert done.stderr.count("\n") == 2

@@ -33,8 +33,7 @@ def test_calibrate_takes_default_for_the_shipped_model(monkeypatch: pytest.Monke
     """``calibrate default`` recalibrates the shipped model, as training's ``init_from default`` starts from it; the
     data, the search and the sidecar write are stood in for (nothing in the package is rewritten)."""
     import ddspfx.calibrate as calibrate
-    import ddspfx.checkpoint
-    import ddspfx.datamodule
+    import ddspfx.calibration as calibration
     from ddspfx.checkpoint import DEFAULT_CHECKPOINT
 
     written: list[Path] = []
@@ -43,9 +42,9 @@ def test_calibrate_takes_default_for_the_shipped_model(monkeypatch: pytest.Monke
         same = dict.fromkeys(model.effects, 0.5)
         return {"thresholds": same, "objective": objective, "clips": 50, "f1_at_0.5": same, "f1_calibrated": same}
 
-    monkeypatch.setattr(ddspfx.datamodule, "make_dataset", lambda cfg, split, sample_rate: [])
-    monkeypatch.setattr(calibrate, "calibrate", result)
-    monkeypatch.setattr(ddspfx.checkpoint, "update_sidecar", lambda path, **kw: written.append(Path(path)) or path)
+    monkeypatch.setattr(calibration, "make_dataset", lambda cfg, split, sample_rate: [])
+    monkeypatch.setattr(calibration, "calibrate", result)
+    monkeypatch.setattr(calibration, "update_sidecar", lambda path, **kw: written.append(Path(path)) or path)
     assert calibrate.main(["default", "--n", "50"]) == 0
     assert written == [DEFAULT_CHECKPOINT]
     assert "not found" not in capsys.readouterr().err

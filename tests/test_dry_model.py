@@ -19,7 +19,7 @@ from ddspfx.sources import make_source
 @pytest.fixture(scope="module")
 def paired_run(tmp_path_factory):
     from ddspfx.config import load_config
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     out = tmp_path_factory.mktemp("paired")
     cfg = load_config("debug", ["--trainer.max_steps", "2", "--trainer.val_every", "2", "--trainer.log_audio", "false",
@@ -84,7 +84,7 @@ def test_a_dry_aware_model_can_start_as_exactly_a_trained_blind_one(tiny_checkpo
 
     from ddspfx.checkpoint import load_model
     from ddspfx.model import DdspfxModel
-    from ddspfx.train import PAIRED_PROJECTION, initialise_from
+    from ddspfx.training import PAIRED_PROJECTION, initialise_from
 
     blind = load_model(tiny_checkpoint).eval()
     cfg = dataclasses.replace(blind.config, frontend=dataclasses.replace(blind.config.frontend, paired=True))

@@ -9,9 +9,8 @@ import torch
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect
 from ddspfx.chain import Chain, Pedal
-from ddspfx.data import EffectsDataset
 from ddspfx.data.collate import collate
-from ddspfx.data.dataset import make_item
+from ddspfx.data.dataset import EffectsDataset, make_item
 from ddspfx.data.recipe import Recipe
 from ddspfx.plugins.render import installed_implementations, plugin_labels, sample_plugin_pedal
 from ddspfx.plugins.table import IMPLEMENTATIONS
@@ -141,7 +140,7 @@ def test_plugin_clips_stay_out_of_the_proxy_term(monkeypatch):
 
 def test_training_runs_on_plugin_rendered_clips(tmp_path):
     from ddspfx.config import load_config
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     cfg = load_config("debug", ["--trainer.max_steps", "2", "--trainer.val_every", "2", "--trainer.log_audio", "false",
                                 "--data.plugin_render", "0.7", "--data.plugin_exclude", "lsp"])

@@ -68,7 +68,7 @@ def test_a_plugin_counts_as_heard_only_if_the_run_could_draw_it():
 def test_a_run_records_the_plugins_it_could_draw():
     from ddspfx.config import load_config
     from ddspfx.plugins.table import HELD_OUT
-    from ddspfx.train import data_description
+    from ddspfx.training import data_description
 
     data = data_description(load_config("real"))
     assert not set(data["plugin_implementations"]) & set(HELD_OUT)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ddspfx.config import DataConfig, load_config
-from ddspfx.data import EffectsDataset, collate
+from ddspfx.data.collate import collate
+from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.recipe import STREAMS, Recipe
 from ddspfx.errors import DdspfxError
 from ddspfx.invariance import invariance_loss, with_pairs
@@ -65,7 +66,7 @@ def test_with_pairs_doubles_the_batch_and_the_invariance_loss_sees_only_differen
 
 
 def test_training_with_paired_guitars_and_the_invariance_term(tmp_path):
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     cfg = load_config("debug", ["--trainer.max_steps", "2", "--trainer.val_every", "2", "--trainer.log_audio", "false",
                                 "--data.pair_guitars", "true", "--loss.invariance", "1.0"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -18,7 +20,7 @@ def _hidden(folder) -> list[str]:
 
 @pytest.fixture(scope="module")
 def debug_run(tmp_path_factory):
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     out = tmp_path_factory.mktemp("run")
     cfg = load_config("debug", ["--trainer.max_steps", "3", "--trainer.val_every", "3"])
@@ -59,7 +61,7 @@ def test_resume_continues_from_last_checkpoint(debug_run):
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 3
     with pytest.raises(DdspfxError, match="already holds a run"):
-        from ddspfx.train import train
+        from ddspfx.training import train
 
         train(load_config("debug"), out, progress=False)
     assert main(["--out", str(out), "--resume", "--no-progress", "--trainer.max_steps", "5"]) == 0
@@ -73,7 +75,7 @@ def test_interrupted_run_resumes_from_the_interruption(tmp_path):
     import lightning as L
 
     from ddspfx.datamodule import ResumableShuffle
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     class Crash(L.Callback):
         def on_train_batch_end(self, trainer, *args):
@@ -125,7 +127,7 @@ def test_run_stopped_between_checks_saves_its_final_step(tmp_path):
     step, so --resume extends a finished run from where it stopped, not from the last check."""
     import lightning as L
 
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     class StopAtFive(L.Callback):  # what Lightning's Timer does when max_time runs out
         def on_train_batch_end(self, trainer, *args):
@@ -149,9 +151,9 @@ def test_cli_errors(tmp_path, capsys):
 
 
 def test_checkpoint_io_is_atomic(tmp_path):
-    from ddspfx.train import atomic_checkpoint_io
+    from ddspfx.training import AtomicCheckpointIO
 
-    io = atomic_checkpoint_io()
+    io = AtomicCheckpointIO()
     path = tmp_path / "last.ckpt"
     io.save_checkpoint({"step": 1}, path)
 
@@ -194,6 +196,17 @@ def test_seed_ranges_are_disjoint():
         make_dataset(cfg, "train")
 
 
+def test_flag_and_folder_errors_are_reported_before_torch_loads(tmp_path):
+    """A bad flag and a --resume without a run are said at once, before seconds of torch and Lightning imports."""
+    code = ("import sys; from ddspfx.train import main; "
+            "rc = (main(['--bogus']), main(['--out', 'nowhere', '--resume'])); "
+            "print(rc, 'torch' in sys.modules, 'lightning' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "(2, 2) False False", done.stderr
+    assert "unknown option --bogus" in done.stderr and "--resume: no nowhere" in done.stderr
+    assert done.stderr.count("\n") == 2
+
+
 def test_train_flag_errors_are_one_line(capsys):
     from ddspfx.train import main
 
@@ -204,7 +217,7 @@ def test_train_flag_errors_are_one_line(capsys):
 
 def test_training_on_mixed_guitars_with_render_variants(tmp_path):
     """The robustness recipe's data settings train end to end and are recorded in the run's config."""
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     cfg = load_config("debug", ["--trainer.max_steps", "2", "--trainer.val_every", "2", "--trainer.log_audio", "false",
                                 "--data.source", "mix:synth=0.5,modal=0.5", "--data.render_variants", "0.5",
@@ -221,7 +234,7 @@ def test_init_from_starts_a_new_run_from_exported_weights(debug_run, tmp_path):
     from safetensors.torch import load_file
 
     from ddspfx.lightning_module import DdspfxLightning
-    from ddspfx.train import initialise_from, train
+    from ddspfx.training import initialise_from, train
 
     src, _ = debug_run
     exported = load_file(str(src / "model.safetensors"))
@@ -259,7 +272,7 @@ def test_resume_takes_the_newest_last_checkpoint(tmp_path):
     last.ckpt; the next --resume must go on from the newer one."""
     import os
 
-    from ddspfx.train import latest_last
+    from ddspfx.run_folder import latest_last
 
     old, new = tmp_path / "last.ckpt", tmp_path / "last-v1.ckpt"
     old.write_bytes(b"copied")
@@ -279,7 +292,7 @@ def test_init_from_a_model_that_knows_fewer_pedal_types(tmp_path):
     from ddspfx.chain import Chain, Pedal
     from ddspfx.checkpoint import save_model
     from ddspfx.model import DdspfxModel
-    from ddspfx.train import initialise_from
+    from ddspfx.training import initialise_from
 
     torch.manual_seed(0)
     old_cfg = load_config("debug", ["--model.effects", "reverb,eq,tremolo"]).model

@@ -41,14 +41,14 @@ from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, SAMPLE_RATE, denormalise_pa
 from ddspfx.chain import Chain, Pedal
 from ddspfx.checkpoint import fill_weights, read_weights
 from ddspfx.config import load_config
-from ddspfx.data import collate
+from ddspfx.data.collate import collate
 from ddspfx.datamodule import make_dataset
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 from ddspfx.frontends.conv import conv_blocks, pooled_length
 from ddspfx.frontends.mel import log_mel, mel_filterbank
 from ddspfx.metrics import PresenceCounts
-from ddspfx.train import data_description
+from ddspfx.training import data_description
 
 FORMAT = "ddspfx-cnn-baseline"
 FORMAT_VERSION = 1

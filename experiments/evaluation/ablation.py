@@ -3,7 +3,7 @@
 An ablation is a list of :class:`Variant` s (config overrides on top of a base config, plus how the
 trained model's predictions are read out) and a list of :class:`TestSet` s. :func:`run_ablation`
 
-1. trains every distinct override set once through ``ddspfx.train.train`` (the train module's
+1. trains every distinct override set once through ``ddspfx.training.train`` (training's
    Python entry) with the same wall-clock budget per variant (``trainer.max_time_min``; the LR
    cosine follows time, so every run ends at its low learning rate), under
    ``<out>/runs/<variant>/`` (git-ignored); a finished run with the identical config is reused;
@@ -208,7 +208,7 @@ def describe_device(cfg: Config) -> str:
 
 def train_variant(cfg: Config, run_dir: Path, command: str) -> dict[str, Any]:
     """Train (or reuse an identical finished run); returns {model, seconds, steps, reused, metrics}."""
-    from ddspfx.train import train
+    from ddspfx.training import train
 
     model_path = run_dir / "model.safetensors"
     wanted = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
