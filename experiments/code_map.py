@@ -41,8 +41,7 @@ LIBRARY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Plumbing", ("__init__", "audio", "errors", "fileio", "plots")),
 )
 """Every top-level module (``name``) and subpackage (``name/``) of ddspfx, by concept; a subpackage's modules follow
-it in its section. A name git does not track yet is skipped (``training``, ``run_folder``, ``calibration`` and
-``thresholds`` were being written when this map was)."""
+it in its section. A name git does not track yet is skipped, so a module can be placed before its first commit."""
 
 INTRO = """\
 # How the code is laid out
