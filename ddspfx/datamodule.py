@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader, Sampler
 
 from ddspfx.catalog import SAMPLE_RATE, resolve_effects
 from ddspfx.config import TEST_SEED_BASE, TRAIN_SEED, VAL_SEED, DataConfig
-from ddspfx.data import EffectsDataset, collate
+from ddspfx.data.collate import collate
+from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.layout import META
 from ddspfx.data.recipe import Recipe
 from ddspfx.errors import DdspfxError

@@ -260,7 +260,7 @@ def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: i
     """``n`` test clips (test seeds ``TEST_SEED_BASE + seed``) with chains of the pedal types ``effects``
     (a model is tested on the types it knows: pass ``model.effects``)."""
     # why here: the datasets import torch (seconds), which scoring a system's chains never needs
-    from ddspfx.data import EffectsDataset
+    from ddspfx.data.dataset import EffectsDataset
     from ddspfx.data.recipe import Recipe
 
     sampler = SamplerConfig(max_effects=max_effects, order=check_order(order), effects=tuple(effects))

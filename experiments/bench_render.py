@@ -24,7 +24,7 @@ def _init(k: int, seconds: float) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from ddspfx.data import EffectsDataset
+    from ddspfx.data.dataset import EffectsDataset
     from ddspfx.data.recipe import Recipe
     from ddspfx.sampler import SamplerConfig
 

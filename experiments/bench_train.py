@@ -23,7 +23,8 @@ def main() -> None:
     args, rest = ap.parse_known_args()
     torch.set_num_threads(args.threads)
     from ddspfx.config import load_config
-    from ddspfx.data import EffectsDataset, collate
+    from ddspfx.data.collate import collate
+    from ddspfx.data.dataset import EffectsDataset
     from ddspfx.lightning_module import DdspfxLightning
 
     cfg = load_config(args.config, ["--loss.stft", "1.0", *rest])

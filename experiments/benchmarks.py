@@ -171,7 +171,8 @@ def train_step_time(config: str, stft: bool, repeats: int, device: str = "cpu") 
     import torch
 
     from ddspfx.config import load_config
-    from ddspfx.data import EffectsDataset, collate
+    from ddspfx.data.collate import collate
+    from ddspfx.data.dataset import EffectsDataset
     from ddspfx.lightning_module import DdspfxLightning
 
     cfg = load_config(config, ["--loss.stft", "1.0"] if stft else [])

@@ -14,9 +14,10 @@ from ddspfx.baselines import CNNBaseline, CNNConfig, assign_slots, slot_targets
 from ddspfx.baselines.cnn import main
 from ddspfx.catalog import EFFECT_NAMES, EFFECTS, MAX_PARAMS, SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
-from ddspfx.data import chain_targets, collate
+from ddspfx.data.collate import collate
 from ddspfx.data.recipe import Recipe
 from ddspfx.errors import DdspfxError
+from ddspfx.targets import chain_targets
 
 SMALL = CNNConfig(channels=(8, 16), hidden=64, dropout=0.0)
 N = len(EFFECT_NAMES)
@@ -149,7 +150,7 @@ def test_save_load_round_trip(tmp_path):
 
 
 def _tiny_batch(n: int = 6, seconds: float = 0.5) -> dict:
-    from ddspfx.data import EffectsDataset
+    from ddspfx.data.dataset import EffectsDataset
     from ddspfx.sampler import SamplerConfig
 
     ds = EffectsDataset("synth", n=n, seed=0, duration_s=seconds, recipe=Recipe(sampler=SamplerConfig(min_effects=1, max_effects=3)))

@@ -376,7 +376,8 @@ def test_cached_codes_reach_the_model_like_live_encoding(weights: Path, tmp_path
     """make -> encode -> from_folder(dac_weights_hash) -> model.forward uses the cached codes, and
     gives the same outputs as encoding the wet audio live (the cache is a pure speed-up)."""
     from ddspfx.config import load_config
-    from ddspfx.data import EffectsDataset, collate
+    from ddspfx.data.collate import collate
+    from ddspfx.data.dataset import EffectsDataset
     from ddspfx.data.materialise import write_dataset
     from ddspfx.model import DdspfxModel
 

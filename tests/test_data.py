@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,8 +14,9 @@ from torch.utils.data import DataLoader
 
 from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, normalise_params
 from ddspfx.chain import Chain
-from ddspfx.data import EffectsDataset, collate
 from ddspfx.data.__main__ import main
+from ddspfx.data.collate import collate
+from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.recipe import Recipe
 from ddspfx.render import run_reference
 from ddspfx.sampler import SamplerConfig
@@ -144,6 +147,20 @@ def test_bad_flags_give_one_line(tmp_path, capsys, monkeypatch, argv, words):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ddspfx: error:") and "\n" not in err and words in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["make", "--out", "X", "--n", "2", "--bad-flag"], "unrecognized arguments: --bad-flag"),
+    (["preview", "--n", "99"], "--n for preview must be 1..32"),
+])
+def test_python_m_data_answers_before_torch_loads(tmp_path, argv, words):
+    """``python -m ddspfx.data`` (the package, then its __main__) says a bad flag before seconds of torch imports."""
+    code = (f"import runpy, sys; sys.argv = ['ddspfx.data', *{argv!r}]\n"
+            "try:\n    runpy.run_module('ddspfx.data', run_name='__main__', alter_sys=True)\n"
+            "except SystemExit as done:\n    print(done.code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "2 False", done.stderr
+    assert words in done.stderr and done.stderr.count("\n") == 1
 
 
 def test_resume_with_other_settings_refused(tmp_path, capsys):

@@ -364,7 +364,8 @@ def test_stft_schedule():
 def test_stft_term_trains_order_and_params_but_gates_only_when_asked(model, gate_grad):
     """By default the audio term must not reach the presence logits (it switched every gate off)."""
     from ddspfx.config import LossConfig
-    from ddspfx.data import EffectsDataset, collate
+    from ddspfx.data.collate import collate
+    from ddspfx.data.dataset import EffectsDataset
     from ddspfx.losses import DdspfxLoss
 
     ds = EffectsDataset(source_spec="synth", n=4, seed=3, duration_s=0.5)

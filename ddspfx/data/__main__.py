@@ -10,13 +10,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-# the package's __init__ (EffectsDataset, collate) has loaded torch before this module runs: nothing is gained
-# by importing the commands' modules late
-from ddspfx.data.materialise import write_dataset
-from ddspfx.data.preview import preview
 from ddspfx.data.recipe import Recipe
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
-from ddspfx.frontends.dac_cache import main_encode
 from ddspfx.sampler import SamplerConfig
 from ddspfx.sources import SPECS
 
@@ -60,9 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "encode":  # its own parser lives with the DAC cache
+        from ddspfx.frontends.dac_cache import main_encode  # why here: torch, which make and preview defer
+
         return main_encode(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "make":
+        from ddspfx.data.materialise import write_dataset  # why here: torch loads after the flags are checked
+
         done = write_dataset(args.out, args.n, source=args.source, seed=args.seed, workers=args.workers,
                             seconds=args.seconds, recipe=Recipe(sampler=_sampler(args, 0)))
         print(f"{args.out}: rendered {done} new example(s); {args.n} in {args.out / 'labels.jsonl'}")
@@ -71,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise DdspfxError(f"--n for preview must be 1..32, got {args.n}")
     if args.seconds < 0.25:
         raise DdspfxError(f"--seconds must be at least 0.25, got {args.seconds}")
+    from ddspfx.data.preview import preview  # why here: torch loads after the flags are checked
+
     png = preview(args.out, n=args.n, source=args.source, seed=args.seed, seconds=args.seconds,
                   sampler=_sampler(args, 1))
     print(f"wrote {args.n} example(s) and {png}")
