@@ -124,6 +124,8 @@ def invert_chain(wet: np.ndarray, chain: Chain, sample_rate: int = SAMPLE_RATE, 
     z = (w / scale).clone().requires_grad_(True)  # the dry at unit wet RMS, (T,)
     opt = torch.optim.LBFGS([z], lr=1.0, max_iter=cfg.inner, history_size=cfg.history,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-14)
+    start = time.perf_counter()  # the first optimiser of a process imports torch._dynamo (20-50 s under load): not
+    # the descent's time (measured with cProfile on a compressor clip: the fit got no render in its 10 s)
     best: list[Any] = [math.inf, z.detach().clone()]  # (residual, dry)
     first = [math.nan]
     evals = [0]

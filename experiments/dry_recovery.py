@@ -198,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     clips = dev_set(args.per_type, args.per_length, args.seconds)
     distance = MRSTFTDistance()
+    torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])  # the first optimiser imports torch._dynamo: not timed
     if any(c.startswith("invert_estimate") for c in candidates):  # load the blind model before timing
         import ddspfx
 
