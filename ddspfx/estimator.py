@@ -5,6 +5,8 @@
 :func:`answer_with_dry` gives the answer ``infer --dry`` and the app give: the dry lined up on the clip
 (:func:`line_up_dry`), the dry-aware model's estimate (:func:`dry_estimator`), then a refinement (``ddspfx.refine``).
 The command line (``python -m ddspfx.infer``) and the app are thin layers over this module.
+Importing it loads torch and the model stack, so ``ddspfx.estimate`` and the command line import it only once
+they need a model (after parsing their flags).
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
+from ddspfx import audio as audio_io  # module attributes, read at call time (tests patch read_span)
+from ddspfx import checkpoint as ckpt
+from ddspfx.align import align_dry
 from ddspfx.analysis import Analysis, aggregate, loud_enough, window_spans, window_starts
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
 from ddspfx.errors import DdspfxError
+from ddspfx.guitar_check import check_guitar
 from ddspfx.refine import RefineResult
 from ddspfx.render import fit_length
+from ddspfx.sources import TARGET_DBFS
 
 BEAM_WITH_ORDER_SEARCH, BEAM_WITH_BEAM_ORDER = 1, 4
 """Default beam widths. With the exhaustive order search the beam only proposes the knob bins the order
@@ -34,8 +43,6 @@ equivalent 0.547 vs 0.540, nonlinear pairs 0.826 vs 0.822) at a third less time
 def with_guitar_check(analysis: Analysis, clip: np.ndarray, sample_rate: int) -> Analysis:
     """The analysis with ``guitar_check`` set: whether the clip sounds like a guitar at all (noise, drums, a voice
     or a bass get pedals named too; the user is told, nothing is refused)."""
-    from ddspfx.guitar_check import check_guitar
-
     analysis.guitar_check = check_guitar(clip, sample_rate)
     return analysis
 
@@ -45,9 +52,7 @@ class Estimator:
 
     def __init__(self, checkpoint: str | Path | None = None, beam: int | None = None, batch_size: int = 16,
                  device: str = "cpu", effect_set: str | None = None, order_search: str | None = None):
-        from ddspfx.checkpoint import load_model
-
-        self.model = load_model(checkpoint).to(device).eval()
+        self.model = ckpt.load_model(checkpoint).to(device).eval()
         self.device = device
         exhaustive = (order_search or self.model.config.order_search) == "exhaustive"
         self.beam = beam if beam is not None else (BEAM_WITH_ORDER_SEARCH if exhaustive else BEAM_WITH_BEAM_ORDER)
@@ -97,8 +102,6 @@ class Estimator:
 
     def _predict(self, batch: np.ndarray, lengths: Sequence[int] | None = None, dry: np.ndarray | None = None) -> list[Any]:
         """The model on one batch of windows (B, T), with this Estimator's decoding settings."""
-        import torch
-
         def tensor(x: Any) -> torch.Tensor:
             return torch.as_tensor(x).to(self.device)
 
@@ -113,31 +116,27 @@ class Estimator:
         Same windows, silence rule and vote as :meth:`analyse_many`; each window is resampled on its own,
         so for files not at the model's rate the result may differ from a whole-file read in the last digits.
         """
-        from tqdm import tqdm
-
-        from ddspfx.audio import SILENCE_DBFS, check_audio, open_audio, read_span
-
         name = str(path)
-        with open_audio(path) as f:
+        with audio_io.open_audio(path) as f:
             native = max(1, int(round(self.window * f.samplerate / self.sample_rate)))
             if f.frames <= int(1.5 * native):  # one window: nothing to stream
-                clip = read_span(f, 0, f.frames, self.sample_rate, name)
-                check_audio(clip, self.sample_rate, name=name)
+                clip = audio_io.read_span(f, 0, f.frames, self.sample_rate, name)
+                audio_io.check_audio(clip, self.sample_rate, name=name)
                 return self.analyse_many([clip])[0]
             starts = window_starts(f.frames, native)
             rms, peak = np.zeros(len(starts)), np.zeros(len(starts))
             for i, s in enumerate(starts):  # first pass: levels only (native rate, no resampling)
-                w = read_span(f, s, native, f.samplerate, name).astype(np.float64)
+                w = audio_io.read_span(f, s, native, f.samplerate, name).astype(np.float64)
                 rms[i], peak[i] = np.sqrt(np.mean(w * w)), np.max(np.abs(w))
-            if peak.max() < 10 ** (SILENCE_DBFS / 20):  # a silent file: the same one-line error as a short clip gets
-                check_audio(np.full(self.window, peak.max(), np.float32), self.sample_rate, name=name)
+            if peak.max() < 10 ** (audio_io.SILENCE_DBFS / 20):  # a silent file: the same one-line error as a short clip gets
+                audio_io.check_audio(np.full(self.window, peak.max(), np.float32), self.sample_rate, name=name)
             kept = [s for s, keep in zip(starts, loud_enough(rms)) if keep]
             preds: list[Any] = []
             head = np.zeros(0, np.float32)
             bar = tqdm(total=len(kept), desc=Path(name).name, unit="window", disable=not progress, leave=False)
             for b in range(0, len(kept), self.batch_size):
                 # a resampled window may be a sample off: fitted to the window
-                batch = np.stack([fit_length(read_span(f, s, native, self.sample_rate, name), self.window)
+                batch = np.stack([fit_length(audio_io.read_span(f, s, native, self.sample_rate, name), self.window)
                                   for s in kept[b:b + self.batch_size]])
                 preds.extend(self._predict(batch))
                 if b == 0:  # the guitar check hears the first batch of loud windows (no extra read, same memory)
@@ -148,19 +147,17 @@ class Estimator:
 
     def analyse(self, audio: np.ndarray, sample_rate: int) -> Analysis:
         """One clip as an array: (T,), (C, T) or (T, C), at any rate."""
-        from ddspfx.audio import as_float, check_audio, resample, to_mono
-
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise DdspfxError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
-        x = as_float(np.asarray(audio))
+        x = audio_io.as_float(np.asarray(audio))
         if x.ndim == 2:
             # soundfile gives (T, C), pedalboard (C, T): channels are the short axis
-            x = to_mono(x.T if x.shape[0] > x.shape[1] else x)
+            x = audio_io.to_mono(x.T if x.shape[0] > x.shape[1] else x)
         elif x.ndim != 1:
             raise DdspfxError(f"audio must be (T,), (C, T) or (T, C); got shape {x.shape}")
         if sample_rate != self.sample_rate:
-            x = resample(x, sample_rate, self.sample_rate)
-        check_audio(x, self.sample_rate, name="audio")
+            x = audio_io.resample(x, sample_rate, self.sample_rate)
+        audio_io.check_audio(x, self.sample_rate, name="audio")
         return self.analyse_many([x])[0]
 
 
@@ -180,9 +177,8 @@ def dry_estimator(path: str | Path | None = None, remedy: str = "pass it as --ch
     """The dry-aware model for clips given with their dry: ``path``, else the shipped one
     (``DEFAULT_DRY_CHECKPOINT``) if it exists, else None (the blind model's estimate is refined instead).
     ``options``: :class:`Estimator`'s. A blind model at ``path`` is refused, with ``remedy``."""
-    from ddspfx.checkpoint import DEFAULT_DRY_CHECKPOINT
-
-    path = path or (DEFAULT_DRY_CHECKPOINT if DEFAULT_DRY_CHECKPOINT.is_file() else None)
+    default = ckpt.DEFAULT_DRY_CHECKPOINT  # read at call time: a test or a study may point it elsewhere
+    path = path or (default if default.is_file() else None)
     if path is None:
         return None
     est = Estimator(path, **options)
@@ -215,12 +211,8 @@ def line_up_dry(dry: np.ndarray, clip: np.ndarray, sample_rate: int) -> tuple[np
     Why the level: every model learned its knob values on dry clips at that loudness, and a drive or a
     compressor threshold means something else on a DI recorded 15 dB quieter. Returns (dry, lag applied).
     """
-    from ddspfx.align import align_dry
-    from ddspfx.audio import normalise_loudness
-    from ddspfx.sources import TARGET_DBFS
-
     aligned, lag = align_dry(dry, clip, sample_rate)  # a DI and its wet track rarely start together
-    return normalise_loudness(aligned, TARGET_DBFS)[0], lag
+    return audio_io.normalise_loudness(aligned, TARGET_DBFS)[0], lag
 
 
 __all__ = ["BEAM_WITH_BEAM_ORDER", "BEAM_WITH_ORDER_SEARCH", "Estimator", "Refiner", "answer_with_dry",
