@@ -11,8 +11,8 @@ import torch
 
 from ddspfx.adversary import GuitarAdversary, GuitarLabels, guitar_labels, identity_class, pool, reverse_gradient
 from ddspfx.config import load_config
-from ddspfx.data import EffectsDataset, collate
-from ddspfx.data.dataset import draw_dry
+from ddspfx.data.collate import collate
+from ddspfx.data.dataset import EffectsDataset, draw_dry
 from ddspfx.errors import DdspfxError
 from ddspfx.sources import make_source
 from ddspfx.sources.procedural import DESCRIPTORS, draw_guitar, guitar_descriptors
