@@ -149,7 +149,7 @@ def plot(path: Path, summary: dict[str, dict[str, dict[str, float]]], candidates
 
     shown = [c for c in candidates if c != "wet"]
     groups = [g for g in groups if g in summary]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(groups) * max(1, len(shown))), 4))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.7 * len(groups))), 4.5))
     width = 0.8 / max(1, len(shown))
     for k, c in enumerate(shown):
         vals = [summary[g].get(c, {}).get("improvement_db", np.nan) for g in groups]
@@ -196,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidates.insert(0, "wet")
     network = load_dry_model(args.network) if "network" in candidates else None
     torch.set_num_threads(1)
+    prov = tree_state()  # the code that runs is the code at the start (a commit made meanwhile is not it)
     clips = dev_set(args.per_type, args.per_length, args.seconds)
     distance = MRSTFTDistance()
     torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])  # the first optimiser imports torch._dynamo: not timed
@@ -228,7 +229,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         models["blind estimator"] = f"{DEFAULT_CHECKPOINT.name} {file_sha256(DEFAULT_CHECKPOINT)}"
     if network is not None:
         models["dry-recovery network"] = f"{args.network} {network.metadata.get('sha256', '?')}"
-    prov = tree_state()
     out = Path(args.out)
     plot(out / "by_type.png", by_group, candidates, groups)
     text = (f"# Dry recovery on development clips\n\n{len(clips)} clips of {args.seconds:g} s (seeds {DEV_SEED:,}+, dry "
