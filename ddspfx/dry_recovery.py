@@ -14,9 +14,12 @@ Two ways, measured against each other and against the wet itself in ``experiment
 
 Hard cases, said plainly: a distortion or fuzz folds many dry signals onto one wet (saturation), an octave adds
 what no mask removes, a noise gate deletes what was under its threshold; the inversion finds *a* dry that renders
-to the wet, not always the one that was played.
+to the wet, not always the one that was played. Measured on 25 development clips (``experiments/results/dry_recovery/``):
+through the true chain +17.0 dB SI-SDR over the wet on average (single linear pedals +13 to +68 dB, distortion and
+fuzz ~0); through the blind model's estimate -4.2 dB (a wrong chain always has a dry that renders the wet, so the fit
+cannot tell). So :func:`recover_dry` never inverts an estimate on its own: without a chain it runs the network.
 
-The long training (not run yet; 2-core CPU, shared), resumable::
+The long training (the same command starts it and continues it: ``--resume`` without a ``last.pt`` starts afresh) (not run yet; 2-core CPU, shared), resumable::
 
     nice -n 19 python -m ddspfx.dry_recovery_train --out runs_dry/dry_recovery --max-time-min 600 --resume
 
