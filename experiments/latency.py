@@ -110,10 +110,13 @@ def against(root: Path, n: int, pairs: int, repeats: int) -> str:
     here = Path(__file__).resolve().parent.parent
     runs: dict[str, list[tuple[float, float]]] = {"this tree": [], str(root): []}
     for _ in range(pairs):
-        for name, path in ((str(root), f"{root}{os.pathsep}{here}"), ("this tree", str(here))):
+        # run from the version's own folder: ``python -m`` puts the working directory first on sys.path, so
+        # ``ddspfx`` is that version's and ``experiments`` (found through PYTHONPATH) this tree's
+        for name, folder in ((str(root), root), ("this tree", here)):
             out = subprocess.run([sys.executable, "-m", "experiments.latency", "--whole", "--n", str(n),
-                                  "--repeats", str(repeats)], env=dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1"),
-                                 cwd=here, check=True, capture_output=True, text=True).stdout
+                                  "--repeats", str(repeats)],
+                                 env=dict(os.environ, PYTHONPATH=str(here), OMP_NUM_THREADS="1"),
+                                 cwd=folder, check=True, capture_output=True, text=True).stdout
             wall, cpu = json.loads(out.strip().splitlines()[-1])
             runs[name].append((wall, cpu))
     rows = ["| code | CPU ms per clip (median of runs; each the least of its repeats) | wall ms per clip | runs (CPU) |",
@@ -153,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = clips(args.n)
     est.analyse_many(data[:2])  # warm-up (first calls allocate)
     if args.whole:
+        import ddspfx
+
+        print(f"ddspfx from {Path(ddspfx.__file__).parent}", file=sys.stderr)
         print(json.dumps(whole_times(est, data, args.repeats)))
         return 0
     times, chains = stage_times(est, data)
