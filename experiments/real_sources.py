@@ -73,8 +73,11 @@ QUIET: dict[str, tuple[str, float, float]] = {
     "compressor": ("threshold_db", -30.0, -20.0), "distortion": ("drive_db", 10.0, 20.0),
     "eq": ("gain_db", -7.33, 7.33), "chorus": ("mix", 0.35, 0.5), "phaser": ("mix", 0.4, 0.533),
     "delay": ("mix", 0.2, 0.333), "reverb": ("wet_level", 0.2, 0.333),
+    "tremolo": ("depth", 0.0, 0.333), "flanger": ("mix", 0.2, 0.4), "fuzz": ("gain_db", 20.0, 30.0),
+    "wah": ("mix", 0.5, 0.667), "noise_gate": ("threshold_db", -70.0, -53.3),
 }
-"""Quiet settings: what a recording's noise floor and tone would hide first (a low-mix reverb, a small eq)."""
+"""Quiet settings: what a recording's noise floor and tone would hide first (a low-mix reverb, a small eq). The octave
+has none: how loud it sounds depends on three levels at once, not on one knob's third."""
 
 
 def score_chains(examples: Sequence[LabelledClip], preds: Sequence[Chain], knobs: bool) -> dict[str, float]:
@@ -167,6 +170,8 @@ def quiet_table(clips: Sequence[dict[str, Any]]) -> str:
     for c in clips:
         found = {p["effect"] for p in c["predicted"]}
         for pedal in c["truth"]:
+            if pedal["effect"] not in QUIET:
+                continue
             knob, lo, hi = QUIET[pedal["effect"]]
             quiet = lo <= pedal["params"][knob] <= hi
             groups.setdefault((c["source"], c["model"]), {}).setdefault(pedal["effect"], {True: [], False: []})[quiet].append(

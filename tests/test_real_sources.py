@@ -93,3 +93,21 @@ def test_the_variants_renderer_keeps_each_clip_its_dry_and_chain_and_changes_its
     assert not plugins_heard(SimpleNamespace(metadata={"data": {"render_variants": 0.0}}), f"{VARIANT}phaser")
     table = implementation_table({("synth", "m"): {f"{VARIANT}delay": 0.5, f"n/{VARIANT}delay": 2.0}})
     assert f"| delay | {VARIANT}delay | 0.50 (n=2) |" in table
+
+
+def test_quiet_table_counts_the_new_pedals_and_leaves_the_octave_out():
+    """A thirteen-type chain set once crashed the report (no quiet setting for a tremolo); the octave has none."""
+    from experiments.real_sources import quiet_table
+
+    def clip(depth: float, found: bool) -> dict:
+        truth = [{"effect": "tremolo", "params": {"rate_hz": 4.0, "depth": depth, "shape": 0.0}},
+                 {"effect": "octave", "params": {"dry_level": 1.0, "down_level": 0.5, "up_level": 0.0}}]
+        return {"source": "synth", "model": "m", "truth": truth,
+                "predicted": [{"effect": "tremolo", "params": {}}] if found else []}
+
+    table = quiet_table([clip(0.1, False), clip(0.9, True), clip(0.2, True)])
+    row = next(line for line in table.splitlines() if line.startswith("| synth | m |"))
+    header = table.splitlines()[0].split(" | ")
+    cells = row.split(" | ")
+    assert cells[header.index("tremolo quiet / other")] == "0.50 (n=2) / 1.00"
+    assert cells[header.index("octave quiet / other")] == "–"
