@@ -39,12 +39,17 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from ddspfx.audio import resample
 from ddspfx.catalog import SAMPLE_RATE, normalise_params
 from ddspfx.chain import Chain
+from ddspfx.checkpoint import fill_weights, read_weights
 from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
+from ddspfx.refine import render_proxies
+from ddspfx.render import fit_length
 
 DEFAULT_DRY_RECOVERY = Path(__file__).resolve().parent / "checkpoints" / "dry_recovery.safetensors"
 """The shipped dry-recovery network (absent until one is trained; ``recover_dry`` then says so)."""
@@ -85,8 +90,6 @@ def waveform_residual(render: Tensor, wet: Tensor) -> Tensor:
 def render_through(chain: Chain, x: Tensor, sample_rate: int) -> Tensor:
     """(1, 1, T) through ``chain``'s proxies, knobs as ``ddspfx.refine.render_proxies`` takes them (float64 knobs,
     so a delay time lands on the sample pedalboard uses)."""
-    from ddspfx.refine import render_proxies
-
     knobs = [torch.from_numpy(normalise_params(p.effect, p.params))[None] for p in chain]  # (1, P) each
     return render_proxies(chain.effects, x, sample_rate, knobs)
 
@@ -237,8 +240,6 @@ class DryRecoveryNet(nn.Module):
 
 def save_dry_model(model: DryRecoveryNet, path: str | Path, notes: dict[str, Any] | None = None) -> None:
     """Weights (safetensors) then their JSON sidecar (config, SHA-256, notes), each written atomically."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
@@ -250,8 +251,6 @@ def save_dry_model(model: DryRecoveryNet, path: str | Path, notes: dict[str, Any
 def load_dry_model(path: str | Path | None = None) -> DryRecoveryNet:
     """The dry-recovery network at ``path`` (None: the shipped one), in eval mode; one-line DdspfxError if missing,
     corrupt or of another shape."""
-    from ddspfx.checkpoint import fill_weights, read_weights
-
     path = DEFAULT_DRY_RECOVERY if path is None else Path(path)
     if path.is_dir():
         path = path / "model.safetensors"
@@ -281,9 +280,6 @@ def load_dry_model(path: str | Path | None = None) -> DryRecoveryNet:
 
 def run_network(model: DryRecoveryNet, wet: np.ndarray, sample_rate: int) -> np.ndarray:
     """The network's dry for a (T,) clip at any rate (resampled to the model's and back, trimmed to T)."""
-    from ddspfx.audio import resample
-    from ddspfx.render import fit_length
-
     rate = model.config.sample_rate
     x = np.asarray(wet, np.float32).reshape(-1)
     xin = resample(x, sample_rate, rate) if sample_rate != rate else x

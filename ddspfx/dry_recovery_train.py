@@ -31,13 +31,17 @@ import numpy as np
 import torch
 
 from ddspfx.config import TRAIN_SEED, VAL_SEED
+from ddspfx.data.dataset import example_seed, generate_example
+from ddspfx.data.recipe import Recipe
 from ddspfx.dry_recovery import DryRecoveryConfig, DryRecoveryNet, save_dry_model
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path
+from ddspfx.sampler import ChainSampler, SamplerConfig
+from ddspfx.sources import make_source, reserved_spec
 
 
 @dataclass
-class TrainConfig:
+class DryRecoveryTrainConfig:
     """One training run of the dry-recovery network."""
 
     source: str = "mix:synth=1,procedural=1"  # dry guitars (ddspfx.sources specs; never held-out banks)
@@ -75,11 +79,7 @@ def neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, cap_db: float = SI_SDR_CAP_
 class PairStream:
     """(wet, dry) float32 (T,) pairs of a seed range, example ``i`` depending only on ``(seed, i)``."""
 
-    def __init__(self, cfg: TrainConfig, seed: int, pool: int = 0) -> None:
-        from ddspfx.data.recipe import Recipe
-        from ddspfx.sampler import ChainSampler, SamplerConfig
-        from ddspfx.sources import make_source, reserved_spec
-
+    def __init__(self, cfg: DryRecoveryTrainConfig, seed: int, pool: int = 0) -> None:
         why = reserved_spec(cfg.source)
         if why:
             raise DdspfxError(f"source {cfg.source!r} {why}: never train on it")
@@ -92,8 +92,6 @@ class PairStream:
         self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        from ddspfx.data.dataset import example_seed, generate_example
-
         if self.pool > 0:
             index %= self.pool
             if index in self.cache:
@@ -111,7 +109,7 @@ class PairStream:
 
 
 def save_state(path: Path, model: DryRecoveryNet, opt: torch.optim.Optimizer, step: int, seen: int,
-               cfg: TrainConfig) -> None:
+               cfg: DryRecoveryTrainConfig) -> None:
     """``last.pt`` (atomic): what ``--resume`` needs."""
     with atomic_path(path) as tmp:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "seen": seen,
@@ -125,15 +123,15 @@ def load_state(path: Path) -> dict[str, Any]:
         raise DdspfxError(f"cannot resume from {path} ({exc.__class__.__name__}); remove it or use another --out") from None
 
 
-def config_from_dict(d: dict[str, Any]) -> TrainConfig:
+def dry_train_config_from_dict(d: dict[str, Any]) -> DryRecoveryTrainConfig:
     d = dict(d)
-    return TrainConfig(**{**d, "model": DryRecoveryConfig(**d.get("model", {}))})
+    return DryRecoveryTrainConfig(**{**d, "model": DryRecoveryConfig(**d.get("model", {}))})
 
 
-def train(cfg: TrainConfig, out: Path, resume: bool = False, max_time_min: float | None = None,
-          max_steps: int | None = None, log: Any = print) -> dict[str, float]:
+def train_dry_recovery(cfg: DryRecoveryTrainConfig, out: Path, resume: bool = False,
+                       max_time_min: float | None = None, max_steps: int | None = None, log: Any = print) -> dict[str, float]:
     """Train until ``max_time_min`` or ``max_steps``; returns the last validation figures."""
-    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard import SummaryWriter  # why: tensorboard's import is slow; --help and flag errors first
 
     state_path = out / "last.pt"
     state: dict[str, Any] | None = None
@@ -141,7 +139,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, max_time_min: float
         if not resume:
             raise DdspfxError(f"{state_path} exists; pass --resume to continue it, or choose another --out")
         state = load_state(state_path)
-        cfg = config_from_dict(state["config"])  # a resumed run keeps its own recipe
+        cfg = dry_train_config_from_dict(state["config"])  # a resumed run keeps its own recipe
     torch.manual_seed(cfg.seed)
     model = DryRecoveryNet(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -214,11 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument("--max-time-min", type=float, help="stop after this many minutes (wall)")
     p.add_argument("--max-steps", type=int, help="stop after this many steps in all (resumed ones included)")
-    p.add_argument("--source", default=TrainConfig.source, help="dry guitars, a ddspfx.sources spec")
-    p.add_argument("--seconds", type=float, default=TrainConfig.seconds)
-    p.add_argument("--batch", type=int, default=TrainConfig.batch)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--val-every", type=int, default=TrainConfig.val_every)
+    p.add_argument("--source", default=DryRecoveryTrainConfig.source, help="dry guitars, a ddspfx.sources spec")
+    p.add_argument("--seconds", type=float, default=DryRecoveryTrainConfig.seconds)
+    p.add_argument("--batch", type=int, default=DryRecoveryTrainConfig.batch)
+    p.add_argument("--lr", type=float, default=DryRecoveryTrainConfig.lr)
+    p.add_argument("--val-every", type=int, default=DryRecoveryTrainConfig.val_every)
     p.add_argument("--pool", type=int, default=0, help="cycle over the first N training examples (smoke tests)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     return p
@@ -232,9 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch < 1 or args.seconds <= 0 or args.lr <= 0 or args.val_every < 1:
         raise DdspfxError("--batch, --val-every, --seconds and --lr must be positive")
     torch.set_num_threads(max(1, args.threads))
-    cfg = TrainConfig(source=args.source, seconds=args.seconds, batch=args.batch, lr=args.lr,
+    cfg = DryRecoveryTrainConfig(source=args.source, seconds=args.seconds, batch=args.batch, lr=args.lr,
                       val_every=args.val_every, save_every=args.val_every, pool=max(0, args.pool))
-    train(cfg, Path(args.out), args.resume, args.max_time_min, args.max_steps)
+    train_dry_recovery(cfg, Path(args.out), args.resume, args.max_time_min, args.max_steps)
     return 0
 
 

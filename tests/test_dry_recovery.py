@@ -173,7 +173,7 @@ def test_recover_dry_with_a_chain_inverts_it():
 
 
 def test_training_writes_a_loadable_model_and_resumes(tmp_path):
-    from ddspfx.dry_recovery_train import TrainConfig, main, neg_si_sdr, train
+    from ddspfx.dry_recovery_train import DryRecoveryTrainConfig, main, neg_si_sdr, train_dry_recovery
 
     x = torch.from_numpy(_guitar(0.1))[None]
     assert float(neg_si_sdr(0.5 * x, x)) == pytest.approx(-30.0, abs=0.01)  # a gain is no error, and the cap holds
@@ -181,15 +181,15 @@ def test_training_writes_a_loadable_model_and_resumes(tmp_path):
     n = n - n.mean() - ((n - n.mean()) * (x - x.mean())).sum() / (x - x.mean()).pow(2).sum() * (x - x.mean())
     n = n * (x - x.mean()).norm() / n.norm() * 10 ** (-10 / 20)  # 10 dB below the clip, orthogonal to it
     assert float(neg_si_sdr(x + n, x, cap_db=200.0)) == pytest.approx(-10.0, abs=0.01)
-    cfg = TrainConfig(source="synth", seconds=0.3, batch=1, val_clips=1, audio_clips=1, val_every=2, save_every=2,
+    cfg = DryRecoveryTrainConfig(source="synth", seconds=0.3, batch=1, val_clips=1, audio_clips=1, val_every=2, save_every=2,
                       model=DryRecoveryConfig(hidden=8, embed=8, layers=1))
     logged: list[str] = []
-    train(cfg, tmp_path, max_steps=2, log=logged.append)
+    train_dry_recovery(cfg, tmp_path, max_steps=2, log=logged.append)
     net = load_dry_model(tmp_path / "model.safetensors")
     assert net.metadata["notes"]["steps"] == 2
     with pytest.raises(DdspfxError, match="--resume"):
-        train(cfg, tmp_path, max_steps=3, log=logged.append)
-    train(cfg, tmp_path, resume=True, max_steps=3, log=logged.append)
+        train_dry_recovery(cfg, tmp_path, max_steps=3, log=logged.append)
+    train_dry_recovery(cfg, tmp_path, resume=True, max_steps=3, log=logged.append)
     assert load_dry_model(tmp_path).metadata["notes"]["steps"] == 3
     assert any(line.startswith("resumed") for line in logged)
     assert main(["--out", str(tmp_path / "x")]) == 2  # no end given: one line, exit 2
@@ -203,16 +203,16 @@ def test_a_fresh_network_starts_near_the_wet():
 
 
 def test_a_pool_cycles_over_the_first_examples_and_a_stream_is_reproducible():
-    from ddspfx.dry_recovery_train import PairStream, TrainConfig
+    from ddspfx.dry_recovery_train import DryRecoveryTrainConfig, PairStream
 
-    cfg = TrainConfig(source="synth", seconds=0.2, model=DryRecoveryConfig(hidden=8, embed=8, layers=1))
+    cfg = DryRecoveryTrainConfig(source="synth", seconds=0.2, model=DryRecoveryConfig(hidden=8, embed=8, layers=1))
     pooled = PairStream(cfg, 5, pool=2)
     np.testing.assert_array_equal(pooled.pair(2)[0], pooled.pair(0)[0])
     fresh = PairStream(cfg, 5)
     np.testing.assert_array_equal(fresh.pair(1)[1], pooled.pair(3)[1])  # example 1 of seed 5, whoever asks
     assert not np.array_equal(fresh.pair(2)[1], fresh.pair(0)[1])
     with pytest.raises(DdspfxError, match="held-out evaluation data"):
-        PairStream(TrainConfig(source="sf2:/usr/share/sounds/sf2/FluidR3_GM.sf2"), 0)
+        PairStream(DryRecoveryTrainConfig(source="sf2:/usr/share/sounds/sf2/FluidR3_GM.sf2"), 0)
 
 
 def test_without_a_chain_or_a_shipped_network_the_error_says_what_to_do(monkeypatch, tmp_path):
