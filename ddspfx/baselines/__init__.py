@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CNNBaseline", "CNNConfig", "TrainConfig", "assign_slots", "slot_targets"]
+__all__ = ["CNNBaseline", "CNNConfig", "CnnTrainConfig", "assign_slots", "slot_targets"]
 
 
 def __getattr__(name: str) -> Any:

@@ -268,7 +268,7 @@ class CNNBaseline(nn.Module):
 
 
 @dataclass
-class TrainConfig:
+class CnnTrainConfig:
     max_time_min: float = 28.0  # wall-clock budget (minutes), the main model's trainer.max_time_min
     max_steps: int = 100_000  # step cap; the time budget normally ends the run first
     batch_size: int = 32  # clips per step, as the main model's data.batch_size
@@ -285,7 +285,7 @@ class TrainConfig:
     config: str = "default"  # main-model config whose data section defines the training data
 
 
-def _lr_factor(step: int, elapsed_fraction: float, tc: TrainConfig) -> float:
+def _lr_factor(step: int, elapsed_fraction: float, tc: CnnTrainConfig) -> float:
     if step < tc.warmup_steps:
         return (step + 1) / tc.warmup_steps
     progress = min(1.0, max(0.0, elapsed_fraction))
@@ -317,7 +317,7 @@ def validate(model: CNNBaseline, batches: Sequence[dict[str, Any]]) -> dict[str,
     return out
 
 
-def train(out: str | Path, tc: TrainConfig, model_config: CNNConfig | None = None, progress: bool = True) -> dict[str, Any]:
+def train_cnn(out: str | Path, tc: CnnTrainConfig, model_config: CNNConfig | None = None, progress: bool = True) -> dict[str, Any]:
     """Train on the main model's data (same source, sampler, seeds) for ``tc.max_time_min``; save to ``out``."""
     start = time.time()  # the budget counts everything the main model's run counts: data, validation, saving
     out = Path(out)
@@ -379,16 +379,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on the main model's data for the same wall-clock budget")
     t.add_argument("--out", required=True, help="folder for cnn.safetensors, cnn.json and history.json")
-    t.add_argument("--max-time-min", type=float, default=TrainConfig.max_time_min, help="wall-clock budget (default 28)")
-    t.add_argument("--max-steps", type=int, default=TrainConfig.max_steps, help="step cap (default: time decides)")
-    t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="clips per step (default 32)")
-    t.add_argument("--lr", type=float, default=TrainConfig.lr)
-    t.add_argument("--val-every", type=int, default=TrainConfig.val_every)
-    t.add_argument("--val-clips", type=int, default=TrainConfig.val_clips)
-    t.add_argument("--seed", type=int, default=TrainConfig.seed)
-    t.add_argument("--threads", type=int, default=TrainConfig.threads)
-    t.add_argument("--num-workers", type=int, default=TrainConfig.num_workers)
-    t.add_argument("--config", default=TrainConfig.config, help="main-model config whose data section to use (default: default)")
+    t.add_argument("--max-time-min", type=float, default=CnnTrainConfig.max_time_min, help="wall-clock budget (default 28)")
+    t.add_argument("--max-steps", type=int, default=CnnTrainConfig.max_steps, help="step cap (default: time decides)")
+    t.add_argument("--batch-size", type=int, default=CnnTrainConfig.batch_size, help="clips per step (default 32)")
+    t.add_argument("--lr", type=float, default=CnnTrainConfig.lr)
+    t.add_argument("--val-every", type=int, default=CnnTrainConfig.val_every)
+    t.add_argument("--val-clips", type=int, default=CnnTrainConfig.val_clips)
+    t.add_argument("--seed", type=int, default=CnnTrainConfig.seed)
+    t.add_argument("--threads", type=int, default=CnnTrainConfig.threads)
+    t.add_argument("--num-workers", type=int, default=CnnTrainConfig.num_workers)
+    t.add_argument("--config", default=CnnTrainConfig.config, help="main-model config whose data section to use (default: default)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     return p
 
@@ -402,10 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise DdspfxError("--max-time-min must be >= 0 (0 = no time limit)")
     if (Path(args.out) / WEIGHTS_NAME).exists():
         raise DdspfxError(f"{args.out} already holds a CNN baseline; choose another --out")
-    tc = TrainConfig(max_time_min=args.max_time_min, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+    tc = CnnTrainConfig(max_time_min=args.max_time_min, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                      val_every=args.val_every, val_clips=args.val_clips, seed=args.seed, threads=args.threads,
                      num_workers=args.num_workers, config=args.config)
-    result = train(args.out, tc, progress=not args.no_progress)
+    result = train_cnn(args.out, tc, progress=not args.no_progress)
     print(json.dumps({"folder": str(result["folder"]), "steps": result["steps"],
                       "seconds": round(result["seconds"], 1), **result["metrics"]}))
     return 0
