@@ -33,9 +33,9 @@ def clean_clips(kind: str, n: int, seed: int, folder: str | None = None) -> list
     src = make_source("synth")
     clips = [src.sample(rng, 2.0) for _ in range(n)]
     if kind == "toned synth":
-        from ddspfx.sources.tone import apply_tone, random_tone
+        from ddspfx.sources.tone import apply_tone, random_tone_stage
 
-        clips = [apply_tone(x, random_tone(rng), SAMPLE_RATE) for x in clips]
+        clips = [apply_tone(x, random_tone_stage(rng), SAMPLE_RATE) for x in clips]
     return clips
 
 

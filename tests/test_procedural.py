@@ -20,7 +20,7 @@ from ddspfx.sources.procedural import (
     OUTPUTS,
     PALM,
     TRAIN_IDS,
-    Note,
+    ArticulatedNote,
     ProceduralSource,
     compose_articulated_phrase,
     draw_guitar,
@@ -39,7 +39,7 @@ def _plain(guitar_id: int = 3, **changes):
 
 
 def _note(guitar, midi: int, string: int, seconds: float = 1.5, seed: int = 0, **kw) -> np.ndarray:
-    n = Note(0.0, float(midi), string, 0.9, seconds, **kw)
+    n = ArticulatedNote(0.0, float(midi), string, 0.9, seconds, **kw)
     return render(guitar, [n], int(seconds * SR), SR, np.random.default_rng(seed))
 
 
@@ -131,7 +131,7 @@ def test_palm_mute_and_note_off_damp_the_string() -> None:
     seconds = 1.0
     open_ = _note(g, 45, 1, seconds=seconds, mute=OPEN)
     palm = _note(g, 45, 1, seconds=seconds, mute=PALM)
-    short = render(g, [Note(0.0, 45.0, 1, 0.9, 0.2)], int(seconds * SR), SR, np.random.default_rng(0))
+    short = render(g, [ArticulatedNote(0.0, 45.0, 1, 0.9, 0.2)], int(seconds * SR), SR, np.random.default_rng(0))
 
     def db(x: np.ndarray, a: float, b: float) -> float:
         return 10 * math.log10(float(np.mean(x[int(a * SR): int(b * SR)] ** 2)) + 1e-30)

@@ -10,7 +10,7 @@ from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.recipe import Recipe
 from ddspfx.sources import TARGET_DBFS
 from ddspfx.sources.biquad import rbj_highpass, rbj_lowpass, rbj_lowshelf
-from ddspfx.sources.tone import ToneStage, apply_tone, random_tone, tone_sos
+from ddspfx.sources.tone import ToneStage, apply_tone, random_tone_stage, tone_sos
 
 FS = 44100
 
@@ -49,7 +49,7 @@ def test_cabinet_is_a_fourth_order_butterworth():
 
 def test_random_tone_ranges_and_stability():
     rng = np.random.default_rng(0)
-    stages = [random_tone(rng) for _ in range(400)]
+    stages = [random_tone_stage(rng) for _ in range(400)]
     assert 0.35 < np.mean([s.cabinet_hz > 0 for s in stages]) < 0.65
     for s in stages:
         assert 1500 <= s.pickup_hz <= 9000 and 0.5 <= s.pickup_q <= 1.4 and -3 <= s.shelf_db <= 9

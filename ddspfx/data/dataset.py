@@ -29,7 +29,7 @@ from ddspfx.render import PEAK_CEILING, render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
 from ddspfx.sources import make_source
 from ddspfx.sources.base import MixSource
-from ddspfx.sources.tone import add_noise_floor, apply_room, apply_tone, random_room, random_tone
+from ddspfx.sources.tone import add_noise_floor, apply_room, apply_tone, random_room, random_tone_stage
 from ddspfx.targets import chain_targets
 from ddspfx.variants import render_randomised
 from ddspfx.vocab import PedalVocab
@@ -94,7 +94,7 @@ def _dry_clip(source: Any, rng: np.random.Generator, seed: int, duration_s: floa
     dry = np.asarray(clip, dtype=np.float32)
     tone_rng = stream(seed, "dry_tone")
     if recipe.dry_tone > 0.0 and tone_rng.random() < recipe.dry_tone:
-        dry = apply_tone(dry, random_tone(tone_rng), sample_rate)
+        dry = apply_tone(dry, random_tone_stage(tone_rng), sample_rate)
     room_rng = stream(seed, "room")
     if recipe.room > 0.0 and room_rng.random() < recipe.room:
         dry = apply_room(dry, random_room(room_rng), sample_rate, room_rng)

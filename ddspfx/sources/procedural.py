@@ -227,7 +227,7 @@ def guitar_descriptors(guitar: VirtualGuitar) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Note:
+class ArticulatedNote:
     """One plucked note, independent of the guitar that plays it. Times in seconds, pitches in semitones."""
 
     start_s: float
@@ -251,7 +251,7 @@ class _Player:
     duration_s: float
     bpm: float = 0.0
     loudness: float = 0.0
-    notes: list[Note] = field(default_factory=list)
+    notes: list[ArticulatedNote] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.bpm = float(self.rng.uniform(60.0, 200.0))
@@ -266,7 +266,7 @@ class _Player:
         when = max(t + float(self.rng.normal(0.0, 0.006)), 0.0)
         pluck = kw.pop("pluck", 1.0) * float(self.rng.uniform(0.85, 1.15))
         if when < self.duration_s:
-            self.notes.append(Note(when, float(midi), int(string), max(vel, 0.05), max(duration, 0.02),
+            self.notes.append(ArticulatedNote(when, float(midi), int(string), max(vel, 0.05), max(duration, 0.02),
                                    pluck=pluck, **kw))  # type: ignore[arg-type]
 
     def strum(self, t: float, frets: Sequence[int], duration: float, down: bool = True, accent: float = 1.0,
@@ -431,11 +431,11 @@ _PLAY: dict[str, Callable[[_Player], None]] = {
     "arpeggio": _play_arpeggio, "riff": _play_riff, "lead": _play_lead}
 
 
-def compose_articulated_phrase(rng: np.random.Generator, duration_s: float, kind: str | None = None) -> list[Note]:
+def compose_articulated_phrase(rng: np.random.Generator, duration_s: float, kind: str | None = None) -> list[ArticulatedNote]:
     """The notes of one phrase of ``kind`` (one of KINDS; None = random): drawn from ``rng`` alone, no guitar.
 
     Articulated, unlike ``ddspfx.sources.synth.compose_plain_phrase``: palm and dead mutes, bends, slides and
-    vibrato, in this module's :class:`Note`, for the virtual guitars' physical model.
+    vibrato, in this module's :class:`ArticulatedNote`, for the virtual guitars' physical model.
     """
     if kind is None:
         kind = KINDS[int(rng.integers(0, len(KINDS)))]
@@ -623,7 +623,7 @@ def dispersion_coefficients(b: np.ndarray, f0: np.ndarray, stages: np.ndarray, s
     return np.where(np.isfinite(err[np.arange(f0.size), best]), _A_GRID[best], 0.0)
 
 
-def render(guitar: VirtualGuitar, notes: Sequence[Note], num_samples: int, sample_rate: int = SAMPLE_RATE,
+def render(guitar: VirtualGuitar, notes: Sequence[ArticulatedNote], num_samples: int, sample_rate: int = SAMPLE_RATE,
            rng: np.random.Generator | None = None) -> np.ndarray:
     """``notes`` played on ``guitar``: float64 ``(num_samples,)``, not normalised.
 
@@ -643,7 +643,7 @@ def render(guitar: VirtualGuitar, notes: Sequence[Note], num_samples: int, sampl
     return _output_stage(guitar, out, fs)
 
 
-def _note_tables(guitar: VirtualGuitar, notes: Sequence[Note], num_samples: int, fs: float
+def _note_tables(guitar: VirtualGuitar, notes: Sequence[ArticulatedNote], num_samples: int, fs: float
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The per-note coefficient tables (tf (K, _NF) float64, ti (K, _NI) int64) of :func:`_voices`."""
     k = len(notes)
@@ -752,7 +752,7 @@ def _output_stage(guitar: VirtualGuitar, x: np.ndarray, fs: float) -> np.ndarray
     return np.asarray(y)
 
 
-def render_phrase(guitar: VirtualGuitar, rng: np.random.Generator, duration_s: float,
+def render_guitar_phrase(guitar: VirtualGuitar, rng: np.random.Generator, duration_s: float,
                   sample_rate: int = SAMPLE_RATE, kind: str | None = None) -> np.ndarray:
     """A random phrase (:func:`compose_articulated_phrase` from ``rng``) on ``guitar``: float32
     ``(round(duration_s * sample_rate),)``, not normalised. The phrase is drawn before anything that depends on the
@@ -794,7 +794,7 @@ class ProceduralSource:
         """A phrase from ``rng`` on guitar ``guitar_id``, onset-shifted and loudness-normalised like every source."""
         guitar = draw_guitar(guitar_id)
         return shifted_phrase(rng, duration_s, self.sample_rate, self.max_shift_s,
-                              lambda r, seconds: render_phrase(guitar, r, seconds, self.sample_rate, self.kind))
+                              lambda r, seconds: render_guitar_phrase(guitar, r, seconds, self.sample_rate, self.kind))
 
     def sample_with_id(self, rng: np.random.Generator, duration_s: float) -> tuple[np.ndarray, int]:
         """(clip, the id of the guitar that played it)."""
@@ -825,6 +825,6 @@ def make_procedural_source(body: str, sample_rate: int = SAMPLE_RATE) -> Procedu
     return ProceduralSource(ids, sample_rate, name=name)
 
 
-__all__ = ["VirtualGuitar", "Note", "ProceduralSource", "draw_guitar", "guitar_descriptors", "DESCRIPTORS", "compose_articulated_phrase", "render", "render_phrase",
+__all__ = ["VirtualGuitar", "ArticulatedNote", "ProceduralSource", "draw_guitar", "guitar_descriptors", "DESCRIPTORS", "compose_articulated_phrase", "render", "render_guitar_phrase",
            "make_procedural_source", "loss_filter", "allpass_delay", "dispersion_coefficients", "body_ir", "output_sos", "TRAIN_IDS",
            "HELDOUT_IDS", "KINDS", "BODIES", "OUTPUTS", "OPEN", "PALM", "DEAD"]

@@ -12,7 +12,7 @@ The ranges are textbook ones for passive pickups (load resonance 1.5-9 kHz, Q up
 tone knob at various settings), 1x12"-4x12" cabinets (roll-off from 2.5-6 kHz, 24 dB/octave) and
 low cuts (60-120 Hz with a cabinet, 20-60 Hz without); they were not fitted to any test clips.
 
-Pure functions: ``random_tone(rng) -> ToneStage``, ``tone_sos(stage, fs)``, ``apply_tone(x, stage, fs)``.
+Pure functions: ``random_tone_stage(rng) -> ToneStage``, ``tone_sos(stage, fs)``, ``apply_tone(x, stage, fs)``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def random_tone(rng: np.random.Generator, cabinet_p: float = 0.5) -> ToneStage:
+def random_tone_stage(rng: np.random.Generator, cabinet_p: float = 0.5) -> ToneStage:
     """A plausible tone stage; with probability ``cabinet_p`` it includes an amp's speaker cabinet."""
     pickup_hz, pickup_q = _log_uniform(rng, 1500.0, 9000.0), _log_uniform(rng, 0.5, 1.4)
     cabinet = rng.random() < cabinet_p
@@ -71,7 +71,7 @@ def apply_tone(x: np.ndarray, stage: ToneStage, sample_rate: float) -> np.ndarra
     return normalise_loudness(y.astype(np.float32), TARGET_DBFS)[0]
 
 
-__all__ = ["ToneStage", "random_tone", "tone_sos", "apply_tone", "Room", "random_room", "diffuse_room_ir", "apply_room"]
+__all__ = ["ToneStage", "random_tone_stage", "tone_sos", "apply_tone", "Room", "random_room", "diffuse_room_ir", "apply_room"]
 
 
 NOISE_DB = (-72.0, -42.0)
