@@ -44,7 +44,7 @@ from experiments.judges import JUDGES, judge_pedal, judges_for, register_judge
 SR = 44_100
 
 
-def _need(impl: Implementation) -> ladspa.PluginInfo | lv2.PluginInfo:
+def _need(impl: Implementation) -> ladspa.LadspaPluginInfo | lv2.Lv2PluginInfo:
     """The installed judge's port table, or skip naming its reserved package."""
     try:
         if impl.host == "lv2":
@@ -169,7 +169,7 @@ def test_judge_matches_its_plugin_and_renders_deterministically(name: str) -> No
     another instance ran."""
     impl = JUDGES[name]
     info = _need(impl)
-    if isinstance(info, lv2.PluginInfo):
+    if isinstance(info, lv2.Lv2PluginInfo):
         assert Path(info.bundle).name == impl.library and lv2.reserved_reason(impl.label, info.bundle)
     else:
         assert info.unique_id == impl.unique_id and ladspa_reserved_reason(info.library, info.maker)

@@ -31,7 +31,7 @@ PARAMETRIC = "http://drobilla.net/plugins/fomp/parametric1"
 HALL = "https://github.com/michaelwillis/dragonfly-reverb"
 
 
-def _need(uri: str) -> lv2.PluginInfo:
+def _need(uri: str) -> lv2.Lv2PluginInfo:
     """The plugin's info, or skip naming what to install (liblilv or the plugin's package)."""
     try:
         return lv2.plugin_info(uri)

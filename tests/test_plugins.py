@@ -21,7 +21,7 @@ from deb_packages import skip_or_fail
 from ddspfx.catalog import EFFECT_NAMES, get_effect
 from ddspfx.errors import DdspfxError
 from ddspfx.plugins import ladspa, lv2
-from ddspfx.plugins.ladspa import LadspaPlugin, PortInfo, find_library, load_library
+from ddspfx.plugins.ladspa import LadspaPlugin, LadspaPortInfo, find_library, load_library
 from ddspfx.plugins.render import (
     PluginPedal,
     installed_implementations,
@@ -59,14 +59,14 @@ def need_package() -> Callable[[str, str], Path]:
     return need
 
 
-NeedImpl = Callable[[Implementation], "ladspa.PluginInfo | lv2.PluginInfo"]
+NeedImpl = Callable[[Implementation], "ladspa.LadspaPluginInfo | lv2.Lv2PluginInfo"]
 
 
 @pytest.fixture
 def need_impl() -> NeedImpl:
     """``need_impl(impl)``: the installed plugin's port table (LADSPA or LV2), or skip naming what to install."""
 
-    def need(impl: Implementation) -> ladspa.PluginInfo | lv2.PluginInfo:
+    def need(impl: Implementation) -> ladspa.LadspaPluginInfo | lv2.Lv2PluginInfo:
         try:
             if impl.host == "lv2":
                 return lv2.plugin_info(impl.label, impl.package)
@@ -117,22 +117,22 @@ BELOW_ABOVE = ladspa.HINT_BOUNDED_BELOW | ladspa.HINT_BOUNDED_ABOVE
     (ladspa.HINT_BOUNDED_BELOW | ladspa.HINT_DEFAULT_MIDDLE, 2.0, 10.0, None),  # MIDDLE needs both bounds
 ])
 def test_default_rules(hints: int, lo: float, hi: float, expected: float | None) -> None:
-    port = PortInfo(0, "x", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, hints, lo, hi)
+    port = LadspaPortInfo(0, "x", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, hints, lo, hi)
     got = port.default(SR)
     assert got == (None if expected is None else pytest.approx(expected, rel=1e-9))
 
 
 def test_sample_rate_hint_scales_bounds_and_default() -> None:
     hints = BELOW_ABOVE | ladspa.HINT_SAMPLE_RATE | ladspa.HINT_DEFAULT_MAXIMUM
-    port = PortInfo(0, "f", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, hints, 0.001, 0.5)
+    port = LadspaPortInfo(0, "f", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, hints, 0.001, 0.5)
     assert port.bounds(48_000) == (pytest.approx(48.0), pytest.approx(24_000.0))
     assert port.default(48_000) == pytest.approx(24_000.0)
 
 
 def test_host_default_without_a_rule_is_the_bound_nearest_zero() -> None:
-    port = PortInfo(0, "x", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, BELOW_ABOVE, 2.0, 10.0)
+    port = LadspaPortInfo(0, "x", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, BELOW_ABOVE, 2.0, 10.0)
     assert port.host_default(SR) == 2.0
-    port = PortInfo(0, "x", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, BELOW_ABOVE, -5.0, 10.0)
+    port = LadspaPortInfo(0, "x", ladspa.PORT_INPUT | ladspa.PORT_CONTROL, BELOW_ABOVE, -5.0, 10.0)
     assert port.host_default(SR) == 0.0
 
 
@@ -438,18 +438,18 @@ def test_labels_fall_in_the_catalog_ranges(name: str) -> None:
 def test_table_matches_the_installed_plugin(name: str, need_impl: NeedImpl) -> None:
     impl = IMPLEMENTATIONS[name]
     info = need_impl(impl)
-    if isinstance(info, lv2.PluginInfo):  # LV2: the bundle, free (not a judge), ports named by symbol
+    if isinstance(info, lv2.Lv2PluginInfo):  # LV2: the bundle, free (not a judge), ports named by symbol
         assert Path(info.bundle).name == impl.library and impl.unique_id == 0
         assert lv2.reserved_reason(impl.label, info.bundle) is None
         for port in (*(impl.inputs or ()), *(impl.outputs or ())):
             assert info.port(port, control_input=False).is_audio, port
     else:
-        assert isinstance(info, ladspa.PluginInfo) and info.unique_id == impl.unique_id
+        assert isinstance(info, ladspa.LadspaPluginInfo) and info.unique_id == impl.unique_id
     values: dict[str, tuple[float, ...]] = {port: (v,) for port, v in impl.fixed.items()}
     values.update({c.port: c.choices or (c.low, c.high) for c in impl.controls if c.port != HOST_DRY})
     for port, vs in values.items():
         found = info.port(port)  # KeyError if the table names a port the plugin lacks
-        assert not isinstance(found, lv2.PortInfo) or found.symbol == port, (port, found.symbol)
+        assert not isinstance(found, lv2.Lv2PortInfo) or found.symbol == port, (port, found.symbol)
         lo, hi = found.bounds(SR)
         for v in vs:
             assert (lo is None or v >= lo - 1e-4) and (hi is None or v <= hi + 1e-4), (port, v, lo, hi)

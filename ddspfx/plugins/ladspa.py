@@ -110,7 +110,7 @@ _Descriptor._fields_ = [
 
 
 @dataclass(frozen=True)
-class PortInfo:
+class LadspaPortInfo:
     """One port as the descriptor declares it; bounds as declared (see :meth:`bounds` for Hz-scaled ones)."""
 
     index: int
@@ -199,7 +199,7 @@ class PortInfo:
 
 
 @dataclass(frozen=True)
-class PluginInfo:
+class LadspaPluginInfo:
     """One plugin of a library, as its descriptor describes it."""
 
     library: str
@@ -209,9 +209,9 @@ class PluginInfo:
     name: str
     maker: str
     properties: int
-    ports: tuple[PortInfo, ...]
+    ports: tuple[LadspaPortInfo, ...]
 
-    def port(self, name: str, control_input: bool = True) -> PortInfo:
+    def port(self, name: str, control_input: bool = True) -> LadspaPortInfo:
         """The port called ``name`` (among control inputs by default); KeyError listing the valid names."""
         pool = self.control_inputs if control_input else self.ports
         hits = [p for p in pool if p.name == name]
@@ -221,15 +221,15 @@ class PluginInfo:
         return hits[0]
 
     @property
-    def control_inputs(self) -> tuple[PortInfo, ...]:
+    def control_inputs(self) -> tuple[LadspaPortInfo, ...]:
         return tuple(p for p in self.ports if p.is_control and p.is_input)
 
     @property
-    def audio_inputs(self) -> tuple[PortInfo, ...]:
+    def audio_inputs(self) -> tuple[LadspaPortInfo, ...]:
         return tuple(p for p in self.ports if p.is_audio and p.is_input)
 
     @property
-    def audio_outputs(self) -> tuple[PortInfo, ...]:
+    def audio_outputs(self) -> tuple[LadspaPortInfo, ...]:
         return tuple(p for p in self.ports if p.is_audio and p.is_output)
 
 
@@ -284,11 +284,11 @@ class LadspaLibrary:
                 break
             self._descriptors.append(d)
             i += 1
-        self.plugins: tuple[PluginInfo, ...] = tuple(self._info(i, d.contents) for i, d in enumerate(self._descriptors))
+        self.plugins: tuple[LadspaPluginInfo, ...] = tuple(self._info(i, d.contents) for i, d in enumerate(self._descriptors))
 
-    def _info(self, index: int, d: _Descriptor) -> PluginInfo:
+    def _info(self, index: int, d: _Descriptor) -> LadspaPluginInfo:
         ports = tuple(
-            PortInfo(
+            LadspaPortInfo(
                 index=j,
                 name=_text(d.PortNames[j]),
                 descriptor=int(d.PortDescriptors[j]),
@@ -298,10 +298,10 @@ class LadspaLibrary:
             )
             for j in range(int(d.PortCount))
         )
-        return PluginInfo(str(self.path), index, int(d.UniqueID), _text(d.Label), _text(d.Name), _text(d.Maker),
+        return LadspaPluginInfo(str(self.path), index, int(d.UniqueID), _text(d.Label), _text(d.Name), _text(d.Maker),
                           int(d.Properties), ports)
 
-    def plugin(self, label: str | int) -> PluginInfo:
+    def plugin(self, label: str | int) -> LadspaPluginInfo:
         """A plugin by label (str) or unique ID (int); a one-line DdspfxError if the library lacks it."""
         for info in self.plugins:
             if (info.label == label) if isinstance(label, str) else (info.unique_id == label):
@@ -310,7 +310,7 @@ class LadspaLibrary:
         labels = ", ".join(p.label for p in self.plugins[:12]) + (", ..." if len(self.plugins) > 12 else "")
         raise DdspfxError(f"LADSPA library {self.path}{hint} has no plugin {label!r}; it has {labels}")
 
-    def descriptor(self, info: PluginInfo) -> ctypes._Pointer[_Descriptor]:
+    def descriptor(self, info: LadspaPluginInfo) -> ctypes._Pointer[_Descriptor]:
         return self._descriptors[info.index]
 
 
@@ -372,7 +372,7 @@ def mean_of_outputs(block: np.ndarray, outs: Sequence[np.ndarray]) -> None:
 class LadspaPlugin(HostedInstance):
     """One instance of a LADSPA plugin at one sample rate; use as a context manager so it is always cleaned up.
 
-    ``controls`` sets control inputs by port name (the rest start at :meth:`PortInfo.host_default`).
+    ``controls`` sets control inputs by port name (the rest start at :meth:`LadspaPortInfo.host_default`).
     ``inputs``/``outputs`` name the audio ports that carry the signal (default: all audio inputs / outputs);
     other audio inputs read zeros and other outputs are discarded. Plugins of the reserved packages are refused
     unless ``allow_reserved`` (held-out evaluation only).
@@ -420,7 +420,7 @@ class LadspaPlugin(HostedInstance):
             d.activate(self._handle)
         self._activated = True
 
-    def _pick(self, ports: tuple[PortInfo, ...], names: Sequence[str] | None, kind: str) -> tuple[PortInfo, ...]:
+    def _pick(self, ports: tuple[LadspaPortInfo, ...], names: Sequence[str] | None, kind: str) -> tuple[LadspaPortInfo, ...]:
         if names is None:
             return ports
         by_name = {p.name: p for p in ports}

@@ -349,7 +349,7 @@ class _Features:
 
 
 @dataclass(frozen=True)
-class PortInfo:
+class Lv2PortInfo:
     """One port as the plugin's Turtle declares it; ``minimum``/``maximum``/``default`` as declared (None where
     absent), so ``lv2:sampleRate`` ports hold fractions of the rate (see :meth:`bounds`)."""
 
@@ -415,7 +415,7 @@ class PortInfo:
 
 
 @dataclass(frozen=True)
-class PluginInfo:
+class Lv2PluginInfo:
     """One LV2 plugin as lilv reads it from its bundle."""
 
     uri: str
@@ -423,11 +423,11 @@ class PluginInfo:
     bundle: str
     """The bundle directory (a path)."""
     library: str
-    ports: tuple[PortInfo, ...]
+    ports: tuple[Lv2PortInfo, ...]
     required_features: tuple[str, ...]
     latency_port: int | None = None
 
-    def port(self, key: str, control_input: bool = True) -> PortInfo:
+    def port(self, key: str, control_input: bool = True) -> Lv2PortInfo:
         """The port whose symbol (first) or name is ``key``, among control inputs by default; KeyError listing them."""
         pool = self.control_inputs if control_input else self.ports
         hits = [p for p in pool if p.symbol == key] or [p for p in pool if p.name == key]
@@ -438,16 +438,16 @@ class PluginInfo:
         return hits[0]
 
     @property
-    def control_inputs(self) -> tuple[PortInfo, ...]:
+    def control_inputs(self) -> tuple[Lv2PortInfo, ...]:
         return tuple(p for p in self.ports if p.is_control and p.is_input)
 
     @property
-    def audio_inputs(self) -> tuple[PortInfo, ...]:
+    def audio_inputs(self) -> tuple[Lv2PortInfo, ...]:
         """Main audio inputs (side-chain inputs excluded)."""
         return tuple(p for p in self.ports if p.is_audio and p.is_input and not p.side_chain)
 
     @property
-    def audio_outputs(self) -> tuple[PortInfo, ...]:
+    def audio_outputs(self) -> tuple[Lv2PortInfo, ...]:
         """Main audio outputs (side-chain outputs excluded)."""
         return tuple(p for p in self.ports if p.is_audio and p.is_output and not p.side_chain)
 
@@ -471,7 +471,7 @@ class Lv2World:
         if not self._world:
             raise DdspfxError("lilv_world_new failed (out of memory?)")
         self._nodes: dict[str, int] = {}
-        self._infos: dict[str, PluginInfo] = {}
+        self._infos: dict[str, Lv2PluginInfo] = {}
         self._pinned: dict[str, ctypes.CDLL] = {}
         if load_all:
             self._lib.lilv_world_load_all(self._world)
@@ -513,8 +513,8 @@ class Lv2World:
             raise DdspfxError(f"LV2 plugin {uri} not found on the LV2 path{hint}")
         return int(plugin)
 
-    def plugin(self, uri: str, package: str | None = None) -> PluginInfo:
-        """The :class:`PluginInfo` of ``uri`` (cached); DdspfxError naming the package when absent."""
+    def plugin(self, uri: str, package: str | None = None) -> Lv2PluginInfo:
+        """The :class:`Lv2PluginInfo` of ``uri`` (cached); DdspfxError naming the package when absent."""
         info = self._infos.get(uri)
         if info is None:
             info = self._infos[uri] = self._read(self.handle(uri, package), uri)
@@ -539,7 +539,7 @@ class Lv2World:
         finally:
             self._lib.lilv_node_free(node)
 
-    def _read(self, plugin: int, uri: str) -> PluginInfo:
+    def _read(self, plugin: int, uri: str) -> Lv2PluginInfo:
         lib = self._lib
         n = int(lib.lilv_plugin_get_num_ports(plugin))
         ranges = np.full((3, n), np.nan, dtype=np.float32)  # (min, max, default) per port; NaN where undeclared
@@ -556,13 +556,13 @@ class Lv2World:
                 min_size = int(lib.lilv_node_as_int(size_node))
                 lib.lilv_node_free(size_node)
             lo, hi, default = (None if math.isnan(v) else float(v) for v in ranges[:, i])
-            ports.append(PortInfo(
+            ports.append(Lv2PortInfo(
                 index=i, symbol=_s(lib.lilv_node_as_string(lib.lilv_port_get_symbol(plugin, port))),
                 name=self._owned_string(lib.lilv_port_get_name(plugin, port)), kind=kind,
                 is_input=bool(lib.lilv_port_is_a(plugin, port, self.node(_CORE + "InputPort"))),
                 minimum=lo, maximum=hi, default=default, properties=props,
                 scale_points=self._scale_points(plugin, port), minimum_size=min_size))
-        return PluginInfo(
+        return Lv2PluginInfo(
             uri=uri, name=self._owned_string(lib.lilv_plugin_get_name(plugin)),
             bundle=_path(_s(lib.lilv_node_as_uri(lib.lilv_plugin_get_bundle_uri(plugin)))),
             library=_path(_s(lib.lilv_node_as_uri(lib.lilv_plugin_get_library_uri(plugin)))),
@@ -611,7 +611,7 @@ def get_world() -> Lv2World:
     return Lv2World()
 
 
-def plugin_info(uri: str, package: str | None = None) -> PluginInfo:
+def plugin_info(uri: str, package: str | None = None) -> Lv2PluginInfo:
     """:meth:`Lv2World.plugin` on :func:`get_world`."""
     return get_world().plugin(uri, package)
 
@@ -631,7 +631,7 @@ def is_available(uri: str) -> bool:
 class Lv2Plugin(HostedInstance):
     """One instance of an LV2 plugin at one sample rate; use as a context manager so it is always freed.
 
-    ``controls`` sets control inputs by port symbol or name (the rest start at :meth:`PortInfo.host_default`).
+    ``controls`` sets control inputs by port symbol or name (the rest start at :meth:`Lv2PortInfo.host_default`).
     ``inputs``/``outputs`` name (by symbol) the audio ports that carry the signal (default: the main ones).
     Plugins of :data:`~ddspfx.plugins.reserved.RESERVED_PACKAGES` are refused unless ``allow_reserved`` (held-out
     evaluation only).
@@ -735,7 +735,7 @@ class Lv2Plugin(HostedInstance):
         if w.end_run:
             w.end_run(self._handle)
 
-    def _pick(self, ports: tuple[PortInfo, ...], names: Sequence[str] | None, kind: str) -> tuple[PortInfo, ...]:
+    def _pick(self, ports: tuple[Lv2PortInfo, ...], names: Sequence[str] | None, kind: str) -> tuple[Lv2PortInfo, ...]:
         if names is None:
             return ports
         every = {p.symbol: p for p in self.info.ports if p.is_audio and (p.is_input == (kind == "input"))}
