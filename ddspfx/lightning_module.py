@@ -21,6 +21,7 @@ from ddspfx.losses import DdspfxLoss, choice_weights, token_accuracy
 from ddspfx.metrics import param_error, precision_recall_f1
 from ddspfx.model import DdspfxModel
 from ddspfx.plots import _matplotlib
+from ddspfx.sources.procedural import DESCRIPTORS
 
 
 def chain_scores(pred: Chain, true: Chain) -> dict[str, float]:
@@ -63,8 +64,6 @@ class DdspfxLightning(L.LightningModule):
             raise DdspfxError(f"loss.adversary must be >= 0 (got {self.cfg.loss.adversary}) and loss.adversary_classes "
                               f">= 2 (got {self.cfg.loss.adversary_classes})")
         if self.cfg.loss.adversary > 0:
-            from ddspfx.sources.procedural import DESCRIPTORS  # the source engines load numba: only when asked for
-
             self.adversary = GuitarAdversary(self.cfg.model.d_model, self.cfg.loss.adversary_classes, len(DESCRIPTORS),
                                              self.cfg.loss.grl_scale)
         self._val_counts: dict[str, float] = {}

@@ -48,6 +48,7 @@ from scipy.signal import butter, sosfiltfilt
 from ddspfx.analysis import Analysis
 from ddspfx.app.analysis import read_clip, render_onto
 from ddspfx.audio import find_audio_files, normalise_loudness, rms_dbfs, save_audio
+from ddspfx.data.layout import read_labels
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.refine import DEFAULT_BUDGET_S, refine
@@ -94,8 +95,6 @@ def load_trials(folder: str | Path, max_trials: int | None = None, include_dry: 
     Clips with no pedal (labelled with an empty chain, or, unlabelled, a wet that :func:`sounds_dry`) are left out
     unless ``include_dry``: their reference, estimate and refined stimuli would be the same sound.
     """
-    from ddspfx.data.layout import read_labels  # the ddspfx.data package loads torch: not for a report's import
-
     root = Path(folder)
     trials: list[Trial] = []
     left_out = 0

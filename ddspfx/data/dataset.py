@@ -29,6 +29,7 @@ from ddspfx.render import PEAK_CEILING, render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
 from ddspfx.sources import make_source
 from ddspfx.sources.base import MixSource
+from ddspfx.sources.procedural import DESCRIPTORS, draw_guitar, guitar_descriptors
 from ddspfx.sources.tone import add_noise_floor, apply_room, apply_tone, random_room, random_tone_stage
 from ddspfx.targets import chain_targets
 from ddspfx.variants import render_randomised
@@ -77,9 +78,6 @@ def source_fields(source_index: int, guitar_id: int, suffix: str = "") -> dict[s
     """The item fields that say who played the dry: ``source_index`` and ``guitar_id`` int64 (), and
     ``guitar_descriptors`` float32 (D,) (:func:`ddspfx.sources.procedural.guitar_descriptors`; zeros when
     ``guitar_id`` is -1, i.e. not a procedural guitar)."""
-    # procedural loads numba (~1.3 s): make_source has loaded it for every generated source, not for folders
-    from ddspfx.sources.procedural import DESCRIPTORS, draw_guitar, guitar_descriptors
-
     desc = guitar_descriptors(draw_guitar(guitar_id)) if guitar_id >= 0 else np.zeros(len(DESCRIPTORS), np.float32)
     return {f"source_index{suffix}": torch.tensor(int(source_index), dtype=torch.int64),
             f"guitar_id{suffix}": torch.tensor(int(guitar_id), dtype=torch.int64),
