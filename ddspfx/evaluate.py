@@ -70,10 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads < 1:
         raise DdspfxError("--threads must be at least 1")
     # why here: torch and the model take seconds to import; --help and a bad flag answer before that
-    import torch
+    import torch  # why here: seconds to import; --help and a bad flag answer first
 
     torch.set_num_threads(args.threads)
-    from ddspfx.estimator import Estimator
+    from ddspfx.estimator import Estimator  # why here: the model stack (torch), after the flags
 
     out = Path(args.out)
     estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)

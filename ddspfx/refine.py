@@ -175,7 +175,7 @@ class ClipDistance:
     def __init__(self, clip: np.ndarray) -> None:
         # why here: ``infer`` imports this module (for DEFAULT_BUDGET_S) before it checks its flags, and torch takes
         # seconds to import; this, render_proxies and fit are the only places that need it
-        import torch
+        import torch  # why here: infer reaches this module before it checks its flags
 
         self.n = clip.shape[-1]
         self.target = SpectralTarget(torch.from_numpy(peak_normalise(np.asarray(clip, np.float32))).view(1, 1, -1))
