@@ -285,3 +285,16 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 
 def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
     return _build(ModelConfig, data, "model")
+
+
+DEFAULT_BUDGET_S = 15.0
+""":func:`ddspfx.refine.refine`'s time limit unless told otherwise (wall seconds on one thread, the whole search).
+Issue 20 asks for <= 20 s per 3-s clip on one core; the estimate, the line-up and the last renders take well under a second, and a fit
+stops within one descent step or one batch of grid trials after the limit (``tests/test_refine_steps.py``: a 0.5-s limit
+took under 1 s where the whole grid search took 6.4), so 15 s keeps the slowest clip inside the 20. Unlimited,
+the estimate's own five candidates took 15-28 CPU-s on average and up to 49 on the slowest clip (development and test
+seeds, ``experiments/results/refine_speed/``, ``release_d2/``); with the limit a clip that is done sooner spends what is
+left on other orders and subsets (:func:`ddspfx.refine.extra_candidates`). On 30 development clips (``experiments/results/
+refine_budget/``, rule written before): slowest 16.7 CPU-s (unlimited 48.9), µF1 0.927 (0.921), median re-render
+SI-SDR -2.9 dB (-4.0), none farther from the clip than its dry (measured when a fit's grid search still ran whole and
+its descent stopped only at the monitor's checks, every ``ddspfx.refine.MONITOR_EVERY`` steps: a little past the limit)."""

@@ -21,18 +21,17 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-import ddspfx.refine
 from ddspfx.analysis import Analysis
 from ddspfx.audio import audio_info, check_audio, load_audio, open_audio, save_audio
-from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES
+from ddspfx.config import DEFAULT_BUDGET_S, EFFECT_SET_MODES, ORDER_SEARCH_MODES
 from ddspfx.errors import AudioError, CliParser, DdspfxError, cli_entry
-from ddspfx.refine import DEFAULT_BUDGET_S, RefineResult
 from ddspfx.render import render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
 from ddspfx.sources import make_source
 
 if TYPE_CHECKING:  # the model (torch) loads after the flags and files are checked: see _main
     from ddspfx.estimator import Estimator
+    from ddspfx.refine import RefineResult
 
 STREAM_SECONDS = 60.0
 """Files longer than this are analysed window by window from disk (bounded memory, a progress bar)."""
@@ -290,11 +289,12 @@ def _refiner(args: argparse.Namespace, sr: int, bar: _RefineBar | None
              ) -> Callable[[np.ndarray, np.ndarray, Analysis], RefineResult]:
     """``--dry`` (and ``--refine``): the refinement :func:`ddspfx.estimator.answer_with_dry` runs, with the flags'
     settings (steps 0 without ``--refine``: the dry only measures the estimate)."""
+    from ddspfx import refine  # why here: torch (seconds), after the flags and files are checked
 
     def refiner(wet: np.ndarray, lined: np.ndarray, start: Analysis) -> RefineResult:
-        return ddspfx.refine.refine(wet, lined, start, sr, steps=args.refine_steps if args.refine else 0,
-                                    toggles=args.refine_toggles, budget_s=_budget(args),
-                                    waveform_s=args.refine_waveform, on_progress=bar)
+        return refine.refine(wet, lined, start, sr, steps=args.refine_steps if args.refine else 0,
+                             toggles=args.refine_toggles, budget_s=_budget(args),
+                             waveform_s=args.refine_waveform, on_progress=bar)
 
     return refiner
 

@@ -31,9 +31,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import permutations
-from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from ddspfx.analysis import Analysis
 from ddspfx.catalog import (
@@ -46,13 +47,12 @@ from ddspfx.catalog import (
 )
 from ddspfx.chain import Chain, Pedal
 from ddspfx.commuting import equivalent_canonical
+from ddspfx.config import DEFAULT_BUDGET_S as DEFAULT_BUDGET_S  # re-exported: infer reads it from config
 from ddspfx.knobs import proxy_kwargs
 from ddspfx.metrics import peak_normalise, si_sdr
+from ddspfx.proxies import apply
 from ddspfx.render import render_chain, run_reference
 from ddspfx.spectral import SpectralTarget
-
-if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap (see ClipDistance)
-    from torch import Tensor
 
 SET_MARGIN = 0.10
 """A candidate with another effect set must be this much closer (relative MR-STFT distance) than the best
@@ -173,13 +173,9 @@ class ClipDistance:
     ``MRSTFTDistance()(x, clip)`` for an ``x`` as long as the clip."""
 
     def __init__(self, clip: np.ndarray) -> None:
-        # why here: ``infer`` imports this module (for DEFAULT_BUDGET_S) before it checks its flags, and torch takes
-        # seconds to import; this, render_proxies and fit are the only places that need it
-        import torch  # why here: infer reaches this module before it checks its flags
-
         self.n = clip.shape[-1]
         self.target = SpectralTarget(torch.from_numpy(peak_normalise(np.asarray(clip, np.float32))).view(1, 1, -1))
-        self._like = self.target.mags[0]  # makes the tensors of __call__ (which then needs no torch import)
+        self._like = self.target.mags[0]  # makes the tensors of __call__
 
     def __call__(self, x: np.ndarray) -> float:
         if x.shape[-1] != self.n:
@@ -194,8 +190,6 @@ def render_proxies(effects: Sequence[str], x: Tensor, sample_rate: int, knobs: S
     b = max([x.shape[0], *(u.shape[0] for u in knobs)])
     if x.shape[0] != b:
         x = x.expand(b, *x.shape[1:]).contiguous()
-    from ddspfx.proxies import apply  # why here: the proxies import torch (see ClipDistance)
-
     for effect, u in zip(effects, knobs):
         x = apply(effect, x, sample_rate, **proxy_kwargs(effect, u))
     return x
@@ -306,8 +300,6 @@ def fit(chain: Chain, dry: np.ndarray, wet: np.ndarray, sample_rate: int, steps:
         grid: int = 48, prior: float = 0.0, anchored: Sequence[bool] | None = None,
         monitor: Monitor | None = None, deadline: float | None = None) -> FitResult:
     """:func:`fit_params` with its trace (:class:`FitResult`)."""
-    import torch  # why here: see ClipDistance
-
     if steps <= 0 or not chain.pedals:
         return FitResult(chain, [], math.inf)
     x = torch.from_numpy(np.asarray(dry, np.float32)).view(1, 1, -1)  # (1, 1, T)
@@ -386,18 +378,6 @@ def _grid_search(effects: Sequence[str], x: Tensor, sample_rate: int, logits: li
                 best = min(trials)[1]
             z[0, i] = _logit(best)
 
-
-DEFAULT_BUDGET_S = 15.0
-""":func:`refine`'s time limit unless told otherwise (wall seconds on one thread, the whole search). Issue 20 asks for
-<= 20 s per 3-s clip on one core; the estimate, the line-up and the last renders take well under a second, and a fit
-stops within one descent step or one batch of grid trials after the limit (``tests/test_refine_steps.py``: a 0.5-s limit
-took under 1 s where the whole grid search took 6.4), so 15 s keeps the slowest clip inside the 20. Unlimited,
-the estimate's own five candidates took 15-28 CPU-s on average and up to 49 on the slowest clip (development and test
-seeds, ``experiments/results/refine_speed/``, ``release_d2/``); with the limit a clip that is done sooner spends what is
-left on other orders and subsets (:func:`extra_candidates`). On 30 development clips (``experiments/results/
-refine_budget/``, rule written before): slowest 16.7 CPU-s (unlimited 48.9), µF1 0.927 (0.921), median re-render
-SI-SDR -2.9 dB (-4.0), none farther from the clip than its dry (measured when a fit's grid search still ran whole and
-its descent stopped only at the monitor's checks, every ``MONITOR_EVERY`` steps: a little past the limit)."""
 
 WAVEFORM_SECONDS = 10.0
 """What ``infer --refine-waveform`` suggests for the waveform stage (:func:`polish_waveform`, wall seconds). Off by
