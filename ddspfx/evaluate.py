@@ -21,15 +21,6 @@ from ddspfx.config import EFFECT_SET_MODES, ORDER_SEARCH_MODES, TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import SamplerConfig
-from ddspfx.scoring import (
-    LabelledClip,
-    Scorer,
-    baseline_systems,
-    make_examples,
-    markdown_table,
-    per_pedal_table,
-    plot_results,
-)
 from ddspfx.sources import SPECS
 
 # --- command line ---------------------------------------------------------------------------
@@ -74,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     from ddspfx.estimator import Estimator  # why here: the model stack (torch), after the flags
+    from ddspfx.scoring import (  # why here: metrics and the datasets (torch), after the flags
+        LabelledClip,
+        Scorer,
+        baseline_systems,
+        make_examples,
+        markdown_table,
+        per_pedal_table,
+        plot_results,
+    )
 
     out = Path(args.out)
     estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+import torch
 from numpy.typing import ArrayLike
 
 from ddspfx.catalog import EFFECT_NAMES, get_effect, normalise_params
@@ -116,8 +117,6 @@ class MRSTFTDistance:
         self._loss = mrstft(METRIC)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> float:
-        import torch  # not at import: infer (via refine) and calibrate import this module before checking flags
-
         n = min(a.shape[-1], b.shape[-1])
         ta = torch.from_numpy(peak_normalise(np.asarray(a, np.float32).reshape(-1)[:n])).view(1, 1, -1)
         tb = torch.from_numpy(peak_normalise(np.asarray(b, np.float32).reshape(-1)[:n])).view(1, 1, -1)

@@ -24,6 +24,7 @@ from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, denormalise
 from ddspfx.chain import Chain, Pedal
 from ddspfx.commuting import equivalent_canonical, lti_pairs
 from ddspfx.config import TEST_SEED_BASE
+from ddspfx.data.dataset import EffectsDataset
 from ddspfx.data.recipe import Recipe
 from ddspfx.fileio import atomic_path
 from ddspfx.metrics import (
@@ -34,6 +35,7 @@ from ddspfx.metrics import (
     reorder,
     si_sdr,
 )
+from ddspfx.plots import _matplotlib
 from ddspfx.render import render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig, check_order
 
@@ -212,8 +214,6 @@ def per_pedal_table(results: dict[str, dict[str, float]]) -> str:
 
 
 def plot_results(out: Path, scorer: Scorer) -> list[str]:
-    from ddspfx.plots import _matplotlib  # why here: plots imports pyplot (seconds), which only a picture needs
-
     plt = _matplotlib()
     names = list(EFFECT_NAMES)
     written = []
@@ -261,8 +261,6 @@ def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: i
     """``n`` test clips (test seeds ``TEST_SEED_BASE + seed``) with chains of the pedal types ``effects``
     (a model is tested on the types it knows: pass ``model.effects``)."""
     # why here: the datasets import torch (seconds), which scoring a system's chains never needs
-    from ddspfx.data.dataset import EffectsDataset  # why here: torch, which evaluate loads after its flags
-
     sampler = SamplerConfig(max_effects=max_effects, order=check_order(order), effects=tuple(effects))
     ds = EffectsDataset(source_spec=source, n=n, seed=TEST_SEED_BASE + seed, duration_s=seconds,
                         recipe=Recipe(sampler=sampler))

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # torch is imported where it is used: importing this module stays cheap
-    from torch import Tensor, nn
+import auraloss
+import torch
+from torch import Tensor, nn
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,6 @@ FIDELITY = Resolutions((1024, 2048, 512), (120, 240, 50), (600, 1200, 240))
 def mrstft(resolutions: Resolutions) -> nn.Module:
     """auraloss's ``MultiResolutionSTFTLoss`` at ``resolutions``: ``loss(x, y)`` on (B, C, T) pairs -> a scalar
     (its spectral convergence pools the norms over the batch: see :func:`per_item` for one value per item)."""
-    import auraloss  # loads torch: not at import, infer reaches this module before it checks its flags
-
     return auraloss.freq.MultiResolutionSTFTLoss(
         fft_sizes=list(resolutions.fft_sizes), hop_sizes=list(resolutions.hop_sizes),
         win_lengths=list(resolutions.win_lengths),
@@ -73,8 +71,6 @@ def mrstft(resolutions: Resolutions) -> nn.Module:
 
 def per_item(loss: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """``loss`` of each batch item alone: x, y (B, C, T) -> (B,)."""
-    import torch  # not at import: infer reaches this module (via refine) before it checks its flags
-
     return torch.stack([loss(x[i:i + 1], y[i:i + 1]) for i in range(x.shape[0])])
 
 
@@ -87,8 +83,6 @@ class SpectralTarget:
     """
 
     def __init__(self, target: Tensor, resolutions: Resolutions = REFINE, eps: float = 1e-8) -> None:
-        import torch  # not at import: infer reaches this module (via refine) before it checks its flags
-
         self.resolutions = resolutions
         self.eps = eps
         self.windows = [torch.hann_window(w) for _, _, w in resolutions]

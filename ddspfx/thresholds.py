@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ddspfx.metrics import precision_recall_f1
-
 GRID: np.ndarray = np.round(np.arange(0.05, 0.951, 0.05), 2)
 """Candidate thresholds (coarse on purpose: a few hundred clips cannot resolve finer steps)."""
 
@@ -47,6 +45,8 @@ def best_thresholds(probs: np.ndarray, labels: np.ndarray, objective: str = "acc
 
 def f1_per_pedal(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
     """(N,) F1 of each pedal when detected as ``probs > thresholds``."""
+    from ddspfx.metrics import precision_recall_f1  # why here: torch; calibrate imports this module before its flags
+
     pred, y = probs > np.asarray(thresholds), np.asarray(labels).astype(bool)
     tp = (pred & y).sum(0)
     return precision_recall_f1(tp, pred.sum(0) - tp, y.sum(0) - tp, empty=0.0)[2]
