@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.tensorboard import SummaryWriter
 
 from ddspfx.config import TRAIN_SEED, VAL_SEED
 from ddspfx.data.dataset import example_seed, generate_example
@@ -131,8 +132,6 @@ def dry_train_config_from_dict(d: dict[str, Any]) -> DryRecoveryTrainConfig:
 def train_dry_recovery(cfg: DryRecoveryTrainConfig, out: Path, resume: bool = False,
                        max_time_min: float | None = None, max_steps: int | None = None, log: Any = print) -> dict[str, float]:
     """Train until ``max_time_min`` or ``max_steps``; returns the last validation figures."""
-    from torch.utils.tensorboard import SummaryWriter  # why: tensorboard's import is slow; --help and flag errors first
-
     state_path = out / "last.pt"
     state: dict[str, Any] | None = None
     if state_path.exists():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
-from ddspfx.sources.base import TARGET_DBFS, MixSource, Source, shifted_phrase
+from ddspfx.sources.base import RESERVED, TARGET_DBFS, MixSource, Source, shifted_phrase
 from ddspfx.sources.datasets import EGFxSetSource, IdmtSource
 from ddspfx.sources.folder import FolderSource
 
@@ -82,8 +82,6 @@ def reserved_spec(spec: str) -> str:
     checked on a machine that lacks the bank; :func:`ddspfx.sources.soundfont.check_training_source` checks a
     built source, symlinks included.
     """
-    from ddspfx.sources.soundfont import RESERVED  # soundfont loads numba and scipy.signal (~1.3 s): see make_source
-
     text = spec.lower()
     hit = next((frag for frag in RESERVED if frag in text), None)
     return f"which plays {hit}, held-out evaluation data" if hit else ""

@@ -15,6 +15,10 @@ import numpy as np
 from ddspfx.audio import normalise_loudness
 from ddspfx.errors import DdspfxError
 
+RESERVED: tuple[str, ...] = ("fluidr3", "musescore_general", "musescore-general", "fluid-soundfont")
+"""Lower-case fragments of file names that mark a reserved bank (after following symlinks:
+Debian's ``default-GM.sf2`` is FluidR3)."""
+
 TARGET_DBFS = -20.0
 """RMS level (dBFS) of every dry clip a source returns."""
 

@@ -20,7 +20,7 @@ pitch bend on its channel.
 
 Spec: ``sf2:PATH`` (the dry GM guitars found in PATH), ``sf2:PATH#27,8/25`` (these presets; ``B/P``
 is bank B, program P), or a bank's short name (``timgm6mb``, ``gmbank``, and, for held-out evaluation
-only, ``fluidr3``, ``musescore``). :data:`RESERVED` names the banks kept for judging: training refuses
+only, ``fluidr3``, ``musescore``). :data:`ddspfx.sources.base.RESERVED` names the banks kept for judging: training refuses
 them (:func:`check_training_source`).
 """
 
@@ -38,7 +38,7 @@ import numpy as np
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
-from ddspfx.sources.base import shifted_phrase
+from ddspfx.sources.base import RESERVED, shifted_phrase
 from ddspfx.sources.synth import MIDI_HIGH, MIDI_LOW, Note, compose_plain_phrase
 
 SF2_DIRS: tuple[Path, ...] = (Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3"),
@@ -62,10 +62,6 @@ BANKS: dict[str, Bank] = {
     "musescore": Bank("MuseScore_General.sf2", "musescore-general-soundfont", reserved=True),
 }
 """Named banks. FluidR3 and MuseScore General (derived from FluidR3) are the held-out judges' banks."""
-
-RESERVED: tuple[str, ...] = ("fluidr3", "musescore_general", "musescore-general", "fluid-soundfont")
-"""Lower-case fragments of file names that mark a reserved bank (after following symlinks:
-Debian's ``default-GM.sf2`` is FluidR3)."""
 
 DRY_GUITARS: tuple[tuple[int, int], ...] = ((0, 24), (0, 25), (0, 26), (0, 27), (0, 28), (8, 25), (8, 28))
 """(bank, program) of the dry guitars a GM/GS bank may hold: nylon, steel, jazz, clean, muted,
