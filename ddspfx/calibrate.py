@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ddspfx.config import THRESHOLD_OBJECTIVES
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.sources import SPECS
-from ddspfx.thresholds import OBJECTIVES
 
 SHIPPED = "default"
 """The checkpoint argument that names the shipped model (as training's ``--trainer.init_from default`` does)."""
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        f"{SHIPPED!r}: the shipped model (its sidecar in the package is rewritten)")
     ap.add_argument("--source", default="synth", help=f"dry source of the calibration clips: {' | '.join(SPECS)} "
                                                       "(default synth)")
-    ap.add_argument("--objective", choices=OBJECTIVES, default="accuracy",
+    ap.add_argument("--objective", choices=THRESHOLD_OBJECTIVES, default="accuracy",
                     help="accuracy: each pedal's decision right most often (default); f1: find more pedals")
     ap.add_argument("--n", type=int, default=512, help="calibration clips (validation seeds; default 512)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")

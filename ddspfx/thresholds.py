@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ddspfx.config import THRESHOLD_OBJECTIVES
+from ddspfx.metrics import precision_recall_f1
+
 GRID: np.ndarray = np.round(np.arange(0.05, 0.951, 0.05), 2)
 """Candidate thresholds (coarse on purpose: a few hundred clips cannot resolve finer steps)."""
-
-OBJECTIVES: tuple[str, ...] = ("accuracy", "f1")
 
 
 def best_thresholds(probs: np.ndarray, labels: np.ndarray, objective: str = "accuracy", grid: np.ndarray = GRID,
@@ -24,8 +25,8 @@ def best_thresholds(probs: np.ndarray, labels: np.ndarray, objective: str = "acc
     Ties go to the threshold closest to ``default``; a column with fewer than ``min_positives``
     positives (too few to choose from) keeps ``default``.
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if objective not in THRESHOLD_OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(THRESHOLD_OBJECTIVES)}, got {objective!r}")
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
     out = np.full(probs.shape[1], float(default))
@@ -45,8 +46,6 @@ def best_thresholds(probs: np.ndarray, labels: np.ndarray, objective: str = "acc
 
 def f1_per_pedal(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
     """(N,) F1 of each pedal when detected as ``probs > thresholds``."""
-    from ddspfx.metrics import precision_recall_f1  # why here: torch; calibrate imports this module before its flags
-
     pred, y = probs > np.asarray(thresholds), np.asarray(labels).astype(bool)
     tp = (pred & y).sum(0)
     return precision_recall_f1(tp, pred.sum(0) - tp, y.sum(0) - tp, empty=0.0)[2]
