@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
     cnn = None
     if args.cnn_checkpoint:
-        from ddspfx.baselines import CNNBaseline  # why here: its module imports the trainer (Lightning), seconds
+        from ddspfx.baselines.cnn import CNNBaseline  # why here: its module imports the trainer (Lightning), seconds
 
         cnn = CNNBaseline.load(args.cnn_checkpoint)  # fails fast, before the test set is rendered
     examples = make_examples(args.source, args.n, args.seed, args.seconds, args.max_effects, args.order,

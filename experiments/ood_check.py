@@ -465,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         others[f"ddspfx, {name.strip()}"] = Estimator(path.strip())
     cnn = None
     if args.cnn_checkpoint:
-        from ddspfx.baselines import CNNBaseline
+        from ddspfx.baselines.cnn import CNNBaseline
 
         cnn = CNNBaseline.load(args.cnn_checkpoint)
     cache: dict[int, list[LabelledClip]] = {}

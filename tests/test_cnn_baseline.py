@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddspfx.baselines import CNNBaseline, CNNConfig, assign_slots, slot_targets
-from ddspfx.baselines.cnn import main
+from ddspfx.baselines.cnn import CNNBaseline, CNNConfig, assign_slots, main, slot_targets
 from ddspfx.catalog import EFFECT_NAMES, EFFECTS, MAX_PARAMS, SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
 from ddspfx.data.collate import collate
