@@ -47,7 +47,7 @@ from ddspfx.catalog import (
 )
 from ddspfx.chain import Chain, Pedal
 from ddspfx.commuting import equivalent_canonical
-from ddspfx.config import DEFAULT_BUDGET_S as DEFAULT_BUDGET_S  # re-exported: infer reads it from config
+from ddspfx.config import DEFAULT_BUDGET_S
 from ddspfx.knobs import proxy_kwargs
 from ddspfx.metrics import peak_normalise, si_sdr
 from ddspfx.proxies import apply
@@ -742,7 +742,7 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
 
     ``steps`` is each candidate's most descent steps, ``max_seconds`` the longest excerpt fitted; ``schedule``
     (:class:`Schedule`) fits every candidate on a shorter excerpt first, stops those that fall behind or stall,
-    and polishes the closest (at most ``steps`` more). ``budget_s`` (default :data:`DEFAULT_BUDGET_S`) limits the
+    and polishes the closest (at most ``steps`` more). ``budget_s`` (default :data:`ddspfx.config.DEFAULT_BUDGET_S`) limits the
     whole search in wall seconds: after those candidates it goes on through :func:`extra_candidates` (other audible
     orders, then subsets) until ``schedule.polish_reserve`` of the time is left; then the polish, until the time is
     spent. A fit under way, its grid search included, stops at the next batch of grid trials or descent step (the

@@ -53,10 +53,9 @@ from tqdm import tqdm
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
 from ddspfx.chain import Chain
-from ddspfx.config import TEST_SEED_BASE
+from ddspfx.config import DEFAULT_BUDGET_S, TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
-from ddspfx.refine import DEFAULT_BUDGET_S
 from ddspfx.scoring import LabelledClip, Scorer
 from experiments.evaluation.sets import make_set
 

@@ -449,7 +449,7 @@ def test_listening_test_end_to_end_from_a_data_folder(tmp_path: Path, estimator:
                                atol=1e-4)
     manifest = json.loads((test.stimuli_dir / "000000" / "stimuli.json").read_text())
     assert manifest["true_chain"] == test.trials[0].chain and manifest["settings"]["refine_steps"] == 2
-    from ddspfx.refine import DEFAULT_BUDGET_S
+    from ddspfx.config import DEFAULT_BUDGET_S
 
     path = test.stimuli_dir / "000000" / "stimuli.json"
     path.write_text(json.dumps({**manifest, "settings": {**manifest["settings"], "refine_budget_s": 999.0}}))

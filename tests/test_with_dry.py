@@ -127,7 +127,7 @@ def test_a_blind_model_is_not_taken_as_the_dry_aware_one(tiny_checkpoint, capsys
 
 def test_budgets_put_infers_default_first():
     assert with_dry.parse_budgets("10,1,3,3") == [None, 1.0, 3.0, 10.0]
-    from ddspfx.refine import DEFAULT_BUDGET_S
+    from ddspfx.config import DEFAULT_BUDGET_S
 
     assert with_dry.parse_budgets(f"1,{DEFAULT_BUDGET_S}") == [None, 1.0]  # the default is run once
 

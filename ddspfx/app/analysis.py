@@ -24,10 +24,11 @@ from ddspfx.analysis import Analysis
 from ddspfx.audio import check_audio, load_audio, save_audio
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
+from ddspfx.config import DEFAULT_BUDGET_S
 from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.estimator import Estimator, answer_with_dry
 from ddspfx.plots import plot_analysis
-from ddspfx.refine import DEFAULT_BUDGET_S, refine
+from ddspfx.refine import refine
 from ddspfx.render import render_chain
 from ddspfx.sources import make_source
 

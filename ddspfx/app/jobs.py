@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ddspfx.config import DEFAULT_BUDGET_S
 from ddspfx.errors import DdspfxError
-from ddspfx.refine import DEFAULT_BUDGET_S, refine
+from ddspfx.refine import refine
 
 
 class Cancelled(DdspfxError):

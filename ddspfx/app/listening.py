@@ -48,10 +48,11 @@ from scipy.signal import butter, sosfiltfilt
 from ddspfx.analysis import Analysis
 from ddspfx.app.analysis import read_clip, render_onto
 from ddspfx.audio import find_audio_files, normalise_loudness, rms_dbfs, save_audio
+from ddspfx.config import DEFAULT_BUDGET_S
 from ddspfx.data.layout import read_labels
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text
-from ddspfx.refine import DEFAULT_BUDGET_S, refine
+from ddspfx.refine import refine
 from ddspfx.sampler import ChainSampler, SamplerConfig
 
 CONDITIONS: tuple[str, ...] = ("reference", "estimate", "refined", "anchor")

@@ -28,9 +28,9 @@ from ddspfx.app.analysis import (
 from ddspfx.app.examples import EXAMPLES, write_examples
 from ddspfx.app.jobs import CancelFlags, Cancelled, refine_in_process
 from ddspfx.app.workspace import Workspace
+from ddspfx.config import DEFAULT_BUDGET_S
 from ddspfx.errors import DdspfxError
 from ddspfx.estimator import Estimator, dry_estimator
-from ddspfx.refine import DEFAULT_BUDGET_S
 
 TITLE = "ddspfx: which pedals, in which order, with which settings"
 
