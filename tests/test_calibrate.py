@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from startup import fresh_python
 
 from ddspfx.calibrate import main
 from ddspfx.catalog import EFFECT_NAMES
@@ -98,7 +97,7 @@ def test_cli_errors_are_reported_before_torch_loads(tmp_path):
     code = ("import sys; from ddspfx.calibrate import main; "
             "rc = (main(['nope.safetensors']), main(['x.safetensors', '--objective', 'recall'])); "
             "print(rc, 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = fresh_python(code, tmp_path)
     assert done.stdout.strip() == "(2, 2) False", done.stderr
     assert "checkpoint nope.safetensors not found" in done.stderr and "invalid choice" in done.stderr
     assert done.stderr.count("\n") == 2

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from startup import fresh_python
 from torch.utils.data import DataLoader
 
 from ddspfx.catalog import EFFECT_NAMES, MAX_PARAMS, normalise_params
@@ -158,7 +157,7 @@ def test_python_m_data_answers_before_torch_loads(tmp_path, argv, words):
     code = (f"import runpy, sys; sys.argv = ['ddspfx.data', *{argv!r}]\n"
             "try:\n    runpy.run_module('ddspfx.data', run_name='__main__', alter_sys=True)\n"
             "except SystemExit as done:\n    print(done.code, 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = fresh_python(code, tmp_path)
     assert done.stdout.strip() == "2 False", done.stderr
     assert words in done.stderr and done.stderr.count("\n") == 1
 

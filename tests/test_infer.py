@@ -11,6 +11,7 @@ import numpy as np
 import pedalboard
 import pytest
 import soundfile as sf
+from startup import fresh_python
 
 from ddspfx.analysis import aggregate, window_spans, window_starts
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, get_effect
@@ -557,7 +558,7 @@ def test_a_missing_file_is_reported_before_the_model_loads(tmp_path):
     """The header is read before torch is imported, so a typo in a name is said at once."""
     code = ("import sys; from ddspfx.infer import main; rc = main(['nope.wav']); "
             "print('torch' in sys.modules); sys.exit(rc)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = fresh_python(code, tmp_path)
     assert done.returncode == 1 and done.stdout.strip() == "False"
     assert done.stderr.count("\n") == 1 and "nope.wav does not exist" in done.stderr
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
+from startup import fresh_python
 
 from ddspfx.config import load_config
 from ddspfx.errors import DdspfxError
@@ -201,7 +200,7 @@ def test_flag_and_folder_errors_are_reported_before_torch_loads(tmp_path):
     code = ("import sys; from ddspfx.train import main; "
             "rc = (main(['--bogus']), main(['--out', 'nowhere', '--resume'])); "
             "print(rc, 'torch' in sys.modules, 'lightning' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = fresh_python(code, tmp_path)
     assert done.stdout.strip() == "(2, 2) False False", done.stderr
     assert "unknown option --bogus" in done.stderr and "--resume: no nowhere" in done.stderr
     assert done.stderr.count("\n") == 2
