@@ -117,19 +117,14 @@ def widen_to_effects(state: dict[str, Any], old: PedalVocab, model: Any) -> dict
     initialisation. Why: the pedals and knobs a model already hears need not be learned again when the catalog
     grows; hours from scratch on a CPU become a fine-tune."""
     new, fresh = model.vocab, model.state_dict()
-    rows = [(new.id(old.token(i)), i) for i in range(len(old))]
+    token_rows = [new.id(old.token(i)) for i in range(len(old))]  # row i of the old tables goes to token_rows[i]
+    n_old, n_new = len(old.effects), len(new.effects)
+    query_rows = [new.effects.index(name) for name in old.effects] + [n_new + slot for slot in range(n_old)]
     out = dict(state)
-    for key in VOCAB_ROWS:
+    for key, rows in [*((k, token_rows) for k in VOCAB_ROWS), (EFFECT_QUERIES, query_rows)]:
         w = fresh[key].clone()
-        for j, i in rows:
-            w[j] = state[key][i]
+        w[rows] = state[key]
         out[key] = w
-    q, n_old, n_new = fresh[EFFECT_QUERIES].clone(), len(old.effects), len(new.effects)
-    for i, name in enumerate(old.effects):
-        q[new.effects.index(name)] = state[EFFECT_QUERIES][i]
-    for slot in range(min(n_old, n_new)):
-        q[n_new + slot] = state[EFFECT_QUERIES][n_old + slot]
-    out[EFFECT_QUERIES] = q
     return out
 
 
