@@ -3,8 +3,12 @@
 The command line only: it parses the flags, checks the files, calls the analysis API (``ddspfx.estimator``,
 ``ddspfx.analysis``, ``ddspfx.refine``) and prints. Nothing imports this module for its classes.
 
-Exit status: 0 every clip analysed; 1 a file could not be read or analysed (one line each on stderr; the other
-clips are still answered); 2 a flag or a model is wrong (one line). ``--json`` prints one object per clip per line.
+Exit status: 0 every clip analysed; 1 a file could not be read, analysed or written (one line each on stderr; the
+other clips are still answered); 2 a flag or a model is wrong (one line). ``--json`` prints one object per clip per
+line.
+
+``--recover-dry OUT`` also writes the clean guitar recovered from the clip (``ddspfx.dry_recovery``'s network), and
+``--refine`` without ``--dry`` checks the answer by re-rendering onto that recovered dry (issue 32).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+import soundfile as sf
 from tqdm import tqdm
 
 from ddspfx.analysis import Analysis
@@ -30,6 +35,7 @@ from ddspfx.sampler import ChainSampler, SamplerConfig
 from ddspfx.sources import make_source
 
 if TYPE_CHECKING:  # the model (torch) loads after the flags and files are checked: see _main
+    from ddspfx.dry_recovery import DryRecoveryNet
     from ddspfx.estimator import Estimator
     from ddspfx.refine import RefineResult
 
@@ -38,6 +44,13 @@ STREAM_SECONDS = 60.0
 
 PLOT_SUFFIX = ".png"
 """``--plot`` writes a PNG image, so its name must say so."""
+
+RECOVERY_MODEL = Path(__file__).resolve().parent / "checkpoints" / "dry_recovery.safetensors"
+"""Where the shipped dry-recovery network lives: ``ddspfx.dry_recovery.DEFAULT_DRY_RECOVERY`` (a test holds them
+equal), named here so a missing network is said before torch loads."""
+
+RECOVERED_NAME = "{stem}_dry.wav"
+"""What ``--recover-dry FOLDER`` calls each clip's recovered dry."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the clip's own dry recording: lined up on the clip, heard by the dry-aware model beside it "
                         "(its distance to the clip is measured), and fitted to with --refine")
     p.add_argument("--refine", action="store_true",
-                   help="analysis by synthesis with --dry: optimise params, pick the order, check unsure pedals")
+                   help="analysis by synthesis: optimise params, pick the order, check unsure pedals by re-rendering "
+                        "onto the --dry recording (without --dry: onto the dry recovered from the clip, when the "
+                        "dry-recovery network is installed)")
     p.add_argument("--refine-steps", type=int, default=150, help="optimisation steps for --refine (default 150)")
     p.add_argument("--refine-budget", type=float, default=None, metavar="SECONDS",
                    help="--refine's time limit: it fits the estimate's candidates, then keeps searching (other orders "
@@ -80,12 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--refine also tries adding or removing this many of the least certain pedals (default 2; "
                         "0 keeps the estimate's pedals)")
     p.add_argument("--plot", metavar="OUT.png", help="spectrograms and the chain drawn as pedals (a PNG image)")
+    p.add_argument("--recover-dry", metavar="OUT.wav",
+                   help="also write the clean guitar recovered from the clip (its pedals taken off): mono, as long "
+                        "as the clip, lined up with it, at its sample rate; with several clips give a folder, where "
+                        "each is written as <clip name>_dry.wav")
+    p.add_argument("--recovery-model", metavar="MODEL.safetensors",
+                   help="the dry-recovery network for --recover-dry and for --refine without --dry (default: the "
+                        "shipped one)")
     return p
 
 
 def _check_args(args: argparse.Namespace) -> None:
     if args.demo:
-        given = [f"--{flag.replace('_', '-')}" for flag in ("render_onto", "dry", "plot") if getattr(args, flag)]
+        given = [f"--{flag.replace('_', '-')}" for flag in ("render_onto", "dry", "plot", "recover_dry")
+                 if getattr(args, flag)]
         if args.clips or given:
             raise DdspfxError(f"--demo makes its own clip: give clips or --demo, not both "
                               f"(got {', '.join([*args.clips, *given])})")
@@ -96,8 +119,7 @@ def _check_args(args: argparse.Namespace) -> None:
             raise DdspfxError(f"checkpoint {getattr(args, flag)} not found; check the path")
     if args.beam is not None and args.beam < 1:
         raise DdspfxError(f"--beam must be at least 1, got {args.beam}")
-    if args.refine and not args.dry:
-        raise DdspfxError("--refine needs the clip's dry recording: add --dry DRY.wav")
+    _check_recovery(args)
     if args.dry_checkpoint and not args.dry:
         raise DdspfxError("--dry-checkpoint is the model for clips given with their dry: add --dry DRY.wav")
     if args.out and not args.render_onto:
@@ -108,13 +130,13 @@ def _check_args(args: argparse.Namespace) -> None:
             raise DdspfxError(f"--{flag.replace('_', '-')} works with one clip at a time; got {len(args.clips)} clips")
     if args.refine_budget is not None:
         if not args.refine:
-            raise DdspfxError("--refine-budget is --refine's time limit; add --refine (and --dry)")
+            raise DdspfxError("--refine-budget is --refine's time limit; add --refine")
         if not args.refine_budget > 0:
             raise DdspfxError(f"--refine-budget must be a positive number of seconds, got {args.refine_budget:g}")
     if args.refine_steps < 0:
         raise DdspfxError("--refine-steps must be >= 0")
     if args.refine_waveform < 0 or (args.refine_waveform > 0 and not args.refine):
-        raise DdspfxError("--refine-waveform is seconds >= 0 for --refine; add --refine (and --dry)")
+        raise DdspfxError("--refine-waveform is seconds >= 0 for --refine; add --refine")
     if args.refine_toggles < 0:
         raise DdspfxError("--refine-toggles must be >= 0")
     if args.plot:
@@ -123,6 +145,71 @@ def _check_args(args: argparse.Namespace) -> None:
             raise DdspfxError(f"--plot writes a PNG image: give a name ending in {PLOT_SUFFIX}, got {args.plot}")
         if not plot.parent.is_dir():
             raise DdspfxError(f"--plot: the folder {plot.parent} does not exist; create it or write elsewhere")
+
+
+def _recovery_path(args: argparse.Namespace) -> Path:
+    """The dry-recovery network the flags ask for (``--recovery-model``, else the shipped one)."""
+    return Path(args.recovery_model) if args.recovery_model else RECOVERY_MODEL
+
+
+def _needs_recovery(args: argparse.Namespace) -> bool:
+    """Whether the command recovers a dry: ``--recover-dry``, or ``--refine`` with no dry given."""
+    return bool(args.recover_dry or (args.refine and not args.dry))
+
+
+def _check_recovery(args: argparse.Namespace) -> None:
+    """The dry-recovery flags, before torch loads: each fault one line."""
+    if args.recover_dry and args.dry:
+        raise DdspfxError("--recover-dry recovers the clip's dry, but --dry already gives it: nothing to recover "
+                          "(drop one)")
+    if args.recovery_model and not _needs_recovery(args):
+        raise DdspfxError("--recovery-model is the network for --recover-dry and for --refine without --dry; add one")
+    if not _needs_recovery(args):
+        return
+    path = _recovery_path(args)
+    if args.recovery_model and not path.exists():
+        raise DdspfxError(f"--recovery-model {path} not found; check the path")
+    if not path.exists():
+        why = ("no dry-recovery network ships with this ddspfx yet (train one with python -m "
+               "ddspfx.dry_recovery_train and give it as --recovery-model)")
+        if args.recover_dry:
+            raise DdspfxError(f"--recover-dry needs the dry-recovery network, and {why}")
+        raise DdspfxError(f"--refine needs the clip's dry recording (add --dry DRY.wav) or a dry recovered from the "
+                          f"clip, and {why}")
+    if args.recover_dry:
+        _recover_targets(args)  # its faults, said now
+
+
+def _recover_targets(args: argparse.Namespace) -> dict[str, Path]:
+    """Where ``--recover-dry`` writes each clip's dry: the file named, or a folder's ``RECOVERED_NAME``s. Refuses (one
+    line) a name soundfile cannot write, a missing folder, several clips without a folder, two clips on one file, and
+    a target that is one of the command's own inputs."""
+    out = Path(args.recover_dry)
+    if out.is_dir():
+        targets = {clip: out / RECOVERED_NAME.format(stem=Path(clip).stem) for clip in args.clips}
+    else:
+        if len(args.clips) > 1:
+            raise DdspfxError(f"--recover-dry with {len(args.clips)} clips takes a folder, where each clip's dry is "
+                              f"written as {RECOVERED_NAME.format(stem='<clip name>')}; {out} is not a folder")
+        kind = out.suffix[1:].upper()
+        if kind not in sf.available_formats():
+            raise DdspfxError(f"--recover-dry writes audio: give a name ending in .wav or .flac (or a folder), "
+                              f"got {args.recover_dry}")
+        if not out.parent.is_dir():
+            raise DdspfxError(f"--recover-dry: the folder {out.parent} does not exist; create it or write elsewhere")
+        targets = {clip: out for clip in args.clips}
+    written: dict[Path, str] = {}
+    inputs = {Path(p).resolve() for p in [*args.clips, args.render_onto, args.out, args.plot] if p}
+    for clip, target in targets.items():
+        where = target.resolve()
+        if where in inputs:
+            raise DdspfxError(f"--recover-dry would write over {target}, which this command reads or writes; "
+                              "give another name")
+        if where in written and written[where] != clip:
+            raise DdspfxError(f"--recover-dry: {written[where]} and {clip} would both write {target}; rename one "
+                              "or run them apart")
+        written[where] = clip
+    return targets
 
 
 def _probe(path: str) -> None:
@@ -203,6 +290,7 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
         return 1
     from ddspfx.estimator import Estimator, answer_with_dry, dry_estimator  # torch, after the flags and headers
 
+    recovery = _recovery_model(args) if _needs_recovery(args) else None  # a bad network: said before the model loads
     estimator = Estimator(args.checkpoint, beam=args.beam, effect_set=args.effect_set, order_search=args.order_search)
     if args.demo:
         return _demo(estimator, args.seed, args.json, out)
@@ -216,7 +304,7 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
     clips: list[np.ndarray | None] = []
     names: list[str] = []
     streamed: dict[str, Analysis] = {}
-    whole_clip_needed = bool(args.dry or args.render_onto or args.plot)
+    whole_clip_needed = bool(args.dry or args.render_onto or args.plot or recovery is not None)
     failed = 0
     for path in args.clips:  # the errors in the order of the files
         try:
@@ -238,21 +326,43 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
     if dry is not None:
         dry_model = dry_estimator(args.dry_checkpoint, beam=args.beam, effect_set=args.effect_set,
                                   order_search=args.order_search)
+    targets = _recover_targets(args) if args.recover_dry else {}
     for name, clip, analysis in zip(names, clips, analyses):
         extra: dict[str, Any] = {}
         dry_aligned: np.ndarray | None = None
+        heard = analysis.guitar_check
         if dry is not None:
             assert clip is not None  # --dry reads whole clips
-            heard = analysis.guitar_check
             bar = _RefineBar(_budget(args)) if args.refine else None
+            results: list[RefineResult] = []
             try:
                 analysis, dry_aligned, found = answer_with_dry(clip, dry, analysis, sr, dry_model,
-                                                               _refiner(args, sr, bar))
+                                                               _refiner(args, sr, bar, results))
             finally:
                 if bar is not None:
                     bar.close()
-            analysis.guitar_check = analysis.guitar_check or heard  # the clip's check, whichever model answered
-            extra.update(found)
+            extra.update(found, dry="given")
+            if args.refine and results:
+                extra.update(refine_changed=results[-1].change, refine_said=results[-1].change_line())
+        recovered: np.ndarray | None = None
+        if recovery is not None:
+            assert clip is not None  # recovery reads whole clips
+            from ddspfx.dry_recovery import run_network  # torch is loaded already (the estimator)
+
+            recovered = run_network(recovery, clip, sr)  # (T,) at the analysis rate, lined up with the clip
+            if args.recover_dry:
+                try:
+                    extra["recovered_dry"] = _write_recovered(name, targets[name], recovery, clip, recovered, sr)
+                except DdspfxError as exc:  # this clip's file could not be written: said, the answer still given
+                    _error(exc)
+                    failed += 1
+        if args.refine and dry is None:
+            assert clip is not None and recovered is not None  # _check_recovery: it needs the network
+            result = _refine_on_recovered(args, sr, clip, recovered, analysis)
+            analysis = result.analysis
+            extra.update(estimate="blind", dry="recovered", refine=result.summary(), refine_changed=result.change,
+                         refine_said=result.change_line())
+        analysis.guitar_check = analysis.guitar_check or heard  # the clip's check, whichever model answered
         if dry_user is not None:
             wet, _gain = render_chain(dry_user, analysis.chain, sr)
             target = args.out or str(Path(args.render_onto).with_name(Path(args.render_onto).stem + "_ddspfx.wav"))
@@ -264,6 +374,7 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
             assert clip is not None  # --plot reads whole clips
             plot_analysis(args.plot, clip, analysis.chain, sr, dry=dry_aligned, title=Path(name).name)
             extra["plot"] = args.plot
+        said = extra.pop("refine_said", None)  # the text line's words; the JSON says refine_changed
         if args.json:
             if analysis.guitar_check is not None and not analysis.guitar_check.likely_guitar:
                 print(f"ddspfx: warning: {name}: {analysis.guitar_check.reason}", file=sys.stderr)
@@ -271,11 +382,16 @@ def _main(argv: Sequence[str] | None, out: IO[str]) -> int:
         else:
             out.write(f"{name}: {analysis.describe()}\n")
             if "refine" in extra:  # a "refine:" line only where refinement ran; else what the dry measured
-                moved = f"dry moved by {extra['dry_offset_ms']:g} ms to line up"
-                out.write(f"  refine: {extra['refine']} ({moved})\n" if args.refine else f"  dry: {extra['refine']}; {moved}\n")
+                moved = f"dry moved by {extra['dry_offset_ms']:g} ms to line up" if "dry_offset_ms" in extra else ""
+                if args.refine:
+                    out.write(f"  refine: {extra['refine']}; {said}" + (f" ({moved})" if moved else "") + "\n")
+                else:
+                    out.write(f"  dry: {extra['refine']}; {moved}\n")
             for key in ("rendered", "plot"):
                 if key in extra:
                     out.write(f"  wrote {extra[key]}\n")
+            if "recovered_dry" in extra:
+                out.write(f"  wrote {extra['recovered_dry']} (the clean guitar recovered from the clip)\n")
         out.flush()
     return 1 if failed else 0
 
@@ -285,18 +401,60 @@ def _budget(args: argparse.Namespace) -> float:
     return DEFAULT_BUDGET_S if args.refine_budget is None else args.refine_budget
 
 
-def _refiner(args: argparse.Namespace, sr: int, bar: _RefineBar | None
+def _refiner(args: argparse.Namespace, sr: int, bar: _RefineBar | None, results: list[RefineResult] | None = None
              ) -> Callable[[np.ndarray, np.ndarray, Analysis], RefineResult]:
     """``--dry`` (and ``--refine``): the refinement :func:`ddspfx.estimator.answer_with_dry` runs, with the flags'
-    settings (steps 0 without ``--refine``: the dry only measures the estimate)."""
+    settings (steps 0 without ``--refine``: the dry only measures the estimate); each result is appended to
+    ``results``."""
     from ddspfx import refine  # why here: torch (seconds), after the flags and files are checked
 
     def refiner(wet: np.ndarray, lined: np.ndarray, start: Analysis) -> RefineResult:
-        return refine.refine(wet, lined, start, sr, steps=args.refine_steps if args.refine else 0,
-                             toggles=args.refine_toggles, budget_s=_budget(args),
-                             waveform_s=args.refine_waveform, on_progress=bar)
+        result = refine.refine(wet, lined, start, sr, steps=args.refine_steps if args.refine else 0,
+                               toggles=args.refine_toggles, budget_s=_budget(args),
+                               waveform_s=args.refine_waveform, on_progress=bar)
+        if results is not None:
+            results.append(result)
+        return result
 
     return refiner
+
+
+def _recovery_model(args: argparse.Namespace) -> DryRecoveryNet:
+    """The dry-recovery network of the flags (one-line ``DdspfxError`` if it cannot be read)."""
+    from ddspfx.dry_recovery import load_dry_model  # why here: torch, after the flags and files are checked
+
+    return load_dry_model(_recovery_path(args))
+
+
+def _write_recovered(path: str, target: Path, model: DryRecoveryNet, clip: np.ndarray, recovered: np.ndarray,
+                     sr: int) -> str:
+    """Write the clip's recovered dry to ``target`` at the file's own rate, mono, as long as the file (atomically:
+    an existing file is replaced only when the new one is complete); returns the name written. ``recovered`` is the
+    dry of ``clip`` at ``sr``, reused when the file is at that rate."""
+    from ddspfx.dry_recovery import run_network  # torch is loaded already (the estimator)
+
+    info = audio_info(path)
+    rate = sr if info is None else int(info.samplerate)
+    dry = recovered if rate == sr else run_network(model, _load(path, rate), rate)
+    try:
+        save_audio(target, dry, rate)
+    except (OSError, RuntimeError) as exc:  # a full disk, a read-only folder, a format soundfile refuses
+        raise DdspfxError(f"could not write {target} ({exc}); nothing was written there") from None
+    return str(target)
+
+
+def _refine_on_recovered(args: argparse.Namespace, sr: int, clip: np.ndarray, recovered: np.ndarray,
+                         start: Analysis) -> RefineResult:
+    """``--refine`` without ``--dry``: the flags' refinement against the dry recovered from the clip."""
+    from ddspfx import refine  # why here: torch (seconds), after the flags and files are checked
+
+    bar = _RefineBar(_budget(args))
+    try:
+        return refine.refine(clip, refine.level_dry(recovered), start, sr, steps=args.refine_steps,
+                             toggles=args.refine_toggles, budget_s=_budget(args), waveform_s=args.refine_waveform,
+                             on_progress=bar, dry_source="recovered")
+    finally:
+        bar.close()
 
 
 def _demo(estimator: Estimator, seed: int, as_json: bool, out: IO[str]) -> int:

@@ -22,6 +22,11 @@ setting, or removed. Blind, some pedals cannot be told from the guitar's own ton
 ``experiments/blind_identifiability.py``); with the dry signal they can. A pedal more always fits
 at least as well, so a changed set must beat the best chain with the estimate's set by
 ``set_margin`` (relative distance) to be chosen.
+
+Without the user's dry, the same search runs on a dry *recovered* from the clip (``ddspfx.dry_recovery``, issue 32):
+``refine(..., dry_source="recovered")`` on :func:`level_dry` of it. The recovered dry comes from the clip itself, so
+"no pedal at all" is not an answer there: a recovered dry that sounds like the clip says the recovery left the pedals
+in, not that there were none.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import torch
 from torch import Tensor
 
 from ddspfx.analysis import Analysis
+from ddspfx.audio import normalise_loudness
 from ddspfx.catalog import (
     TYPICAL_ORDER,
     denormalise,
@@ -52,7 +58,14 @@ from ddspfx.knobs import proxy_kwargs
 from ddspfx.metrics import peak_normalise, si_sdr
 from ddspfx.proxies import apply
 from ddspfx.render import render_chain, run_reference
+from ddspfx.sources.base import TARGET_DBFS
 from ddspfx.spectral import SpectralTarget
+
+DRY_SOURCES: tuple[str, ...] = ("given", "recovered")
+"""Where :func:`refine`'s dry comes from: the user's recording, or recovered from the clip (``ddspfx.dry_recovery``)."""
+
+CHANGES: tuple[str, ...] = ("pedals", "order", "knobs", "nothing")
+"""What refinement did to the answer (:attr:`RefineResult.change`), the largest change first."""
 
 SET_MARGIN = 0.10
 """A candidate with another effect set must be this much closer (relative MR-STFT distance) than the best
@@ -129,22 +142,57 @@ class RefineResult:
     """(before, after) SI-SDR in dB of the waveform stage (:func:`polish_waveform`), where it ran."""
     refined: bool = True
     """False when nothing was fitted (``steps=0``): the distances only measure the estimate."""
+    estimate: Chain | None = None
+    """The chain refinement started from (the model's estimate); None in results made before it was kept."""
+    dry_source: str = "given"
+    """Where the dry came from (:data:`DRY_SOURCES`): the user's recording, or recovered from the clip."""
 
     @property
     def candidates(self) -> list[tuple[list[str], float]]:
         """(effects in order, distance) of ``scored``: what :func:`choose` takes."""
         return [(c.effects, d) for c, d in self.scored]
 
+    @property
+    def change(self) -> str:
+        """What refinement did to the estimate (:data:`CHANGES`): another set of ``pedals``, another ``order`` of
+        the same pedals, the same pedals in the same order with other ``knobs``, or ``nothing``."""
+        if not self.refined or self.estimate is None:
+            return "nothing"
+        before, after = self.estimate, self.analysis.chain
+        if sorted(before.effects) != sorted(after.effects):
+            return "pedals"
+        if before.effects != after.effects:
+            return "order"
+        return "knobs" if before != after else "nothing"
+
     def summary(self) -> str:
+        dry = "recovered dry" if self.dry_source == "recovered" else "dry"
         if not self.refined:
-            return f"distance to the clip: dry {self.distance_dry:.3f}, estimate {self.distance_before:.3f} (not refined)"
-        estimate = self.candidates[-1][0] if self.candidates else []
+            return f"distance to the clip: {dry} {self.distance_dry:.3f}, estimate {self.distance_before:.3f} (not refined)"
+        estimate = (self.estimate.effects if self.estimate is not None
+                    else self.candidates[-1][0] if self.candidates else [])
         added = [e for e in self.analysis.chain.effects if e not in estimate]
         removed = [e for e in estimate if e not in self.analysis.chain.effects]
         change = "".join(f"; {verb} {', '.join(fx)}" for verb, fx in (("added", added), ("removed", removed)) if fx)
         wave = "" if self.sisdr is None else f"; waveform SI-SDR {self.sisdr[0]:.1f} -> {self.sisdr[1]:.1f} dB"
-        return (f"distance to the clip: dry {self.distance_dry:.3f}, estimate {self.distance_before:.3f}, "
+        return (f"distance to the clip: {dry} {self.distance_dry:.3f}, estimate {self.distance_before:.3f}, "
                 f"refined {self.distance_after:.3f}{change}{wave}")
+
+    def change_line(self) -> str:
+        """One line for people: whether the check by re-rendering changed the answer, and on which dry."""
+        on = ("a dry recovered from the clip (none was given)" if self.dry_source == "recovered"
+              else "your dry")
+        said = {"pedals": "changed the answer's pedals", "order": "changed the answer's order",
+                "knobs": "kept the answer's pedals and order, retuned their knobs",
+                "nothing": "left the answer as it was"}[self.change]
+        return f"re-rendering onto {on} {said}"
+
+
+def level_dry(dry: np.ndarray) -> np.ndarray:
+    """A dry at the sources' loudness (``TARGET_DBFS`` RMS, peak <= 0.99), as ``ddspfx.estimator.line_up_dry`` levels
+    a given one: the knob values the model learned (a drive, a compressor threshold) mean that level. A recovered dry
+    comes out at the clip's level, so :func:`refine` fits to it only after this."""
+    return normalise_loudness(dry, TARGET_DBFS)[0]
 
 
 def _logit(u: float) -> float:
@@ -709,12 +757,13 @@ def polish_closest(search: Search) -> None:
         search.fitted()
 
 
-def pick_winner(scored: list[tuple[Chain, float]], estimate: Chain, d_dry: float, set_margin: float
-                ) -> tuple[Chain, float]:
-    """The closest of ``scored`` by :func:`choose` (which must hold the estimate itself), or no pedal at all when
-    the dry is at least as close (then appended to ``scored``): never farther from the clip than the dry."""
+def pick_winner(scored: list[tuple[Chain, float]], estimate: Chain, d_dry: float, set_margin: float,
+                no_pedal: bool = True) -> tuple[Chain, float]:
+    """The closest of ``scored`` by :func:`choose` (which must hold the estimate itself), or (with ``no_pedal``) no
+    pedal at all when the dry is at least as close (then appended to ``scored``): never farther from the clip than
+    the dry. A dry recovered from the clip is no such answer (``no_pedal=False``): see the module's docstring."""
     best_chain, best_d = scored[choose([(c.effects, d) for c, d in scored], estimate.effects, set_margin)]
-    if d_dry <= best_d:  # the simplest answer: no pedal at all is closer than every fitted chain
+    if no_pedal and d_dry <= best_d:  # the simplest answer: no pedal at all is closer than every fitted chain
         best_chain, best_d = Chain([]), d_dry
         scored.append((best_chain, d_dry))
     return best_chain, best_d
@@ -734,7 +783,7 @@ def waveform_stage(clip: Clip, chain: Chain, distance: float, deadline: float
 def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, steps: int = 150, top_k: int = 3,
            max_seconds: float = 3.0, toggles: int = 2, set_margin: float = SET_MARGIN, prior: float = PRIOR,
            budget_s: float | None = DEFAULT_BUDGET_S, schedule: Schedule = Schedule(), waveform_s: float = 0.0,
-           on_progress: Progress | None = None) -> RefineResult:
+           on_progress: Progress | None = None, dry_source: str = "given") -> RefineResult:
     """Fit the top-k candidate chains and up to ``toggles`` changed effect sets to (dry, wet); keep the one
     pedalboard renders closest (a changed set only when ``set_margin`` closer, see :func:`choose`), or no
     pedal at all when the dry itself is closer than all of them: the result is never farther from the clip
@@ -749,18 +798,23 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
     knobs closest so far are kept); the first candidate is always started, so at least one is fitted. A limit in
     seconds makes the answer depend on the machine's speed and load; ``None`` (no limit: the estimate's own
     candidates, however long they take) or a limit the search never reaches does not. ``on_progress(done, total)``
-    is called after each fit (:data:`Progress`). Last, with ``waveform_s`` > 0, the winner's knobs are fitted to the
+    is called after each fit (:data:`Progress`). ``dry_source`` (:data:`DRY_SOURCES`) says where ``dry`` came from:
+    ``"recovered"`` (from the clip, :func:`level_dry` of ``ddspfx.dry_recovery``'s answer) never answers "no pedal
+    at all". Last, with ``waveform_s`` > 0, the winner's knobs are fitted to the
     waveform (:func:`polish_waveform`) for that many seconds (with a budget: what is left of it), and kept when that
     brings the render closer by SI-SDR and no farther by MR-STFT. ``steps=0`` only measures how close the estimate
     already is. The steps, in order: :func:`candidate_chains`, :func:`search_candidates`, :func:`polish_closest`,
     :func:`pick_winner`, :func:`waveform_stage`.
     """
+    if dry_source not in DRY_SOURCES:
+        raise ValueError(f"dry_source must be one of {', '.join(DRY_SOURCES)}, got {dry_source!r}")
     settings = Settings(steps, top_k, max_seconds, toggles, set_margin, prior, budget_s, schedule, waveform_s)
     limit = TimeLimit(time.perf_counter(), budget_s)
     clip = Clip.of(wet, dry, sample_rate)
     d_dry, d_before = clip.to_wet(clip.dry), clip.distance(analysis.chain)
     if steps <= 0:
-        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain, d_before)], refined=False)
+        return RefineResult(analysis, d_dry, d_before, d_before, [(analysis.chain, d_before)], refined=False,
+                            estimate=analysis.chain, dry_source=dry_source)
     search = Search(clip, analysis, settings, limit, on_progress)
     starts = candidate_chains(analysis, settings)
     search.most_fits = len(starts) + (min(schedule.polish, len(starts)) if search.polishes else 0)
@@ -768,8 +822,10 @@ def refine(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: in
     if search.polishes:
         polish_closest(search)
     search.scored.append((analysis.chain, d_before))  # never worse than the estimate itself
-    best_chain, best_d = pick_winner(search.scored, analysis.chain, d_dry, set_margin)
-    result = RefineResult(analysis, d_dry, d_before, d_before, search.scored)
+    best_chain, best_d = pick_winner(search.scored, analysis.chain, d_dry, set_margin,
+                                     no_pedal=dry_source == "given")
+    result = RefineResult(analysis, d_dry, d_before, d_before, search.scored, estimate=analysis.chain,
+                          dry_source=dry_source)
     deadline = limit.deadline()
     if deadline is None:
         deadline = time.perf_counter() + waveform_s
