@@ -34,7 +34,8 @@ TEST_SEED_BASE = 20_000_000
 
 @dataclass
 class FrontEndConfig:
-    name: str = "mel"  # "mel" (weight-free, embedded) or "dac" (needs ddspfx[dac])
+    name: str = "mel"  # "mel" (weight-free, embedded), "relation" (dry-aware: only how the wet differs from the dry,
+    # ddspfx.frontends.relation) or "dac" (needs ddspfx[dac])
     n_fft: int = 2048  # STFT size in samples (46 ms at 44.1 kHz: resolves a guitar's low partials)
     hop: int = 512  # frame hop in samples (11.6 ms: fine enough for echo onsets and compressor attacks)
     n_mels: int = 80  # mel bands
@@ -45,6 +46,8 @@ class FrontEndConfig:
     # 0: each stacked mel frame projected by an MLP (front-end ablation: -0.06 presence µF1 at equal steps)
     conv_time_pool: int = 4  # time downsampling of the CNN stem (1, 2, 4, 8 or 16 frames per token)
     paired: bool = False  # dry-aware (mel only): hears the clip's dry too; tokens from wet, dry and their difference
+    relation_smooth: int = 7  # relation only: frames (odd) over which the wet-dry coherence is averaged (81 ms)
+    relation_floor_db: float = -40.0  # relation only: power floor under each track's mean band power (silent bands)
     # the dac front end only (pip install 'ddspfx[dac]'); ignored by mel:
     dac_weights: str = ""  # DAC weights file; "" = DAC's cache (~/.cache/descript/dac) or its downloader
     dac_model_type: str = "44khz"  # 44khz | 24khz | 16khz
