@@ -46,11 +46,16 @@ class PresenceCounts:
     def scores(self) -> dict[str, float]:
         micro = precision_recall_f1(self.tp.sum(), self.fp.sum(), self.fn.sum())
         per = precision_recall_f1(self.tp, self.fp, self.fn)  # (N,) each
-        out = {"micro_precision": micro[0], "micro_recall": micro[1], "micro_f1": micro[2],
-               "macro_precision": per[0].mean(), "macro_recall": per[1].mean(), "macro_f1": per[2].mean()}
-        for name, f1 in zip(EFFECT_NAMES, per[2]):
-            out[f"f1/{name}"] = f1
-        return {k: float(v) for k, v in out.items()}
+        # a pedal never drawn and never reported has no score (NaN, a table prints "–"): counting it as perfect
+        # would lift the macro means and print F1 1.00 for types the clips do not hold
+        counted = (self.tp + self.fp + self.fn) > 0
+        macro = [float(v[counted].mean()) if counted.any() else float("nan") for v in per]
+        out: dict[str, float] = {
+               "micro_precision": float(micro[0]), "micro_recall": float(micro[1]), "micro_f1": float(micro[2]),
+               "macro_precision": macro[0], "macro_recall": macro[1], "macro_f1": macro[2]}
+        for name, f1, c in zip(EFFECT_NAMES, per[2], counted):
+            out[f"f1/{name}"] = float(f1) if c else float("nan")
+        return out
 
 
 def precision_recall_f1(tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, empty: float = 1.0

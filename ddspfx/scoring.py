@@ -185,12 +185,18 @@ COLUMNS = [
 ]
 
 
+def score_cell(x: float | None, digits: int = 3) -> str:
+    """A score as a table prints it: "–" where there is nothing to score (None or NaN, e.g. a pedal type no clip
+    holds and no answer names), so an empty cell never reads as a perfect one."""
+    return "–" if x is None or x != x else f"{x:.{digits}f}"
+
+
 def markdown_table(results: dict[str, dict[str, float]]) -> str:
     head = "| system | " + " | ".join(c for _, c in COLUMNS) + " |"
     sep = "|---" * (len(COLUMNS) + 1) + "|"
     rows = [head, sep]
     for name, r in results.items():
-        rows.append(f"| {name} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
+        rows.append(f"| {name} | " + " | ".join(score_cell(r.get(k)) for k, _ in COLUMNS) + " |")
     return "\n".join(rows)
 
 
@@ -204,12 +210,12 @@ def per_pedal_table(results: dict[str, dict[str, float]]) -> str:
     names = [n for n, r in results.items() if any(k.startswith("param_error/") for k in r)]
     rows = ["| pedal / knob | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for effect in EFFECT_NAMES:
-        rows.append(f"| **{effect}** F1 | " + " | ".join(f"{results[n].get('f1/' + effect, float('nan')):.3f}" for n in names) + " |")
+        rows.append(f"| **{effect}** F1 | " + " | ".join(score_cell(results[n].get('f1/' + effect)) for n in names) + " |")
         rows.append("| right set if its errors did not count | "
-                    + " | ".join(f"{results[n].get('set_acc_without/' + effect, float('nan')):.3f}" for n in names) + " |")
+                    + " | ".join(score_cell(results[n].get('set_acc_without/' + effect)) for n in names) + " |")
         for knob in get_effect(effect).params:
             key = f"param_error/{effect}.{knob.name}"
-            rows.append(f"| {knob.name} err | " + " | ".join(f"{results[n].get(key, float('nan')):.3f}" for n in names) + " |")
+            rows.append(f"| {knob.name} err | " + " | ".join(score_cell(results[n].get(key)) for n in names) + " |")
     return "\n".join(rows)
 
 

@@ -25,8 +25,8 @@ target -- each new type found on >= 80 % of its single-pedal clips of never-hear
 held-out implementation, with precision >= 0.80 over everything reported there -- and whether each model meets
 it per type.
 
-Seeds: ``--seed`` offsets the test seeds (20_000_000+), as in real_sources: development runs use the default
-``--seed 700000``; the final report uses ``--seed 0``. Clip i of every set plays the same dry phrase (the same
+Seeds: clips are drawn from seed 20,000,000 + ``--seed``, as in real_sources: any offset > 0 gives development
+seeds (default ``--seed 700000``); ``--seed 0`` gives the test seeds, kept for the final report. Clip i of every set plays the same dry phrase (the same
 seed), so types and renderers are compared on the same guitar. Writes ``report.md``, ``results.json`` (every
 clip's truth and answers, each model's SHA-256, the git commit and whether the tree was clean) and
 ``recall.png`` into ``--out``.
@@ -53,7 +53,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import PresenceCounts, precision_recall_f1
 from ddspfx.sampler import SamplerConfig
-from ddspfx.scoring import LabelledClip, baseline_systems
+from ddspfx.scoring import LabelledClip, baseline_systems, score_cell
 from experiments.evaluation.renderers import plugins_heard
 from experiments.evaluation.sets import heard, make_dry_source, make_set, trained_on
 
@@ -94,7 +94,7 @@ class StudyConfig:
     renderers: tuple[str, ...] = tuple(RENDERERS)  # who renders the pedals
     n: int = 50  # single-pedal clips per (source, type)
     chain_n: int = 50  # chain-set clips per source (0: no chain set)
-    seed: int = 700000  # test-seed offset: 700000 development, 0 the final report
+    seed: int = 700000  # seed offset: > 0 development seeds, 0 the test seeds (final report)
     seconds: float = 2.0  # clip length
 
 
@@ -298,16 +298,12 @@ def run_study(cfg: StudyConfig, systems: Mapping[str, System], baselines: bool =
 # --- report --------------------------------------------------------------------------------
 
 
-def _num(x: float, digits: int = 2) -> str:
-    return "–" if x is None or math.isnan(x) else f"{x:.{digits}f}"
-
-
 def cell(scores: dict[str, Any] | None, effect: str) -> str:
     """"recall / precision" of one type ("–": no clip holds it / never named)."""
     t = (scores or {}).get("types", {}).get(effect)
     if t is None:
         return "–"
-    return f"{_num(t['recall'])} / {_num(t['precision'])}"
+    return f"{score_cell(t['recall'], 2)} / {score_cell(t['precision'], 2)}"
 
 
 def type_table(study: Study, kind: str, systems: Sequence[str]) -> str:
@@ -327,7 +323,7 @@ def type_table(study: Study, kind: str, systems: Sequence[str]) -> str:
         cells = [cell(study.scores.get((kind, r, s)), effect) if r == "pedalboard" or impl else "n/a"
                  for s, r in cols]
         lines.append(f"| {effect} | {impl or NO_HELD_OUT} | " + " | ".join(ns) + " | " + " | ".join(cells) + " |")
-    micro = [_num(study.scores[(kind, r, s)]["micro_f1"], 3) if (kind, r, s) in study.scores else "–" for s, r in cols]
+    micro = [score_cell(study.scores[(kind, r, s)]["micro_f1"], 3) if (kind, r, s) in study.scores else "–" for s, r in cols]
     ns = [str(len(ts.examples)) if (ts := study.set_of(kind, r)) else "–" for r in cfg.renderers]
     lines.append("| **whole set: micro-F1** | | " + " | ".join(ns) + " | " + " | ".join(micro) + " |")
     return "\n".join(lines)
@@ -356,7 +352,7 @@ def target_verdict(scores: dict[str, Any] | None, effect: str) -> tuple[bool | N
         return None, "not measured: no held-out single-pedal clips of this type"
     precision = t["precision"]
     met = t["recall"] >= TARGET_RECALL and not math.isnan(precision) and precision >= TARGET_PRECISION
-    return met, f"{'met' if met else 'not met'} (recall {_num(t['recall'])}, precision {_num(precision)})"
+    return met, f"{'met' if met else 'not met'} (recall {score_cell(t['recall'], 2)}, precision {score_cell(precision, 2)})"
 
 
 def targets(study: Study, models: Sequence[str]) -> dict[str, dict[str, tuple[bool | None, str]]]:
@@ -450,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=50, help="single-pedal clips per source and type (default 50)")
     p.add_argument("--chain-n", type=int, default=None, help="chain-set clips per source (default: --n; 0: none)")
     p.add_argument("--seed", type=int, default=700000,
-                   help="test-seed offset (default 700000: development runs; --seed 0 only for the final report)")
+                   help="seed offset (default 700000: development seeds; 0: the test seeds, only for the final report)")
     p.add_argument("--seconds", type=float, default=2.0, help="clip length in seconds (default 2)")
     p.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
                    help="a model to score (repeatable); default: shipped=the shipped model")
@@ -510,8 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "(recall 0)" for m in models if any(e not in knows[m] for e in cfg.effects)]
     chain_pedals = next((ts.pedals for ts in study.sets if ts.kind == "chains"), None)
     header = (f"{cfg.n} single-pedal clips per source and type, {cfg.chain_n} chain clips per source, {cfg.seconds:g} s "
-              f"each; sources {', '.join(cfg.sources)}; types {', '.join(cfg.effects)}; test seeds "
-              f"{TEST_SEED_BASE + cfg.seed}+ ({'final report' if cfg.seed == 0 else 'development'}); knobs drawn by "
+              f"each; sources {', '.join(cfg.sources)}; types {', '.join(cfg.effects)}; "
+              f"{'test' if cfg.seed == 0 else 'development'} seeds {TEST_SEED_BASE + cfg.seed}+; knobs drawn by "
               "the project's sampler over their audible ranges. Cells: recall / precision of the type over the whole "
               "set ('–' recall: no clip of the type; '–' precision: never named; 'n/a': the renderer has no implementation "
               "of the type). The held-out "

@@ -53,7 +53,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
 from ddspfx.render import limit_output
-from ddspfx.scoring import COLUMNS, LabelledClip, Scorer
+from ddspfx.scoring import COLUMNS, LabelledClip, Scorer, score_cell
 from experiments.real_guitar import RecordedNotes, fetch
 from experiments.subtractive_guitar import subtractive_phrase
 
@@ -359,7 +359,7 @@ def per_effect_table(results: dict[str, dict[str, dict[str, float]]], system: st
     conds = list(results)
     rows = ["| effect | " + " | ".join(conds) + " |", "|---" * (len(conds) + 1) + "|"]
     for e in EFFECT_NAMES:
-        rows.append(f"| {e} | " + " | ".join(f"{results[c][system][f'f1/{e}']:.3f}" for c in conds) + " |")
+        rows.append(f"| {e} | " + " | ".join(score_cell(results[c][system].get(f'f1/{e}')) for c in conds) + " |")
     return "\n".join(rows)
 
 

@@ -32,8 +32,8 @@ The sets come from ``experiments.evaluation.sets.make_set`` and the renderer cho
 ``experiments.evaluation.renderers``; the scores from ``ddspfx.scoring``. This module is the study: its scores,
 tables and command line.
 
-Seeds: ``--seed`` offsets the test seeds (20_000_000+). Development runs use ``--seed 700000``; the final
-report uses ``--seed 0``. Each results.json records the checkpoints' SHA-256 and the git commit.
+Seeds: clips are drawn from seed 20,000,000 + ``--seed``: any offset > 0 gives development seeds (default
+``--seed 700000``); ``--seed 0`` gives the test seeds, kept for the final report. Each results.json records the checkpoints' SHA-256 and the git commit.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import SamplerConfig
-from ddspfx.scoring import LabelledClip, Scorer, baseline_systems
+from ddspfx.scoring import LabelledClip, Scorer, baseline_systems, score_cell
 from experiments.evaluation.renderers import RENDERED_BY, VARIANT, parse_plugins_from, plugins_heard
 from experiments.evaluation.sets import at_peak, chain_effects, heard, make_set, played_at, trained_on
 from experiments.ood_check import dry_false_alarms
@@ -127,7 +127,7 @@ def results_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
     head = "| source | model | heard in training | " + " | ".join(c for _, c in COLUMNS) + " |"
     lines = [head, "|---" * (len(COLUMNS) + 3) + "|"]
     for source, model, heard_in_training, r in rows:
-        lines.append(f"| {source} | {model} | {heard_in_training} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
+        lines.append(f"| {source} | {model} | {heard_in_training} | " + " | ".join(score_cell(r.get(k)) for k, _ in COLUMNS) + " |")
     return "\n".join(lines)
 
 
@@ -135,7 +135,7 @@ def per_pedal_table(rows: list[tuple[str, str, str, dict[str, float]]]) -> str:
     lines = ["| source | model | " + " | ".join(f"{e} F1 / clean FA" for e in EFFECT_NAMES) + " |",
              "|---" * (len(EFFECT_NAMES) + 2) + "|"]
     for source, model, _, r in rows:
-        lines.append(f"| {source} | {model} | " + " | ".join(f"{r[f'f1/{e}']:.2f} / {r[f'clean_{e}']:.2f}"
+        lines.append(f"| {source} | {model} | " + " | ".join(f"{score_cell(r.get(f'f1/{e}'), 2)} / {score_cell(r.get(f'clean_{e}'), 2)}"
                                                            for e in EFFECT_NAMES) + " |")
     return "\n".join(lines)
 
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python -m experiments.real_sources", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=150, help="clips per source (default 150)")
     p.add_argument("--level-n", type=int, default=60, help="clips of each source in the level check (default 60)")
-    p.add_argument("--seed", type=int, default=700000, help="test-seed offset (default 700000: development)")
+    p.add_argument("--seed", type=int, default=700000, help="seed offset (default 700000: development seeds; 0: the test seeds, only for the final report)")
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
                    help="a model to score (repeatable); default: shipped=the shipped model")
@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (f"{args.n} clips of {args.seconds:g} s per source (level check: first {args.level_n}), chains of 0-5 "
               f"pedals rendered by {RENDERED_BY[args.renderer]}"
               f"{' drawn only from ' + ', '.join(plugins_from) if plugins_from else ''}, "
-              f"uniform order, seeds {TEST_SEED_BASE + args.seed}+.")
+              f"uniform order, {'test' if args.seed == 0 else 'development'} seeds {TEST_SEED_BASE + args.seed}+.")
     prov = {name: provenance(est.model) for name, est in estimators.items()}
     heard_by = {impl: {m for m, est in estimators.items() if plugins_heard(est.model, impl)}
                 for r in recalls.values() for impl in r if not impl.startswith("n/")}

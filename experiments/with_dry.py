@@ -56,7 +56,7 @@ from ddspfx.chain import Chain
 from ddspfx.config import DEFAULT_BUDGET_S, TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
-from ddspfx.scoring import LabelledClip, Scorer
+from ddspfx.scoring import LabelledClip, Scorer, score_cell
 from experiments.evaluation.sets import make_set
 
 LEVEL_DB: tuple[float, float] = (-24.0, 6.0)
@@ -307,7 +307,7 @@ def per_pedal_table(rows: Sequence[tuple[str, str, dict[str, float]]]) -> str:
              "|---" * (len(EFFECT_NAMES) + 2) + "|"]
     for source, system, r in rows:
         if system not in (DRY, TRUE):
-            lines.append(f"| {source} | {system} | " + " | ".join(f"{r[f'f1/{e}']:.2f}" for e in EFFECT_NAMES) + " |")
+            lines.append(f"| {source} | {system} | " + " | ".join(score_cell(r.get(f'f1/{e}'), 2) for e in EFFECT_NAMES) + " |")
     return "\n".join(lines)
 
 
