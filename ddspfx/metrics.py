@@ -50,9 +50,9 @@ class PresenceCounts:
         # would lift the macro means and print F1 1.00 for types the clips do not hold
         counted = (self.tp + self.fp + self.fn) > 0
         macro = [float(v[counted].mean()) if counted.any() else float("nan") for v in per]
-        out: dict[str, float] = {
-               "micro_precision": float(micro[0]), "micro_recall": float(micro[1]), "micro_f1": float(micro[2]),
-               "macro_precision": macro[0], "macro_recall": macro[1], "macro_f1": macro[2]}
+        out: dict[str, float] = {"micro_precision": float(micro[0]), "micro_recall": float(micro[1]),
+                                 "micro_f1": float(micro[2]), "macro_precision": macro[0], "macro_recall": macro[1],
+                                 "macro_f1": macro[2]}
         for name, f1, c in zip(EFFECT_NAMES, per[2], counted):
             out[f"f1/{name}"] = float(f1) if c else float("nan")
         return out
