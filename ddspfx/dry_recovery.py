@@ -19,11 +19,14 @@ through the true chain +17.0 dB SI-SDR over the wet on average (single linear pe
 fuzz ~0); through the blind model's estimate -4.2 dB (a wrong chain always has a dry that renders the wet, so the fit
 cannot tell). So :func:`recover_dry` never inverts an estimate on its own: without a chain it runs the network.
 
-The long training (the same command starts it and continues it: ``--resume`` without a ``last.pt`` starts afresh) (not run yet; 2-core CPU, shared), resumable::
+The long training (the same command starts it and continues it, in this or a later session: ``--resume`` without
+a ``last.pt`` starts afresh; the examples it made are kept in the run folder and read back), ~90 min on 2 cores::
 
-    nice -n 19 python -m ddspfx.dry_recovery_train --out runs_dry/dry_recovery --max-time-min 600 --resume
+    python -m ddspfx.dry_recovery_train --out runs_dry/dry_recovery --resume --max-time-min 90 --threads 2 \
+        --val-every 50 --export ddspfx/checkpoints/dry_recovery.safetensors
 
-then ``cp runs_dry/dry_recovery/model.safetensors ddspfx/checkpoints/dry_recovery.safetensors`` (and ``.json``).
+``--export`` copies the final ``model.safetensors`` + ``.json`` to :data:`DEFAULT_DRY_RECOVERY`, where the package
+ships it.
 """
 
 from __future__ import annotations
@@ -196,6 +199,9 @@ class DryRecoveryConfig:
 class DryRecoveryNet(nn.Module):
     """Wet (B, T) -> dry estimate (B, T): a bounded complex ratio mask on the wet's STFT.
 
+    Level-free: the wet is divided by its RMS before the STFT and the dry multiplied back, so ``net(k x) = k net(x)``
+    for any gain ``k > 0`` (the recording level says nothing about the pedals).
+
     Features per frame: log magnitude (F bins) -> linear -> BiGRU x layers -> linear -> (F, 2) mask, bounded to
     ``max_gain`` in magnitude (tanh of its norm), applied to the wet's complex STFT and inverted to the clip's length
     (same window and hop both ways, so the output is lined up with the input).
@@ -214,8 +220,10 @@ class DryRecoveryNet(nn.Module):
         self.proj = nn.Linear(bins, c.embed)
         self.rnn = nn.GRU(c.embed, c.hidden, num_layers=c.layers, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * c.hidden, 2 * bins)  # rows: bins real parts, then bins imaginary parts
-        with torch.no_grad():  # start as the identity mask (the wet, the baseline), small weights to learn from
-            self.head.weight.mul_(0.01)
+        with torch.no_grad():  # start as the exact identity mask (the wet, the baseline): zero weights, so a clip
+            # without pedals starts at its ~100 dB SI-SDR; 0.01-scaled random weights left it at ~50 dB, and the loss's
+            # steepest gradient (a near-perfect clip's) then went to undoing that noise (issue 32, overfit probe)
+            self.head.weight.zero_()
             self.head.bias.zero_()
             self.head.bias[:bins] = math.atanh(1.0 / c.max_gain)
         self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)

@@ -195,11 +195,26 @@ def test_training_writes_a_loadable_model_and_resumes(tmp_path):
     assert main(["--out", str(tmp_path / "x")]) == 2  # no end given: one line, exit 2
 
 
-def test_a_fresh_network_starts_near_the_wet():
-    """The head starts as the identity mask (small weights): an untrained network returns about the wet, the baseline."""
+def test_a_fresh_network_returns_the_wet():
+    """The head starts as the exact identity mask (zero weights): an untrained network returns the wet itself, the
+    baseline, up to the STFT round trip, so a clip without pedals starts where it is best."""
     torch.manual_seed(0)
     x = _guitar(0.3)
-    assert si_sdr(run_network(DryRecoveryNet().eval(), x, SAMPLE_RATE), x) > 15.0
+    assert si_sdr(run_network(DryRecoveryNet().eval(), x, SAMPLE_RATE), x) > 80.0
+
+
+def test_the_network_does_not_depend_on_the_recording_level():
+    """net(k x) = k net(x): the wet is RMS-normalised inside, with a trained-looking (random) head."""
+    torch.manual_seed(0)
+    net = DryRecoveryNet(DryRecoveryConfig(hidden=8, embed=8, layers=1)).eval()
+    with torch.no_grad():
+        net.head.weight.normal_(0.0, 0.3)
+    x = torch.from_numpy(_guitar(0.2))[None]
+    with torch.no_grad():
+        y = net(x)
+        assert si_sdr(y[0].numpy(), x[0].numpy()) < 30.0  # the head does change the clip
+        for k in (1e-3, 0.25, 8.0):
+            torch.testing.assert_close(net(k * x), k * y, rtol=1e-4, atol=1e-6 * k)
 
 
 def test_a_pool_cycles_over_the_first_examples_and_a_stream_is_reproducible():
