@@ -55,7 +55,7 @@ def test_gradients_match_finite_differences():
 def test_every_parameter_gets_a_finite_gradient_from_the_identity_start():
     torch.manual_seed(0)
     net = DryRecoveryNet(TINY)
-    wet, dry = _tone(400, 0).float()[None], _tone(400, 1).float()[None]
+    wet, dry = _tone(4096, 0).float()[None], _tone(4096, 1).float()[None]  # longer than the MR-STFT's 2048-sample frame
     loss_fn = DryLoss(mrstft_weight=0.1)
     for _ in range(2):  # the zero head passes no gradient back on the first step; one step later all are live
         net.zero_grad()
