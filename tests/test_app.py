@@ -161,10 +161,10 @@ def test_analyse_upload_gives_the_infer_json_object_renders_and_downloads(
     wet = read_clip(clips["wet"], SR)
     blind = estimator.analyse_many([wet])[0]
     assert page.record["chain"] == blind.chain.to_list()  # no --refine: the dry only measures
-    with_dry = {"refine", "estimate", "dry_offset_ms"}  # what infer --dry --json adds
+    with_dry = {"refine", "estimate", "dry_offset_ms", "dry"}  # what infer --dry --json adds
     assert {k: v for k, v in page.record.items() if k not in with_dry} == blind.to_json("riff.wav")
     assert page.record["refine"].startswith("distance to the clip: dry ")
-    assert page.record["estimate"] == "blind" and page.record["dry_offset_ms"] == 0.0
+    assert page.record["estimate"] == "blind" and page.record["dry_offset_ms"] == 0.0 and page.record["dry"] == "given"
     assert json.loads((tmp_path / "job" / "riff_pedals.json").read_text()) == page.record
     assert {p.name for p in page.downloads} == {"riff_pedals.json", "riff_board.py", "riff_spectrograms.png",
                                                 "riff_on_clip_dry.wav", "riff_on_your_dry.wav",

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="model checkpoint (.safetensors); default: the shipped model")
     p.add_argument("--dry-checkpoint", help="a dry-aware model (frontend.paired) for clips uploaded with their own "
                                             "dry; default: the shipped one if there is one, else the blind model")
+    p.add_argument("--recovery-model", metavar="MODEL.safetensors",
+                   help="the dry-recovery network for the page's clean guitar and for refining without the dry "
+                        "(default: the shipped one, if there is one)")
     p.add_argument("--max-mb", type=float, default=None, help="largest upload in MB (default 50)")
     p.add_argument("--listening-test", metavar="DIR",
                    help="run a MUSHRA listening test over DIR (a `python -m ddspfx.data make` folder, or wet/ and "
@@ -75,6 +78,12 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.dry_checkpoint and not Path(args.dry_checkpoint).is_file():
         raise DdspfxError(f"--dry-checkpoint {args.dry_checkpoint} does not exist; give a dry-aware .safetensors file "
                           "(or leave it out for the shipped one)")
+    if args.recovery_model and not Path(args.recovery_model).exists():
+        raise DdspfxError(f"--recovery-model {args.recovery_model} does not exist; give a dry-recovery .safetensors "
+                          "file (or leave it out for the shipped one)")
+    if args.recovery_model and (args.listening_test or args.listening_report):
+        raise DdspfxError("--recovery-model is for the analysis page; drop it with --listening-test or "
+                          "--listening-report")
     if args.trials < 1:
         raise DdspfxError(f"--trials must be at least 1, got {args.trials}")
     if args.refine_steps < 0:
@@ -127,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ddspfx.app.page import serve  # optional extra [app]: gradio (and torch) after the flags are checked
 
             serve(workspace, args.host, args.port, checkpoint=args.checkpoint, dry_checkpoint=args.dry_checkpoint,
-                  max_mb=args.max_mb)
+                  max_mb=args.max_mb, recovery_model=args.recovery_model)
     except OSError as exc:
         raise DdspfxError(f"cannot start the server on {args.host}:{args.port} ({exc}); try another --port") from None
     finally:

@@ -4,7 +4,8 @@ Nothing here imports Gradio, so every step is testable (and usable) without a se
 reuses the command line's own code: the clip is read and checked by ``ddspfx.audio`` (the same one-line
 messages as ``python -m ddspfx.infer``), the JSON object is ``Analysis.to_json`` (what ``infer --json``
 prints), the spectrogram figure is ``ddspfx.plots.plot_analysis`` and renders go through
-``ddspfx.render.render_chain`` (pedalboard).
+``ddspfx.render.render_chain`` (pedalboard). With a dry-recovery network (``ddspfx.dry_recovery``), the page also
+gives the clean guitar recovered from the clip, and refines on it when no dry was given (``infer --refine``'s way).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from ddspfx.audio import check_audio, load_audio, save_audio
 from ddspfx.catalog import get_effect
 from ddspfx.chain import Chain
 from ddspfx.config import DEFAULT_BUDGET_S
+from ddspfx.dry_recovery import DEFAULT_DRY_RECOVERY, DryRecoveryNet, load_dry_model, run_network
 from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.estimator import Estimator, answer_with_dry
 from ddspfx.plots import plot_analysis
-from ddspfx.refine import refine
+from ddspfx.refine import level_dry, refine
 from ddspfx.render import render_chain
 from ddspfx.sources import make_source
 
@@ -98,6 +100,8 @@ class PageResult:
     refine_limit_s: float = 0.0
     estimate: Chain | None = None
     """The chain refinement started from (the model's estimate), when it ran."""
+    clean: Path | None = None
+    """The clean guitar recovered from the clip (``ddspfx.dry_recovery``), when the page has the network."""
 
 
 def _changes(before: Chain, after: Chain) -> str:
@@ -120,9 +124,12 @@ def status_line(page: PageResult, name: str) -> str:
     result = page.refined
     if result is None:
         return out
+    recovered = getattr(result, "dry_source", "given") == "recovered"
+    on, alone = (("the clean guitar recovered from the clip (no dry was given)", "the recovered dry alone")
+                 if recovered else ("your dry", "the dry alone"))
     out += (f"\n\nRefined for {page.refine_seconds:.0f} s (limit {page.refine_limit_s:g} s). How far each "
-            "re-render on your dry sounds from the clip (a spectral distance: 0 is the same sound, lower is "
-            f"closer): the dry alone {result.distance_dry:.2f}, the model's estimate {result.distance_before:.2f}, "
+            f"re-render on {on} sounds from the clip (a spectral distance: 0 is the same sound, lower is "
+            f"closer): {alone} {result.distance_dry:.2f}, the model's estimate {result.distance_before:.2f}, "
             f"refined **{result.distance_after:.2f}**. ")
     return out + _changes(page.estimate or page.analysis.chain, page.analysis.chain)
 
@@ -225,8 +232,10 @@ def render_onto(dry: np.ndarray, chain: Chain, sample_rate: int) -> np.ndarray:
 
 def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rate: int, name: str,
                   dry: np.ndarray | None = None, your_dry: np.ndarray | None = None,
-                  extra: dict[str, Any] | None = None, progress: Progress = _no_progress) -> PageResult:
-    """Plot, re-render and write the downloads of an analysed clip into ``workdir`` (a temporary folder)."""
+                  extra: dict[str, Any] | None = None, progress: Progress = _no_progress,
+                  clean: np.ndarray | None = None) -> PageResult:
+    """Plot, re-render and write the downloads of an analysed clip into ``workdir`` (a temporary folder); ``clean``
+    is the clean guitar recovered from the clip (written as ``<clip>_clean_guitar.wav``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     chain = analysis.chain
     stem = Path(name).stem or "clip"
@@ -245,28 +254,36 @@ def write_outputs(workdir: Path, wet: np.ndarray, analysis: Analysis, sample_rat
         path = workdir / f"{stem}_on_{kind}.wav"
         save_audio(path, render_onto(source, chain, sample_rate), sample_rate)
         renders[kind] = path
+    clean_path = None
+    if clean is not None:
+        clean_path = workdir / f"{stem}_clean_guitar.wav"
+        save_audio(clean_path, clean, sample_rate)
     json_path = workdir / f"{stem}_pedals.json"
     json_path.write_text(json.dumps(record, indent=1) + "\n")
     py_path = workdir / f"{stem}_board.py"
     py_path.write_text(snippet)
-    downloads = [*renders.values(), json_path, py_path, plot]
-    return PageResult(analysis, record, snippet, plot, renders, downloads)
+    downloads = [*renders.values(), *([clean_path] if clean_path else []), json_path, py_path, plot]
+    return PageResult(analysis, record, snippet, plot, renders, downloads, clean=clean_path)
 
 
 def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str | None = None,
                    dry_path: str | None = None, your_dry_path: str | None = None, refine: bool = False,
                    refine_seconds: float = DEFAULT_BUDGET_S, refiner: Callable[..., Any] | None = None,
                    progress: Progress = _no_progress, max_mb: float = MAX_UPLOAD_MB,
-                   dry_estimator: Estimator | None = None) -> PageResult:
+                   dry_estimator: Estimator | None = None, recovery: DryRecoveryNet | None = None) -> PageResult:
     """Upload in, page out: read and check the clips, estimate the chain, optionally refine it, render.
 
     With the clip's own dry, the answer is ``infer --dry``'s (``ddspfx.infer.answer_with_dry``): the dry lined up on
     the clip, ``dry_estimator``'s estimate where there is one (else the blind one), then the refinement.
 
+    With a dry-recovery network (``recovery``), the page also gives the clean guitar recovered from the clip
+    (``PageResult.clean``), and without the clip's dry, refining re-renders onto it (``infer --refine`` without
+    ``--dry``); without either, refining is refused in one line.
+
     ``refine_seconds`` is refinement's time limit (``ddspfx.refine.refine``'s ``budget_s``): what a visitor
     chooses, since the limit, not a step count, decides how far the search gets.
-    ``refiner(wet, dry, analysis, sample_rate, seconds, progress)`` returns a ``RefineResult`` (``seconds`` 0: only
-    measure the estimate); the page passes one that runs in a cancellable process
+    ``refiner(wet, dry, analysis, sample_rate, seconds, progress, dry_source)`` returns a ``RefineResult``
+    (``seconds`` 0: only measure the estimate; ``dry_source`` is refine's, ``"recovered"`` for the clean guitar); the page passes one that runs in a cancellable process
     (:func:`ddspfx.app.jobs.refine_in_process`), the default runs ``ddspfx.refine.refine`` here. Raises
     ``DdspfxError`` with the CLI's one-line messages.
     """
@@ -277,27 +294,39 @@ def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str
     wet = read_clip(wet_path, sr, name=name, max_mb=max_mb)
     dry = read_clip(dry_path, sr, max_mb=max_mb) if dry_path else None
     your_dry = read_clip(your_dry_path, sr, max_mb=max_mb) if your_dry_path else None
-    if refine and dry is None:
-        raise DdspfxError("refining needs the clip's own dry recording: add it under Advanced")
+    if refine and dry is None and recovery is None:
+        raise DdspfxError("refining needs the clip's own dry recording: add it under Advanced (without it, refining "
+                          "re-renders onto a dry recovered from the clip, and no dry-recovery network is installed)")
     if refine and not refine_seconds > 0:
         raise DdspfxError(f"the refinement time limit must be positive, got {refine_seconds:g} s")
     progress(0.15, f"listening: {max(1, round(len(wet) / estimator.window))} window(s) of "
                    f"{estimator.window / sr:.0f} s")
     analysis = estimator.analyse_many([wet])[0]
+    clean = None
+    if recovery is not None:
+        progress(0.2, "recovering the clean guitar")
+        clean = run_network(recovery, wet, sr)  # (T,), lined up with the clip
     extra: dict[str, Any] = {}
     ran: list[tuple[Any, float, Chain]] = []  # (RefineResult, seconds, estimate) of the refinement
+    seconds = float(refine_seconds) if refine else 0.0
 
-    def refine_timed(w: np.ndarray, d: np.ndarray, a: Analysis) -> Any:
+    def refine_timed(w: np.ndarray, d: np.ndarray, a: Analysis, source: str = "given") -> Any:
         began = time.perf_counter()
-        result = (refiner or _refine_here)(w, d, a, sr, seconds, progress)
+        result = (refiner or _refine_here)(w, d, a, sr, seconds, progress, source)
         ran.append((result, time.perf_counter() - began, a.chain))
         return result
 
     if dry is not None:
-        seconds = float(refine_seconds) if refine else 0.0
         analysis, dry, extra = answer_with_dry(wet, dry, analysis, sr, dry_estimator, refine_timed)
+        extra["dry"] = "given"
+    elif refine and clean is not None:  # infer --refine without --dry: the check on the recovered dry
+        result = refine_timed(wet, level_dry(clean), analysis, "recovered")
+        analysis = result.analysis
+        extra = {"estimate": "blind", "dry": "recovered", "refine": result.summary()}
+    if refine and ran:
+        extra["refine_changed"] = ran[0][0].change
     page = write_outputs(workdir, wet, analysis, sr, name, dry=dry, your_dry=your_dry, extra=extra,
-                         progress=progress)
+                         progress=progress, clean=clean)
     if refine and ran:
         page.refined, page.refine_seconds, page.estimate = ran[0]
         page.refine_limit_s = float(refine_seconds)
@@ -307,9 +336,17 @@ def analyse_upload(estimator: Estimator, workdir: Path, wet_path: str, name: str
 
 
 def _refine_here(wet: np.ndarray, dry: np.ndarray, analysis: Analysis, sample_rate: int, seconds: float,
-                 progress: Progress) -> Any:
+                 progress: Progress, dry_source: str = "given") -> Any:
     if seconds <= 0:
         progress(0.3, "measuring the estimate on the dry")
-        return refine(wet, dry, analysis, sample_rate, steps=0)
+        return refine(wet, dry, analysis, sample_rate, steps=0, dry_source=dry_source)
     progress(0.3, f"refining: fitting candidate chains to the dry (at most ~{seconds:g} s)")
-    return refine(wet, dry, analysis, sample_rate, steps=REFINE_STEPS, budget_s=seconds)
+    return refine(wet, dry, analysis, sample_rate, steps=REFINE_STEPS, budget_s=seconds, dry_source=dry_source)
+
+
+def recovery_network(path: str | os.PathLike[str] | None = None) -> DryRecoveryNet | None:
+    """The page's dry-recovery network: the one at ``path`` (a one-line ``DdspfxError`` if it cannot be read), else
+    the shipped one, else None (none ships yet: the page then hides the clean guitar and says why)."""
+    if path is not None:
+        return load_dry_model(Path(path))
+    return load_dry_model(DEFAULT_DRY_RECOVERY) if DEFAULT_DRY_RECOVERY.is_file() else None

@@ -46,7 +46,7 @@ class CancelFlags:
 
 
 def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int,
-            budget_s: float | None = None) -> None:
+            budget_s: float | None = None, dry_source: str = "given") -> None:
     """Child process: refine, reporting each fitted candidate chain through ``conn``."""
     torch.set_num_threads(1)  # the server's process keeps the other core for the page
 
@@ -54,7 +54,8 @@ def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_r
         conn.send(("progress", done))
 
     try:
-        result = refine(wet, dry, analysis, sample_rate, steps=steps, budget_s=budget_s, on_progress=report)
+        result = refine(wet, dry, analysis, sample_rate, steps=steps, budget_s=budget_s, on_progress=report,
+                        dry_source=dry_source)
         conn.send(("done", result))
     except BaseException as exc:  # noqa: B902 - everything goes back to the parent as one line
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -64,20 +65,22 @@ def _worker(conn: Any, wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_r
 
 def refine_in_process(wet: np.ndarray, dry: np.ndarray, analysis: Any, sample_rate: int, steps: int,
                       progress: Callable[[float, str], None], cancel: threading.Event | None = None,
-                      poll_s: float = 0.1, budget_s: float | None = None, show_every_s: float = 0.5) -> Any:
+                      poll_s: float = 0.1, budget_s: float | None = None, show_every_s: float = 0.5,
+                      dry_source: str = "given") -> Any:
     """``ddspfx.refine.refine`` in a spawned process, under the time limit ``budget_s`` (default refine's own);
-    ``cancel`` kills it.
+    ``cancel`` kills it. ``dry_source``: refine's (``"recovered"`` for a dry recovered from the clip).
 
     The progress bar moves with the seconds spent against the limit (every ``show_every_s``), which is what decides
     when refinement ends; the message also counts the candidate chains fitted. Raises :class:`Cancelled` when
     ``cancel`` is set, ``DdspfxError`` when the child fails.
     """
     if steps <= 0:  # measuring the estimate only: fast, not worth a process
-        return refine(wet, dry, analysis, sample_rate, steps=0)
+        return refine(wet, dry, analysis, sample_rate, steps=0, dry_source=dry_source)
     limit = DEFAULT_BUDGET_S if budget_s is None else float(budget_s)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(child, wet, dry, analysis, sample_rate, steps, limit), daemon=True)
+    proc = ctx.Process(target=_worker, args=(child, wet, dry, analysis, sample_rate, steps, limit, dry_source),
+                       daemon=True)
     progress(0.2, "refining: starting the fitting process")
     began = time.perf_counter()
     shown = began

@@ -23,12 +23,14 @@ from ddspfx.app.analysis import (
     analyse_upload,
     chain_html,
     error_line,
+    recovery_network,
     status_line,
 )
 from ddspfx.app.examples import EXAMPLES, write_examples
 from ddspfx.app.jobs import CancelFlags, Cancelled, refine_in_process
 from ddspfx.app.workspace import Workspace
 from ddspfx.config import DEFAULT_BUDGET_S
+from ddspfx.dry_recovery import DryRecoveryNet
 from ddspfx.errors import DdspfxError
 from ddspfx.estimator import Estimator, dry_estimator
 
@@ -42,9 +44,20 @@ ADVANCED = """Give the clip's own **dry** recording (the DI it was made from) to
 let the dry-aware model answer, and to **refine** the chain: candidate chains are fitted until they sound like the
 clip (analysis by synthesis). The time limit decides how far that search gets. Your own **dry guitar** gives (b)."""
 
+ADVANCED_RECOVERED = """Without the clip's dry, refining re-renders the candidates onto **the clean guitar** recovered from
+the clip (ddspfx's dry-recovery network takes the pedals off), and says whether that changed the answer."""
+
+ADVANCED_NO_RECOVERY = """Without the clip's dry, refining is not offered: it would need ddspfx's dry-recovery network (to
+recover the clean guitar from the clip), and none is installed yet."""
+
 LISTEN = """## Listen
 The estimated chain re-rendered with pedalboard onto (a) the clip's own dry, (b) your dry guitar (both under
 Advanced) and (c) a built-in dry phrase. Starting one player continues from where the last one was (A/B)."""
+
+LISTEN_CLEAN = """**The clean guitar** is the clip with its pedals taken off by ddspfx's dry-recovery network: a
+distortion or a fuzz does not come off (many clean sounds give the same distorted one)."""
+
+CLEAN_LABEL = "the clean guitar (recovered from the clip)"
 
 PLAIN_PLAYER = gr.WaveformOptions(show_recording_waveform=False)
 """The browser's own <audio> player (Gradio's waveform player hides its media element, which A/B needs)."""
@@ -87,10 +100,12 @@ RENDER_LABELS = {
 
 
 def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UPLOAD_MB,
-              dry_estimator: Estimator | None = None) -> gr.Blocks:
+              dry_estimator: Estimator | None = None, recovery: DryRecoveryNet | None = None) -> gr.Blocks:
     """The analysis page as ``gradio.Blocks`` (launch it with :func:`launch`); ``dry_estimator`` answers clips
-    uploaded with their own dry (``ddspfx.estimator.dry_estimator``), ``estimator`` the others. The example clips
-    are rendered into ``workspace`` here (:mod:`ddspfx.app.examples`)."""
+    uploaded with their own dry (``ddspfx.estimator.dry_estimator``), ``estimator`` the others. ``recovery`` (a
+    dry-recovery network) gives "the clean guitar" player and refining without the dry; without it that player is
+    hidden and the page says why. The example clips are rendered into ``workspace`` here
+    (:mod:`ddspfx.app.examples`)."""
     flags = CancelFlags()
     example_paths = write_examples(workspace.root / "examples", estimator.sample_rate)
 
@@ -98,7 +113,8 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
                 request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         def empty(message: str) -> tuple[Any, ...]:
             hidden = gr.update(value=None, visible=False)
-            return (message, gr.update(visible=False), hidden, None, None, None, hidden, hidden, None, None, None, None)
+            return (message, gr.update(visible=False), hidden, None, None, None, hidden, hidden, None, hidden, None,
+                    None, None)
 
         if not wet:
             return empty("Drop or record a wet guitar clip (or pick an example) first.")
@@ -108,16 +124,18 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
         def step(fraction: float, desc: str) -> None:
             progress(fraction, desc=desc)
 
-        def refiner(wet: Any, dry: Any, analysis: Any, sample_rate: int, seconds: float, on_progress: Any) -> Any:
+        def refiner(wet: Any, dry: Any, analysis: Any, sample_rate: int, seconds: float, on_progress: Any,
+                    dry_source: str = "given") -> Any:
             steps = REFINE_STEPS if seconds > 0 else 0
             return refine_in_process(wet, dry, analysis, sample_rate, steps, on_progress, cancel=cancel,
-                                     budget_s=seconds if seconds > 0 else None)
+                                     budget_s=seconds if seconds > 0 else None, dry_source=dry_source)
 
         name = Path(wet).name
         try:
             page = analyse_upload(estimator, workspace.job_dir(), wet, name=name, dry_path=dry,
                                   your_dry_path=your_dry, refine=bool(refine), refine_seconds=float(refine_seconds),
-                                  refiner=refiner, progress=step, max_mb=max_mb, dry_estimator=dry_estimator)
+                                  refiner=refiner, progress=step, max_mb=max_mb, dry_estimator=dry_estimator,
+                                  recovery=recovery)
         except Cancelled:
             return empty("Cancelled; nothing was kept.")
         except DdspfxError as exc:
@@ -125,9 +143,11 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
         status, _, refined = status_line(page, name).partition("\n\n")
         renders = [gr.update(value=str(page.renders[k]) if k in page.renders else None,
                              visible=k in page.renders or k == "builtin_dry") for k in RENDER_LABELS]
+        clean = gr.update(value=str(page.clean) if page.clean else None, visible=page.clean is not None)
         return (status, gr.update(visible=True), gr.update(value=refined, visible=bool(refined)),
                 chain_html(page.analysis), str(page.plot),
-                wet, *renders, json.dumps(page.record, indent=1), page.snippet, [str(p) for p in page.downloads])
+                wet, *renders, clean, json.dumps(page.record, indent=1), page.snippet,
+                [str(p) for p in page.downloads])
 
     def cancel(request: gr.Request) -> str:
         flags.cancel(request.session_hash or "anonymous")
@@ -149,14 +169,17 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
                           "true chain: does the analysis find it?)")
         with gr.Accordion("Advanced: the clip's own dry, refinement, your own dry guitar", open=False,
                           elem_id="ddspfx-advanced"):
-            gr.Markdown(ADVANCED)
+            gr.Markdown(f"{ADVANCED}\n\n{ADVANCED_RECOVERED if recovery is not None else ADVANCED_NO_RECOVERY}",
+                        elem_id="ddspfx-advanced-text")
             with gr.Row():
                 dry_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
                                   label="The clip's own dry recording", elem_id="ddspfx-dry")
                 yours_in = gr.Audio(sources=["upload", "microphone"], type="filepath",
                                     label="Your own dry guitar", elem_id="ddspfx-yours")
             with gr.Row():
-                refine_in = gr.Checkbox(label="Refine the chain on the clip's dry (slower)", value=False,
+                refine_in = gr.Checkbox(label="Refine the chain on the clip's dry, or without it on the clean guitar "
+                                              "(slower)" if recovery is not None else
+                                        "Refine the chain on the clip's dry (slower)", value=False,
                                         elem_id="ddspfx-refine")
                 seconds_in = gr.Slider(5, 120, value=DEFAULT_BUDGET_S, step=5,
                                        label="Refinement time limit (seconds): a longer search tries more chains",
@@ -168,13 +191,15 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
                 chain = gr.HTML(elem_id="ddspfx-chain")
                 plot = gr.Image(type="filepath", label="Spectrograms and the chain", elem_id="ddspfx-plot",
                                 interactive=False)
-            gr.Markdown(LISTEN)
+            gr.Markdown(LISTEN + (f"\n\n{LISTEN_CLEAN}" if recovery is not None else ""))
             with gr.Row(elem_classes=["ddspfx-ab"]):
                 clip_out = gr.Audio(type="filepath", label="your clip", interactive=False, elem_id="ddspfx-clip",
                                     waveform_options=PLAIN_PLAYER, buttons=["download"])
                 render_outs = [gr.Audio(type="filepath", label=label, interactive=False, elem_id=f"ddspfx-{kind}",
                                         waveform_options=PLAIN_PLAYER, buttons=["download"],
                                         visible=kind == "builtin_dry") for kind, label in RENDER_LABELS.items()]
+                clean_out = gr.Audio(type="filepath", label=CLEAN_LABEL, interactive=False, elem_id="ddspfx-clean",
+                                     waveform_options=PLAIN_PLAYER, buttons=["download"], visible=False)
             files_out = gr.File(file_count="multiple", label="Downloads (named after your clip)", elem_id="ddspfx-files",
                                 interactive=False)
             with gr.Accordion("The chain as JSON (what infer --json prints) and as a pedalboard program", open=False,
@@ -185,8 +210,8 @@ def build_app(estimator: Estimator, workspace: Workspace, max_mb: float = MAX_UP
                     snippet_out = gr.Code(language="python", label="the chain as a pedalboard.Pedalboard",
                                           elem_id="ddspfx-snippet", interactive=False, buttons=["copy"])
         event = go.click(analyse, inputs=[wet_in, dry_in, yours_in, refine_in, seconds_in],
-                         outputs=[status, results, refined_out, chain, plot, clip_out, *render_outs, json_out,
-                                  snippet_out, files_out],
+                         outputs=[status, results, refined_out, chain, plot, clip_out, *render_outs, clean_out,
+                                  json_out, snippet_out, files_out],
                          api_name="analyse", concurrency_limit=1, show_progress_on=[status])
         stop.click(cancel, inputs=None, outputs=status, cancels=[event], api_name="cancel", queue=False)
     return demo
@@ -222,10 +247,11 @@ def launch(demo: gr.Blocks, workspace: Workspace, host: str, port: int, max_mb: 
 
 
 def serve(workspace: Workspace, host: str, port: int, checkpoint: str | None = None,
-          dry_checkpoint: str | None = None, max_mb: float | None = None) -> None:
+          dry_checkpoint: str | None = None, max_mb: float | None = None, recovery_model: str | None = None) -> None:
     """``python -m ddspfx.app``: load the models, build the analysis page and serve it until stopped."""
     max_mb = max_mb or MAX_UPLOAD_MB
     estimator = Estimator(checkpoint)
     demo = build_app(estimator, workspace, max_mb=max_mb,
-                     dry_estimator=dry_estimator(dry_checkpoint, remedy="pass it as --checkpoint"))
+                     dry_estimator=dry_estimator(dry_checkpoint, remedy="pass it as --checkpoint"),
+                     recovery=recovery_network(recovery_model))
     launch(demo, workspace, host, port, max_mb=max_mb)
