@@ -214,7 +214,7 @@ def test_the_network_does_not_depend_on_the_recording_level():
         y = net(x)
         assert si_sdr(y[0].numpy(), x[0].numpy()) < 30.0  # the head does change the clip
         for k in (1e-3, 0.25, 8.0):
-            torch.testing.assert_close(net(k * x), k * y, rtol=1e-4, atol=1e-6 * k)
+            torch.testing.assert_close(net(k * x), k * y, rtol=1e-4, atol=1e-4 * k * float(y.abs().max()))
 
 
 def test_a_pool_cycles_over_the_first_examples_and_a_stream_is_reproducible():
