@@ -17,7 +17,8 @@ not (for a linear, time-invariant chain they are the chain's transfer function, 
   the moving delays and allpasses of chorus, flanger and phaser; 0 for any time-invariant chain;
 - ``coherency``: per band, the complex coherency of wet and dry (the band's smoothed cross-spectrum over the root
   of its two powers): its phase is the allpass/delay phase an LTI chain leaves, its magnitude how much of the
-  relation is a filter at all (so where the wet has nothing of the dry, the phase reads as 0, not as noise);
+  relation is a filter at all (so where the wet has nothing of the dry, the phase reads as 0, not as noise; a band
+  silent in both reads 1, as identical tracks do);
 - ``envelope``: per frame, the broadband wet-to-dry power ratio in dB (the gain a compressor or tremolo applies).
 
 Level invariance: scaling the wet by ``a`` and the dry by ``b`` changes none of these. ``added``, ``delay``,
@@ -68,6 +69,7 @@ class Relation:
     delay: torch.Tensor  # (B, M, F) samples: group delay of the cross-spectrum, wet later than dry > 0
     rotation: torch.Tensor  # (B, M, F) radians per hop: turn of the cross-spectrum's phase since the previous frame
     coherency: torch.Tensor  # (B, M, F) complex, |.| <= 1: the band's smoothed cross-spectrum / sqrt(wet x dry power)
+    # (both levelled and floored alike: 1 for identical or silent tracks)
     envelope: torch.Tensor  # (B, F) dB: broadband wet power / dry power per frame, offset removed
     offset: torch.Tensor  # (B,) dB: the level difference removed (20 log10 of the wet's scale over the dry's)
 
@@ -111,12 +113,14 @@ def box_smooth(x: torch.Tensor, frames: int) -> torch.Tensor:
     return F.avg_pool1d(x, frames, stride=1, padding=frames // 2, count_include_pad=False)
 
 
-def band_angle(pairs: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
-    """Complex (B, K', F) products -> (B, M, F) angle of their ``fb``-weighted sum per band (0 where all are 0)."""
+def band_angle(pairs: torch.Tensor, fb: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+    """Complex (B, K', F) products -> (B, M, F) angle of their ``fb``-weighted sum per band, with ``floor`` (B, 1, 1)
+    per unit of filter weight added to the real part: a band whose products are far below it reads 0 (neutral),
+    not the angle of rounding noise."""
     k = pairs.shape[1]
     s = torch.view_as_real(pairs)  # (B, K', F, 2)
     band = torch.einsum("mk,bkfc->bmfc", fb[:, :k], s)  # (B, M, F, 2)
-    return torch.atan2(band[..., 1], band[..., 0])
+    return torch.atan2(band[..., 1], band[..., 0] + floor * fb[:, :k].sum(1)[:, None])
 
 
 def relation(wet: torch.Tensor, dry: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: int, hop: int,
@@ -154,14 +158,20 @@ def relation(wet: torch.Tensor, dry: torch.Tensor, window: torch.Tensor, fb: tor
     # Y = H X with H = exp(-j w d): cross = |X|^2 exp(-j w d); cross[k] conj(cross[k+s]) turns by +d * 2 pi s / n_fft.
     # s = DELAY_STEP bins: a Hann window's bins k and k+s are correlated for s < 3, and that correlation (the same in
     # the wet as in the dry, whatever the delay) adds a zero-phase term that pulls the estimate towards 0.
+    # The pairs scale as (wet power x dry power): times ``gain``, in the dry's power squared, as is their floor.
     s = DELAY_STEP
-    delay = band_angle(smoothed[:, :-s] * smoothed[:, s:].conj(), fb) * (n_fft / (2 * math.pi * s))
-    turn = cross[..., 1:] * cross[..., :-1].conj()  # (B, K, F-1): this frame's cross-spectrum against the last's
-    rotation = F.pad(band_angle(turn, fb), (1, 0))  # (B, M, F), 0 at the first frame
-    band_cross = torch.einsum("mk,bkfc->bmfc", fb, torch.stack([c_re, c_im], dim=-1))  # (B, M, F, 2)
-    band_xx = torch.einsum("mk,bkf->bmf", fb, s_xx) + e_x * fb.sum(1)[:, None]
-    band_yy = torch.einsum("mk,bkf->bmf", fb, s_yy) + e_y * fb.sum(1)[:, None]
-    coherency = torch.view_as_complex(band_cross.contiguous()) / torch.sqrt(band_xx * band_yy)
+    pair_floor = floor * s_xx.mean(dim=(1, 2), keepdim=True).square() + TINY  # (B, 1, 1)
+    pairs = smoothed[:, :-s] * smoothed[:, s:].conj() * gain
+    delay = band_angle(pairs, fb, pair_floor) * (n_fft / (2 * math.pi * s))
+    turn = cross[..., 1:] * cross[..., :-1].conj() * gain  # (B, K, F-1): this frame's cross-spectrum against the last's
+    rotation = F.pad(band_angle(turn, fb, pair_floor), (1, 0))  # (B, M, F), 0 at the first frame
+    # coherency with one floor for both tracks after levelling (the wet's power x gain, its amplitude x sqrt(gain)),
+    # added to the cross term too: a band silent in both reads 1 (the neutral relation), not 0 (no relation)
+    band_e = e_x * fb.sum(1)[:, None]  # (B, M, 1)
+    band_cross = torch.einsum("mk,bkfc->bmfc", fb, torch.stack([c_re, c_im], dim=-1)) * gain[..., None].sqrt()
+    band_xx = torch.einsum("mk,bkf->bmf", fb, s_xx) + band_e
+    band_yy = torch.einsum("mk,bkf->bmf", fb, s_yy) * gain + band_e
+    coherency = torch.complex(band_cross[..., 0] + band_e, band_cross[..., 1]) / torch.sqrt(band_xx * band_yy)
     return Relation(transfer=transfer, added=added.clamp(0.0, 1.0), delay=delay, rotation=rotation, coherency=coherency,
                     envelope=envelope, offset=offset * to_db)
 

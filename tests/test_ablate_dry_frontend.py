@@ -1,0 +1,87 @@
+"""The dry front-end ablation end to end on a tiny budget (variants, dry-fed decoding, one table, --resume), and
+its rule reading on hand-made scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ddspfx.fileio import file_sha256
+from ddspfx.sources.soundfont import BANKS, SF2_DIRS
+from experiments import ablate_dry_frontend as study
+
+missing = [b.package for name, b in BANKS.items() if name in ("timgm6mb", "gmbank")
+           and not any((d / b.file).is_file() for d in SF2_DIRS)]
+needs_banks = pytest.mark.skipif(bool(missing), reason=f"needs the Debian packages {', '.join(missing)}")
+
+TINY = ["--config", "debug", "--steps", "2", "--budget-min", "0", "--n-test", "2", "--beam", "1",
+        "--set", "trainer.log_audio=false"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dry_frontend")
+    assert study.main([*TINY, "--out", str(out)]) == 0
+    return out
+
+
+@needs_banks
+@pytest.mark.slow
+def test_two_dry_aware_variants_scored_on_never_heard_guitars(tiny: Path) -> None:
+    s = json.loads((tiny / "summary.json").read_text())
+    results = json.loads((tiny / "results.json").read_text())
+    assert list(s["variants"]) == [study.PAIRED, study.RELATION]
+    overrides = {n: results["variants"][n]["overrides"] for n in s["variants"]}
+    assert "--model.frontend.paired" in overrides[study.PAIRED]
+    assert overrides[study.RELATION][-2:] == ["--model.frontend.name", "relation"]
+    for n, r in s["variants"].items():
+        assert r["steps"] == 2 and r["sha256"] == file_sha256(Path(r["model"]))
+        assert results["variants"][n]["data"]["source"] == "procedural"  # the same recipe for both
+        assert results["variants"][n]["decoder"] == study.DECODER
+    # never-heard sources left out whole: no variant trains on a test source but the in-distribution one
+    sources = {t["source"] for t in results["test_sets"].values()}
+    assert sources == {"procedural:heldout", "sf2:gmbank", "sf2:timgm6mb", "procedural"}
+    # "no pedal" answers every clean clip right: no alarm, on every source (closed form)
+    assert all(s["baselines"]["no pedal"][n]["alarms"] == 0.0 for n, _ in study.SOURCES)
+    assert set(s["baselines"]) == {"no pedal", "random chain"}
+    assert s["rule_reading"] in ("adopted", "rejected", "undecided")
+    md = (tiny / "summary.md").read_text()
+    rows = [line.split(" | ")[0].lstrip("| ") for line in md.splitlines() if line.startswith("| ")
+            and not line.startswith("| system") and not line.startswith("| variant") and "`" not in line]
+    assert rows == [study.PAIRED, study.RELATION, "no pedal", "random chain"]
+    assert "clean tree" in md and "SHA-256" in md and s["rule_reading"] in md
+
+
+@needs_banks
+@pytest.mark.slow
+def test_an_out_folder_with_runs_needs_resume(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = json.loads((tiny / "summary.json").read_text())["variants"][study.RELATION]["sha256"]
+    assert study.main([*TINY, "--out", str(tiny), "--variants", study.RELATION]) == 2
+    err = capsys.readouterr().err
+    assert "already holds runs of relation; pass --resume" in err and len(err.strip().splitlines()) == 1
+    assert study.main([*TINY, "--out", str(tiny), "--variants", study.RELATION, "--resume"]) == 0  # reused
+    after = json.loads((tiny / "summary.json").read_text())
+    assert list(after["variants"]) == [study.RELATION] and after["variants"][study.RELATION]["sha256"] == before
+    assert after["rule_reading"].startswith("not read")
+
+
+def scores(f1: dict[str, float], alarms: float = 0.1) -> dict[str, dict[str, float]]:
+    out = {n: {"micro_f1": f1[n], "alarms": alarms} for n, _ in study.SOURCES}
+    out["mean"] = {"micro_f1": sum(f1[n] for n, _ in study.SOURCES) / 3, "alarms": alarms}
+    out[study.IN_DISTRIBUTION[0]] = {"micro_f1": f1["in"]}
+    return out
+
+
+def test_the_rule_reading_follows_the_written_conditions() -> None:
+    base = {"held-out procedural": 0.70, "GM bank": 0.60, "TimGM6mb": 0.65, "in": 0.80}
+    paired = scores(base)
+    better = {k: v + 0.04 for k, v in base.items()}
+    assert study.rule_reading(scores(better), paired) == "adopted"
+    assert study.rule_reading(scores({**better, "in": 0.77}), paired) == "undecided"  # in distribution -0.03
+    assert study.rule_reading(scores({**better, "GM bank": 0.57}), paired) == "undecided"  # one source -0.03
+    assert study.rule_reading(scores(better, alarms=0.14), paired) == "undecided"  # alarms +0.04
+    assert study.rule_reading(scores({k: v - 0.03 for k, v in base.items()}), paired) == "rejected"
+    assert study.rule_reading(scores({**base, "in": 0.74}), paired) == "rejected"  # in distribution -0.06
+    assert study.rule_reading(scores(base), paired) == "undecided"
