@@ -80,6 +80,13 @@ def equivalent_canonical(effects: Sequence[str], pairs: Pairs | None = None) -> 
     Each effect appears at most once in a chain.
     """
     pairs = commuting_pairs() if pairs is None else pairs
+    return _canonical(tuple(effects), pairs if isinstance(pairs, frozenset) else frozenset(pairs))
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(effects: tuple[str, ...], pairs: Pairs) -> tuple[str, ...]:
+    """:func:`equivalent_canonical`, remembered: the vote canonicalises every order of a clip's pedals (120 for
+    five), and the same orders come back clip after clip."""
     rest = list(effects)
     out: list[str] = []
     while rest:
