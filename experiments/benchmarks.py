@@ -17,7 +17,9 @@ own; tracemalloc is not used because torch's tensors bypass Python's allocator. 
 the command that reproduces it. Times are wall clock on a shared machine: compare rows of one run.
 
     python -m experiments.benchmarks [--quick] [--checkpoint MODEL.safetensors] [--only render|proxies|train|infer]
-                                     [--device cuda]
+                                     [--device cuda] [--out TABLE.md]
+
+The table goes to stdout, and with ``--out`` also to that file (written whole, once every section has run).
 """
 
 from __future__ import annotations
@@ -360,10 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--checkpoint", help="model for the inference rows (default: shipped model, else an untrained one)")
     ap.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections (repeatable)")
     ap.add_argument("--device", default="cpu", help="torch device for the train and infer sections, e.g. cuda")
+    ap.add_argument("--out", type=Path, help="also write the table to this markdown file")
     ap.add_argument("--rows-json", type=Path, help=argparse.SUPPRESS)  # internal: a child writes its rows here
     args = ap.parse_args(argv)
     if args.checkpoint and not Path(args.checkpoint).is_file():
         ap.error(f"--checkpoint {args.checkpoint} not found")
+    if args.out and not args.out.parent.is_dir():
+        ap.error(f"--out: the folder {args.out.parent} does not exist")
     if args.device != "cpu" and set(args.only or SECTIONS) - {"train", "infer"}:
         ap.error("--device times only the train and infer sections: add --only train --only infer")
     s = Settings(args.quick, args.checkpoint, args.device)
@@ -377,7 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for section in args.only or SECTIONS:
         rows += run_section_in_child(section, s)
     command = shlex.join(["python", "-m", "experiments.benchmarks", *(argv if argv is not None else sys.argv[1:])])
-    print(format_table(rows, s, time.perf_counter() - t0, command))
+    table = format_table(rows, s, time.perf_counter() - t0, command)
+    print(table)
+    if args.out:
+        from ddspfx.fileio import atomic_write_text
+
+        atomic_write_text(args.out, table + "\n")
     return 0
 
 
