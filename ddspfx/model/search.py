@@ -16,57 +16,7 @@ from typing import AbstractSet
 
 import torch
 
-from ddspfx.catalog import get_effect
 from ddspfx.model.decoder import TokenDecoder
-
-GrammarState = tuple[str, frozenset[str], str, int]
-"""Where a prefix stands in the chain grammar: (phase "between" | "inside" | "done", effects opened, the open
-effect or "", knobs written) -- everything ``PedalVocab.allowed_next`` reads from a prefix."""
-
-
-class GrammarMasks:
-    """The grammar's allowed-id rows for a search's prefixes, walked one token at a time and kept per grammar state.
-
-    Why: ``vocab.allowed_mask`` re-walks every prefix from ``<chain>`` at every step (quadratic in the length) and
-    writes a fresh row each time, while a search's rows share a few dozen states (which pedal is open, how many of
-    its knobs are written, which pedals are used). A state's row is ``vocab.allowed_mask`` of the first prefix that
-    reaches it, so the rows are the grammar's own; :meth:`advance` assumes the token was allowed (the search only
-    picks allowed ids for a live row) and gives None otherwise, and a None state is walked by the vocabulary.
-    """
-
-    def __init__(self, vocab) -> None:
-        self.vocab = vocab
-        self.start: GrammarState = ("between", frozenset(), "", 0)  # after <chain>
-        self._rows: dict[tuple[GrammarState, AbstractSet[str] | None], torch.Tensor] = {}
-        self._knobs = {e: len(get_effect(e).params) for e in vocab.effects}  # the bins written after its tag
-
-    def advance(self, state: GrammarState | None, token: int) -> GrammarState | None:
-        """The state after an allowed ``token``."""
-        if state is None or token == self.vocab.pad_id:
-            return state
-        phase, used, current, written = state
-        if phase == "between":
-            if token == self.vocab.eos_id:
-                return ("done", used, "", 0)
-            effect = self.vocab.opened_effect(token)
-            return None if effect is None or effect in used else ("inside", used | {effect}, effect, 0)
-        if phase == "inside":  # a knob's bin while knobs are left, then the closing tag
-            return ("inside", used, current, written + 1) if written < self._knobs[current] else ("between", used, "", 0)
-        return None
-
-    def rows(self, prefixes: Sequence[list[int]], states: Sequence[GrammarState | None],
-             effect_sets: Sequence[AbstractSet[str] | None] | None = None) -> torch.Tensor:
-        """(B, V) bool, ``vocab.allowed_mask(prefixes, effect_sets)``."""
-        out = []
-        for b, (prefix, state) in enumerate(zip(prefixes, states)):
-            only = None if effect_sets is None else effect_sets[b]
-            row = self._rows.get((state, only)) if state is not None else None
-            if row is None:
-                row = self.vocab.allowed_mask([prefix], None if only is None else [only])[0]
-                if state is not None:
-                    self._rows[(state, only)] = row
-            out.append(row)
-        return torch.stack(out)
 
 
 @dataclass
@@ -103,8 +53,6 @@ def beam_search(
     done = torch.zeros(b * k, dtype=torch.bool, device=device)
     last = torch.full((b * k, 1), vocab.bos_id, dtype=torch.long, device=device)
     final: dict[int, tuple[list[list[int]], list[float], list[bool]]] = {}  # item -> its rows' seqs, scores, done
-    grammar = GrammarMasks(vocab)
-    states: list[GrammarState | None] = [grammar.start] * (b * k)  # each row's place in the grammar
     v = len(vocab)
     for _ in range(max_len - 1):
         n = len(items)
@@ -114,7 +62,7 @@ def beam_search(
         idx = alive.nonzero().flatten().tolist()
         if idx:
             sets = None if effect_sets is None else [effect_sets[items[i // k]] for i in idx]
-            allowed[idx] = grammar.rows([seqs[i] for i in idx], [states[i] for i in idx], sets)
+            allowed[idx] = vocab.allowed_mask([seqs[i] for i in idx], sets)
         allowed[(~alive).cpu(), vocab.pad_id] = True  # finished or dead rows continue with a free <pad>
         # renormalise over the allowed ids: scores are log-probabilities under the constrained model
         logp = torch.log_softmax(logits.masked_fill(~allowed.to(device), float("-inf")), dim=-1)
@@ -126,7 +74,6 @@ def beam_search(
             decoder.reorder_cache(cache, src)
         src_l, tok_l = src.tolist(), tok.tolist()
         seqs = [seqs[s] + ([t] if t != vocab.pad_id else []) for s, t in zip(src_l, tok_l)]
-        states = [grammar.advance(states[s], t) for s, t in zip(src_l, tok_l)]
         done = done.index_select(0, src) | (tok == vocab.eos_id)
         scores = top
         last = tok[:, None]
@@ -149,7 +96,6 @@ def beam_search(
             rows_l = rows_t.tolist()
             items = [items[j] for j in keep]
             seqs = [seqs[r] for r in rows_l]
-            states = [states[r] for r in rows_l]
             scores, done, last = scores[keep], done.index_select(0, rows_t), last.index_select(0, rows_t)
     else:  # max_len reached: the items still searched keep what they have
         flat, done_l = scores.view(-1).tolist(), done.tolist()
