@@ -58,7 +58,6 @@ from ddspfx.knobs import proxy_kwargs
 from ddspfx.metrics import peak_normalise, si_sdr
 from ddspfx.proxies import apply
 from ddspfx.render import render_chain, run_reference
-from ddspfx.sources.base import TARGET_DBFS
 from ddspfx.spectral import SpectralTarget
 
 DRY_SOURCES: tuple[str, ...] = ("given", "recovered")
@@ -192,6 +191,9 @@ def level_dry(dry: np.ndarray) -> np.ndarray:
     """A dry at the sources' loudness (``TARGET_DBFS`` RMS, peak <= 0.99), as ``ddspfx.estimator.line_up_dry`` levels
     a given one: the knob values the model learned (a drive, a compressor threshold) mean that level. A recovered dry
     comes out at the clip's level, so :func:`refine` fits to it only after this."""
+    from ddspfx.sources.base import TARGET_DBFS  # why here: ddspfx.sources loads the sound sources (seconds), which
+    # the page's spawned refinement process would wait for before its first progress message
+
     return normalise_loudness(dry, TARGET_DBFS)[0]
 
 
