@@ -302,3 +302,8 @@ left on other orders and subsets (:func:`ddspfx.refine.extra_candidates`). On 30
 refine_budget/``, rule written before): slowest 16.7 CPU-s (unlimited 48.9), µF1 0.927 (0.921), median re-render
 SI-SDR -2.9 dB (-4.0), none farther from the clip than its dry (measured when a fit's grid search still ran whole and
 its descent stopped only at the monitor's checks, every ``ddspfx.refine.MONITOR_EVERY`` steps: a little past the limit)."""
+
+
+DEFAULT_DRY_RECOVERY = Path(__file__).resolve().parent / "checkpoints" / "dry_recovery.safetensors"
+"""The shipped dry-recovery network (absent until one is trained; ``recover_dry`` then says so). Defined here, in a
+module that does not import torch, so the command line can say a missing network before torch loads."""

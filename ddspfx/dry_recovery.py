@@ -49,13 +49,11 @@ from ddspfx.audio import resample
 from ddspfx.catalog import SAMPLE_RATE, normalise_params
 from ddspfx.chain import Chain
 from ddspfx.checkpoint import fill_weights, read_weights
+from ddspfx.config import DEFAULT_DRY_RECOVERY
 from ddspfx.errors import AudioError, DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 from ddspfx.refine import render_proxies
 from ddspfx.render import fit_length
-
-DEFAULT_DRY_RECOVERY = Path(__file__).resolve().parent / "checkpoints" / "dry_recovery.safetensors"
-"""The shipped dry-recovery network (absent until one is trained; ``recover_dry`` then says so)."""
 
 FORMAT = "ddspfx-dry-recovery"
 FORMAT_VERSION = 1

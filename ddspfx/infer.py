@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ddspfx.analysis import Analysis
 from ddspfx.audio import audio_info, check_audio, load_audio, open_audio, save_audio
-from ddspfx.config import DEFAULT_BUDGET_S, EFFECT_SET_MODES, ORDER_SEARCH_MODES
+from ddspfx.config import DEFAULT_BUDGET_S, DEFAULT_DRY_RECOVERY, EFFECT_SET_MODES, ORDER_SEARCH_MODES
 from ddspfx.errors import AudioError, CliParser, DdspfxError, cli_entry
 from ddspfx.render import render_chain
 from ddspfx.sampler import ChainSampler, SamplerConfig
@@ -45,9 +45,8 @@ STREAM_SECONDS = 60.0
 PLOT_SUFFIX = ".png"
 """``--plot`` writes a PNG image, so its name must say so."""
 
-RECOVERY_MODEL = Path(__file__).resolve().parent / "checkpoints" / "dry_recovery.safetensors"
-"""Where the shipped dry-recovery network lives: ``ddspfx.dry_recovery.DEFAULT_DRY_RECOVERY`` (a test holds them
-equal), named here so a missing network is said before torch loads."""
+RECOVERY_MODEL = DEFAULT_DRY_RECOVERY
+"""The network ``--recover-dry`` runs unless ``--recovery-model`` names another (tests point it elsewhere)."""
 
 RECOVERED_NAME = "{stem}_dry.wav"
 """What ``--recover-dry FOLDER`` calls each clip's recovered dry."""

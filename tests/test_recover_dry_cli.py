@@ -22,7 +22,7 @@ import ddspfx.infer as infer
 from ddspfx.analysis import Analysis
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain, Pedal
-from ddspfx.dry_recovery import DEFAULT_DRY_RECOVERY, DryRecoveryConfig, DryRecoveryNet, save_dry_model
+from ddspfx.dry_recovery import DryRecoveryConfig, DryRecoveryNet, save_dry_model
 from ddspfx.errors import DdspfxError
 from ddspfx.infer import main
 from ddspfx.metrics import si_sdr
@@ -208,10 +208,6 @@ def test_bad_recovery_flags_are_one_line_before_any_file_is_read(argv, message, 
     argv = [a.replace("{model}", str(models["identity"])) for a in argv]
     assert main(argv) == 2
     assert message in _one_error_line(capsys.readouterr().err)
-
-
-def test_the_torch_free_name_of_the_shipped_network_is_the_one_dry_recovery_loads():
-    assert infer.RECOVERY_MODEL == DEFAULT_DRY_RECOVERY
 
 
 def test_a_missing_network_is_said_before_torch_loads(tmp_path):
