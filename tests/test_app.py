@@ -325,9 +325,10 @@ def test_http_api_analyses_queues_and_reports_bad_input(server, clips: dict[str,
     jobs = [client.submit(handle_file(str(clips["wet"])), None, None, False, 15, api_name="/analyse")
             for _ in range(2)]
     results = [job.result(timeout=120) for job in jobs]
-    status, refined, html_chain, plot, clip, render_a, render_b, render_c, record, snippet, files = [
+    status, refined, html_chain, plot, clip, render_a, render_b, render_c, clean, record, snippet, files = [
         _value(x) for x in results[0]]
-    assert _value(results[1][8]) == record
+    assert _value(results[1][9]) == record
+    assert clean is None  # no dry-recovery network ships yet: no "clean guitar" player
     assert not refined  # no refinement ran: no refinement line
     assert status.startswith("Analysed **riff.wav**")
     assert json.loads(record)["file"] == "riff.wav"
