@@ -8,6 +8,7 @@ transformer that follows; ``ceil_mode`` keeps a trailing partial frame.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import overload
 
@@ -61,3 +62,38 @@ def pooled_length(n: torch.Tensor | int, pools: Sequence[int]) -> torch.Tensor |
     for p in pools:
         n = -(-n // p) if isinstance(n, int) else torch.div(n + p - 1, p, rounding_mode="floor")
     return n
+
+
+def spectral_stem(conv_channels: int, conv_time_pool: int, n_bands: int, in_channels: int = 1
+                  ) -> tuple[nn.Sequential, list[int], int]:
+    """The CNN stem of the spectral front ends (mel, relation): four conv blocks of c, 2c, 4c, 8c channels, each
+    halving the band axis, the first log2(``conv_time_pool``) also halving time.
+
+    Returns (the stem, its time pools, features per frame out of it) so both front ends count tokens one way.
+    """
+    n_time = int(round(math.log2(max(1, conv_time_pool))))
+    if 2**n_time != conv_time_pool or n_time > 4:
+        raise ValueError(f"conv_time_pool must be 1, 2, 4, 8 or 16, got {conv_time_pool}")
+    freq_pools, time_pools = [2, 2, 2, 2], [2] * n_time + [1] * (4 - n_time)
+    widths = [conv_channels * 2**i for i in range(4)]
+    stem = conv_blocks(widths, list(zip(freq_pools, time_pools)), in_channels=in_channels)
+    return stem, time_pools, widths[-1] * pooled_length(n_bands, freq_pools)
+
+
+@overload
+def token_frames(frames: int, time_pools: Sequence[int], stack: int) -> int: ...
+@overload
+def token_frames(frames: torch.Tensor, time_pools: Sequence[int], stack: int) -> torch.Tensor: ...
+def token_frames(frames: torch.Tensor | int, time_pools: Sequence[int], stack: int) -> torch.Tensor | int:
+    """STFT frames -> tokens: through a stem's time pools (none without a stem), then ``stack`` frames per token."""
+    return pooled_length(pooled_length(frames, time_pools), [stack])
+
+
+def token_mask(lengths: torch.Tensor | None, n_tokens: int, batch: int, hop: int, time_pools: Sequence[int],
+               stack: int, device: torch.device) -> torch.Tensor:
+    """(B, n_tokens) bool: the tokens that hold a clip's own samples (all of them without ``lengths``)."""
+    if lengths is None:
+        return torch.ones(batch, n_tokens, dtype=torch.bool, device=device)
+    valid = token_frames(torch.div(lengths.to(device), hop, rounding_mode="floor") + 1, time_pools, stack)
+    return torch.arange(n_tokens, device=device)[None, :] < valid[:, None]
+

@@ -7,8 +7,7 @@ frames are concatenated before the projection to shorten the encoder's sequence.
 
 from __future__ import annotations
 
-import math
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +17,7 @@ from torch import nn
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
 from ddspfx.frontends.base import FrontEnd
-from ddspfx.frontends.conv import conv_blocks, pooled_length
+from ddspfx.frontends.conv import spectral_stem, token_frames, token_mask
 
 
 def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
@@ -92,16 +91,9 @@ class MelFrontEnd(FrontEnd):
         # spectro-temporal filters, as in the CNN baseline. Front-end ablation at equal steps (800):
         # presence µF1 0.72 with the stem vs 0.66 with per-frame projection.
         self.conv_channels, self.conv_time_pool = int(conv_channels), int(conv_time_pool)
-        per_frame = self.n_mels
+        per_frame, self._time_pools = self.n_mels, list[int]()
         if self.conv_channels > 0:
-            n_time = int(round(math.log2(max(1, self.conv_time_pool))))
-            if 2**n_time != self.conv_time_pool or n_time > 4:
-                raise ValueError(f"conv_time_pool must be 1, 2, 4, 8 or 16, got {conv_time_pool}")
-            self._freq_pools = [2, 2, 2, 2]
-            self._time_pools = [2] * n_time + [1] * (4 - n_time)
-            widths = [self.conv_channels * 2**i for i in range(4)]
-            self.conv = conv_blocks(widths, list(zip(self._freq_pools, self._time_pools)))
-            per_frame = widths[-1] * pooled_length(self.n_mels, self._freq_pools)
+            self.conv, self._time_pools, per_frame = spectral_stem(self.conv_channels, self.conv_time_pool, self.n_mels)
         # paired (dry-aware): the wet and the dry through the same mel + stem, and their difference (the
         # pedals' log spectral ratio, frame by frame), side by side into the projection
         self.paired = bool(paired)
@@ -116,18 +108,8 @@ class MelFrontEnd(FrontEnd):
             "conv_channels": self.conv_channels, "conv_time_pool": self.conv_time_pool, "paired": self.paired,
         }
 
-    @overload
-    def _valid_frames(self, frames: int) -> int: ...
-    @overload
-    def _valid_frames(self, frames: torch.Tensor) -> torch.Tensor: ...
-    def _valid_frames(self, frames: torch.Tensor | int) -> torch.Tensor | int:
-        """STFT frames -> tokens: through the stem's time pools, then ``stack``."""
-        if self.conv_channels > 0:
-            frames = pooled_length(frames, self._time_pools)
-        return pooled_length(frames, [self.stack])
-
     def frames_for(self, num_samples: int) -> int:
-        return int(self._valid_frames(num_samples // self.hop + 1))
+        return token_frames(num_samples // self.hop + 1, self._time_pools, self.stack)
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, T) -> (B, F', per_frame * stack): scaled log-mel (through the conv stem if any), stacked."""
@@ -153,9 +135,4 @@ class MelFrontEnd(FrontEnd):
             feats = torch.cat([feats, dry_feats, feats - dry_feats], dim=-1)  # (B, F', 3 * M*stack)
         tokens = self.proj(feats)  # (B, F', D)
         b, f, _ = tokens.shape
-        if lengths is None:
-            mask = torch.ones(b, f, dtype=torch.bool, device=audio.device)
-        else:
-            valid = self._valid_frames(torch.div(lengths.to(audio.device), self.hop, rounding_mode="floor") + 1)
-            mask = torch.arange(f, device=audio.device)[None, :] < valid[:, None]
-        return tokens, mask
+        return tokens, token_mask(lengths, f, b, self.hop, self._time_pools, self.stack, audio.device)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +46,7 @@ from torch import nn
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.errors import DdspfxError
 from ddspfx.frontends.base import FrontEnd
-from ddspfx.frontends.conv import conv_blocks, pooled_length
+from ddspfx.frontends.conv import spectral_stem, token_frames, token_mask
 from ddspfx.frontends.mel import mel_filterbank
 
 TINY = 1e-20
@@ -213,16 +213,10 @@ class RelationFrontEnd(FrontEnd):
         fb = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.f_min, self.f_max)
         self.register_buffer("fb", torch.from_numpy(fb), persistent=False)
         self.conv_channels, self.conv_time_pool = int(conv_channels), int(conv_time_pool)
-        per_frame = len(CHANNELS) * self.n_mels
+        per_frame, self._time_pools = len(CHANNELS) * self.n_mels, list[int]()
         if self.conv_channels > 0:
-            n_time = int(round(math.log2(max(1, self.conv_time_pool))))
-            if 2**n_time != self.conv_time_pool or n_time > 4:
-                raise DdspfxError(f"conv_time_pool must be 1, 2, 4, 8 or 16, got {conv_time_pool}")
-            self._freq_pools = [2, 2, 2, 2]
-            self._time_pools = [2] * n_time + [1] * (4 - n_time)
-            widths = [self.conv_channels * 2**i for i in range(4)]
-            self.conv = conv_blocks(widths, list(zip(self._freq_pools, self._time_pools)), in_channels=len(CHANNELS))
-            per_frame = widths[-1] * pooled_length(self.n_mels, self._freq_pools)
+            self.conv, self._time_pools, per_frame = spectral_stem(self.conv_channels, self.conv_time_pool, self.n_mels,
+                                                                   in_channels=len(CHANNELS))
         self.proj = nn.Sequential(nn.Linear(per_frame * self.stack, self.dim), nn.GELU(), nn.Linear(self.dim, self.dim))
 
     def config(self) -> dict[str, Any]:
@@ -233,18 +227,8 @@ class RelationFrontEnd(FrontEnd):
             "relation_smooth": self.smooth, "relation_floor_db": self.floor_db,
         }
 
-    @overload
-    def _valid_frames(self, frames: int) -> int: ...
-    @overload
-    def _valid_frames(self, frames: torch.Tensor) -> torch.Tensor: ...
-    def _valid_frames(self, frames: torch.Tensor | int) -> torch.Tensor | int:
-        """STFT frames -> tokens: through the stem's time pools, then ``stack``."""
-        if self.conv_channels > 0:
-            frames = pooled_length(frames, self._time_pools)
-        return pooled_length(frames, [self.stack])
-
     def frames_for(self, num_samples: int) -> int:
-        return int(self._valid_frames(num_samples // self.hop + 1))
+        return token_frames(num_samples // self.hop + 1, self._time_pools, self.stack)
 
     def relation(self, wet: torch.Tensor, dry: torch.Tensor) -> Relation:
         """(B, T) wet and dry -> their :class:`Relation` with this front end's STFT, bands, smoothing and floor."""
@@ -273,12 +257,7 @@ class RelationFrontEnd(FrontEnd):
                               "(python -m ddspfx.infer CLIP --dry DRY.wav)")
         tokens = self.proj(self.features(audio, dry))  # (B, F', D)
         b, f, _ = tokens.shape
-        if lengths is None:
-            mask = torch.ones(b, f, dtype=torch.bool, device=audio.device)
-        else:
-            valid = self._valid_frames(torch.div(lengths.to(audio.device), self.hop, rounding_mode="floor") + 1)
-            mask = torch.arange(f, device=audio.device)[None, :] < valid[:, None]
-        return tokens, mask
+        return tokens, token_mask(lengths, f, b, self.hop, self._time_pools, self.stack, audio.device)
 
 
 __all__ = ["CHANNELS", "DELAY_STEP", "Relation", "RelationFrontEnd", "band_angle", "box_smooth", "level_offset", "power",
