@@ -55,12 +55,10 @@ import numpy as np
 import torch
 
 from ddspfx.chain import Chain
-from ddspfx.checkpoint import git_commit
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text, file_sha256
 from ddspfx.scoring import LabelledClip
 from experiments.evaluation.ablation import (
-    REPO,
     Ablation,
     DecodeSettings,
     TestSet,
@@ -68,9 +66,10 @@ from experiments.evaluation.ablation import (
     add_common_args,
     budget_from_args,
     command_line,
+    provenance,
+    refuse_finished_runs,
     run_ablation,
     selected,
-    slug,
 )
 
 NAME = "dry_frontend"
@@ -188,11 +187,6 @@ def summary_markdown(s: dict[str, Any], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def existing_runs(out: Path, names: Sequence[str]) -> list[str]:
-    """The variants whose run folder already exists under ``out``."""
-    return [n for n in names if (out / "runs" / slug(n)).exists()]
-
-
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -204,17 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.steps < 1:
         raise DdspfxError(f"--steps must be at least 1, got {args.steps}")
     ab = ablation()
-    names = [v.name for v in ab.variants if not selected(args) or v.name in selected(args)]
-    there = existing_runs(args.out, names)
-    if there and not args.resume:
-        raise DdspfxError(f"{args.out} already holds runs of {', '.join(there)}; pass --resume to keep the finished "
-                          "ones, or another --out")
+    refuse_finished_runs(args, ab)
     budget = budget_from_args(args)
     command = command_line("ablate_dry_frontend.py", argv)
     results = run_ablation(ab, budget, args.out, command, selected(args))
-    commit = git_commit(REPO)
-    meta = {"command": command, "git_commit": commit, "clean_tree": not commit.endswith("-dirty"),
-            "n_test": budget.n_test, "seeds": results["test_sets"][f"{SOURCES[0][0]}, chains"]["seeds"]}
+    meta = {**provenance(command), "n_test": budget.n_test, "seeds": results["test_sets"][f"{SOURCES[0][0]}, chains"]["seeds"]}
     s = summary(results)
     atomic_write_text(args.out / "summary.json", json.dumps({"meta": meta, **s}, indent=1))
     atomic_write_text(args.out / "summary.md", summary_markdown(s, meta))

@@ -57,16 +57,16 @@ import numpy as np
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text, file_sha256
 from experiments.evaluation.ablation import (
-    REPO,
     Ablation,
     TestSet,
     Variant,
     add_common_args,
     budget_from_args,
     command_line,
+    provenance,
+    refuse_finished_runs,
     run_ablation,
     selected,
-    slug,
 )
 
 NAME = "sources"
@@ -210,15 +210,8 @@ def plot_curve(path: Path, c: dict[str, Any]) -> None:
     plt.close(fig)
 
 
-def existing_runs(out: Path, names: Sequence[str]) -> list[str]:
-    """The variants whose run folder already exists under ``out``."""
-    return [n for n in names if (out / "runs" / slug(n)).exists()]
-
-
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
-    from ddspfx.checkpoint import git_commit
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap, NAME, default_budget_min=0.0, default_n_test=100)
     ap.add_argument("--warm-start", default="", metavar="CHECKPOINT",
@@ -239,17 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_sha = file_sha256(warm)
         args.extra = [*args.extra, f"trainer.init_from={warm.resolve()}"]
     ab = ablation(adversary=not args.no_adversary)
-    names = [v.name for v in ab.variants if not selected(args) or v.name in selected(args)]
-    there = existing_runs(args.out, names)
-    if there and not args.resume:
-        raise DdspfxError(f"{args.out} already holds runs of {', '.join(there)}; pass --resume to keep the finished "
-                          "ones, or another --out")
+    refuse_finished_runs(args, ab)
     budget = budget_from_args(args)
     command = command_line("ablate_sources.py", argv)
     results = run_ablation(ab, budget, args.out, command, selected(args))
-    commit = git_commit(REPO)
-    meta = {"command": command, "git_commit": commit, "clean_tree": not commit.endswith("-dirty"),
-            "warm_start": args.warm_start, "warm_start_sha256": warm_sha, "n_test": budget.n_test,
+    meta = {**provenance(command), "warm_start": args.warm_start, "warm_start_sha256": warm_sha, "n_test": budget.n_test,
             "seeds": results["test_sets"][f"{SOURCES[0][0]}, chains"]["seeds"]}
     c = curve(results)
     atomic_write_text(args.out / "curve.json", json.dumps({"meta": meta, **c}, indent=1))

@@ -550,6 +550,24 @@ def selected(args: argparse.Namespace) -> list[str]:
     return [s.strip() for s in args.variants.split(",") if s.strip()]
 
 
+def refuse_finished_runs(args: argparse.Namespace, ab: Ablation) -> None:
+    """Refuse an ``--out`` that already holds runs of the variants asked for, unless ``--resume`` keeps them: a new
+    study must not silently mix its variants with an older study's."""
+    names = [v.name for v in ab.variants if not selected(args) or v.name in selected(args)]
+    there = [n for n in names if (args.out / "runs" / slug(n)).exists()]
+    if there and not args.resume:
+        raise DdspfxError(f"{args.out} already holds runs of {', '.join(there)}; pass --resume to keep the finished "
+                          "ones, or another --out")
+
+
+def provenance(command: str) -> dict[str, Any]:
+    """The command, the git commit and whether the tree was clean: every study's summary records them."""
+    from ddspfx.checkpoint import git_commit
+
+    commit = git_commit(REPO)
+    return {"command": command, "git_commit": commit, "clean_tree": not commit.endswith("-dirty")}
+
+
 def report(results: dict[str, Any], out: Path) -> None:
     print((out / "table.md").read_text())
     print(f"wrote {out / 'table.md'}, {out / 'results.json'}, {out / 'bars.png'}", file=sys.stderr)
