@@ -95,6 +95,7 @@ class DataConfig:
     min_effects: int = 0  # sampler: at least this many effects per chain
     order: str = "uniform"  # sampler: "uniform" over permutations or "typical" pedalboard prior
     effects: str = ""  # sampler: comma-separated pedal types drawn; "" = every catalog effect
+    effect_weights: str = ""  # sampler: relative draw weights, e.g. "eq=2,distortion=2" (others 1); "" = all equal
     whole_ranges: bool = False  # sampler: knobs drawn over their whole range, not only the audible sub-range
     drop_inaudible: bool = False  # sampler: a pedal ddspfx.audibility does not hear on the clip is left out (and unlabelled)
     render_variants: float = 0.0  # training only: chance that a pedal is rendered by another design (ddspfx.variants)

@@ -26,15 +26,16 @@ from ddspfx.data.layout import META
 from ddspfx.data.recipe import Recipe
 from ddspfx.errors import DdspfxError
 from ddspfx.plugins.table import name_list
-from ddspfx.sampler import SamplerConfig, check_order
+from ddspfx.sampler import SamplerConfig, check_order, effect_weights
 from ddspfx.sources import reserved_spec
 from ddspfx.sources.soundfont import check_training_source
 
 
 def sampler_config(cfg: DataConfig) -> SamplerConfig:
+    effects = resolve_effects(cfg.effects)
     return SamplerConfig(max_effects=cfg.max_effects, min_effects=cfg.min_effects, order=check_order(cfg.order),
-                         effects=resolve_effects(cfg.effects), whole_ranges=cfg.whole_ranges,
-                         drop_inaudible=cfg.drop_inaudible)
+                         effects=effects, effect_weights=effect_weights(cfg.effect_weights, effects),
+                         whole_ranges=cfg.whole_ranges, drop_inaudible=cfg.drop_inaudible)
 
 
 def recipe_from_config(cfg: DataConfig, split: str = "train") -> Recipe:

@@ -15,7 +15,7 @@ from typing import Literal, Sequence, cast
 import numpy as np
 
 from ddspfx.audibility import is_audible
-from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, get_effect
+from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE, TYPICAL_ORDER, check_effect_names, get_effect
 from ddspfx.chain import Chain, Pedal
 from ddspfx.errors import DdspfxError
 from ddspfx.knobs import sample_params
@@ -41,6 +41,7 @@ class SamplerConfig:
     deviation: float = 0.2  # "typical": chance that one random adjacent swap / move breaks the usual order
     effects: tuple[str, ...] = EFFECT_NAMES  # which catalog effects may appear
     count_weights: tuple[float, ...] | None = None  # weights of min_effects..max_effects (None: uniform)
+    effect_weights: tuple[float, ...] | None = None  # relative draw weight of each of ``effects`` (None: all equal)
     check_audibility: bool = False  # render each pedal alone on the dry clip and redraw it if inaudible
     audibility_tries: int = 8  # redraws per pedal before keeping the loudest draw seen
     whole_ranges: bool = False  # draw every knob over its whole range instead of the audible sub-range
@@ -63,8 +64,44 @@ class SamplerConfig:
             if w.shape != (n,) or np.any(w < 0) or w.sum() <= 0:
                 raise DdspfxError(f"count_weights needs {n} non-negative weights (for {self.min_effects}..{self.max_effects} effects)")
             self.count_weights = tuple(float(v) for v in w)
+        if self.effect_weights is not None:
+            e = np.asarray(self.effect_weights, dtype=np.float64)
+            if e.shape != (len(self.effects),) or not np.all(np.isfinite(e)) or np.any(e < 0):
+                raise DdspfxError(f"effect_weights needs {len(self.effects)} non-negative weights (one per effect), "
+                                  f"got {list(self.effect_weights)}")
+            if int(np.count_nonzero(e)) < self.max_effects:
+                raise DdspfxError(f"effect_weights leaves {int(np.count_nonzero(e))} effects drawable "
+                                  f"but max_effects={self.max_effects}")
+            self.effect_weights = tuple(float(v) for v in e)
 
 
+
+
+def effect_weights(spec: str, effects: Sequence[str]) -> tuple[float, ...] | None:
+    """Per-effect draw weights from ``"name=w,name=w"`` (unnamed effects weigh 1; ``""`` = all equal, None).
+
+    Why: when the catalog grows, a uniform draw shows each old type in fewer chains; weighting keeps
+    the share a model was trained on for the types it must not lose."""
+    if not spec.strip():
+        return None
+    weights = {name: 1.0 for name in effects}
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            w = float(value) if sep else float("nan")
+        except ValueError:
+            w = float("nan")
+        if not sep or not np.isfinite(w):
+            raise DdspfxError(f"effect weights are name=number pairs, e.g. 'eq=2,distortion=2'; got {item!r}")
+        check_effect_names([name])
+        name = get_effect(name).name
+        if name not in weights:
+            raise DdspfxError(f"effect weight for {name!r}, which this sampler does not draw ({', '.join(effects)})")
+        weights[name] = w
+    return tuple(weights[name] for name in effects)
 
 
 def typical_order(effects: Sequence[str]) -> list[str]:
@@ -107,7 +144,12 @@ class ChainSampler:
     def sample_order(self, rng: np.random.Generator, n: int) -> list[str]:
         """``n`` distinct effects in signal order."""
         c = self.config
-        picked = [c.effects[i] for i in rng.permutation(len(c.effects))[:n]]  # uniform random order
+        if c.effect_weights is None:
+            picked = [c.effects[i] for i in rng.permutation(len(c.effects))[:n]]  # uniform random order
+        else:  # which effects by weight; their order uniform (a weighted draw would put heavy effects first)
+            w = np.asarray(c.effect_weights)
+            chosen = rng.choice(len(c.effects), size=n, replace=False, p=w / w.sum())
+            picked = [c.effects[i] for i in rng.permutation(chosen)]
         if c.order == "typical":
             picked = typical_order(picked)
             if n >= 2 and rng.random() < c.deviation:

@@ -91,3 +91,16 @@ def test_a_folder_is_trained_on_only_with_its_own_recipe_and_never_from_a_reserv
         make_dataset(ok, "train")
     with pytest.raises(DdspfxError, match="one guitar per example"):
         write_dataset(tmp_path / "pairs", 1, seconds=0.5, recipe=Recipe(pair=True), progress=False)
+
+
+def test_the_configs_effect_weights_reach_the_training_and_validation_recipes_and_round_trip():
+    from ddspfx.datamodule import recipe_from_config
+
+    cfg = DataConfig(effects="compressor,eq,reverb", max_effects=2, effect_weights="eq=3")
+    for split in ("train", "val"):
+        r = recipe_from_config(cfg, split)
+        assert r.sampler.effect_weights == (1.0, 3.0, 1.0)
+        assert Recipe.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    assert recipe_from_config(DataConfig()).sampler.effect_weights is None
+    with pytest.raises(DdspfxError, match="name=number"):
+        recipe_from_config(DataConfig(effect_weights="eq:3"))

@@ -12,7 +12,7 @@ from ddspfx.audibility import THRESHOLDS_DB, change_score, is_audible
 from ddspfx.catalog import EFFECT_NAMES, EFFECTS, TYPICAL_ORDER, get_effect, normalise
 from ddspfx.errors import DdspfxError
 from ddspfx.knobs import DEAD_ZONES
-from ddspfx.sampler import ChainSampler, SamplerConfig, deviate, sample_params
+from ddspfx.sampler import ChainSampler, SamplerConfig, deviate, effect_weights, sample_params
 
 SR = 44_100
 
@@ -77,6 +77,40 @@ def test_count_weights():
         SamplerConfig(max_effects=len(EFFECT_NAMES) + 1)
     with pytest.raises(DdspfxError):
         SamplerConfig(order="random")  # type: ignore[arg-type]
+
+
+def test_effect_weights_set_how_often_each_effect_is_drawn():
+    """Known values: weights (2, 1, 1), one pedal: drawn 1/2, 1/4, 1/4; two pedals without replacement: the heavy
+    one is in 1/2 + 2 * (1/4 * 2/3) = 5/6 of chains, and still first in only half of them (order stays uniform)."""
+    effects = ("distortion", "chorus", "reverb")
+    n = 1200
+    one = ChainSampler(SamplerConfig(min_effects=1, max_effects=1, effects=effects, effect_weights=(2.0, 1.0, 1.0)))
+    counts = Counter(one.sample(np.random.default_rng(i)).effects[0] for i in range(n))
+    assert abs(counts["distortion"] - n / 2) < 4.5 * math.sqrt(n * 0.25)
+    assert abs(counts["reverb"] - n / 4) < 4.5 * math.sqrt(n * 0.25 * 0.75)
+    two = ChainSampler(SamplerConfig(min_effects=2, max_effects=2, effects=effects, effect_weights=(2.0, 1.0, 1.0)))
+    chains = [two.sample(np.random.default_rng(i)).effects for i in range(n)]
+    with_heavy = [c for c in chains if "distortion" in c]
+    assert abs(len(with_heavy) - n * 5 / 6) < 4.5 * math.sqrt(n * 5 / 36)
+    first = sum(c[0] == "distortion" for c in with_heavy)
+    assert abs(first - len(with_heavy) / 2) < 4.5 * math.sqrt(len(with_heavy) / 4)
+    never = ChainSampler(SamplerConfig(min_effects=1, max_effects=2, effects=effects, effect_weights=(1.0, 0.0, 1.0)))
+    assert all("chorus" not in never.sample(np.random.default_rng(i)).effects for i in range(200))
+
+
+def test_effect_weights_from_a_config_string():
+    effects = ("compressor", "eq", "reverb")
+    assert effect_weights("", effects) is None
+    assert effect_weights("eq=2, reverb=0.5", effects) == (1.0, 2.0, 0.5)
+    for bad in ("eq", "eq=x", "eqq=2", "tremolo=2", "eq=nan"):
+        with pytest.raises(DdspfxError):
+            effect_weights(bad, effects)
+    with pytest.raises(DdspfxError):  # one weight per effect
+        SamplerConfig(effects=effects, max_effects=2, effect_weights=(1.0, 1.0))
+    with pytest.raises(DdspfxError):  # fewer drawable effects than the longest chain
+        SamplerConfig(effects=effects, max_effects=3, effect_weights=(1.0, 0.0, 1.0))
+    with pytest.raises(DdspfxError):
+        SamplerConfig(effects=effects, max_effects=2, effect_weights=(1.0, -1.0, 1.0))
 
 
 def test_uniform_order_statistics():
