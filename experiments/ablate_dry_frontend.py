@@ -52,15 +52,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
-from ddspfx.chain import Chain
 from ddspfx.errors import DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text, file_sha256
-from ddspfx.scoring import LabelledClip
 from experiments.evaluation.ablation import (
     Ablation,
-    DecodeSettings,
     TestSet,
     Variant,
     add_common_args,
@@ -88,18 +84,9 @@ SOURCES: tuple[tuple[str, str], ...] = (("held-out procedural", "procedural:held
 IN_DISTRIBUTION = ("training guitars", "procedural")
 BASELINES: tuple[tuple[str, str], ...] = (("no pedal", "no effect (dry)"), ("random chain", "random chain"))
 """(row name here, the harness's reference system) shown beside the models."""
-DECODER = "tokens, with the dry"
-
-
-def decode_with_dry(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[Chain]:
-    """The shipped inference (beam search, the config's effect set and order search) handed each clip's dry."""
-    out: list[Chain] = []
-    for i in range(0, len(examples), s.batch_size):
-        chunk = examples[i:i + s.batch_size]
-        wet = torch.from_numpy(np.stack([ex.wet for ex in chunk]).astype(np.float32)).to(s.device)
-        dry = torch.from_numpy(np.stack([ex.dry for ex in chunk]).astype(np.float32)).to(s.device)
-        out += [p.chain for p in model.predict(wet, beam=s.beam, dry=dry)]
-    return out
+DECODER = "tokens"
+"""The shipped inference (beam search, the config's effect set and order search); the harness hands a dry-aware
+model each clip's own dry (``experiments.evaluation.ablation.batch_audio``)."""
 
 
 def ablation() -> Ablation:
@@ -111,7 +98,7 @@ def ablation() -> Ablation:
         name=NAME, title="dry-aware front end: wet + dry + difference vs the wet-dry relation only",
         question="Given the dry, does a front end that can hear only how the wet differs from it identify the chain "
                  "better on guitars the model never heard than today's wet, dry and difference?",
-        variants=variants, test_sets=test_sets, decoders={DECODER: decode_with_dry},
+        variants=variants, test_sets=test_sets, references=tuple(theirs for _, theirs in BASELINES),
         notes=["Clean test sets: every reported pedal is a false alarm; alarm rate = 1 - their 'exact chain'.",
                "No variant trains on a never-heard source: held-out procedural ids (900,000+) are never drawn by a "
                "training spec, and no variant trains on a SoundFont.",

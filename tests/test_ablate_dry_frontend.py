@@ -1,16 +1,25 @@
-"""The dry front-end ablation end to end on a tiny budget (variants, dry-fed decoding, one table, --resume), and
-its rule reading on hand-made scores."""
+"""The dry front-end ablation end to end on a tiny budget (variants, dry-fed decoding, one table, --resume), its
+rule reading on hand-made scores, and the harness handing a dry-aware model each clip's dry."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
+import pedalboard
 import pytest
+import torch
 
+from ddspfx.catalog import SAMPLE_RATE
+from ddspfx.chain import Chain
+from ddspfx.config import load_config
 from ddspfx.fileio import file_sha256
+from ddspfx.model import DdspfxModel
+from ddspfx.scoring import LabelledClip
 from ddspfx.sources.soundfont import BANKS, SF2_DIRS
 from experiments import ablate_dry_frontend as study
+from experiments.evaluation.ablation import DecodeSettings, decode_heads, decode_tokens, head_outputs
 
 missing = [b.package for name, b in BANKS.items() if name in ("timgm6mb", "gmbank")
            and not any((d / b.file).is_file() for d in SF2_DIRS)]
@@ -85,3 +94,53 @@ def test_the_rule_reading_follows_the_written_conditions() -> None:
     assert study.rule_reading(scores({k: v - 0.03 for k, v in base.items()}), paired) == "rejected"
     assert study.rule_reading(scores({**base, "in": 0.74}), paired) == "rejected"  # in distribution -0.06
     assert study.rule_reading(scores(base), paired) == "undecided"
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[LabelledClip]:
+    """Two 0.5-s clips: noise through a drive, a low tone through a delay (each with its own dry)."""
+    rng = np.random.default_rng(5)
+    n = SAMPLE_RATE // 2
+    drys = [(0.1 * rng.standard_normal(n)).astype(np.float32),
+            (0.3 * np.sin(2 * np.pi * 110.0 * np.arange(n) / SAMPLE_RATE)).astype(np.float32)]
+    boards = [pedalboard.Pedalboard([pedalboard.Distortion(drive_db=30.0)]),
+              pedalboard.Pedalboard([pedalboard.Delay(delay_seconds=0.1, mix=0.5)])]
+    return [LabelledClip(dry=d, wet=b(d[None], SAMPLE_RATE)[0].astype(np.float32), chain=Chain())
+            for d, b in zip(drys, boards)]
+
+
+def tiny_model(*overrides: str) -> DdspfxModel:
+    torch.manual_seed(0)
+    cfg = load_config("debug", list(overrides))
+    return DdspfxModel(cfg.model, clip_seconds=cfg.data.duration_s).eval()
+
+
+@pytest.mark.parametrize("frontend", [("--model.frontend.name", "relation"), ("--model.frontend.paired", "true")])
+def test_the_harness_scores_a_dry_aware_model_with_each_clips_dry(clips: list[LabelledClip],
+                                                                   frontend: tuple[str, str]) -> None:
+    model = tiny_model(*frontend)
+    assert model.hears_dry
+    s = DecodeSettings(beam=1, device="cpu", max_effects=3, batch_size=1)  # one clip per batch: each its own dry
+    wet = torch.from_numpy(np.stack([c.wet for c in clips]))
+    dry = torch.from_numpy(np.stack([c.dry for c in clips]))
+    with torch.no_grad():
+        want = torch.sigmoid(model.heads(*model.encode(wet, dry=dry))["presence_logits"]).numpy()  # (2, N)
+    got = np.stack([h["presence"] for h in head_outputs(model, clips, s)])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # the dry is heard: the same wets with each other's dry give other answers (by 5e-3 untrained; 1e-5 is noise)
+    swapped = [LabelledClip(dry=clips[1 - i].dry, wet=c.wet, chain=c.chain) for i, c in enumerate(clips)]
+    assert np.abs(np.stack([h["presence"] for h in head_outputs(model, swapped, s)]) - got).max() > 1e-3
+    chains = [p.chain for p in model.predict(wet, beam=1, dry=dry)]
+    assert [str(c) for c in decode_tokens(model, clips, s)] == [str(c) for c in chains]
+    assert len(decode_heads(model, clips, s)) == len(clips)
+
+
+def test_the_harness_scores_a_blind_model_on_the_wet_alone(clips: list[LabelledClip]) -> None:
+    model = tiny_model()
+    assert not model.hears_dry
+    s = DecodeSettings(beam=1, device="cpu", max_effects=3)
+    wet = torch.from_numpy(np.stack([c.wet for c in clips]))
+    with torch.no_grad():
+        want = torch.sigmoid(model.heads(*model.encode(wet))["presence_logits"]).numpy()
+    np.testing.assert_allclose(np.stack([h["presence"] for h in head_outputs(model, clips, s)]), want, atol=1e-5)
+    assert [str(c) for c in decode_tokens(model, clips, s)] == [str(p.chain) for p in model.predict(wet, beam=1)]

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "experiments" / "results"
 
+NO_EFFECT = "no effect (dry)"
+"""The reference system that names no pedal, scored beside every ablation's variants."""
+
 Decoder = Callable[[Any, list[LabelledClip], "DecodeSettings"], list[Chain]]
 """(trained DdspfxModel, test examples, settings) -> one predicted Chain per example."""
 
@@ -85,6 +88,8 @@ class Ablation:
     test_sets: list[TestSet]
     decoders: dict[str, Decoder] = field(default_factory=dict)  # extra readouts beside DECODERS
     notes: list[str] = field(default_factory=list)  # method notes written under the tables
+    references: tuple[str, ...] | None = None  # reference systems scored beside "no effect (dry)"; None = all of
+    # ``ddspfx.scoring.baseline_systems`` (a study naming the rows it reads skips the others' scoring)
 
 
 @dataclass
@@ -112,17 +117,26 @@ class Budget:
 # --- read-outs ------------------------------------------------------------------------------
 
 
+def batch_audio(model: Any, chunk: Sequence[LabelledClip], device: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A chunk of clips -> (wet (B, T), dry (B, T) for a dry-aware model, else None): a dry-aware model is scored
+    hearing each clip's own dry, as the pedals did (without it, it cannot answer at all)."""
+    wet = torch.from_numpy(np.stack([ex.wet for ex in chunk]).astype(np.float32)).to(device)
+    if not getattr(model, "hears_dry", False):
+        return wet, None
+    return wet, torch.from_numpy(np.stack([ex.dry for ex in chunk]).astype(np.float32)).to(device)
+
+
 def decode_tokens(model: Any, examples: list[LabelledClip], s: DecodeSettings, effect_set: str | None = None
                   ) -> list[Chain]:
     """The model's own inference: grammar-constrained beam search over pedal tokens (and the model config's
-    order search), values from the parameter head.
+    order search), values from the parameter head; a dry-aware model hears each clip's dry (:func:`batch_audio`).
 
     ``effect_set``: who picks the effects ("decoder" or "presence"); None = the model config's (shipped) choice.
     """
     out: list[Chain] = []
     for i in range(0, len(examples), s.batch_size):
-        wet = torch.from_numpy(np.stack([ex.wet for ex in examples[i:i + s.batch_size]]).astype(np.float32))
-        out += [p.chain for p in model.predict(wet.to(s.device), beam=s.beam, effect_set=effect_set)]
+        wet, dry = batch_audio(model, examples[i:i + s.batch_size], s.device)
+        out += [p.chain for p in model.predict(wet, beam=s.beam, effect_set=effect_set, dry=dry)]
     return out
 
 
@@ -133,14 +147,15 @@ def decode_tokens_own_set(model: Any, examples: list[LabelledClip], s: DecodeSet
 
 @torch.no_grad()
 def head_outputs(model: Any, examples: list[LabelledClip], s: DecodeSettings) -> list[dict[str, np.ndarray]]:
-    """Per clip: presence probabilities (N,), Sinkhorn soft permutation (N, N), normalised params (N, P)."""
+    """Per clip: presence probabilities (N,), Sinkhorn soft permutation (N, N), normalised params (N, P); a
+    dry-aware model hears each clip's dry (:func:`batch_audio`)."""
     from ddspfx.model.sinkhorn import sinkhorn
 
     model.eval()
     rows: list[dict[str, np.ndarray]] = []
     for i in range(0, len(examples), s.batch_size):
-        wet = torch.from_numpy(np.stack([ex.wet for ex in examples[i:i + s.batch_size]]).astype(np.float32)).to(s.device)
-        memory, mask = model.encode(wet)
+        wet, dry = batch_audio(model, examples[i:i + s.batch_size], s.device)
+        memory, mask = model.encode(wet, dry=dry)
         h = model.heads(memory, mask)
         perm = sinkhorn(h["perm_logits"].float(), tau=model.config.sinkhorn_tau, n_iters=model.config.sinkhorn_iters)
         for b in range(wet.shape[0]):
@@ -168,7 +183,8 @@ def decode_heads(model: Any, examples: list[LabelledClip], s: DecodeSettings) ->
 
 DECODERS: dict[str, Decoder] = {"tokens": decode_tokens, "tokens-own-set": decode_tokens_own_set, "heads": decode_heads}
 DECODER_NOTES: dict[str, str] = {
-    "tokens": "beam search over pedal tokens with the config's effect_set and order_search (the shipped inference)",
+    "tokens": "beam search over pedal tokens with the config's effect_set and order_search (the shipped inference; "
+              "a dry-aware model hears each clip's dry)",
     "tokens-own-set": "beam search over pedal tokens; the token decoder also picks the effects (then the config's "
                       "order_search)",
     "heads": "presence head > 0.5 -> set; Hungarian order of the Sinkhorn switching matrix; parameter head values",
@@ -244,6 +260,10 @@ def run_ablation(ab: Ablation, budget: Budget, out: Path, command: str, only: Se
     for v in variants:
         if v.decoder not in decoders:
             raise DdspfxError(f"variant {v.name!r}: unknown decoder {v.decoder!r}")
+    references = [*baseline_systems(SamplerConfig(max_effects=0), budget.seed), NO_EFFECT]
+    if ab.references is not None and set(ab.references) - set(references):
+        raise DdspfxError(f"{ab.name}: unknown reference system(s) {sorted(set(ab.references) - set(references))}; "
+                          f"known: {', '.join(references)}")
     base = load_config(budget.config, parse_overrides(budget.extra))
     device = "cuda" if base.trainer.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
 
@@ -299,8 +319,10 @@ def run_ablation(ab: Ablation, budget: Budget, out: Path, command: str, only: Se
             rec.setdefault("results", {})[ts.name] = {**sc.summary(), "decode_seconds": decode_s}
         refs: dict[str, dict[str, float]] = {}
         systems = baseline_systems(SamplerConfig(max_effects=max_eff, order=ts.order), budget.seed)
-        systems["no effect (dry)"] = lambda ex: Chain()
+        systems[NO_EFFECT] = lambda ex: Chain()
         for name, system in systems.items():
+            if ab.references is not None and name not in (*ab.references, NO_EFFECT):
+                continue
             sc = Scorer(tau=budget.tau)
             for ex in examples:
                 sc.add(ex, system(ex))
@@ -573,5 +595,6 @@ def report(results: dict[str, Any], out: Path) -> None:
     print(f"wrote {out / 'table.md'}, {out / 'results.json'}, {out / 'bars.png'}", file=sys.stderr)
 
 
-__all__ = ["Ablation", "Budget", "DecodeSettings", "TestSet", "Variant", "DECODERS", "add_common_args", "budget_from_args",
+__all__ = ["Ablation", "Budget", "DecodeSettings", "TestSet", "Variant", "DECODERS", "add_common_args", "batch_audio",
+           "budget_from_args",
            "decode_heads", "decode_tokens", "head_outputs", "heads_chain", "run_ablation", "variant_config"]
