@@ -4,7 +4,8 @@ A run writes TensorBoard logs in ``OUT/``, checkpoints in ``OUT/checkpoints/`` a
 and, at the end, the exportable model ``OUT/model.safetensors`` + ``OUT/model.json`` with presence thresholds
 calibrated on the validation split (the folder's layout: :mod:`ddspfx.run_folder`). :func:`initialise_from`
 starts a new run from an exported model's weights (``--trainer.init_from``), widening them to a dry-aware model
-(:func:`widen_to_paired`) or to more pedal types (:func:`widen_to_effects`).
+(:func:`widen_to_paired`) or to more pedal types (:func:`widen_to_effects`), or keeping their body and heads under
+another front end (:func:`swap_front_end`).
 """
 
 from __future__ import annotations
@@ -128,13 +129,31 @@ def widen_to_effects(state: dict[str, Any], old: PedalVocab, model: Any) -> dict
     return out
 
 
-def initialise_from(model: Any, spec: str) -> None:
-    """Copy the weights of an exported model (``"default"`` = the shipped one) into ``model`` to fine-tune it.
+FRONT_END = "frontend."
+"""The prefix of the front end's weights and buffers in a model's state dict (``DdspfxModel.frontend``)."""
+
+
+def swap_front_end(source: dict[str, Any], model: Any) -> dict[str, Any]:
+    """A trained model's weights for ``model``, which has another kind of front end (``frontend.name``): the
+    encoder, token decoder and heads are the trained ones; the whole front end keeps ``model``'s fresh
+    initialisation. Why: a front end's weights mean nothing to another front end (a relation stem's projection has
+    the blind mel stem's shape but reads other maps), while the body that reads tokens into a chain transfers, and
+    its hours of training need not be repeated; the new front end learns to speak to it."""
+    fresh = model.state_dict()
+    return {**{k: v for k, v in source.items() if not k.startswith(FRONT_END)},
+            **{k: v for k, v in fresh.items() if k.startswith(FRONT_END)}}
+
+
+def initialise_from(model: Any, spec: str) -> list[str]:
+    """Copy the weights of an exported model (``"default"`` = the shipped one) into ``model`` to fine-tune it;
+    returns the names of the weights that keep ``model``'s own initialisation (none for a same-kind model).
 
     Why: fine-tuning the shipped model on your own guitar or other data needs a fresh optimiser and
     learning-rate schedule, which ``--resume`` (it continues a run where it stopped) does not give. A dry-aware
     model (``--model.frontend.paired true``) may start from a blind one of the same size (:func:`widen_to_paired`),
-    and a model that knows more pedal types from one that knows some of them (:func:`widen_to_effects`).
+    a model that knows more pedal types from one that knows some of them (:func:`widen_to_effects`), and a model
+    with another front end (``--model.frontend.name relation`` from the mel models) from its body and heads, the
+    front end fresh (:func:`swap_front_end`).
     """
     source = load_model(None if spec == "default" else spec)
 
@@ -146,15 +165,20 @@ def initialise_from(model: Any, spec: str) -> None:
 
     ours, theirs = flat(dataclasses.asdict(model.config)), flat(dataclasses.asdict(source.config))
     state = source.state_dict()
-    if ours.get("frontend.paired") and not theirs.get("frontend.paired"):
+    swapped = ours["frontend.name"] != theirs["frontend.name"]
+    if swapped:
+        state = swap_front_end(state, model)
+    elif ours.get("frontend.paired") and not theirs.get("frontend.paired"):
         state = widen_to_paired(state, model.state_dict())
     if set(source.effects) < set(model.effects):
         state = widen_to_effects(state, source.vocab, model)
     mismatch = [k for k, v in model.state_dict().items() if k not in state or state[k].shape != v.shape]
     if mismatch or set(state) - set(model.state_dict()):
-        diff = " ".join(f"--model.{k} {theirs[k]}" for k in ours if k in theirs and ours[k] != theirs[k])
+        diff = " ".join(f"--model.{k} {theirs[k]}" for k in ours if k in theirs and ours[k] != theirs[k]
+                        and not (swapped and k.startswith(FRONT_END)))
         raise DdspfxError(f"--trainer.init_from {spec}: that model has another architecture; pass {diff or 'its config'}")
     model.load_state_dict(state)
+    return [k for k in model.state_dict() if k.startswith(FRONT_END)] if swapped else []
 
 
 def train(cfg: Config, out: str | Path, resume: bool = False, progress: bool = True, command: str | None = None,

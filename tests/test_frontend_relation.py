@@ -210,3 +210,62 @@ def test_the_guitar_moves_the_relation_far_less_than_the_paired_input(fe: Relati
     ratio_paired = spread_ratio({k: paired[i] for i, k in enumerate(keys)})
     assert ratio_paired > 2.0  # the guitar dominates today's input: the check has something to improve on
     assert ratio_relation < ratio_paired / 2.0
+
+
+def debug_model(*overrides: str, seed: int = 0) -> torch.nn.Module:
+    from ddspfx.model import DdspfxModel
+
+    torch.manual_seed(seed)
+    cfg = load_config("debug", list(overrides))
+    return DdspfxModel(cfg.model, clip_seconds=cfg.data.duration_s)
+
+
+@pytest.mark.parametrize("source_frontend", [(), ("--model.frontend.paired", "true")])
+def test_a_relation_model_warm_starts_from_a_mel_models_body_with_a_fresh_front_end(
+        tmp_path, source_frontend: tuple[str, ...]) -> None:
+    """``--trainer.init_from MEL_MODEL --model.frontend.name relation``: encoder, decoder and heads are the source's,
+    bit for bit; every front-end weight and buffer keeps the new model's own initialisation, even the projection,
+    whose shape the blind mel stem's shares (its input is other maps)."""
+    from ddspfx.checkpoint import save_model
+    from ddspfx.training import initialise_from
+
+    source = debug_model(*source_frontend, seed=1)
+    with torch.no_grad():  # trained-looking BatchNorm statistics, so a copied buffer would show
+        for k, v in source.state_dict().items():
+            if k.endswith("running_mean"):
+                v.add_(0.5)
+    path = tmp_path / "mel.safetensors"
+    save_model(source, path, data={"source": "none (untrained test model)"})
+    model = debug_model("--model.frontend.name", "relation", seed=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fresh = initialise_from(model, str(path))
+    theirs, ours = source.state_dict(), model.state_dict()
+    body = [k for k in ours if not k.startswith("frontend.")]
+    assert {k.split(".")[0] for k in body} >= {"encoder", "decoder", "heads"}
+    for k in body:
+        torch.testing.assert_close(ours[k], theirs[k], rtol=0, atol=0)
+    assert sorted(fresh) == sorted(k for k in ours if k.startswith("frontend.")) and fresh
+    for k in fresh:
+        torch.testing.assert_close(ours[k], before[k], rtol=0, atol=0)
+    if not source_frontend:  # the blind stem's projection has the relation one's shape: not copied all the same
+        key = "frontend.proj.0.weight"
+        assert theirs[key].shape == ours[key].shape and not torch.equal(ours[key], theirs[key])
+
+
+def test_a_warm_start_keeps_refusing_another_body(tmp_path) -> None:
+    from ddspfx.checkpoint import save_model
+    from ddspfx.training import initialise_from
+
+    path = tmp_path / "mel.safetensors"
+    save_model(debug_model(), path, data={"source": "none (untrained test model)"})
+    model = debug_model("--model.frontend.name", "relation", "--model.d_model", "48")
+    with pytest.raises(DdspfxError) as err:
+        initialise_from(model, str(path))
+    msg = str(err.value)
+    assert "--model.d_model 32" in msg and "frontend" not in msg and "\n" not in msg
+    same = debug_model("--model.frontend.name", "relation", seed=3)  # relation from relation: all of it
+    save_model(same, path, data={"source": "none (untrained test model)"})
+    other = debug_model("--model.frontend.name", "relation", seed=4)
+    assert initialise_from(other, str(path)) == []
+    for k, v in same.state_dict().items():
+        torch.testing.assert_close(other.state_dict()[k], v, rtol=0, atol=0)
