@@ -9,6 +9,7 @@ which is 20 log10 of the scale; the same chain on two guitars reads closer than 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pedalboard
@@ -269,3 +270,26 @@ def test_a_warm_start_keeps_refusing_another_body(tmp_path) -> None:
     assert initialise_from(other, str(path)) == []
     for k, v in same.state_dict().items():
         torch.testing.assert_close(other.state_dict()[k], v, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shipped", ["default.safetensors", "default_dry.safetensors"])
+def test_a_relation_model_warm_starts_from_the_shipped_models(shipped: str) -> None:
+    """The warm start the lead would run after an adoption: the shipped blind or dry-aware model's config with the
+    relation front end; its body loads, and the answer a memory gives is the shipped model's."""
+    import dataclasses
+
+    from ddspfx.checkpoint import load_model
+    from ddspfx.model import DdspfxModel
+    from ddspfx.training import initialise_from
+
+    path = Path(__file__).resolve().parents[1] / "ddspfx" / "checkpoints" / shipped
+    source = load_model(path).eval()
+    cfg = dataclasses.replace(source.config, frontend=dataclasses.replace(source.config.frontend, name="relation",
+                                                                         paired=False))
+    model = DdspfxModel(cfg, clip_seconds=source.clip_seconds).eval()
+    assert initialise_from(model, str(path)) and model.hears_dry
+    memory = torch.randn(1, 12, cfg.d_model, generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    with torch.no_grad():
+        ours, theirs = model.heads(model.encoder(memory, mask), mask), source.heads(source.encoder(memory, mask), mask)
+    torch.testing.assert_close(ours["presence_logits"], theirs["presence_logits"], rtol=0, atol=0)
