@@ -10,6 +10,7 @@ import numpy as np
 import pedalboard
 import pytest
 import torch
+import yaml
 
 from ddspfx.catalog import SAMPLE_RATE
 from ddspfx.chain import Chain
@@ -36,25 +37,48 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def differences(a: object, b: object, at: str = "") -> list[str]:
+    """The dotted keys where two nested config dicts differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{at}{k}.")]
+    return [] if a == b else [at.rstrip(".")]
+
+
 @needs_banks
 @pytest.mark.slow
 def test_two_dry_aware_variants_scored_on_never_heard_guitars(tiny: Path) -> None:
     s = json.loads((tiny / "summary.json").read_text())
     results = json.loads((tiny / "results.json").read_text())
     assert list(s["variants"]) == [study.PAIRED, study.RELATION]
-    overrides = {n: results["variants"][n]["overrides"] for n in s["variants"]}
-    assert "--model.frontend.paired" in overrides[study.PAIRED]
-    assert overrides[study.RELATION][-2:] == ["--model.frontend.name", "relation"]
+    # the same recipe, seeds and steps: the two trainings differ in their front end and nothing else
+    runs = {n: yaml.safe_load((Path(r["model"]).parent / "config.yaml").read_text()) for n, r in s["variants"].items()}
+    assert differences(runs[study.PAIRED], runs[study.RELATION]) == ["model.frontend.name", "model.frontend.paired"]
+    assert runs[study.PAIRED]["model"]["frontend"]["paired"] and runs[study.RELATION]["model"]["frontend"]["name"] == "relation"
+    assert runs[study.RELATION]["model"]["input_level"] and runs[study.RELATION]["data"]["source"] == "procedural"
+    assert not runs[study.RELATION]["trainer"]["init_from"]  # from scratch, both
     for n, r in s["variants"].items():
-        assert r["steps"] == 2 and r["sha256"] == file_sha256(Path(r["model"]))
-        assert results["variants"][n]["data"]["source"] == "procedural"  # the same recipe for both
-        assert results["variants"][n]["decoder"] == study.DECODER
+        meta = json.loads(Path(r["model"]).with_suffix(".json").read_text())
+        assert meta["metrics"]["global_step"] == r["steps"] == 2 and r["sha256"] == file_sha256(Path(r["model"]))
+        assert results["variants"][n]["decoder"] == study.DECODER == "tokens"  # the harness hands it the dry
+    # development seeds (900,000 past the evaluation base), never the test seeds; every set of the same clips' seeds
+    assert {tuple(t["seeds"]) for t in results["test_sets"].values()} == {(20_900_000, 20_900_002)}
+    assert all(t["n"] == 2 for t in results["test_sets"].values())
     # never-heard sources left out whole: no variant trains on a test source but the in-distribution one
     sources = {t["source"] for t in results["test_sets"].values()}
     assert sources == {"procedural:heldout", "sf2:gmbank", "sf2:timgm6mb", "procedural"}
+    # the summary reads the harness's numbers: µF1 of the chains, alarms = 1 - exact chain on the clean clips
+    for n in s["variants"]:
+        per_set = results["variants"][n]["results"]
+        for src, _ in study.SOURCES:
+            row = s["variants"][n]["scores"][src]
+            assert row["micro_f1"] == per_set[f"{src}, chains"]["micro_f1"]
+            assert row["alarms"] == pytest.approx(1.0 - per_set[f"{src}, clean"]["exact_chain_acc"])
+        mean = s["variants"][n]["scores"]["mean"]["micro_f1"]
+        assert mean == pytest.approx(sum(s["variants"][n]["scores"][src]["micro_f1"] for src, _ in study.SOURCES) / 3)
     # "no pedal" answers every clean clip right: no alarm, on every source (closed form)
     assert all(s["baselines"]["no pedal"][n]["alarms"] == 0.0 for n, _ in study.SOURCES)
     assert set(s["baselines"]) == {"no pedal", "random chain"}
+    assert set(results["baselines"]["GM bank, chains"]) == {"random chain", "no effect (dry)"}  # only rows it reads
     assert s["rule_reading"] in ("adopted", "rejected", "undecided")
     md = (tiny / "summary.md").read_text()
     rows = [line.split(" | ")[0].lstrip("| ") for line in md.splitlines() if line.startswith("| ")
@@ -73,6 +97,7 @@ def test_an_out_folder_with_runs_needs_resume(tiny: Path, capsys: pytest.Capture
     assert study.main([*TINY, "--out", str(tiny), "--variants", study.RELATION, "--resume"]) == 0  # reused
     after = json.loads((tiny / "summary.json").read_text())
     assert list(after["variants"]) == [study.RELATION] and after["variants"][study.RELATION]["sha256"] == before
+    assert json.loads((tiny / "results.json").read_text())["variants"][study.RELATION]["train"]["reused"] is True
     assert after["rule_reading"].startswith("not read")
 
 
