@@ -79,12 +79,12 @@ class InvertConfig:
 
 
 def waveform_residual(render: Tensor, wet: Tensor) -> Tensor:
-    """Share of the wet's energy the render misses at its best gain, ``1 - cos^2(render, wet)`` on zero-mean (T,)
-    signals: ``10 log10(1 / residual - 1)`` is the SI-SDR of the wet against the render; 0 at a perfect fit, where
-    its gradient vanishes too (a chain that changes nothing leaves the wet where it started)."""
-    r = render - render.mean()
-    w = wet - wet.mean()
-    cos2 = (r @ w) ** 2 / ((r @ r) * (w @ w)).clamp_min(1e-20)
+    """Share of the wet's energy the render misses at its best gain, ``1 - cos^2(render, wet)`` on zero-mean (..., T)
+    signals, one per row (...): ``10 log10(1 / residual - 1)`` is the SI-SDR of the wet against the render; 0 at a
+    perfect fit, where its gradient vanishes too (a chain that changes nothing leaves the wet where it started)."""
+    r = render - render.mean(dim=-1, keepdim=True)
+    w = wet - wet.mean(dim=-1, keepdim=True)
+    cos2 = (r * w).sum(-1) ** 2 / ((r * r).sum(-1) * (w * w).sum(-1)).clamp_min(1e-20)
     return (1.0 - cos2).clamp_min(0.0)
 
 

@@ -13,9 +13,13 @@ Data: one example takes ~3-4 s to make on this CPU, longer than a training step,
 windows); every example is kept in ``DIR/examples`` (with its recipe in ``meta.json``, checked on reuse), so a
 resumed run reads them back instead of rendering them again.
 
-Loss: the negative SI-SDR of the network's dry against the true dry, softly capped at 30 dB (:data:`SI_SDR_CAP_DB`),
-plus ``--mrstft-weight`` x ``ddspfx.spectral``'s MR-STFT distance on unit-RMS signals; Adam with a linear warm-up.
-The validation figures use the same cap.
+Loss (``--loss``): ``log_residual`` (default), ``10 log10`` of the share of the true dry's energy the network's dry
+misses at its best gain, floored at -30 dB (:func:`log_residual`): the negative SI-SDR (capped at 30 dB,
+:data:`SI_SDR_CAP_DB`) wherever the wet is anywhere near its dry, but with a bounded gradient on a clip whose wet has
+nothing left of its dry (an octave at full mix, a fuzz, a long echo: ~1 clip in 4), where the negative SI-SDR's
+gradient grows as 1 / cos(recovered, dry) and took half the squared gradient of r1's batches (issue 32); ``si_sdr``
+(the negative capped SI-SDR itself, what runs before it trained on). Plus ``--mrstft-weight`` x ``ddspfx.spectral``'s
+MR-STFT distance on unit-RMS signals; Adam with a linear warm-up. The validation figures are the capped SI-SDR.
 
 Written to ``DIR``: ``last.pt`` (weights, optimiser, step, examples made, config: what ``--resume`` continues from,
 in this or a later session), ``model.safetensors`` + ``model.json`` (the exportable network,
@@ -45,7 +49,7 @@ from torch.utils.tensorboard import SummaryWriter
 from ddspfx.config import TRAIN_SEED, VAL_SEED
 from ddspfx.data.dataset import example_seed, generate_example
 from ddspfx.data.recipe import Recipe
-from ddspfx.dry_recovery import DryRecoveryConfig, DryRecoveryNet, save_dry_model
+from ddspfx.dry_recovery import DryRecoveryConfig, DryRecoveryNet, save_dry_model, waveform_residual
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.sampler import ChainSampler, SamplerConfig
@@ -63,7 +67,7 @@ class DryRecoveryTrainConfig:
     lr: float = 1e-3  # Adam
     max_effects: int = 5  # chains of 0..max_effects pedals
     min_effects: int = 0
-    val_clips: int = 8  # validation clips (VAL_SEED on), scored every val_every steps
+    val_clips: int = 32  # validation clips (VAL_SEED on), scored every val_every steps (8 swung +-1 dB with nothing learnt)
     val_every: int = 100
     audio_clips: int = 2  # validation clips written to TensorBoard as audio
     save_every: int = 100  # steps between checkpoints (one is also written at the end)
@@ -74,6 +78,7 @@ class DryRecoveryTrainConfig:
     crop_seconds: float = 1.0  # random crop of each drawn pair (same offset in wet and dry); 0: the whole clip
     warmup: int = 50  # steps of linear learning-rate warm-up from 0
     mrstft_weight: float = 0.0  # weight of ddspfx.spectral's MR-STFT distance (TRAINING set) on unit-RMS signals
+    loss: str = "log_residual"  # one of LOSSES: log_residual (bounded gradient on hopeless clips) or si_sdr
     model: DryRecoveryConfig = field(default_factory=DryRecoveryConfig)
 
 
@@ -92,6 +97,19 @@ def neg_si_sdr(est: torch.Tensor, ref: torch.Tensor, cap_db: float = SI_SDR_CAP_
     target = (alpha * ref).pow(2).sum(-1)
     noise = (est - alpha * ref).pow(2).sum(-1)
     return -(10 * torch.log10((target + eps) / (noise + 10 ** (-cap_db / 10) * target + eps))).mean()
+
+
+LOSSES: tuple[str, ...] = ("log_residual", "si_sdr")
+
+
+def log_residual(est: torch.Tensor, ref: torch.Tensor, cap_db: float = SI_SDR_CAP_DB) -> torch.Tensor:
+    """Mean over a batch of (B, T) pairs of ``10 log10(1 - cos^2(est, ref) + 10^(-cap/10))`` (dB): the residual share
+    of :func:`ddspfx.dry_recovery.waveform_residual`, floored at ``-cap_db``.
+
+    Equal to :func:`neg_si_sdr` up to ``10 log10(cos^2)``, i.e. the same near a good estimate, but where the estimate
+    has (next to) nothing of ``ref`` (cos -> 0) it tends to 0 with a vanishing gradient instead of the negative SI-SDR's
+    gradient ~ 1 / cos, which let such clips steer whole batches (issue 32)."""
+    return (10 * torch.log10(waveform_residual(est, ref) + 10 ** (-cap_db / 10))).mean()
 
 
 CACHE_META = "meta.json"
@@ -188,17 +206,21 @@ def unit_rms(x: torch.Tensor) -> torch.Tensor:
 
 
 class DryLoss(torch.nn.Module):
-    """Negative capped SI-SDR (dB) plus ``mrstft_weight`` x ddspfx.spectral's MR-STFT distance between the
-    unit-RMS recovered and true dry (the one spectral distance of the project, its TRAINING resolutions)."""
+    """:func:`log_residual` (``kind="log_residual"``) or the negative capped SI-SDR (``"si_sdr"``), in dB, plus
+    ``mrstft_weight`` x ddspfx.spectral's MR-STFT distance between the unit-RMS recovered and true dry (the one
+    spectral distance of the project, its TRAINING resolutions)."""
 
-    def __init__(self, mrstft_weight: float = 0.0, cap_db: float = SI_SDR_CAP_DB) -> None:
+    def __init__(self, mrstft_weight: float = 0.0, cap_db: float = SI_SDR_CAP_DB, kind: str = "log_residual") -> None:
         super().__init__()
+        if kind not in LOSSES:
+            raise DdspfxError(f"dry-recovery loss must be one of {', '.join(LOSSES)}, got {kind!r}")
+        self.kind = kind
         self.mrstft_weight = mrstft_weight
         self.cap_db = cap_db
         self.spectral = mrstft(TRAINING) if mrstft_weight > 0 else None
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        loss = neg_si_sdr(est, ref, self.cap_db)
+        loss = (log_residual if self.kind == "log_residual" else neg_si_sdr)(est, ref, self.cap_db)
         if self.spectral is not None:
             loss = loss + self.mrstft_weight * self.spectral(unit_rms(est)[:, None], unit_rms(ref)[:, None])
         return loss
@@ -233,6 +255,7 @@ def load_state(path: Path) -> dict[str, Any]:
 
 def dry_train_config_from_dict(d: dict[str, Any]) -> DryRecoveryTrainConfig:
     d = dict(d)
+    d.setdefault("loss", "si_sdr")  # a run from before the loss was a choice trained on the negative SI-SDR
     return DryRecoveryTrainConfig(**{**d, "model": DryRecoveryConfig(**d.get("model", {}))})
 
 
@@ -252,7 +275,7 @@ def train_dry_recovery(cfg: DryRecoveryTrainConfig, out: Path, resume: bool = Fa
     torch.manual_seed(cfg.seed)
     model = DryRecoveryNet(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    loss_fn = DryLoss(cfg.mrstft_weight)
+    loss_fn = DryLoss(cfg.mrstft_weight, kind=cfg.loss)
     step, made = 0, 0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -356,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=DryRecoveryTrainConfig.warmup, help="learning-rate warm-up steps")
     p.add_argument("--mrstft-weight", type=float, default=DryRecoveryTrainConfig.mrstft_weight,
                    help="weight of the MR-STFT term beside the SI-SDR loss")
+    p.add_argument("--loss", choices=LOSSES, default=DryRecoveryTrainConfig.loss,
+                   help="log_residual (bounded gradient where the wet kept nothing of its dry) or si_sdr")
+    p.add_argument("--val-clips", type=int, default=DryRecoveryTrainConfig.val_clips,
+                   help="validation clips scored every --val-every steps")
     p.add_argument("--max-gain", type=float, default=DryRecoveryConfig.max_gain,
                    help="largest magnitude of the network's complex mask (> 1)")
     p.add_argument("--export", help="copy the final model (.safetensors + .json) here, e.g. "
@@ -370,8 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.max_time_min is None and args.max_steps is None:
         raise DdspfxError("give --max-time-min or --max-steps (a run without an end would never export its model)")
     if (args.batch < 1 or args.seconds <= 0 or args.lr <= 0 or args.val_every < 1 or args.fresh_per_step < 1
-            or args.pool_max < 1 or args.crop_seconds < 0 or args.warmup < 0 or args.mrstft_weight < 0):
-        raise DdspfxError("--batch, --val-every, --seconds, --lr, --fresh-per-step and --pool-max must be positive; "
+            or args.pool_max < 1 or args.val_clips < 1 or args.crop_seconds < 0 or args.warmup < 0 or args.mrstft_weight < 0):
+        raise DdspfxError("--batch, --val-every, --val-clips, --seconds, --lr, --fresh-per-step and --pool-max must be "
+                          "positive; "
                           "--crop-seconds, --warmup and --mrstft-weight not negative")
     if args.crop_seconds > args.seconds:
         raise DdspfxError(f"--crop-seconds {args.crop_seconds} exceeds the clips' --seconds {args.seconds}")
@@ -380,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  val_every=args.val_every, save_every=args.val_every, pool=max(0, args.pool),
                                  fresh_per_step=args.fresh_per_step, pool_max=args.pool_max,
                                  crop_seconds=args.crop_seconds, warmup=args.warmup, mrstft_weight=args.mrstft_weight,
+                                 loss=args.loss, val_clips=args.val_clips,
                                  model=DryRecoveryConfig(max_gain=args.max_gain))
     train_dry_recovery(cfg, Path(args.out), args.resume, args.max_time_min, args.max_steps,
                        log=lambda line: print(line, flush=True),  # a log file shows each line as it comes

@@ -16,7 +16,9 @@ from ddspfx.dry_recovery_train import (
     DryRecoveryTrainConfig,
     PairStream,
     draw_batch,
+    dry_train_config_from_dict,
     learning_rate,
+    log_residual,
     neg_si_sdr,
     train_dry_recovery,
 )
@@ -93,6 +95,58 @@ def test_the_loss_is_scale_free_and_its_spectral_term_counts():
     assert float(spectral(0.2 * x, x)) == pytest.approx(-30.0, abs=0.05)  # unit-RMS: the gain is no spectral error
     y = _tone(2000, 1).float()[None]
     assert float(spectral(y, x)) > float(DryLoss(0.0)(y, x)) + 0.1
+
+
+def _pair_at_cosine(cos: float, n: int = 4000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(est, ref) (1, n) float64, zero-mean, |est| = 2, with cos(est, ref) = ``cos`` exactly."""
+    ref = _tone(n, 0)
+    ref = ref - ref.mean()
+    other = _tone(n, 1)
+    other = other - other.mean()
+    other = other - (other @ ref) / (ref @ ref) * ref  # orthogonal to ref, still zero-mean
+    est = 2.0 * (cos * ref / ref.norm() + (1 - cos**2) ** 0.5 * other / other.norm())
+    return est[None], ref[None]
+
+
+def test_log_residual_closed_forms():
+    """``log_residual = -SI-SDR + 10 log10 cos^2`` (uncapped), and -30 dB at a perfect fit (the cap)."""
+    for cos in (0.999, 0.9, 0.5, 0.05):
+        est, ref = _pair_at_cosine(cos)
+        assert float(log_residual(est, ref, cap_db=200.0)) == pytest.approx(10 * np.log10(1 - cos**2), abs=1e-6)
+        assert float(log_residual(est, ref, cap_db=200.0)) == pytest.approx(
+            float(neg_si_sdr(est, ref, cap_db=200.0)) + 10 * np.log10(cos**2), abs=1e-5)
+    _, ref = _pair_at_cosine(0.5)
+    assert float(log_residual(-0.3 * ref, ref)) == pytest.approx(-30.0, abs=1e-6)  # any gain, the cap holds
+    assert float(DryLoss(0.0, kind="si_sdr")(-0.3 * ref, ref)) == pytest.approx(-30.0, abs=1e-6)
+
+
+def test_a_clip_that_kept_nothing_of_its_dry_does_not_steer_the_batch():
+    """The gradient norms against their closed forms, with |est| = 2 and c = cos(est, ref): the negative SI-SDR's is
+    (10 / ln 10) 2 / (|est| cos sin), unbounded as cos -> 0 (an octave at full mix: issue 32's r1 run took half its
+    squared gradient from such clips); log_residual's is (10 / ln 10) 2 cos sin / (|est| (sin^2 + 10^-3)) -> 0."""
+    k = 10 / np.log(10)
+    for cos in (1e-3, 0.3, 0.95):
+        sin = (1 - cos**2) ** 0.5
+        est, ref = _pair_at_cosine(cos)
+        est.requires_grad_(True)
+        g_si = torch.autograd.grad(neg_si_sdr(est, ref, cap_db=200.0, eps=0.0), est)[0].norm()
+        g_lr = torch.autograd.grad(log_residual(est, ref), est)[0].norm()
+        assert float(g_si) == pytest.approx(k * 2 / (2 * cos * sin), rel=1e-4)
+        assert float(g_lr) == pytest.approx(k * 2 * cos * sin / (2 * (sin**2 + 1e-3)), rel=1e-4)
+    hopeless, fair = _pair_at_cosine(1e-3), _pair_at_cosine(0.7)
+    grads = []
+    for est, ref in (hopeless, fair):
+        est = est.clone().requires_grad_(True)
+        grads.append(float(torch.autograd.grad(DryLoss()(est, ref), est)[0].norm()))
+    assert grads[0] < 0.01 * grads[1]  # the default loss: the hopeless clip weighs next to nothing
+
+
+def test_loss_choice_is_checked_and_an_old_run_keeps_its_loss():
+    with pytest.raises(DdspfxError, match="must be one of log_residual, si_sdr"):
+        DryLoss(kind="l1")
+    assert dry_train_config_from_dict({"source": "synth"}).loss == "si_sdr"  # a last.pt from before the choice
+    assert dry_train_config_from_dict({"source": "synth", "loss": "log_residual"}).loss == "log_residual"
+    assert DryRecoveryTrainConfig().loss == "log_residual"
 
 
 def test_warm_up_rises_linearly_to_the_rate():
