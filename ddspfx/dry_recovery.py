@@ -56,7 +56,7 @@ from ddspfx.refine import render_proxies
 from ddspfx.render import fit_length
 
 FORMAT = "ddspfx-dry-recovery"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the frame level joined the features (a version-1 model has a narrower input layer)
 METHODS: tuple[str, ...] = ("auto", "invert", "network")
 
 INVERT_SECONDS = 10.0
@@ -200,7 +200,8 @@ class DryRecoveryNet(nn.Module):
     Level-free: the wet is divided by its RMS before the STFT and the dry multiplied back, so ``net(k x) = k net(x)``
     for any gain ``k > 0`` (the recording level says nothing about the pedals).
 
-    Features per frame: log magnitude (F bins) -> linear -> BiGRU x layers -> linear -> (F, 2) mask, bounded to
+    Features per frame (:meth:`features`): log magnitude (F bins) normalised over the bins, plus the frame's level
+    (F + 1) -> linear -> BiGRU x layers -> linear -> (F, 2) mask, bounded to
     ``max_gain`` in magnitude (tanh of its norm), applied to the wet's complex STFT and inverted to the clip's length
     (same window and hop both ways, so the output is lined up with the input).
     """
@@ -215,7 +216,7 @@ class DryRecoveryNet(nn.Module):
         c = self.config
         bins = c.n_fft // 2 + 1
         self.norm = nn.LayerNorm(bins)
-        self.proj = nn.Linear(bins, c.embed)
+        self.proj = nn.Linear(bins + 1, c.embed)
         self.rnn = nn.GRU(c.embed, c.hidden, num_layers=c.layers, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * c.hidden, 2 * bins)  # rows: bins real parts, then bins imaginary parts
         with torch.no_grad():  # start as the exact identity mask (the wet, the baseline): zero weights, so a clip
@@ -226,10 +227,17 @@ class DryRecoveryNet(nn.Module):
             self.head.bias[:bins] = math.atanh(1.0 / c.max_gain)
         self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)
 
+    def features(self, spec: Tensor) -> Tensor:
+        """complex (B, F, frames) -> (B, frames, F + 1): each frame's log magnitude layer-normalised over its bins (its
+        spectral shape), then its mean log magnitude / 4 (its level; the clip is at unit RMS). The LayerNorm alone
+        removes the level, and with it everything a tremolo, a compressor, a gate or an echo does to the envelope: a
+        version-1 network saw a frame and the same frame 6 dB down as one (issue 32)."""
+        logmag = torch.log(spec.abs() + 1e-5).transpose(1, 2)  # (B, frames, F)
+        return torch.cat([self.norm(logmag), 0.25 * logmag.mean(dim=-1, keepdim=True)], dim=-1)
+
     def mask(self, spec: Tensor) -> Tensor:
         """complex (B, F, frames) -> complex mask (B, F, frames), ``|mask| <= max_gain``."""
-        feats = torch.log(spec.abs() + 1e-5).transpose(1, 2)  # (B, frames, F)
-        h, _ = self.rnn(torch.relu(self.proj(self.norm(feats))))  # (B, frames, 2H)
+        h, _ = self.rnn(torch.relu(self.proj(self.features(spec))))  # (B, frames, 2H)
         m = self.head(h).view(h.shape[0], h.shape[1], 2, -1).permute(0, 3, 1, 2)  # (B, F, frames, 2)
         m = torch.view_as_complex(m.contiguous())
         size = m.abs()
@@ -271,6 +279,9 @@ def load_dry_model(path: str | Path | None = None) -> DryRecoveryNet:
         raise DdspfxError(f"dry-recovery model {path} needs its sidecar {side.name} (readable JSON); re-export it") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DdspfxError(f"{side} is not a dry-recovery sidecar (format {FORMAT!r} expected)")
+    if meta.get("format_version", 1) != FORMAT_VERSION:
+        raise DdspfxError(f"dry-recovery model {path} is format version {meta.get('format_version', 1)}, this ddspfx reads "
+                          f"{FORMAT_VERSION} (the frame level joined the features); retrain it")
     if meta.get("sha256") and meta["sha256"] != file_sha256(path):
         raise DdspfxError(f"dry-recovery model {path} does not match its sidecar (SHA-256 differs); re-export it")
     try:

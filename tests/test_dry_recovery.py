@@ -108,6 +108,33 @@ def test_the_network_is_small_and_its_identity_mask_returns_the_clip_lined_up():
     np.testing.assert_allclose(y, x, atol=1e-4)
 
 
+def test_the_network_sees_a_frames_level_as_well_as_its_shape():
+    """A frame and the same frame 6 dB down: the same spectral shape, and a level feature lower by ln(2) / 4 (closed
+    form: the log magnitude drops by ln 2 in every bin). Version 1's per-frame LayerNorm alone made them one input,
+    so a tremolo, a compressor or a gate left nothing for the network to see (issue 32)."""
+    net = DryRecoveryNet(DryRecoveryConfig(n_fft=256, hop=64, hidden=8, embed=8, layers=1))
+    x = 100.0 * torch.from_numpy(_guitar(0.2)[:8192])  # loud, so every bin stands far above the 1e-5 floor
+    spec = torch.stft(x, 256, 64, window=torch.hann_window(256), return_complex=True)[None]  # (1, F, frames)
+    loud, quiet = net.features(spec), net.features(0.5 * spec)  # (1, frames, F + 1)
+    assert loud.shape == (1, spec.shape[-1], 129 + 1)
+    live = spec.abs().amin(dim=1)[0] > 1e-2  # frames far above the 1e-5 floor in every bin
+    assert int(live.sum()) > 10
+    torch.testing.assert_close(quiet[0, live, :-1], loud[0, live, :-1], atol=1e-3, rtol=0)
+    torch.testing.assert_close(loud[0, live, -1] - quiet[0, live, -1],
+                               torch.full((int(live.sum()),), math.log(2.0) / 4), atol=1e-3, rtol=0)
+
+
+def test_a_version_1_model_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "model.safetensors"
+    save_dry_model(DryRecoveryNet(DryRecoveryConfig(hidden=8, embed=8, layers=1)), path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["format_version"] = 1
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(DdspfxError, match="format version 1.*retrain it") as exc:
+        load_dry_model(path)
+    assert "\n" not in str(exc.value)
+
+
 def test_the_network_resamples_other_rates_and_keeps_the_length():
     x = _guitar(0.3)[:4_801]
     y = run_network(_identity_net(), x, 16_000)
