@@ -4,22 +4,45 @@ Why (issue 28, item 6): with the dry beside the wet, the guitar should not matte
 (``--model.frontend.paired true``) hands the encoder the wet's and the dry's log-mel and their difference, so it
 can still learn the guitar; the relation front end (``--model.frontend.name relation``, ``ddspfx.frontends.relation``)
 hands it only per-band transfer, added power, cross-spectrum delay, phase rotation, coherency and the envelope
-ratio, none of which a guitar decides for a time-invariant linear chain. Both variants train from scratch (a
-blind model cannot warm-start the relation front end, and a warm start would favour the paired one, which starts
-as that model) on the same recipe, steps and minutes: procedural training guitars (a fresh one per clip),
-``model.input_level`` on, development weights seed.
+ratio, none of which a guitar decides for a time-invariant linear chain. Both variants train on the same recipe,
+steps and weight seed (the default config's, 0): procedural training guitars (a fresh one per clip),
+``model.input_level`` on; their run configs differ in ``model.frontend`` only.
+
+Why from scratch, although ``--trainer.init_from`` can now start a relation model from a mel model's encoder,
+decoder and heads with a fresh front end (``ddspfx.training.swap_front_end``): a warm start hands the paired variant
+more than the relation one. From the shipped dry-aware model it *is* that model (hours of training, on other
+sources); from the shipped blind model it starts as exactly that model (``widen_to_paired``: its trained stem
+included) while the relation stem starts from nothing under a body tuned to mel-stem tokens. Equal steps from
+scratch compare the two inputs and nothing else. The warm start is for after an adoption: the relation front end
+under the shipped dry-aware model's body, ``python -m ddspfx.train --config dry --trainer.init_from
+ddspfx/checkpoints/default_dry.safetensors --model.frontend.name relation --model.frontend.paired false``.
 
 Test sets (development seeds, ``--seed`` 900,000 by default, as the source-count study; never the test seeds),
 each clip with its own dry: chains of 0-5 pedals and clean clips on three sources no variant trains on (held-out
 procedural guitars ``procedural:heldout``, ids 900,000+; the TimGM6mb and Csound GM SoundFont banks: whole
-sources left out), and chains on the training guitars' distribution (``procedural``, test seeds) as the
-in-distribution check. Reported per variant and per source: presence µF1, precision, exact chain, clean-clip alarm
+sources left out), and chains on the training guitars' distribution (``procedural``, the same development seeds)
+as the in-distribution check. Reported per variant and per source: presence µF1, precision, exact chain, clean-clip alarm
 rate, beside "no pedal" and a random chain. Outputs in ``--out``: the harness's ``table.md``, ``results.json``,
 ``bars.png``, and this study's ``summary.md`` / ``summary.json`` (one table, with the git commit, whether the tree
 was clean, each model's SHA-256, and the proposed rule's reading).
 
     python -m experiments.ablate_dry_frontend [--steps 600] [--budget-min 0] [--n-test 100] [--resume]
                                               [--variants "paired mel,relation"]
+
+The full run (the lead schedules it; from a clean tree, after committing the rule):
+
+    python -m experiments.ablate_dry_frontend --steps 600 --budget-min 0 --n-test 100
+
+Its cost, measured on 2026-12-07 on the shared 2-core box (load average 10, a long training at normal priority,
+these processes at nice 19), timing 20 steps of each variant's config through ``ddspfx.training.train``: at full
+size (the default config with this study's overrides: 2-s clips, batch 32, d_model 128) a paired mel step took
+1.23 s of CPU in the main process and 0.55 s in its data worker (steps 6-20 of 20); the relation step's time was not measured by the end of the session. On two
+otherwise idle cores a step takes about the main process's CPU time (the worker runs on the other core), so the
+2 x 600 steps take about 2 x 12-13 min, and with the calibration of each model on 256 validation clips and the
+scoring of 7 sets x 100 clips (2-s, beam 4, by both models and two references; not measured at full size) about an
+hour in all. Under that day's load the wall clock was 47 s per step (600 steps: about 8 h per variant): run it on
+a free box. The smoke size, ``--config debug --steps 10 --n-test 3 --beam 2 --set trainer.log_audio=false``, ran
+end to end in 22 min of wall clock under that load.
 
 Rule proposal (NOT the rule: the lead writes ``experiments/results/dry_frontend/rule.md`` and commits it before the
 run; this text is a draft, and ``summary.md`` reports what it would say):
@@ -156,7 +179,7 @@ def summary_markdown(s: dict[str, Any], meta: dict[str, Any]) -> str:
              f"Code: git `{meta['git_commit']}` (clean tree: {meta['clean_tree']}).  ",
              f"Test clips: {meta['n_test']} per set, development seeds {meta['seeds'][0]:,}.."
              f"{meta['seeds'][1] - 1:,}; never-heard guitars: {', '.join(f'{n} (`{p}`)' for n, p in SOURCES)}; "
-             f"in distribution: `{IN_DISTRIBUTION[1]}` at test seeds.", "",
+             f"in distribution: `{IN_DISTRIBUTION[1]}` at the same seeds.", "",
              "| system | steps | " + " | ".join(f"µF1 {c}" for c in cols) + " | µF1 spread | precision mean | "
              "exact mean | alarms mean | µF1 in distribution |", "|---" * (len(cols) + 7) + "|"]
 
