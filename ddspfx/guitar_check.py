@@ -1,10 +1,10 @@
 """Does this clip sound like a guitar? A fast check that warns, never refuses.
 
 Why: the pedal model answers for any input. White noise came back as four pedals at 0.998 confidence,
-and songs, drums, voices, bass guitars, keyboards and string pads get a confident answer too. This check
-tells the user when the input does not sound like a guitar, so the pedals can be read with that in mind.
+and songs, drums, voices and bass guitars get a confident answer too. This check tells the user when the
+input does not sound like a guitar, so the pedals can be read with that in mind.
 
-How: twenty-one interpretable features over 93-ms frames (hop 46 ms) of the clip at 20-40 kHz (halved
+How: eleven interpretable features over 93-ms frames (hop 46 ms) of the clip at 20-40 kHz (halved
 once per factor of two above 40 kHz); each is level-invariant:
 
 - pitched content: ``harmonicity`` (median over the sounding frames of the peak of the normalised
@@ -14,43 +14,23 @@ once per factor of two above 40 kHz); each is level-invariant:
   :data:`VOICED_R`), ``flatness`` (median log spectral flatness, 100 Hz-6 kHz);
 - register: ``sub_share`` and ``low_share`` (shares of the long-term power below 70 Hz and 150 Hz: a
   guitar's lowest note is 82 Hz, 73 Hz in drop D), ``log_centroid`` (power-weighted mean log2 frequency,
-  40 Hz-8 kHz), ``f0_high`` (90th percentile of the voiced frames' log2 pitch: a bass line stays low),
-  ``cep1..cep4`` (cosine transform of the long-term log power in 20 log-spaced bands, 80 Hz-8 kHz: the
-  spectral envelope, as MFCCs describe it);
+  40 Hz-8 kHz);
 - speech: ``steadiness`` (median correlation of consecutive voiced frames' autocorrelation curves: a
   fretted note holds its pitch, intonation glides), ``pluck`` (skewness of the frame-to-frame level
   change in dB: plucked notes rise fast and decay slowly), ``fricative`` (share of sounding frames that are
   unpitched with a spectral centroid above 2.5 kHz: s, sh, f, t), ``centroid_spread`` (standard
-  deviation of the frames' log2 spectral centroid: vowels and fricatives alternate);
-- plucked or held: between onsets, a plucked string's level falls (``decay``, median dB/s; ``hold``, share
-  of frame steps within :data:`HOLD_DB`) and its upper partials die first, even through a distortion, which
-  turns falling level into falling brightness (``tilt_decay``, median dB/s of the power above
-  :data:`BRIGHT_HZ` against the power below; ``darkening``, median octaves/s of the spectral centroid);
-  ``sharp_attack`` (share of the rises of a 6-ms envelope that come in steps of :data:`SHARP_RISE_DB` or
-  more: a pluck jumps, a bow or a breath swells), ``vibrato`` (mean pitch move in cents between voiced
-  frames, below :data:`VIBRATO_MAX_CENTS`: singers and string players wobble, frets do not).
+  deviation of the frames' log2 spectral centroid: vowels and fricatives alternate).
 
-Four small logistic regressions ("units") each answer one question: is it pitched (against noise,
-drums and full mixes), is it in a guitar's register (against bass guitars and mixes), is it not speech,
-is it plucked (against choirs, bowed and blown instruments, pads and organs). ``score`` is the product of
-their probabilities, raised to :data:`EXPONENT` so that the warning line falls at 0.5; ``reason`` names
-the first unit (in that order) that answers no. The numbers are fitted by ``python -m
-experiments.guitar_check`` (data, held-out accuracy per class and false warnings per pedal in
+Three small logistic regressions ("units") each answer one question: is it pitched (against noise,
+drums and full mixes), is it in a guitar's register (against bass guitars and mixes), is it not speech.
+``score`` is the product of their probabilities, raised to :data:`EXPONENT` so that the warning line
+falls at 0.5; ``reason`` names the first unit (in that order) that answers no. The numbers are fitted by
+``python -m experiments.guitar_check`` (data, held-out accuracy per class and false warnings per pedal in
 ``experiments/results/guitar_check/results.md``).
 
-Held out (one source per class left out of the fit; results.md): guitars through 0-4 random pedals pass
-0.960, with 0.040 warned overall (fuzz 0.011, wah 0.098 the worst); noise and drums are warned 0.96-0.97,
-speech 0.71, basses 0.25 (bank basses 0.31-0.45; the Karplus-Strong string played low, 0.00), choirs 0.17,
-orchestral instruments, pads and organs 0.15, pianos 0.01, band mixes 0.60. Recorded samples never fitted:
-guitars pass 0.92-0.96; a bass is warned 0.31, a piano 0.10, cello, violin, harmonium, clarinet 0.00-0.08.
-So the check catches noise, drums and most speech, some basses and held voices; a piano, a keyboard or a
-bowed note through this check mostly passes as a guitar: their attack, decay and spectral envelope overlap
-those of a guitar through pedals, and nothing here tells a hammered string from a plucked one.
-
-Cost: 4.0-4.5 ms of process time for a 3-s clip at 44.1 kHz on the shared development machine (results.md;
-the eleven-feature check it replaces took 5.5 ms against this one's 6.7 ms, medians interleaved in one
-command under load). A clip longer than :data:`MAX_FRAMES` frames (about 6 s) is read in blocks spread over
-it, so any length costs at most about twice a 3-s clip.
+Cost: 3.5-4.3 ms for a 3-s clip at 44.1 kHz on one core of the shared development machine (results.md;
+10-13 ms while five other jobs loaded its two cores). A clip longer than :data:`MAX_FRAMES` frames (about
+6 s) is read in blocks spread over it, so any length costs at most about twice a 3-s clip.
 """
 
 from __future__ import annotations
@@ -103,48 +83,13 @@ SUB_HZ, LOW_HZ = 70.0, 150.0
 CENTROID_BAND_HZ = (40.0, 8000.0)
 """Band of ``log_centroid``."""
 
-OCTAVE_TOLERANCE = 0.9
-"""The pitch is the shortest-lag autocorrelation peak at least this fraction of the highest one."""
-
-NO_PITCH_LOG2 = math.log2(200.0)
-"""``f0_high`` of a clip with no voiced frame (log2 Hz): neutral, mid guitar range."""
-
-VIBRATO_MAX_CENTS = 80.0
-"""Pitch moves between consecutive voiced frames below this count as wobble (vibrato), above as a new note."""
-
-ONSET_DB = 1.0
-"""A frame-to-frame level rise above this (dB per hop) is an onset, left out of ``decay`` and ``hold``."""
-
-HOLD_DB = 0.3
-"""A level change smaller than this (dB per hop, 46 ms) between onsets counts as held."""
-
-ENV_STEP_S = 0.006
-"""Step of the fine envelope that times attacks (s; rounded to a power-of-two sample count)."""
-
-SHARP_RISE_DB = 3.0
-"""A fine-envelope step rising by at least this (dB in about 6 ms) is part of a sharp attack."""
-
-BRIGHT_HZ = 1500.0
-"""Split of ``tilt_decay``: how fast the power above it falls against the power below, between onsets."""
-
-CEPSTRUM_BAND_HZ, N_BANDS = (80.0, 8000.0), 20
-"""Log-spaced bands whose long-term log power gives the spectral-envelope cepstrum ``cep1..cep4`` (a band more
-than :data:`ACTIVE_RANGE_DB` under the loudest counts as that far under: a pure tone's empty bands do not dominate)."""
-
 FEATURES: tuple[str, ...] = ("harmonicity", "voiced", "flatness", "sub_share", "low_share", "log_centroid",
-                             "steadiness", "pluck", "fricative", "centroid_spread", "f0_high", "cep1", "cep2", "cep3",
-                             "cep4", "tilt_decay", "darkening", "sharp_attack", "vibrato", "decay", "hold")
-
-
-Z_CLIP = 3.0
-"""Standardised features are clipped to this many standard deviations, in the fit and in use: a clip far outside
-the fitted range (a pure synthetic tone's flatness) is judged like the edge of that range, not extrapolated."""
+                             "steadiness", "pluck", "fricative", "centroid_spread")
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One logistic regression: ``P = sigmoid(bias + sum_i weight_i * z_i)``, ``z_i = (feature_i - mean_i) / scale_i``
-    clipped to +-:data:`Z_CLIP`."""
+    """One logistic regression: ``P = sigmoid(bias + sum_i weight_i * (feature_i - mean_i) / scale_i)``."""
 
     name: str
     features: tuple[str, ...]
@@ -155,34 +100,29 @@ class Unit:
     reason: str  # what a low P means, in words
 
     def logit(self, feats: dict[str, float]) -> float:
-        z = [min(Z_CLIP, max(-Z_CLIP, (feats[f] - m) / s)) for f, m, s in zip(self.features, self.mean, self.scale)]
+        z = [(feats[f] - m) / s for f, m, s in zip(self.features, self.mean, self.scale)]
         return self.bias + sum(w * v for w, v in zip(self.weights, z))
 
 
 # Fitted by `python -m experiments.guitar_check` (experiments/results/guitar_check/model.json).
 UNITS: tuple[Unit, ...] = (
     Unit('pitched', ('harmonicity', 'voiced', 'flatness'),
-         (0.493483, 0.444916, -5.069641),
-         (0.307728, 0.395216, 3.761271),
-         (2.385854, 0.419042, -0.280279), 0.633711,
+         (0.488086, 0.43845, -5.053599),
+         (0.308401, 0.397129, 3.791769),
+         (2.518835, 0.195063, -0.548252), 0.742536,
          'little pitched content: this sounds like noise or drums, not a guitar'),
-    Unit('register', ('sub_share', 'low_share', 'log_centroid', 'f0_high', 'cep1', 'cep2', 'cep3', 'flatness'),
-         (0.041695, 0.158906, 8.850126, 8.004149, 2.967294, -4.622123, 0.135968, -7.485098),
-         (0.088688, 0.196261, 1.043293, 1.070947, 5.917827, 3.277024, 1.632527, 3.903247),
-         (-4.447175, -0.949801, -2.834573, 0.741227, -1.988784, -0.420148, 0.441936, 1.097656), -0.16505,
+    Unit('register', ('sub_share', 'low_share', 'log_centroid'),
+         (0.040599, 0.159809, 8.843698),
+         (0.086146, 0.198188, 1.045665),
+         (-2.510699, -1.038887, -0.490563), -0.368686,
          "much of the sound lies below a guitar's range: this sounds like a bass or a full band, not a guitar alone"),
     Unit('not_speech', ('steadiness', 'pluck', 'voiced', 'fricative', 'centroid_spread'),
-         (0.721374, 1.782119, 0.681229, 0.021042, 0.59154),
-         (0.260944, 2.316263, 0.289219, 0.048861, 0.276851),
-         (2.06108, 2.583254, 1.366171, -1.001912, -1.06228), 3.90464,
+         (0.712723, 1.789896, 0.677494, 0.020434, 0.590818),
+         (0.264678, 2.333301, 0.293208, 0.04724, 0.278059),
+         (2.02284, 2.60225, 1.347952, -0.599718, -1.429994), 4.015351,
          'gliding pitch and changing vowels: this sounds like speech or singing, not a guitar'),
-    Unit('plucked', ('tilt_decay', 'darkening', 'sharp_attack', 'vibrato', 'decay', 'hold', 'cep1', 'cep2', 'cep3', 'cep4'),
-         (-12.110208, -0.808497, 0.35071, 6.619406, -30.617605, 0.275115, 1.809998, -6.902954, -0.669715, -2.190553),
-         (42.347355, 2.444541, 0.2222, 8.830898, 44.828072, 0.253907, 5.537683, 3.584749, 2.513401, 2.057382),
-         (-2.612511, -1.57781, 0.238171, 0.449028, -0.244155, -0.61169, -0.294985, 1.132722, 0.953322, 0.24913), 1.499822,
-         'notes that swell or hold without a plucked decay: this sounds like a choir, strings, winds, a pad or an organ, not a guitar'),
 )
-EXPONENT: float = 0.13934
+EXPONENT: float = 0.200815
 """``score = (product of the units' P) ** EXPONENT``: puts the fitted warning line at 0.5."""
 
 THRESHOLD = 0.5
@@ -263,44 +203,6 @@ def _check(audio: np.ndarray, sample_rate: int) -> None:
         raise AudioError(f"sample_rate must be a whole number of Hz >= {MIN_SAMPLE_RATE}, got {sample_rate!r}")
 
 
-def _pitch(r: np.ndarray, lo: int, sr: int) -> np.ndarray:
-    """Each frame's fundamental (F,) in Hz from its normalised autocorrelation ``r`` (F, L + 2) over lags
-    ``lo - 1 .. lo + L``: the shortest-lag peak within :data:`OCTAVE_TOLERANCE` of the highest (so a period's
-    multiples do not win), refined by a parabola through it and its neighbours."""
-    inner = r[:, 1:-1]
-    peaks = (inner >= r[:, :-2]) & (inner >= r[:, 2:])
-    best = np.where(peaks, inner, -1.0).max(axis=1, keepdims=True)  # (F, 1)
-    idx = np.argmax(peaks & (inner >= OCTAVE_TOLERANCE * best), axis=1)  # (F,) first such peak
-    rows = np.arange(r.shape[0])
-    a, b, c = r[rows, idx], r[rows, idx + 1], r[rows, idx + 2]
-    den = a - 2.0 * b + c
-    delta = np.where(den < -1e-12, 0.5 * (a - c) / np.where(den < -1e-12, den, -1.0), 0.0)
-    return sr / (lo + idx + np.clip(delta, -0.5, 0.5))
-
-
-@functools.lru_cache(maxsize=8)
-def _band_edges(n: int, sr: int) -> np.ndarray:
-    """First bin of each of :data:`N_BANDS` log-spaced bands over :data:`CEPSTRUM_BAND_HZ`, then the end bin."""
-    hz = np.geomspace(CEPSTRUM_BAND_HZ[0], CEPSTRUM_BAND_HZ[1], N_BANDS + 1)
-    edges = np.round(hz / (sr / (2.0 * n))).astype(int)
-    return np.maximum.accumulate(np.maximum(edges, np.arange(edges.size) + edges[0]))
-
-
-def _envelope(frames: np.ndarray, follows: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fine level envelope in dB (E,) from the first half of each frame, in sub-blocks of about
-    :data:`ENV_STEP_S` smoothed over two, and whether each step follows the previous one (E,)."""
-    hop = frames.shape[1] // 2
-    sub = 1 << max(0, int(round(math.log2(ENV_STEP_S * sr))))
-    k = max(1, hop // sub)
-    power = np.einsum("fks,fks->fk", *(frames[:, : k * sub].reshape(-1, k, sub),) * 2)  # (F, k)
-    power = power.reshape(-1)  # (E,)
-    steps = np.ones(power.size, bool)
-    steps[0::k] = follows
-    smooth = np.concatenate([power[:1], 0.5 * (power[1:] + power[:-1])])
-    smooth[~steps] = power[~steps]
-    return 10.0 * np.log10(smooth + 1e-30), steps
-
-
 def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
     """The :data:`FEATURES` of a mono (T,) or (C, T) clip, or None if the clip is silent."""
     _check(audio, sample_rate)
@@ -318,7 +220,6 @@ def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
         return None
     active = energy >= loudest * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)  # (F,)
     freqs = np.arange(n + 1) * (sr / (2.0 * n))
-    hop_s = n / 2 / sr
 
     # normalised autocorrelation r(lag) over the pitch range (DCT-I of the power = its inverse FFT)
     acf = scipy.fft.dct(power * emph, type=1, axis=1)  # (F, n + 1)
@@ -329,7 +230,6 @@ def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
     peaks = (inner >= r[:, :-2]) & (inner >= r[:, 2:])
     rmax = np.clip(np.where(peaks, inner, -1.0).max(axis=1), 0.0, 1.0)  # (F,)
     voiced = active & (rmax >= VOICED_R)
-    f0 = np.log2(_pitch(r, lo, sr))  # (F,) octaves above 1 Hz
 
     band = (freqs >= FLAT_BAND_HZ[0]) & (freqs <= FLAT_BAND_HZ[1])
     pb = power[:, band] + 1e-12 * loudest / n
@@ -341,41 +241,21 @@ def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
     cband = (freqs >= CENTROID_BAND_HZ[0]) & (freqs <= CENTROID_BAND_HZ[1])
     log_centroid = float(np.sum(longterm[cband] * np.log2(freqs[cband])) / max(float(longterm[cband].sum()), 1e-30))
 
-    # consecutive voiced frames: how alike their autocorrelation curves are, how far the pitch moves
+    # consecutive voiced frames: how alike their autocorrelation curves are
     rc = inner - inner.mean(axis=1, keepdims=True)
     rc /= np.sqrt(np.sum(rc * rc, axis=1, keepdims=True)) + 1e-12
     pairs = voiced[1:] & voiced[:-1] & follows[1:]
     alike = np.sum(rc[1:] * rc[:-1], axis=1)[pairs]
-    cents = 1200.0 * np.abs(np.diff(f0))[pairs]
-    wobble = cents[cents < VIBRATO_MAX_CENTS]
 
     level_db = 10.0 * np.log10(energy / loudest + 1e-12)
-    both = active[1:] & active[:-1] & follows[1:]
-    steps = np.diff(level_db)[both]
+    steps = np.diff(level_db)[active[1:] & active[:-1] & follows[1:]]
     pluck = 0.0
     if steps.size >= 3 and float(np.std(steps)) > 1e-6:
         pluck = float(np.mean((steps - steps.mean()) ** 3) / np.std(steps) ** 3)
-    held = steps[steps < ONSET_DB]  # level changes between onsets: a plucked note decays, a bowed one holds
-
-    env, env_follows = _envelope(frames, follows, sr)
-    env_active = env >= env.max() - ACTIVE_RANGE_DB
-    rises = np.diff(env)[env_active[1:] & env_active[:-1] & env_follows[1:]]
-    rises = rises[rises > 0.0]
-    sharp = float(rises[rises >= SHARP_RISE_DB].sum()) / max(float(rises.sum()), 1e-9)
 
     centroid = (power @ freqs) / np.maximum(energy, 1e-30)  # (F,) Hz
-    no_onset = both & (np.diff(level_db) < ONSET_DB)
-    darkening = np.diff(np.log2(np.maximum(centroid, F0_MIN_HZ)))[no_onset]
-    hb = freqs >= BRIGHT_HZ
-    bright_db = 10.0 * np.log10(power[:, hb].sum(axis=1) / np.maximum(power[:, ~hb].sum(axis=1), 1e-30) + 1e-12)
-    tilt_change = np.diff(bright_db)[no_onset]
-    bands = np.add.reduceat(longterm, _band_edges(n, sr))[:-1]  # (B,) long-term power in log-spaced bands
-    log_bands = np.log(np.maximum(bands, 1e-30))
-    log_bands = np.maximum(log_bands, log_bands.max() - ACTIVE_RANGE_DB * math.log(10.0) / 10.0)  # empty bands
-    ceps = scipy.fft.dct(log_bands, type=2, norm="ortho")
     unpitched_bright = active & (rmax < UNVOICED_R) & (centroid > FRICATIVE_HZ)
     n_active = int(active.sum())
-    vf0 = f0[voiced]
     return {
         "harmonicity": float(np.median(rmax[active])),
         "voiced": int(voiced.sum()) / n_active,
@@ -387,14 +267,6 @@ def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
         "pluck": pluck,
         "fricative": int(unpitched_bright.sum()) / n_active,
         "centroid_spread": float(np.std(np.log2(np.maximum(centroid[active], F0_MIN_HZ)))),
-        "f0_high": float(np.quantile(vf0, 0.9)) if vf0.size else NO_PITCH_LOG2,
-        "vibrato": float(np.mean(wobble)) if wobble.size else 0.0,
-        "decay": float(np.median(held)) / hop_s if held.size else 0.0,
-        "hold": float(np.mean(np.abs(held) < HOLD_DB)) if held.size else 0.0,
-        "sharp_attack": sharp,
-        "darkening": float(np.median(darkening)) / hop_s if darkening.size else 0.0,
-        "tilt_decay": float(np.median(tilt_change)) / hop_s if tilt_change.size else 0.0,
-        **{f"cep{i}": float(ceps[i]) for i in range(1, 5)},
     }
 
 
@@ -433,5 +305,5 @@ def check_guitar(audio: np.ndarray, sample_rate: int) -> GuitarCheck:
     return GuitarCheck(False, score, reason + WARNING_TAIL)
 
 
-__all__ = ["FEATURES", "GuitarCheck", "THRESHOLD", "UNITS", "Unit", "Z_CLIP", "check_guitar", "features", "score_features",
+__all__ = ["FEATURES", "GuitarCheck", "THRESHOLD", "UNITS", "Unit", "check_guitar", "features", "score_features",
            "unit_logits"]
