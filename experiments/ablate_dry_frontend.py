@@ -34,15 +34,17 @@ The full run (the lead schedules it; from a clean tree, after committing the rul
     python -m experiments.ablate_dry_frontend --steps 600 --budget-min 0 --n-test 100
 
 Its cost, measured on 2026-12-07 on the shared 2-core box (load average 10, a long training at normal priority,
-these processes at nice 19), timing 20 steps of each variant's config through ``ddspfx.training.train``: at full
-size (the default config with this study's overrides: 2-s clips, batch 32, d_model 128) a paired mel step took
-1.23 s of CPU in the main process and 0.55 s in its data worker (steps 6-20 of 20); the relation step's time was not measured by the end of the session. On two
-otherwise idle cores a step takes about the main process's CPU time (the worker runs on the other core), so the
-2 x 600 steps take about 2 x 12-13 min, and with the calibration of each model on 256 validation clips and the
-scoring of 7 sets x 100 clips (2-s, beam 4, by both models and two references; not measured at full size) about an
-hour in all. Under that day's load the wall clock was 47 s per step (600 steps: about 8 h per variant): run it on
-a free box. The smoke size, ``--config debug --steps 10 --n-test 3 --beam 2 --set trainer.log_audio=false``, ran
-end to end in 22 min of wall clock under that load.
+these processes at nice 19), timing 20 steps of each variant's config through ``ddspfx.training.train`` (one run
+each, at different times: noisy): at full size (the default config with this study's overrides: 2-s clips, batch
+32, d_model 128) a step took, in CPU time over steps 6-20, paired mel 1.23 s in the main process and 0.55 s in its
+data worker, relation 2.08 s and 0.51 s (the relation maps and the 7-channel stem cost more per step). On two
+otherwise idle cores a step takes about the main process's CPU time (the worker runs on the other core), so 600
+steps take about 12 min (paired mel) and 21 min (relation), and with the calibration of each model on 256
+validation clips and the scoring of 7 sets x 100 clips (2-s, beam 4, by both models and two references; not
+measured at full size) the run takes about an hour and a quarter. Under that day's load the wall clock was 47 s
+(paired mel) and 55 s (relation) per step, 600 steps about 8-9 h per variant: run it on a free box. The smoke
+size, ``--config debug --steps 10 --n-test 3 --beam 2 --set trainer.log_audio=false``, ran end to end in 22 min of
+wall clock under that load.
 
 Rule proposal (NOT the rule: the lead writes ``experiments/results/dry_frontend/rule.md`` and commits it before the
 run; this text is a draft, and ``summary.md`` reports what it would say):
