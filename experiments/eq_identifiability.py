@@ -32,6 +32,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text, file_sha256
 from experiments.blind_identifiability import roc_auc
 from experiments.evaluation.ablation import command_line, provenance
+from experiments.evaluation.models import model_paths
 from experiments.evaluation.sets import make_set
 
 SOURCES = ("sf2:gmbank", "tonejs:electric", "tonejs:acoustic", "procedural:heldout")
@@ -66,8 +67,8 @@ def eq_scores(p_wet: np.ndarray, p_dry: np.ndarray, gains: np.ndarray, threshold
 
 def build_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="python -m experiments.eq_identifiability", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
-                   help="a model to score (PATH empty: the shipped one); repeatable")
+    p.add_argument("--model", action="append", required=True, metavar="NAME=CHECKPOINT",
+                   help="a model to score (CHECKPOINT empty: the shipped one); repeatable")
     p.add_argument("--n", type=int, default=100, help="eq'd clips per guitar (default 100)")
     p.add_argument("--seed", type=int, default=990_000, help="development seed offset (default 990000)")
     p.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2)")
@@ -81,12 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n < 4:
         raise DdspfxError(f"--n {args.n}: need at least 4 clips per guitar")
     torch.set_num_threads(1)
-    models = {}
-    for spec in args.model:
-        name, sep, path = spec.partition("=")
-        if not sep or not name:
-            raise DdspfxError(f"--model {spec!r}: write NAME=PATH (PATH empty for the shipped model)")
-        models[name] = load_model(path or None)
+    models = {name: load_model(path or None) for name, path in model_paths(args.model).items()}
     results: dict[str, Any] = {"models": {}, "rows": [], **provenance(command_line(__file__, argv))}
     for name, model in models.items():
         if "eq" not in model.effects:

@@ -54,6 +54,7 @@ from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import PresenceCounts, precision_recall_f1
 from ddspfx.sampler import SamplerConfig
 from ddspfx.scoring import LabelledClip, baseline_systems, score_cell
+from experiments.evaluation.models import model_paths
 from experiments.evaluation.renderers import plugins_heard
 from experiments.evaluation.sets import heard, make_dry_source, make_set, trained_on
 
@@ -474,9 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chain_n = args.n if args.chain_n is None else args.chain_n
     if args.n < 1 or chain_n < 0 or args.seconds <= 0:
         raise DdspfxError("--n must be >= 1, --chain-n >= 0 and --seconds > 0")
-    bad = [m for m in args.model if "=" not in m or not m.split("=", 1)[0].strip()]
-    if bad:
-        raise DdspfxError(f"--model {bad[0]!r}: write NAME=CHECKPOINT (e.g. shipped=path/to/model.safetensors)")
+    paths = model_paths(args.model, {"shipped": ""})
     cfg = StudyConfig(sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
                       effects=parse_effects(args.effects), renderers=parse_renderers(args.renderers),
                       n=args.n, chain_n=chain_n, seed=args.seed, seconds=args.seconds)
@@ -488,7 +487,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ddspfx.estimator import Estimator
 
     torch.set_num_threads(1)
-    paths = dict((m.split("=", 1)[0].strip(), m.split("=", 1)[1]) for m in args.model) or {"shipped": ""}
     estimators = {name: Estimator(path or None) for name, path in paths.items()}
     study = run_study(cfg, {name: model_system(est) for name, est in estimators.items()}, not args.no_baselines, _say)
     models = list(estimators)

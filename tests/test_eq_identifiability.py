@@ -25,3 +25,16 @@ def test_scores_of_a_perfect_a_blind_and_a_hand_worked_listener():
     assert abs(worked["recall"] - 2 / 3) < 1e-12 and abs(worked["clean_alarms"] - 2 / 3) < 1e-12
     none = eq_scores(np.array([0.3, 0.9]), np.array([0.1, 0.5]), np.array([6.0, 11.0]), 0.5)
     assert np.isnan(none["auc_7.5_10"])  # no clip in that bin: nothing to count
+
+
+def test_the_studies_model_arguments():
+    import pytest
+
+    from ddspfx.errors import DdspfxError
+    from experiments.evaluation.models import model_paths
+
+    assert model_paths(["R8=", " c13 =/runs/c13"]) == {"R8": "", "c13": "/runs/c13"}
+    assert model_paths([], {"shipped": ""}) == {"shipped": ""}
+    for bad in (["R8"], ["=/runs/c13"], ["a=x", "a=y"]):
+        with pytest.raises(DdspfxError):
+            model_paths(bad)
