@@ -54,6 +54,7 @@ from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.metrics import reorder
 from ddspfx.render import limit_output
 from ddspfx.scoring import COLUMNS, LabelledClip, Scorer, score_cell
+from experiments.evaluation.models import model_paths
 from experiments.real_guitar import RecordedNotes, fetch
 from experiments.subtractive_guitar import subtractive_phrase
 
@@ -438,8 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="test-set seed offset (seeds start at 20,000,000)")
     p.add_argument("--checkpoint", help="model checkpoint; default: the shipped model")
     p.add_argument("--cnn-checkpoint", help="folder of a trained CNN-on-mel baseline; adds its rows")
-    p.add_argument("--compare", metavar="NAME=CHECKPOINT", action="append", default=[],
-                   help="another ddspfx model's rows, e.g. --compare 'previous release=runs/long2' (repeatable)")
+    p.add_argument("--compare", "--model", metavar="NAME=CHECKPOINT", action="append", default=[],
+                   help="another ddspfx model's rows, e.g. --compare 'previous release=runs/long2' (repeatable; "
+                        "CHECKPOINT empty: the shipped one)")
     p.add_argument("--out", default="experiments/results/ood", help="output folder")
     return p
 
@@ -453,16 +455,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.n < 1:
         raise DdspfxError("--n must be at least 1")
+    compared = model_paths(args.compare)
     torch.set_num_threads(1)
     t0 = time.time()
     out = Path(args.out)
     estimator = Estimator(args.checkpoint)
-    others = {}
-    for item in args.compare:
-        name, eq, path = item.partition("=")
-        if not eq or not name.strip() or not path.strip():
-            raise DdspfxError(f"--compare {item!r}: write NAME=CHECKPOINT, e.g. --compare 'previous=runs/long2'")
-        others[f"ddspfx, {name.strip()}"] = Estimator(path.strip())
+    others = {f"ddspfx, {name}": Estimator(path or None) for name, path in compared.items()}
     cnn = None
     if args.cnn_checkpoint:
         from ddspfx.baselines.cnn import CNNBaseline

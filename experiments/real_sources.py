@@ -54,6 +54,7 @@ from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.sampler import SamplerConfig
 from ddspfx.scoring import LabelledClip, Scorer, baseline_systems, score_cell
+from experiments.evaluation.models import model_paths
 from experiments.evaluation.renderers import RENDERED_BY, VARIANT, parse_plugins_from, plugins_heard
 from experiments.evaluation.sets import at_peak, chain_effects, heard, make_set, played_at, trained_on
 from experiments.ood_check import dry_false_alarms
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=700000, help="seed offset (default 700000: development seeds; 0: the test seeds, only for the final report)")
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
-                   help="a model to score (repeatable); default: shipped=the shipped model")
+                   help="a model to score (repeatable; CHECKPOINT empty: the shipped one); default: shipped=the shipped model")
     p.add_argument("--sources", default="synth,sf2:timgm6mb,sf2:gmbank,tonejs:electric,tonejs:acoustic",
                    help="comma-separated dry sources")
     p.add_argument("--renderer", choices=list(RENDERED_BY), default="pedalboard",
@@ -219,13 +220,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.n < 1 or not 0 <= args.level_n <= args.n:
         raise DdspfxError("--n must be >= 1 and --level-n between 0 and --n")
+    models = model_paths(args.model, {"shipped": ""})
     import torch
 
     from ddspfx.checkpoint import provenance
     from ddspfx.estimator import Estimator
 
     torch.set_num_threads(1)
-    models = dict(m.split("=", 1) for m in args.model) if args.model else {"shipped": ""}
     estimators = {name: Estimator(path or None) for name, path in models.items()}
     rows: list[tuple[str, str, str, dict[str, float]]] = []
     recalls: dict[tuple[str, str], dict[str, float]] = {}

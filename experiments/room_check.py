@@ -27,6 +27,7 @@ from ddspfx.config import TEST_SEED_BASE
 from ddspfx.errors import CliParser, cli_entry
 from ddspfx.render import run_reference
 from ddspfx.sources.tone import apply_room, diffuse_room_ir, random_room
+from experiments.evaluation.models import model_paths
 
 
 def drr_db(ir: np.ndarray, direct: float) -> float:
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=60, help="clean clips per source")
     p.add_argument("--seed", type=int, default=700000, help="test-seed offset (default: development)")
     p.add_argument("--sources", default="sf2:gmbank,tonejs:acoustic")
-    p.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT")
+    p.add_argument("--model", action="append", default=[], metavar="NAME=CHECKPOINT",
+                   help="a model to check (repeatable; CHECKPOINT empty: the shipped one); default: shipped=the shipped model")
     p.add_argument("--out", default="experiments/results/room_check", help="folder for report.md")
     return p
 
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    models = model_paths(args.model, {"shipped": ""})
     import torch
 
     from ddspfx.data.dataset import example_seed
@@ -95,7 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from experiments.ood_check import dry_false_alarms
 
     torch.set_num_threads(1)
-    models = dict(m.split("=", 1) for m in args.model) if args.model else {"shipped": ""}
     estimators = {name: Estimator(path or None) for name, path in models.items()}
     lines = ["| source | model | clips | any pedal | reverb | eq | compressor |", "|---|---|---|---|---|---|---|"]
     for spec in filter(None, (s.strip() for s in args.sources.split(","))):

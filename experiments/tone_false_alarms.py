@@ -11,16 +11,17 @@ confidence.
 
 from __future__ import annotations
 
-import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from ddspfx.catalog import EFFECT_NAMES, SAMPLE_RATE
+from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
+from experiments.evaluation.models import model_paths
 
 
 def clean_clips(kind: str, n: int, seed: int, folder: str | None = None) -> list[np.ndarray]:
@@ -50,20 +51,26 @@ def report(model, clips: Sequence[np.ndarray]) -> dict[str, float]:
     return out
 
 
+@cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     from ddspfx.checkpoint import load_model
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = CliParser(prog="python -m experiments.tone_false_alarms", description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=None, help="model (default: the shipped one)")
-    ap.add_argument("--compare", action="append", default=[], help="NAME=CHECKPOINT, repeatable")
+    ap.add_argument("--compare", "--model", action="append", default=[], metavar="NAME=CHECKPOINT",
+                    help="another model's rows (repeatable; CHECKPOINT empty: the shipped one)")
     ap.add_argument("--folder", default=None, help="a folder of recorded dry guitar (optional)")
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=760000)
     ap.add_argument("--out", default="experiments/results/tone_stage")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    systems = {"shipped" if args.checkpoint is None else "ddspfx": args.checkpoint}
-    systems.update(dict(c.split("=", 1) for c in args.compare))
+    main_name = "shipped" if args.checkpoint is None else "ddspfx"
+    compared = model_paths(args.compare)
+    if main_name in compared:
+        raise DdspfxError(f"--compare {main_name!r}: that name is the --checkpoint model's (default: the shipped one); "
+                          "give the compared model another name")
+    systems: dict[str, str | None] = {main_name: args.checkpoint, **{n: p or None for n, p in compared.items()}}
     kinds = ["synth", "toned synth"] + (["folder"] if args.folder else [])
     data = {k: clean_clips(k, args.n, args.seed, args.folder) for k in kinds}
     results = {}

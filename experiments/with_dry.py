@@ -57,6 +57,7 @@ from ddspfx.config import DEFAULT_BUDGET_S, TEST_SEED_BASE
 from ddspfx.errors import CliParser, DdspfxError, cli_entry
 from ddspfx.fileio import atomic_write_text
 from ddspfx.scoring import LabelledClip, Scorer, score_cell
+from experiments.evaluation.models import model_paths
 from experiments.evaluation.sets import make_set
 
 LEVEL_DB: tuple[float, float] = (-24.0, 6.0)
@@ -378,10 +379,7 @@ def load_models(args: argparse.Namespace) -> tuple[dict[str, Any], Any | None, s
     from ddspfx.checkpoint import DEFAULT_DRY_CHECKPOINT
     from ddspfx.estimator import Estimator, dry_estimator
 
-    pairs = [m.split("=", 1) for m in args.model] or [["shipped", ""]]
-    if any(len(p) != 2 or not p[0] for p in pairs):
-        raise DdspfxError("--model takes NAME=CHECKPOINT")
-    blind = {name: Estimator(path or None) for name, path in pairs}
+    blind = {name: Estimator(path or None) for name, path in model_paths(args.model, {"shipped": ""}).items()}
     for name, est in blind.items():
         if est.hears_dry:
             raise DdspfxError(f"--model {name} is a dry-aware model; pass it as --dry-model")

@@ -111,7 +111,8 @@ def test_without_a_dry_aware_model_the_row_is_left_out_and_said(tiny_checkpoint,
     (["--budgets", "1,x"], "--budgets takes seconds"),
     (["--budgets", "0,3"], "--budgets must be positive"),
     (["--n", "0"], "--n must be >= 1"),
-    (["--model", "tiny"], "--model takes NAME=CHECKPOINT"),
+    (["--model", "tiny"], "--model 'tiny': write NAME=CHECKPOINT"),
+    (["--model", "a=x", "--model", "a=y"], "--model 'a' is given twice"),
 ])
 def test_bad_input_is_one_line(extra, message, capsys, tmp_path):
     assert with_dry.main([*extra, "--out", str(tmp_path)]) == 2
