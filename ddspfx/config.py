@@ -22,7 +22,7 @@ CONFIG_NAMES: tuple[str, ...] = ("default", "debug", "gpu", "long", "real", "dry
 EFFECT_SET_MODES: tuple[str, ...] = ("decoder", "presence")
 ORDER_SEARCH_MODES: tuple[str, ...] = ("exhaustive", "beam")
 KNOB_READOUTS: tuple[str, ...] = ("head", "bins")
-THRESHOLD_OBJECTIVES: tuple[str, ...] = ("accuracy", "f1")  # what ddspfx.thresholds.best_thresholds maximises
+THRESHOLD_OBJECTIVES: tuple[str, ...] = ("accuracy", "f1", "micro_f1")  # what ddspfx.thresholds.best_thresholds maximises
 
 # Seed ranges of the splits (example i of a split is generated from ``example_seed(base, i)``), disjoint so
 # that no clip is shared: training from 0, validation from 10_000_000 (``ddspfx.datamodule``), held-out
