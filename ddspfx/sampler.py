@@ -159,7 +159,8 @@ class ChainSampler:
     def sample(self, rng: np.random.Generator, dry: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE) -> Chain:
         """A random chain (params in real units). With a ``dry`` clip: ``check_audibility`` redraws every pedal
         until it is audible on that clip; ``drop_inaudible`` leaves out a pedal that is not (a pedal nobody can
-        hear is not asked for), so a whole-range draw teaches light settings where they are heard."""
+        hear is not asked for), so a whole-range draw teaches light settings where they are heard. A ``judged`` type
+        (:class:`ddspfx.catalog.Effect`: the noise gate) is always left out where it is not heard."""
         c = self.config
         n = self.sample_count(rng)
         pedals = []
@@ -168,7 +169,8 @@ class ChainSampler:
                 params = self._audible_params(rng, name, dry, sample_rate)
             else:
                 params = sample_params(rng, name, c.whole_ranges)
-            if c.drop_inaudible and dry is not None and not is_audible(name, params, dry, sample_rate)[0]:
+            judged = c.drop_inaudible or get_effect(name).judged  # a judged pedal's clip decides if it is heard
+            if judged and dry is not None and not is_audible(name, params, dry, sample_rate)[0]:
                 continue
             pedals.append(Pedal(name, params))
         return Chain(pedals)

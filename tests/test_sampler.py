@@ -215,3 +215,40 @@ def test_a_pedal_nobody_hears_is_left_out_of_the_chain():
             np.random.default_rng(seed), dry, sr)  # the same draws without the audibility check
         expected = [p.effect for p in kept if is_audible(p.effect, p.params, dry, sr)[0]]
         assert chain.effects == expected and "fuzz" in chain.effects and "noise_gate" not in chain.effects
+
+
+def test_a_gate_is_left_out_where_it_never_closes_even_without_drop_inaudible():
+    """The gate is ``judged``: on a steady note (its level never falls below any drawn threshold) the default
+    sampler leaves it out, the same draw keeps a fuzz; on plucks over a -55 dBFS hiss with silence between them a
+    drawn gate closes and is kept whenever ddspfx.audibility hears it. The reference is audibility's own verdict."""
+    sr = 44100
+    t = np.arange(sr) / sr
+    steady = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    cfg = SamplerConfig(effects=("noise_gate", "fuzz"), min_effects=2, max_effects=2)
+    assert get_effect("noise_gate").judged and not get_effect("fuzz").judged
+    for seed in range(4):
+        assert ChainSampler(cfg).sample(np.random.default_rng(seed), steady, sr).effects == ["fuzz"]
+    rng = np.random.default_rng(6)
+    gappy = np.zeros(sr, dtype=np.float32)
+    gappy[: sr // 4] = pluck_phrase(rng, 0.25)
+    gappy += (10 ** (-55 / 20) * rng.standard_normal(sr)).astype(np.float32)
+    gate_only = SamplerConfig(effects=("noise_gate",), min_effects=1, max_effects=1)
+    kept = 0
+    for seed in range(6):
+        drawn = ChainSampler(gate_only).sample(np.random.default_rng(seed))  # no clip: nothing to judge, kept
+        chain = ChainSampler(gate_only).sample(np.random.default_rng(seed), gappy, sr)
+        heard = is_audible("noise_gate", drawn.pedals[0].params, gappy, sr)[0]
+        assert chain.effects == (["noise_gate"] if heard else [])
+        kept += heard
+    assert kept >= 4  # every drawn threshold (-45..-20 dB) is above the hiss, so the gate shuts it on most draws
+
+
+def test_the_flanger_is_drawn_where_it_sweeps_and_resonates():
+    """Drawn flangers sweep at 0.3 Hz or faster (over half a cycle in the 2 s the model hears) and feed
+    back at least 0.3, inside the knob's whole range; whole-range draws still reach the slow, feedback-free corner."""
+    flanger = get_effect("flanger")
+    drawn = [sample_params(np.random.default_rng(i), "flanger") for i in range(200)]
+    assert min(d["rate_hz"] for d in drawn) >= 0.3 and min(d["feedback"] for d in drawn) >= 0.3
+    assert max(d["rate_hz"] for d in drawn) <= flanger.param("rate_hz").high
+    whole = [sample_params(np.random.default_rng(i), "flanger", whole=True) for i in range(200)]
+    assert any(d["rate_hz"] < 0.3 for d in whole) and any(d["feedback"] < 0.3 for d in whole)
