@@ -33,6 +33,13 @@ config); every output is written whole or not at all.
                                           [--warm-start MODEL] [--resume] [--no-adversary]
                                           [--variants "1 guitar,all guitars"]
 
+Cost, estimated (not measured) from the dry front-end run on this shared 2-core box (2026-12-08, load average 3
+at its end): its paired-mel variant, the same config, size and steps with a mel stem on wet, dry and their
+difference, trained 600 steps in 11.3 min; a variant here hears the wet alone, so about 11 min or less each,
+about 1.5 h for the eight, plus scoring 8 sets x 100 clips by 8 models (the dry run scored 7 x 100 by 2 in about
+2 min: about 9 min here). Beside a long training at normal priority, at nice 19, the dry study measured 47 s a
+step (load 10) against 1.1 s: run it on a free box.
+
 Rule proposal (NOT the rule: the lead writes ``experiments/results/sources/rule.md`` and commits it before the run;
 this text is a draft):
 
@@ -316,9 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm = warm_start(args.warm_start)
         warm_sha = file_sha256(warm)
         args.extra = [*args.extra, f"trainer.init_from={warm.resolve()}"]
+    refuse_finished_runs(args, ablation(adversary=not args.no_adversary))  # a refusal is the only line printed
     sources, left_out = scored_sources()
     ab = ablation(adversary=not args.no_adversary, sources=sources)
-    refuse_finished_runs(args, ab)
     budget = budget_from_args(args)
     command = command_line("ablate_sources.py", argv)
     results = run_ablation(ab, budget, args.out, command, selected(args))
