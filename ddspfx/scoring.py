@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -268,10 +269,11 @@ def plot_results(out: Path, scorer: Scorer) -> list[str]:
 # --- test set -----------------------------------------------------------------------------
 
 
-def make_examples(source: str, n: int, seed: int, seconds: float, max_effects: int, order: str,
+def make_examples(source: Any, n: int, seed: int, seconds: float, max_effects: int, order: str,
                   effects: Sequence[str] = EFFECT_NAMES) -> list[LabelledClip]:
     """``n`` test clips (test seeds ``TEST_SEED_BASE + seed``) with chains of the pedal types ``effects``
-    (a model is tested on the types it knows: pass ``model.effects``)."""
+    (a model is tested on the types it knows: pass ``model.effects``). ``source``: a ``ddspfx.sources`` spec or a
+    source object (``sample(rng, seconds)``), as :class:`ddspfx.data.dataset.EffectsDataset` takes."""
     # why here: the datasets import torch (seconds), which scoring a system's chains never needs
     sampler = SamplerConfig(max_effects=max_effects, order=check_order(order), effects=tuple(effects))
     ds = EffectsDataset(source_spec=source, n=n, seed=TEST_SEED_BASE + seed, duration_s=seconds,

