@@ -194,6 +194,14 @@ class DryRecoveryConfig:
             raise DdspfxError(f"max_gain must exceed 1 (the mask starts at 1), got {self.max_gain}")
 
 
+def bound_mask(raw: Tensor, max_gain: float) -> Tensor:
+    """Real (..., 2) (real, imaginary) -> complex (...) mask of magnitude ``max_gain tanh(|raw|)`` and raw's phase:
+    bounded, smooth, and 1 at ``raw = (atanh(1 / max_gain), 0)`` (the identity start)."""
+    m = torch.view_as_complex(raw)
+    size = m.abs()
+    return m * (max_gain * torch.tanh(size) / size.clamp_min(1e-6))
+
+
 class DryRecoveryNet(nn.Module):
     """Wet (B, T) -> dry estimate (B, T): a bounded complex ratio mask on the wet's STFT.
 
@@ -239,17 +247,21 @@ class DryRecoveryNet(nn.Module):
         """complex (B, F, frames) -> complex mask (B, F, frames), ``|mask| <= max_gain``."""
         h, _ = self.rnn(torch.relu(self.proj(self.features(spec))))  # (B, frames, 2H)
         m = self.head(h).view(h.shape[0], h.shape[1], 2, -1).permute(0, 3, 1, 2)  # (B, F, frames, 2)
-        m = torch.view_as_complex(m.contiguous())
-        size = m.abs()
-        return m * (self.config.max_gain * torch.tanh(size) / size.clamp_min(1e-6))
+        return bound_mask(m.contiguous(), self.config.max_gain)
 
-    def forward(self, wet: Tensor) -> Tensor:
+    def through_mask(self, wet: Tensor, mask_of: Callable[[Tensor], Tensor]) -> Tensor:
+        """Wet (B, T) -> (B, T) through the complex mask ``mask_of`` gives for its STFT at unit RMS (B, F, frames):
+        the network's own in :meth:`forward`; an oracle's or a free tensor's in the overfit checks (issue 32), so they
+        take the very STFT, iSTFT and level handling the network does."""
         c = self.config
         n = wet.shape[-1]
         scale = wet.pow(2).mean(dim=-1, keepdim=True).sqrt().clamp_min(1e-8)  # (B, 1): level-free input
         spec = torch.stft(wet / scale, c.n_fft, c.hop, window=self.window, return_complex=True)  # (B, F, frames)
-        out = torch.istft(spec * self.mask(spec), c.n_fft, c.hop, window=self.window, length=n)  # (B, T)
+        out = torch.istft(spec * mask_of(spec), c.n_fft, c.hop, window=self.window, length=n)  # (B, T)
         return out * scale
+
+    def forward(self, wet: Tensor) -> Tensor:
+        return self.through_mask(wet, self.mask)
 
 
 def save_dry_model(model: DryRecoveryNet, path: str | Path, notes: dict[str, Any] | None = None) -> None:
@@ -335,5 +347,5 @@ def recover_dry(audio: np.ndarray, sample_rate: int, chain: Chain | None = None,
 
 
 __all__ = ["DEFAULT_DRY_RECOVERY", "DryRecoveryConfig", "DryRecoveryNet", "InvertConfig", "InvertResult", "METHODS",
-           "invert_chain", "load_dry_model", "recover_dry", "render_through", "run_network", "save_dry_model",
+           "bound_mask", "invert_chain", "load_dry_model", "recover_dry", "render_through", "run_network", "save_dry_model",
            "waveform_residual"]
