@@ -15,34 +15,22 @@ once per factor of two above 40 kHz); each is level-invariant:
 - register: ``sub_share`` and ``low_share`` (shares of the long-term power below 70 Hz and 150 Hz: a
   guitar's lowest note is 82 Hz, 73 Hz in drop D), ``log_centroid`` (power-weighted mean log2 frequency,
   40 Hz-8 kHz);
-- low notes, from the played pitch rather than the power: ``below_guitar``, the share of the voiced frames
-  whose fundamental is below :data:`BELOW_GUITAR_HZ` (drop D's lowest note is 73 Hz) and heard. A frame's
-  fundamental (:func:`fundamentals`) is the shortest-lag autocorrelation peak within :data:`OCTAVE_RATIO`
-  of the highest (the peaks at a period's multiples must not halve it); it is heard when the spectrum holds
-  a partial there within :data:`HEARD_DB` of the frame's strongest: a bass note's fundamental is, a chord's
-  common period (A2 with E3 repeats at 55 Hz) and the sub-octave of an octave pedal mostly are not;
 - speech: ``steadiness`` (median correlation of consecutive voiced frames' autocorrelation curves: a
   fretted note holds its pitch, intonation glides), ``pluck`` (skewness of the frame-to-frame level
   change in dB: plucked notes rise fast and decay slowly), ``fricative`` (share of sounding frames that are
   unpitched with a spectral centroid above 2.5 kHz: s, sh, f, t), ``centroid_spread`` (standard
   deviation of the frames' log2 spectral centroid: vowels and fricatives alternate).
 
-Four small logistic regressions ("units") each answer one question: is it pitched (against noise,
-drums and full mixes), is its power in a guitar's register (against bass guitars and mixes), are its notes
-above a guitar's lowest (against bass guitars), is it not speech. The notes are a unit of their own rather
-than a fourth feature of the register unit: fitted there, against mixes too (whose bass the guitar and drums
-mask, so their share is near 0), the share got little weight: held out on the same render, basses were
-warned 0.25 of the time that way and 0.29 as a unit (0.22 without the share).
+Three small logistic regressions ("units") each answer one question: is it pitched (against noise,
+drums and full mixes), is it in a guitar's register (against bass guitars and mixes), is it not speech.
 ``score`` is the product of their probabilities, raised to :data:`EXPONENT` so that the warning line
 falls at 0.5; ``reason`` names the first unit (in that order) that answers no. The numbers are fitted by
 ``python -m experiments.guitar_check`` (data, held-out accuracy per class and false warnings per pedal in
 ``experiments/results/guitar_check/results.md``).
 
-Cost: 3-4 ms of CPU time for a 3-s clip at 44.1 kHz on the shared development machine (results.md: 3.8 ms;
-the low-notes share adds no measurable time: 3.0-3.2 ms before it, 3.0-3.6 ms after, timed in turn in one
-process; wall-clock time was 3.5-4.3 ms on a quiet core, 20-40 ms while a training run held both cores).
-A clip longer than :data:`MAX_FRAMES` frames (about 6 s) is read in blocks spread over it, so any length
-costs at most about twice a 3-s clip.
+Cost: 3.5-4.3 ms for a 3-s clip at 44.1 kHz on one core of the shared development machine (results.md;
+10-13 ms while five other jobs loaded its two cores). A clip longer than :data:`MAX_FRAMES` frames (about
+6 s) is read in blocks spread over it, so any length costs at most about twice a 3-s clip.
 """
 
 from __future__ import annotations
@@ -80,24 +68,6 @@ F0_MIN_HZ, F0_MAX_HZ = 40.0, 1600.0
 VOICED_R = 0.5
 """A frame is voiced (pitched) when its normalised autocorrelation peak is at least this."""
 
-OCTAVE_RATIO = 0.8
-"""A frame's period is the shortest lag whose autocorrelation peak is at least this share of the highest peak:
-a periodic sound repeats its peak at every multiple of the period about as high (the window's own decay is
-divided out), so taking the highest would often read a note an octave or more too low."""
-
-BELOW_GUITAR_HZ = 70.0
-"""Fundamentals below this are below a guitar's range: drop D's low D2 is 73.4 Hz (standard E2 82.4 Hz),
-C#2 is 69.3 Hz, so a drop-D guitar read a few percent flat is not counted, a bass's E1-C#2 are."""
-
-HEARD_DB = 6.0
-"""A fundamental is heard when the spectrum's power within a bin of it is at most this many dB below the frame's
-strongest bin: a bass note's fundamental is its strongest partial or nearly; the sub-octave that an octave-down
-pedal or a fuzz's difference tones put under a guitar is mostly weaker than the guitar's own partials (an
-octave-down pedal at half mix is not: such a guitar reads as a bass and may be warned), and a chord's
-common period has no partial at all (the window leaks 30 dB or less there). In the study's data, 20 dB let 16 % of
-the guitar clips read some frames below the guitar's range and 6 dB 3 %, while about half the soundfont bass
-lines still do at 6 dB."""
-
 UNVOICED_R = 0.4
 """A frame is unpitched when its peak is below this (fricatives are unpitched and bright)."""
 
@@ -114,7 +84,7 @@ CENTROID_BAND_HZ = (40.0, 8000.0)
 """Band of ``log_centroid``."""
 
 FEATURES: tuple[str, ...] = ("harmonicity", "voiced", "flatness", "sub_share", "low_share", "log_centroid",
-                             "below_guitar", "steadiness", "pluck", "fricative", "centroid_spread")
+                             "steadiness", "pluck", "fricative", "centroid_spread")
 
 
 @dataclass(frozen=True)
@@ -146,18 +116,13 @@ UNITS: tuple[Unit, ...] = (
          (0.086146, 0.198188, 1.045665),
          (-2.510699, -1.038887, -0.490563), -0.368686,
          "much of the sound lies below a guitar's range: this sounds like a bass or a full band, not a guitar alone"),
-    Unit('low_notes', ('below_guitar',),
-         (0.031754,),
-         (0.126609,),
-         (-1.646061,), -0.057445,
-         "notes below a guitar's lowest (drop D's 73 Hz): this sounds like a bass, not a guitar"),
     Unit('not_speech', ('steadiness', 'pluck', 'voiced', 'fricative', 'centroid_spread'),
          (0.712723, 1.789896, 0.677494, 0.020434, 0.590818),
          (0.264678, 2.333301, 0.293208, 0.04724, 0.278059),
          (2.02284, 2.60225, 1.347952, -0.599718, -1.429994), 4.015351,
          'gliding pitch and changing vowels: this sounds like speech or singing, not a guitar'),
 )
-EXPONENT: float = 0.162776
+EXPONENT: float = 0.200815
 """``score = (product of the units' P) ** EXPONENT``: puts the fitted warning line at 0.5."""
 
 THRESHOLD = 0.5
@@ -230,22 +195,6 @@ def _window(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return w, wacf, emph
 
 
-def _fundamentals(r: np.ndarray, lo: int, sr: int) -> np.ndarray:
-    """Each frame's fundamental (F,) in Hz from its normalised autocorrelation ``r`` (F, L + 2) at lags
-    ``lo - 1 .. lo + L``: the shortest-lag peak at least :data:`OCTAVE_RATIO` of the highest, refined by a
-    parabola through it and its two neighbours (an integer lag is 2 % off at 1 kHz and 22.05 kHz). A note with
-    harmonics is read within 1 %; a lone sine below 60 Hz up to 4 % sharp (the pre-emphasis tilts its line)."""
-    inner = r[:, 1:-1]
-    peaks = (inner >= r[:, :-2]) & (inner >= r[:, 2:])
-    best = np.where(peaks, inner, -1.0).max(axis=1, keepdims=True)  # (F, 1)
-    idx = np.argmax(peaks & (inner >= OCTAVE_RATIO * best), axis=1)  # (F,) the first such peak
-    rows = np.arange(r.shape[0])
-    a, b, c = r[rows, idx], r[rows, idx + 1], r[rows, idx + 2]  # the peak is b
-    den = a - 2.0 * b + c
-    shift = np.where(den < -1e-12, 0.5 * (a - c) / np.where(den < -1e-12, den, -1.0), 0.0)
-    return sr / (lo + idx + np.clip(shift, -0.5, 0.5))
-
-
 def _check(audio: np.ndarray, sample_rate: int) -> None:
     """AudioError for a shape or rate the check cannot read."""
     if np.ndim(audio) not in (1, 2) or np.size(audio) == 0:
@@ -254,23 +203,8 @@ def _check(audio: np.ndarray, sample_rate: int) -> None:
         raise AudioError(f"sample_rate must be a whole number of Hz >= {MIN_SAMPLE_RATE}, got {sample_rate!r}")
 
 
-@dataclass(frozen=True)
-class _Analysis:
-    """What every feature starts from: the frames' spectra and their normalised autocorrelation."""
-
-    power: np.ndarray  # (F, n + 1) power spectra of the windowed frames, zero-padded to 2n
-    energy: np.ndarray  # (F,) their sums
-    active: np.ndarray  # (F,) within ACTIVE_RANGE_DB of the loudest frame
-    follows: np.ndarray  # (F,) directly follows the previous frame
-    r: np.ndarray  # (F, L + 2) normalised autocorrelation at lags lo - 1 .. hi + 1
-    lo: int  # shortest lag searched (F0_MAX_HZ)
-    rmax: np.ndarray  # (F,) highest autocorrelation peak, in [0, 1]
-    voiced: np.ndarray  # (F,) active and rmax >= VOICED_R
-    sr: int  # analysis rate (Hz)
-
-
-def _analyse(audio: np.ndarray, sample_rate: int) -> _Analysis | None:
-    """The frames' spectra and autocorrelation, or None if the clip is silent."""
+def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
+    """The :data:`FEATURES` of a mono (T,) or (C, T) clip, or None if the clip is silent."""
     _check(audio, sample_rate)
     frames, follows, sr = _frames(audio, sample_rate)  # (F, n)
     if not np.all(np.isfinite(frames)):
@@ -285,6 +219,7 @@ def _analyse(audio: np.ndarray, sample_rate: int) -> _Analysis | None:
     if loudest <= 10.0 ** (SILENCE_DBFS / 10.0) * float(np.sum(window**2)) * n:  # Parseval, half spectrum
         return None
     active = energy >= loudest * 10.0 ** (-ACTIVE_RANGE_DB / 10.0)  # (F,)
+    freqs = np.arange(n + 1) * (sr / (2.0 * n))
 
     # normalised autocorrelation r(lag) over the pitch range (DCT-I of the power = its inverse FFT)
     acf = scipy.fft.dct(power * emph, type=1, axis=1)  # (F, n + 1)
@@ -294,31 +229,7 @@ def _analyse(audio: np.ndarray, sample_rate: int) -> _Analysis | None:
     inner = r[:, 1:-1]
     peaks = (inner >= r[:, :-2]) & (inner >= r[:, 2:])
     rmax = np.clip(np.where(peaks, inner, -1.0).max(axis=1), 0.0, 1.0)  # (F,)
-    return _Analysis(power, energy, active, follows, r, lo, rmax, active & (rmax >= VOICED_R), sr)
-
-
-def fundamentals(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The fundamental (Hz) of each voiced frame of a mono (T,) or (C, T) clip, (V,); empty if it is silent."""
-    a = _analyse(audio, sample_rate)
-    return np.zeros(0) if a is None else _fundamentals(a.r, a.lo, a.sr)[a.voiced]
-
-
-def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
-    """The :data:`FEATURES` of a mono (T,) or (C, T) clip, or None if the clip is silent."""
-    a = _analyse(audio, sample_rate)
-    if a is None:
-        return None
-    power, active, follows, r, voiced, rmax, sr = a.power, a.active, a.follows, a.r, a.voiced, a.rmax, a.sr
-    n, energy = power.shape[1] - 1, a.energy
-    loudest = float(energy.max())
-    freqs = np.arange(n + 1) * (sr / (2.0 * n))
-    inner = r[:, 1:-1]
-
-    # the played pitch: below a guitar's lowest note, and heard there (not a chord's common period)
-    f0 = _fundamentals(r, a.lo, sr)  # (F,) Hz
-    k = np.clip(np.rint(f0 * (2.0 * n / sr)).astype(int), 1, n - 1)[:, None] + np.arange(-1, 2)  # (F, 3) bins
-    heard = np.take_along_axis(power, k, axis=1).max(axis=1) >= power.max(axis=1) * 10.0 ** (-HEARD_DB / 10.0)
-    below = voiced & heard & (f0 < BELOW_GUITAR_HZ)  # (F,)
+    voiced = active & (rmax >= VOICED_R)
 
     band = (freqs >= FLAT_BAND_HZ[0]) & (freqs <= FLAT_BAND_HZ[1])
     pb = power[:, band] + 1e-12 * loudest / n
@@ -352,7 +263,6 @@ def features(audio: np.ndarray, sample_rate: int) -> dict[str, float] | None:
         "sub_share": float(longterm[audible & (freqs < SUB_HZ)].sum()) / total,
         "low_share": float(longterm[audible & (freqs < LOW_HZ)].sum()) / total,
         "log_centroid": log_centroid,
-        "below_guitar": int(below.sum()) / max(int(voiced.sum()), 1),
         "steadiness": float(np.median(alike)) if alike.size else 1.0,
         "pluck": pluck,
         "fricative": int(unpitched_bright.sum()) / n_active,
@@ -395,5 +305,5 @@ def check_guitar(audio: np.ndarray, sample_rate: int) -> GuitarCheck:
     return GuitarCheck(False, score, reason + WARNING_TAIL)
 
 
-__all__ = ["FEATURES", "GuitarCheck", "THRESHOLD", "UNITS", "Unit", "check_guitar", "features", "fundamentals",
-           "score_features", "unit_logits"]
+__all__ = ["FEATURES", "GuitarCheck", "THRESHOLD", "UNITS", "Unit", "check_guitar", "features", "score_features",
+           "unit_logits"]
