@@ -176,8 +176,11 @@ def warm_start(spec: str) -> Path:
     path = path / "model.safetensors" if path.is_dir() else path
     if not path.is_file():
         raise DdspfxError(f"--warm-start {spec}: no such model; pass a model.safetensors or a run folder")
-    card = path.with_suffix(".json")
-    trained_on = str(json.loads(card.read_text()).get("data", {}).get("source", "")) if card.is_file() else ""
+    from ddspfx.checkpoint import read_sidecar, sidecar_path
+
+    # the card read as every model's is (a corrupt one is a one-line error); no card: nothing says what it heard
+    meta = read_sidecar(path) if sidecar_path(path).is_file() else {}
+    trained_on = str(meta.get("data", {}).get("source", ""))
     hit = [s for _, s in SOURCES if trained_on and heard(s, trained_on) == "yes"]
     if hit:
         raise DdspfxError(f"--warm-start {spec} trained on {trained_on}, which plays the test source(s) "
